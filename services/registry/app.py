@@ -1,0 +1,100 @@
+"""create_app(): the registry's HTTP application, its routers, error handlers and health checks."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI, Request
+from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import JSONResponse
+from fastapi.routing import APIRoute
+from sqlalchemy import text
+
+from .auth.router import jwks_router
+from .auth.router import router as auth_router
+from .core.config import Settings
+from .core.deps import PUBLIC, RuntimeDep
+from .core.errors import install_error_handlers, problem_response
+from .core.runtime import Runtime
+from .memberships.router import me_router
+from .memberships.router import router as memberships_router
+from .orgs.router import router as orgs_router
+from .people.router import router as people_router
+
+log = logging.getLogger("registry")
+
+
+def operation_id(route: APIRoute) -> str:
+    """Stable operation ids: `{tag}-{function name}`."""
+    tag = route.tags[0] if route.tags else "default"
+    return f"{tag}-{route.name}".replace("_", "-")
+
+
+def create_app(settings: Settings, database_url: str) -> FastAPI:
+    runtime = Runtime.build(settings, database_url)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        yield
+        runtime.engine.dispose()
+
+    app = FastAPI(
+        title="CAST talent and member registry",
+        version="1.0.0",
+        summary="Organisations, talent profiles and memberships of the CAST federation",
+        generate_unique_id_function=operation_id,
+        lifespan=lifespan,
+        docs_url="/docs",
+        redoc_url=None,
+    )
+    app.state.runtime = runtime
+    install_error_handlers(app)
+
+    @app.middleware("http")
+    async def security_headers(request: Request, call_next):  # type: ignore[no-untyped-def]
+        response = await call_next(request)
+        response.headers.setdefault("X-Content-Type-Options", "nosniff")
+        response.headers.setdefault("Cache-Control", "no-store")
+        return response
+
+    for router in (
+        auth_router,
+        jwks_router,
+        orgs_router,
+        people_router,
+        memberships_router,
+        me_router,
+    ):
+        app.include_router(router)
+
+    @app.get("/healthz", tags=["health"], dependencies=[PUBLIC])
+    def healthz() -> dict[str, str]:
+        """Liveness: the process answers."""
+        return {"status": "ok"}
+
+    @app.get("/readyz", tags=["health"], dependencies=[PUBLIC], response_model=None)
+    async def readyz(runtime: RuntimeDep) -> dict[str, str] | JSONResponse:
+        """Readiness: the database answers and its schema is at the latest migration."""
+        try:
+            current = await run_in_threadpool(_schema_revision, runtime)
+        except Exception:  # any failure to reach the database means not ready
+            log.warning("readiness check: database unreachable")
+            return problem_response(
+                503, "not-ready", "database unreachable", headers={"Retry-After": "5"}
+            )
+        from .migrate import head_revision
+
+        if current != head_revision():
+            return problem_response(
+                503, "not-ready", "database schema is not at the latest migration"
+            )
+        return {"status": "ready", "schema": current}
+
+    return app
+
+
+def _schema_revision(runtime: Runtime) -> str | None:
+    with runtime.engine.connect() as conn:
+        return conn.execute(text("SELECT version_num FROM alembic_version")).scalar()

@@ -1,0 +1,1 @@
+"""Authentication (tokens, passwords, client systems) and authorisation (roles per organisation)."""

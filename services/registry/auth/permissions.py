@@ -1,0 +1,48 @@
+"""The one table of what each role may do."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+from .models import Role
+
+
+class Permission(StrEnum):
+    orgs_read = "orgs:read"
+    orgs_write = "orgs:write"
+    people_read = "people:read"
+    people_write = "people:write"
+    people_contact = "people:contact"  # phone and email unmasked
+    people_identity = "people:identity"  # document number unmasked, audited
+    memberships_read = "memberships:read"
+    memberships_write = "memberships:write"
+    experts_search = "search:experts"
+    self_read = "self:read"
+    self_write = "self:write"
+    audit_read = "audit:read"
+
+
+_STAFF = {
+    Permission.orgs_read,
+    Permission.people_read,
+    Permission.people_write,
+    Permission.memberships_read,
+    Permission.memberships_write,
+    Permission.experts_search,
+    Permission.self_read,
+    Permission.self_write,
+}
+
+ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
+    Role.platform_admin: frozenset(Permission),
+    Role.org_admin: frozenset(_STAFF | {Permission.people_contact, Permission.people_identity}),
+    Role.org_staff: frozenset(_STAFF | {Permission.people_contact}),
+    Role.committee: frozenset(
+        {Permission.orgs_read, Permission.experts_search, Permission.self_read}
+    ),
+    Role.reviewer: frozenset({Permission.self_read, Permission.self_write}),
+    Role.member: frozenset({Permission.self_read, Permission.self_write}),
+}
+
+# Roles that must name the organisation they act for; the platform administrator must not.
+ORG_ROLES = frozenset({Role.org_admin, Role.org_staff, Role.committee})

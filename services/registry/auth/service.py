@@ -1,0 +1,247 @@
+"""Signing in, refreshing, throttling failed attempts, and creating accounts with grants."""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+from sqlalchemy import case, delete, select, update
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.orm import Session, sessionmaker
+
+from ..core.db import transaction
+from ..core.errors import InvalidField, TooManyRequests, Unauthorized
+from ..core.runtime import Runtime
+from ..orgs.models import Organisation
+from . import passwords
+from .models import Account, AccountKind, LoginThrottle, RefreshToken, Role, RoleGrant
+from .permissions import ORG_ROLES
+from .principals import Grant, Principal
+
+FAILURE_WINDOW = timedelta(minutes=15)
+MAX_LOCK = timedelta(hours=1)
+
+
+@dataclass(frozen=True)
+class IssuedTokens:
+    access_token: str
+    expires_in: int
+    refresh_token: str | None
+
+
+def load_principal(session: Session, account_id: uuid.UUID) -> Principal | None:
+    """The active account with its grants and the paths of the granted organisations."""
+    rows = session.execute(
+        select(
+            Account.id,
+            Account.username,
+            Account.kind,
+            Account.person_id,
+            RoleGrant.role,
+            RoleGrant.org_id,
+            Organisation.path,
+        )
+        .outerjoin(RoleGrant, RoleGrant.account_id == Account.id)
+        .outerjoin(Organisation, Organisation.id == RoleGrant.org_id)
+        .where(Account.id == account_id, Account.is_active.is_(True))
+    ).all()
+    if not rows:
+        return None
+    first = rows[0]
+    grants = tuple(Grant(Role(r.role), r.org_id, r.path) for r in rows if r.role is not None)
+    return Principal(first.id, first.username, first.kind, first.person_id, grants)
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+def _throttle_key(kind: str, name: str) -> str:
+    return f"{kind}:{name.strip().lower()}"[:160]
+
+
+def _check_not_locked(sessions: sessionmaker[Session], key: str) -> None:
+    with sessions() as session:
+        locked_until = session.scalar(
+            select(LoginThrottle.locked_until).where(LoginThrottle.key == key)
+        )
+    if locked_until and locked_until > _now():
+        wait = int((locked_until - _now()).total_seconds()) + 1
+        raise TooManyRequests("too many failed sign-in attempts; try again later", wait)
+
+
+def _record_failure(sessions: sessionmaker[Session], key: str, max_failures: int) -> None:
+    """Count a failure atomically; from `max_failures` on, lock for a doubling period."""
+    now = _now()
+    with transaction(sessions) as session:
+        stmt = insert(LoginThrottle).values(key=key, failures=1, last_failure_at=now)
+        stmt = stmt.on_conflict_do_update(
+            index_elements=[LoginThrottle.key],
+            set_={
+                # A failure after a quiet window starts counting afresh.
+                "failures": case(
+                    (
+                        LoginThrottle.last_failure_at > now - FAILURE_WINDOW,
+                        LoginThrottle.failures + 1,
+                    ),
+                    else_=1,
+                ),
+                "last_failure_at": now,
+            },
+        ).returning(LoginThrottle.failures)
+        failures = session.execute(stmt).scalar_one()
+        if failures >= max_failures:
+            lock = min(timedelta(seconds=30 * 2 ** (failures - max_failures)), MAX_LOCK)
+            session.execute(
+                update(LoginThrottle)
+                .where(LoginThrottle.key == key)
+                .values(locked_until=now + lock)
+            )
+
+
+def _clear_failures(session: Session, key: str) -> None:
+    session.execute(delete(LoginThrottle).where(LoginThrottle.key == key))
+
+
+def _hash_refresh(token: str) -> bytes:
+    return hashlib.sha256(token.encode()).digest()
+
+
+def _new_refresh(
+    session: Session, runtime: Runtime, account_id: uuid.UUID, family: uuid.UUID
+) -> str:
+    token = secrets.token_urlsafe(32)
+    session.add(
+        RefreshToken(
+            account_id=account_id,
+            family_id=family,
+            token_hash=_hash_refresh(token),
+            expires_at=_now() + timedelta(seconds=runtime.settings.refresh_token_ttl_seconds),
+        )
+    )
+    return token
+
+
+def sign_in(runtime: Runtime, *, kind: AccountKind, name: str, secret: str) -> IssuedTokens:
+    """Password or client-credentials grant; failures are counted and eventually locked out."""
+    key = _throttle_key(kind.value, name)
+    _check_not_locked(runtime.sessions, key)
+    with runtime.sessions() as session:
+        account = session.scalar(
+            select(Account).where(Account.username == name.strip().lower(), Account.kind == kind)
+        )
+        hashed = account.secret_hash if account and account.is_active else None
+    if not passwords.verify_secret(secret, hashed) or account is None:
+        _record_failure(runtime.sessions, key, runtime.settings.login_max_failures)
+        raise Unauthorized("wrong credentials")
+    with transaction(runtime.sessions) as session:
+        _clear_failures(session, key)
+        session.execute(
+            update(Account).where(Account.id == account.id).values(last_login_at=_now())
+        )
+        refresh = (
+            _new_refresh(session, runtime, account.id, uuid.uuid4())
+            if kind is AccountKind.user
+            else None
+        )
+    access = runtime.access_tokens.issue(account.id, kind=kind.value)
+    return IssuedTokens(access, runtime.access_tokens.ttl, refresh)
+
+
+def rotate_refresh(runtime: Runtime, token: str) -> IssuedTokens:
+    """Exchange a refresh token for a new pair; a token used twice revokes its whole family."""
+    from ..audit import service as audit
+
+    reused: RefreshToken | None = None
+    with transaction(runtime.sessions) as session:
+        row = session.scalar(
+            select(RefreshToken)
+            .where(RefreshToken.token_hash == _hash_refresh(token))
+            .with_for_update()
+        )
+        if row is None:
+            raise Unauthorized("unknown refresh token")
+        if row.used_at is not None or row.revoked_at is not None:
+            reused = row
+            session.execute(
+                update(RefreshToken)
+                .where(RefreshToken.family_id == row.family_id, RefreshToken.revoked_at.is_(None))
+                .values(revoked_at=_now())
+            )
+            audit.record(
+                session,
+                principal=None,
+                action="refresh_token.reused",
+                object_type="account",
+                object_id=row.account_id,
+                detail={"family_id": str(row.family_id)},
+            )
+        elif row.expires_at <= _now():
+            raise Unauthorized("the refresh token has expired")
+        else:
+            active = session.scalar(select(Account.is_active).where(Account.id == row.account_id))
+            if not active:
+                raise Unauthorized("the account is disabled")
+            row.used_at = _now()
+            new_token = _new_refresh(session, runtime, row.account_id, row.family_id)
+            account_id = row.account_id
+    if reused is not None:
+        raise Unauthorized("refresh token reuse detected; sign in again")
+    access = runtime.access_tokens.issue(account_id, kind=AccountKind.user.value)
+    return IssuedTokens(access, runtime.access_tokens.ttl, new_token)
+
+
+def create_account(
+    session: Session,
+    *,
+    username: str,
+    secret: str,
+    role: Role,
+    org_code: str | None = None,
+    kind: AccountKind = AccountKind.user,
+    person_id: uuid.UUID | None = None,
+    display_name: str | None = None,
+) -> Account:
+    """A new account holding one role; organisation roles name their organisation."""
+    name = username.strip().lower()
+    if not name or len(name) > 128 or any(c.isspace() for c in name):
+        raise InvalidField("username", "must be 1 to 128 characters without spaces")
+    if kind is AccountKind.user:
+        try:
+            passwords.check_strength(secret)
+        except ValueError as exc:
+            raise InvalidField("password", str(exc)) from None
+    if session.scalar(select(Account.id).where(Account.username == name)):
+        raise InvalidField("username", "already taken")
+    account = Account(
+        username=name,
+        kind=kind,
+        secret_hash=passwords.hash_secret(secret),
+        person_id=person_id,
+        display_name=display_name,
+    )
+    session.add(account)
+    session.flush()
+    grant(session, account_id=account.id, role=role, org_code=org_code)
+    return account
+
+
+def grant(
+    session: Session, *, account_id: uuid.UUID, role: Role, org_code: str | None
+) -> RoleGrant:
+    org_id = None
+    if role in ORG_ROLES and not org_code:
+        raise InvalidField("org", f"the {role.value} role needs an organisation")
+    if role is Role.platform_admin and org_code:
+        raise InvalidField("org", "the platform_admin role is platform-wide")
+    if org_code:
+        org_id = session.scalar(select(Organisation.id).where(Organisation.code == org_code))
+        if org_id is None:
+            raise InvalidField("org", "no organisation has this code")
+    row = RoleGrant(account_id=account_id, role=role, org_id=org_id)
+    session.add(row)
+    session.flush()
+    return row

@@ -1,0 +1,27 @@
+"""The embedded default: a private PostgreSQL started with pgserver in the data directory."""
+
+from __future__ import annotations
+
+import re
+import warnings
+from pathlib import Path
+from typing import Any
+
+
+def start_embedded_postgres(data_dir: Path, database: str = "registry") -> tuple[str, Any]:
+    """Start (or reuse) the private server; return a URL for `database` and the server handle.
+
+    The server stops when the last process holding a handle exits.
+    """
+    if not re.fullmatch(r"[a-z_][a-z0-9_]*", database):
+        raise ValueError("database name must be a plain identifier")
+    warnings.filterwarnings("ignore", message=".*XDG_RUNTIME_DIR.*")
+    import pgserver
+
+    pgdata = (data_dir / "pg").resolve()
+    pgdata.mkdir(parents=True, exist_ok=True)
+    server = pgserver.get_server(pgdata, cleanup_mode="stop")
+    exists = server.psql(f"SELECT 1 FROM pg_database WHERE datname = '{database}';")  # noqa: S608 - checked above
+    if "1 row" not in exists:
+        server.psql(f'CREATE DATABASE "{database}";')
+    return server.get_uri(database), server

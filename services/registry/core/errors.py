@@ -1,0 +1,199 @@
+"""RFC 9457 problem details: the domain's errors and the handlers that render every error."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from http import HTTPStatus
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from sqlalchemy.exc import IntegrityError, OperationalError
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+PROBLEM_JSON = "application/problem+json"
+TYPE_BASE = "https://registry.cast.org.cn/problems/"
+log = logging.getLogger("registry.errors")
+
+
+@dataclass
+class FieldError:
+    """One field and why it was refused."""
+
+    field: str
+    reason: str
+
+    def as_dict(self) -> dict[str, str]:
+        return {"field": self.field, "reason": self.reason}
+
+
+@dataclass
+class ProblemError(Exception):
+    """A domain failure that the API renders as problem+json."""
+
+    detail: str
+    status: int = 400
+    type: str = "bad-request"
+    errors: list[FieldError] = field(default_factory=list)
+    headers: dict[str, str] = field(default_factory=dict)
+
+    def __str__(self) -> str:
+        return self.detail
+
+
+class NotFound(ProblemError):
+    def __init__(self, what: str) -> None:
+        super().__init__(f"{what} not found", 404, "not-found")
+
+
+class Conflict(ProblemError):
+    def __init__(self, detail: str, field_name: str | None = None) -> None:
+        errors = [FieldError(field_name, detail)] if field_name else []
+        super().__init__(detail, 409, "conflict", errors)
+
+
+class InvalidField(ProblemError):
+    """A value that parsed but breaks a rule; `field` uses the request's field name."""
+
+    def __init__(self, field_name: str, reason: str) -> None:
+        super().__init__(
+            f"{field_name}: {reason}", 422, "validation-error", [FieldError(field_name, reason)]
+        )
+
+
+class Unauthorized(ProblemError):
+    def __init__(self, detail: str = "missing or invalid credentials") -> None:
+        super().__init__(detail, 401, "unauthorized", headers={"WWW-Authenticate": "Bearer"})
+
+
+class Forbidden(ProblemError):
+    def __init__(self, detail: str = "not permitted") -> None:
+        super().__init__(detail, 403, "forbidden")
+
+
+class TooManyRequests(ProblemError):
+    def __init__(self, detail: str, retry_after: int) -> None:
+        super().__init__(
+            detail, 429, "too-many-requests", headers={"Retry-After": str(max(1, retry_after))}
+        )
+
+
+def problem_response(
+    status: int,
+    type_: str,
+    detail: str,
+    *,
+    instance: str | None = None,
+    errors: list[dict[str, str]] | None = None,
+    headers: dict[str, str] | None = None,
+) -> JSONResponse:
+    body: dict[str, Any] = {
+        "type": TYPE_BASE + type_,
+        "title": HTTPStatus(status).phrase,
+        "status": status,
+        "detail": detail,
+    }
+    if instance:
+        body["instance"] = instance
+    if errors:
+        body["errors"] = errors
+    return JSONResponse(body, status_code=status, media_type=PROBLEM_JSON, headers=headers)
+
+
+def _loc_to_field(loc: tuple[Any, ...] | list[Any]) -> str:
+    """('body', 'person', 'birth_date') -> 'person.birth_date'; the request part is dropped."""
+    parts = [str(p) for p in loc]
+    if parts and parts[0] in {"body", "query", "path", "header", "cookie"}:
+        parts = parts[1:]
+    return ".".join(parts) or "body"
+
+
+def _reason(error: dict[str, Any]) -> str:
+    """Pydantic's message without the offending input, which may be personal data."""
+    if error.get("type") == "json_invalid":
+        return "malformed JSON"
+    msg = str(error.get("msg", "invalid value"))
+    return msg.removeprefix("Value error, ")
+
+
+# Unique constraints the API explains in its own words, keyed by constraint name.
+UNIQUE_MESSAGES: dict[str, tuple[str, str]] = {}
+
+
+def register_unique(constraint: str, field_name: str, message: str) -> None:
+    UNIQUE_MESSAGES[constraint] = (field_name, message)
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    @app.exception_handler(ProblemError)
+    async def _problem(request: Request, exc: ProblemError) -> JSONResponse:
+        return problem_response(
+            exc.status,
+            exc.type,
+            exc.detail,
+            instance=request.url.path,
+            errors=[e.as_dict() for e in exc.errors] or None,
+            headers=exc.headers or None,
+        )
+
+    @app.exception_handler(RequestValidationError)
+    async def _validation(request: Request, exc: RequestValidationError) -> JSONResponse:
+        errors = [{"field": _loc_to_field(e["loc"]), "reason": _reason(e)} for e in exc.errors()]
+        summary = "; ".join(f"{e['field']}: {e['reason']}" for e in errors[:5])
+        return problem_response(
+            422,
+            "validation-error",
+            summary or "invalid request",
+            instance=request.url.path,
+            errors=errors,
+        )
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        detail = exc.detail if isinstance(exc.detail, str) else HTTPStatus(exc.status_code).phrase
+        type_ = {404: "not-found", 405: "method-not-allowed"}.get(exc.status_code, "http-error")
+        return problem_response(
+            exc.status_code,
+            type_,
+            detail,
+            instance=request.url.path,
+            headers=dict(exc.headers) if exc.headers else None,
+        )
+
+    @app.exception_handler(IntegrityError)
+    async def _integrity(request: Request, exc: IntegrityError) -> JSONResponse:
+        diag = getattr(exc.orig, "diag", None)
+        constraint = getattr(diag, "constraint_name", None) or ""
+        if constraint in UNIQUE_MESSAGES:
+            field_name, message = UNIQUE_MESSAGES[constraint]
+            return problem_response(
+                409,
+                "conflict",
+                message,
+                instance=request.url.path,
+                errors=[{"field": field_name, "reason": message}],
+            )
+        log.warning("integrity error on %s: constraint %s", request.url.path, constraint)
+        return problem_response(
+            409, "conflict", "the change conflicts with existing data", instance=request.url.path
+        )
+
+    @app.exception_handler(OperationalError)
+    async def _db_down(request: Request, exc: OperationalError) -> JSONResponse:
+        log.error("database unavailable: %s", type(exc.orig).__name__)
+        return problem_response(
+            503,
+            "service-unavailable",
+            "the database is unavailable, try again shortly",
+            instance=request.url.path,
+            headers={"Retry-After": "5"},
+        )
+
+    @app.exception_handler(Exception)
+    async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
+        log.exception("unhandled error on %s %s", request.method, request.url.path)
+        return problem_response(
+            500, "internal-error", "an unexpected error occurred", instance=request.url.path
+        )

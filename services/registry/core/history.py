@@ -1,0 +1,75 @@
+"""Recording and reading field-level change history, with sensitive values masked."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterable
+from typing import Any
+
+from sqlalchemy import insert, select
+from sqlalchemy.orm import Session
+
+from ..auth.principals import Principal
+from .ids import uuid7
+from .models import ChangeRecord
+
+__all__ = ["ChangeRecord", "actor_of", "list_for", "record"]
+
+
+def actor_of(principal: Principal | None) -> str:
+    if principal is None:
+        return "system"
+    return principal.username if principal.kind == "user" else f"client:{principal.username}"
+
+
+def _text(value: Any) -> str | None:
+    if value is None:
+        return None
+    if isinstance(value, list | tuple):
+        return ", ".join(str(v) for v in value)
+    return str(value)
+
+
+def record(
+    session: Session,
+    *,
+    entity: str,
+    entity_id: uuid.UUID,
+    changes: Iterable[tuple[str, Any, Any]],
+    actor: str,
+    source: str,
+    reason: str | None = None,
+) -> int:
+    """One row per changed field, sharing a change id; returns how many were written."""
+    change_id = uuid7()
+    rows = [
+        {
+            "entity": entity,
+            "entity_id": entity_id,
+            "change_id": change_id,
+            "field": name,
+            "old_value": _text(old),
+            "new_value": _text(new),
+            "reason": reason,
+            "actor": actor,
+            "source": source,
+        }
+        for name, old, new in changes
+    ]
+    if rows:
+        session.execute(insert(ChangeRecord), rows)
+    return len(rows)
+
+
+def list_for(
+    session: Session, *, entity: str, entity_id: uuid.UUID, after: int | None, limit: int
+) -> list[ChangeRecord]:
+    query = (
+        select(ChangeRecord)
+        .where(ChangeRecord.entity == entity, ChangeRecord.entity_id == entity_id)
+        .order_by(ChangeRecord.id)
+        .limit(limit + 1)
+    )
+    if after is not None:
+        query = query.where(ChangeRecord.id > after)
+    return list(session.scalars(query))

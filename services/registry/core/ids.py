@@ -1,0 +1,120 @@
+"""Identifiers: GB 11643 resident ID numbers, GB 32100 credit codes, GB/T 2260 regions, UUIDv7."""
+
+from __future__ import annotations
+
+import os
+import re
+import time
+import uuid
+from datetime import date
+
+from stdnum.cn import ric, uscc
+from stdnum.exceptions import ValidationError
+
+from .normalize import fold
+
+
+def uuid7() -> uuid.UUID:
+    """A time-ordered UUID (RFC 9562 version 7), so keys sort in creation order."""
+    ms = time.time_ns() // 1_000_000
+    rand = int.from_bytes(os.urandom(10), "big")
+    value = (ms & ((1 << 48) - 1)) << 80
+    value |= 0x7 << 76
+    value |= ((rand >> 62) & 0xFFF) << 64
+    value |= 0b10 << 62
+    value |= rand & ((1 << 62) - 1)
+    return uuid.UUID(int=value)
+
+
+class ResidentId:
+    """A validated 18-character resident ID number with what it encodes."""
+
+    __slots__ = ("birth_date", "gender", "number")
+
+    def __init__(self, number: str, birth_date: date, gender: str) -> None:
+        self.number = number
+        self.birth_date = birth_date
+        self.gender = gender
+
+
+def parse_resident_id(value: str) -> ResidentId:
+    """Validate a GB 11643 number: length, region, birth date and the MOD 11-2 check digit."""
+    number = fold(value).replace(" ", "").upper()
+    if len(number) != 18:
+        raise ValueError("a resident ID number has 18 characters")
+    try:
+        ric.validate(number)
+    except ValidationError as exc:
+        reason = {
+            "InvalidChecksum": "check digit does not match (GB 11643 MOD 11-2)",
+            "InvalidComponent": "birth date or region code is not valid",
+            "InvalidFormat": "must be 17 digits and a digit or X",
+        }.get(type(exc).__name__, "not a valid resident ID number")
+        raise ValueError(reason) from None
+    birth = ric.get_birth_date(number)
+    if birth > date.today():
+        raise ValueError("birth date encoded in the number is in the future")
+    gender = "male" if int(number[16]) % 2 else "female"
+    return ResidentId(number, birth, gender)
+
+
+_DOCUMENT_PATTERNS = {
+    "passport": re.compile(r"^[A-Z0-9]{5,17}$"),
+    "hk_macao_permit": re.compile(r"^[HM]\d{8,10}$"),
+    "taiwan_permit": re.compile(r"^\d{8}$|^\d{10}$"),
+    "foreign_permanent_resident": re.compile(r"^[A-Z]{3}\d{12}$|^9\d{17}$"),
+    "other": re.compile(r"^[A-Z0-9\-]{3,32}$"),
+}
+
+
+def normalise_document(id_type: str, value: str) -> str:
+    """A document number in its stored form; resident IDs get the full GB 11643 check."""
+    if id_type == "resident_id":
+        return parse_resident_id(value).number
+    number = fold(value).replace(" ", "").upper()
+    pattern = _DOCUMENT_PATTERNS.get(id_type)
+    if pattern is None:
+        raise ValueError("unknown document type")
+    if not pattern.match(number):
+        raise ValueError(f"not a valid {id_type.replace('_', ' ')} number")
+    return number
+
+
+def normalise_uscc(value: str) -> str:
+    """A GB 32100 unified social credit code with its check digit verified."""
+    code = fold(value).replace(" ", "").upper()
+    try:
+        return uscc.validate(code)
+    except ValidationError as exc:
+        if type(exc).__name__ == "InvalidChecksum":
+            raise ValueError("check digit does not match (GB 32100)") from None
+        raise ValueError("not a unified social credit code (18 characters)") from None
+
+
+_REGION = re.compile(r"^\d{6}$")
+_SPECIAL_REGIONS = {"810000": "香港特别行政区", "820000": "澳门特别行政区"}
+
+
+def region_name(code: str) -> str | None:
+    """The name python-stdnum's GB/T 2260 table gives a six-digit code, or None."""
+    if code in _SPECIAL_REGIONS:
+        return _SPECIAL_REGIONS[code]
+    from stdnum import numdb
+
+    info = {k: v for _, props in numdb.get("cn/loc").info(code) for k, v in props.items()}
+    if not info:
+        return None
+    county = re.sub(r"^\[[^\]]*\]", "", info.get("county", "").split(",")[-1])
+    return " ".join(part for part in (info.get("province"), county) if part) or None
+
+
+def normalise_region_code(value: str) -> str:
+    """A known six-digit GB/T 2260 code; `11` and `1101` are padded to `110000` and `110100`."""
+    code = fold(value).replace(" ", "")
+    if len(code) in (2, 4) and code.isdigit():
+        code = code.ljust(6, "0")
+    if not _REGION.match(code):
+        raise ValueError("a region code has six digits (GB/T 2260)")
+    if region_name(code) is None:
+        raise ValueError("unknown region code (GB/T 2260)")
+    return code

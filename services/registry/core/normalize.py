@@ -1,0 +1,243 @@
+"""Values as people type them (full-width forms, Chinese words, many date styles) to stored values.
+
+This is the one place that maps Chinese and English labels to enum values; the API's
+schemas and the importers both call it.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from datetime import date, timedelta
+
+_SPACES = re.compile(r"\s+")
+
+
+def fold(value: str) -> str:
+    """Full-width letters, digits and punctuation to half-width; spaces collapsed and trimmed."""
+    folded = unicodedata.normalize("NFKC", value)
+    return _SPACES.sub(" ", folded).strip()
+
+
+def clean_text(value: str | None) -> str | None:
+    """Folded text, or None when nothing is left."""
+    if value is None:
+        return None
+    folded = fold(value)
+    return folded or None
+
+
+def label_key(value: str) -> str:
+    """The form labels are compared in: folded, lower case, without spaces."""
+    return fold(value).lower().replace(" ", "")
+
+
+def _lookup(table: dict[str, str], value: str, what: str) -> str:
+    key = label_key(value)
+    if key in table:
+        return table[key]
+    raise ValueError(f"unknown {what}")
+
+
+GENDERS = {
+    "male": "male",
+    "m": "male",
+    "男": "male",
+    "female": "female",
+    "f": "female",
+    "女": "female",
+}
+
+GRADES = {
+    "student": "student",
+    "学生会员": "student",
+    "member": "member",
+    "会员": "member",
+    "普通会员": "member",
+    "senior": "senior",
+    "高级会员": "senior",
+    "fellow": "fellow",
+    "会士": "fellow",
+    "honorary": "honorary",
+    "荣誉会员": "honorary",
+}
+
+ID_TYPES = {
+    "resident_id": "resident_id",
+    "居民身份证": "resident_id",
+    "身份证": "resident_id",
+    "passport": "passport",
+    "护照": "passport",
+    "hk_macao_permit": "hk_macao_permit",
+    "港澳居民来往内地通行证": "hk_macao_permit",
+    "回乡证": "hk_macao_permit",
+    "taiwan_permit": "taiwan_permit",
+    "台湾居民来往大陆通行证": "taiwan_permit",
+    "台胞证": "taiwan_permit",
+    "foreign_permanent_resident": "foreign_permanent_resident",
+    "外国人永久居留身份证": "foreign_permanent_resident",
+    "other": "other",
+    "其他": "other",
+}
+
+TITLE_LEVELS = {
+    "senior": "senior",
+    "正高级": "senior",
+    "正高": "senior",
+    "教授": "senior",
+    "研究员": "senior",
+    "正高级工程师": "senior",
+    "教授级高级工程师": "senior",
+    "主任医师": "senior",
+    "associate_senior": "associate_senior",
+    "副高级": "associate_senior",
+    "副高": "associate_senior",
+    "副教授": "associate_senior",
+    "副研究员": "associate_senior",
+    "高级工程师": "associate_senior",
+    "副主任医师": "associate_senior",
+    "intermediate": "intermediate",
+    "中级": "intermediate",
+    "讲师": "intermediate",
+    "助理研究员": "intermediate",
+    "工程师": "intermediate",
+    "主治医师": "intermediate",
+    "junior": "junior",
+    "初级": "junior",
+    "助教": "junior",
+    "研究实习员": "junior",
+    "助理工程师": "junior",
+    "技术员": "junior",
+    "none": "none",
+    "无": "none",
+}
+
+REGIONS_OF_ORIGIN = {
+    "mainland": "mainland",
+    "内地": "mainland",
+    "大陆": "mainland",
+    "hong_kong": "hong_kong",
+    "香港": "hong_kong",
+    "macao": "macao",
+    "澳门": "macao",
+    "taiwan": "taiwan",
+    "台湾": "taiwan",
+    "foreign": "foreign",
+    "外籍": "foreign",
+    "国外": "foreign",
+}
+
+
+def gender(value: str) -> str:
+    return _lookup(GENDERS, value, "gender")
+
+
+def grade(value: str) -> str:
+    return _lookup(GRADES, value, "grade")
+
+
+def id_type(value: str) -> str:
+    return _lookup(ID_TYPES, value, "document type")
+
+
+def title_level(value: str) -> str:
+    return _lookup(TITLE_LEVELS, value, "title")
+
+
+def region_of_origin(value: str) -> str:
+    return _lookup(REGIONS_OF_ORIGIN, value, "region of origin")
+
+
+_YMD = re.compile(r"^(\d{4})\s*[-/.年]\s*(\d{1,2})\s*[-/.月]\s*(\d{1,2})\s*日?$")
+_COMPACT = re.compile(r"^(\d{4})(\d{2})(\d{2})$")
+_EXCEL_EPOCH = date(1899, 12, 30)
+
+
+def parse_date(value: str | int | float | date) -> date:
+    """`1985-03-02`, `1985/3/2`, `1985.3.2`, `1985年3月2日`, `19850302` or an Excel serial."""
+    if isinstance(value, date):
+        return value
+    if isinstance(value, int | float):
+        return _excel_serial(float(value))
+    text = fold(str(value))
+    match = _YMD.match(text) or _COMPACT.match(text)
+    if match:
+        year, month, day = (int(part) for part in match.groups())
+        try:
+            return date(year, month, day)
+        except ValueError:
+            raise ValueError("not a calendar date") from None
+    if re.fullmatch(r"\d{1,5}(\.\d+)?", text):
+        return _excel_serial(float(text))
+    raise ValueError("unrecognised date; use YYYY-MM-DD")
+
+
+def _excel_serial(serial: float) -> date:
+    if not 1 <= serial < 2958466:
+        raise ValueError("date serial number out of range")
+    return _EXCEL_EPOCH + timedelta(days=int(serial))
+
+
+_PHONE = re.compile(r"^\+?[0-9]{5,20}$")
+_MOBILE_CN = re.compile(r"^1[3-9][0-9]{9}$")
+
+
+def phone(value: str) -> str:
+    """Digits with an optional leading +; mainland mobiles lose a +86 / 0086 prefix."""
+    text = re.sub(r"[\s\-()（）]", "", fold(value))
+    if text.startswith("0086"):
+        text = "+86" + text[4:]
+    if text.startswith("+86") and _MOBILE_CN.match(text[3:]):
+        text = text[3:]
+    if not _PHONE.match(text):
+        raise ValueError("not a phone number")
+    if len(text) == 11 and text.startswith("1") and not _MOBILE_CN.match(text):
+        raise ValueError("not a mainland mobile number")
+    return text
+
+
+_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+
+
+def email(value: str) -> str:
+    text = fold(value).replace(" ", "")
+    if not _EMAIL.match(text) or len(text) > 254:
+        raise ValueError("not an email address")
+    local, _, domain = text.rpartition("@")
+    return f"{local}@{domain.lower()}"
+
+
+_ORCID = re.compile(r"^(\d{4})-?(\d{4})-?(\d{4})-?(\d{3}[\dX])$")
+
+
+def orcid(value: str) -> str:
+    """An ORCID iD in its canonical dashed form, check digit verified (ISO 7064 11,2)."""
+    text = fold(value).upper().removeprefix("HTTPS://ORCID.ORG/").removeprefix("ORCID.ORG/")
+    match = _ORCID.match(text)
+    if not match:
+        raise ValueError("not an ORCID iD")
+    digits = "".join(match.groups())
+    total = 0
+    for ch in digits[:-1]:
+        total = (total + int(ch)) * 2
+    check = (12 - total % 11) % 11
+    if digits[-1] != ("X" if check == 10 else str(check)):
+        raise ValueError("ORCID check digit does not match")
+    return "-".join(match.groups())
+
+
+_DISCIPLINE = re.compile(r"^(\d{3})(?:\.?(\d{2}))?(?:\.?(\d{2}))?$")
+
+
+def discipline_code(value: str) -> str:
+    """A GB/T 13745 code (`130`, `13015`, `1301510`); dotted input such as `130.15` normalised."""
+    text = fold(value).replace(" ", "")
+    match = _DISCIPLINE.match(text)
+    if not match:
+        raise ValueError("not a GB/T 13745 discipline code (3, 5 or 7 digits)")
+    return "".join(part for part in match.groups() if part)
+
+
+def split_list(value: str) -> list[str]:
+    """A list typed in one cell: separated by `、`, `;`, `，` or `,`."""
+    return [part for part in (clean_text(p) for p in re.split(r"[、;；,，]", value)) if part]

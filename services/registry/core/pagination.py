@@ -1,0 +1,92 @@
+"""Cursor (keyset) pagination: opaque cursors over ordered keys, a capped limit."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Annotated, Generic, TypeVar
+
+from fastapi import Depends, Query
+from pydantic import BaseModel
+
+from .errors import InvalidField
+
+DEFAULT_LIMIT = 50
+MAX_LIMIT = 200
+
+T = TypeVar("T")
+R = TypeVar("R")
+
+
+class Page(BaseModel, Generic[T]):
+    """One page of a list and the cursor of the next one (null at the end)."""
+
+    items: list[T]
+    next_cursor: str | None = None
+
+
+def encode_cursor(key: uuid.UUID | int) -> str:
+    raw = key.bytes if isinstance(key, uuid.UUID) else b"i" + str(key).encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def _raw(cursor: str) -> bytes:
+    try:
+        return base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
+    except (binascii.Error, ValueError):
+        raise _malformed() from None
+
+
+def _malformed() -> InvalidField:
+    return InvalidField("cursor", "malformed cursor; pass next_cursor back unchanged")
+
+
+@dataclass(frozen=True)
+class PageParams:
+    """Where a page starts (the cursor as sent) and how long it is."""
+
+    cursor: str | None
+    limit: int
+
+    def after_uuid(self) -> uuid.UUID | None:
+        if not self.cursor:
+            return None
+        raw = _raw(self.cursor)
+        if len(raw) != 16:
+            raise _malformed()
+        return uuid.UUID(bytes=raw)
+
+    def after_int(self) -> int | None:
+        if not self.cursor:
+            return None
+        raw = _raw(self.cursor)
+        if not raw.startswith(b"i") or not raw[1:].isdigit():
+            raise _malformed()
+        return int(raw[1:])
+
+
+def page_params(
+    cursor: Annotated[
+        str | None, Query(max_length=64, description="next_cursor of the previous page")
+    ] = None,
+    limit: Annotated[int, Query(ge=1, le=MAX_LIMIT, description="page length")] = DEFAULT_LIMIT,
+) -> PageParams:
+    return PageParams(cursor=cursor, limit=limit)
+
+
+PageDep = Annotated[PageParams, Depends(page_params)]
+
+
+def page_of(
+    rows: list[R], limit: int, key: Callable[[R], uuid.UUID | int], render: Callable[[R], T]
+) -> Page[T]:
+    """Rows fetched with limit + 1: the extra row only says that a next page exists."""
+    has_more = len(rows) > limit
+    rows = rows[:limit]
+    return Page(
+        items=[render(r) for r in rows],
+        next_cursor=encode_cursor(key(rows[-1])) if has_more and rows else None,
+    )

@@ -1,0 +1,61 @@
+"""Personal data at rest and on the wire: AES-GCM encryption, a keyed blind index, masking."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import os
+
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
+_VERSION = b"\x01"
+
+
+class PiiCipher:
+    """Encrypts document numbers bound to their row, and derives the blind index used for lookup."""
+
+    def __init__(self, encryption_key: bytes, index_key: bytes) -> None:
+        if encryption_key == index_key:
+            raise ValueError("the encryption key and the blind index key must differ")
+        self._aead = AESGCM(encryption_key)
+        self._index_key = index_key
+
+    def encrypt(self, plaintext: str, *, context: bytes) -> bytes:
+        """Version byte, 96-bit nonce, ciphertext; `context` (the row id) is authenticated data."""
+        nonce = os.urandom(12)
+        return _VERSION + nonce + self._aead.encrypt(nonce, plaintext.encode(), context)
+
+    def decrypt(self, blob: bytes, *, context: bytes) -> str:
+        if blob[:1] != _VERSION:
+            raise ValueError("unknown ciphertext version")
+        nonce, body = blob[1:13], blob[13:]
+        return self._aead.decrypt(nonce, body, context).decode()
+
+    def blind_index(self, kind: str, value: str) -> bytes:
+        """HMAC-SHA256 over the document type and number: equal documents, equal index."""
+        return hmac.new(self._index_key, f"{kind}:{value}".encode(), hashlib.sha256).digest()
+
+
+def mask_document(number: str) -> str:
+    """Keep the first three and last four characters of long numbers: 110***********123X."""
+    if len(number) >= 10:
+        return number[:3] + "*" * (len(number) - 7) + number[-4:]
+    if len(number) >= 5:
+        return number[:1] + "*" * (len(number) - 3) + number[-2:]
+    return "*" * len(number)
+
+
+def mask_phone(number: str | None) -> str | None:
+    """138****5678; short or foreign numbers keep only their last two digits."""
+    if number is None:
+        return None
+    if len(number) == 11 and number.isdigit():
+        return number[:3] + "****" + number[-4:]
+    return "*" * max(0, len(number) - 2) + number[-2:]
+
+
+def mask_email(address: str | None) -> str | None:
+    if address is None:
+        return None
+    local, _, domain = address.partition("@")
+    return (local[:1] + "***@" + domain) if domain else "***"

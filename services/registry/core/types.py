@@ -1,0 +1,53 @@
+"""Annotated field types that normalise and validate as the API parses a request."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Annotated
+
+from pydantic import AfterValidator, BeforeValidator, StringConstraints
+
+from . import ids, normalize
+
+
+def _folded(value: object) -> object:
+    return normalize.fold(value) if isinstance(value, str) else value
+
+
+def _not_future(value: date) -> date:
+    if value > date.today():
+        raise ValueError("must not be in the future")
+    if value.year < 1900:
+        raise ValueError("must be after 1900")
+    return value
+
+
+def _with(fn):  # type: ignore[no-untyped-def]
+    """Run a normaliser on strings only, leaving other types for pydantic to refuse."""
+    return lambda value: fn(value) if isinstance(value, str) else value
+
+
+Text = Annotated[str, BeforeValidator(_folded), StringConstraints(min_length=1, max_length=500)]
+ShortText = Annotated[
+    str, BeforeValidator(_folded), StringConstraints(min_length=1, max_length=200)
+]
+Uscc = Annotated[str, BeforeValidator(_with(ids.normalise_uscc))]
+RegionCode = Annotated[str, BeforeValidator(_with(ids.normalise_region_code))]
+DisciplineCode = Annotated[str, BeforeValidator(_with(normalize.discipline_code))]
+Phone = Annotated[str, BeforeValidator(_with(normalize.phone))]
+Email = Annotated[str, BeforeValidator(_with(normalize.email))]
+Orcid = Annotated[str, BeforeValidator(_with(normalize.orcid))]
+PastDate = Annotated[
+    date, BeforeValidator(_with(normalize.parse_date)), AfterValidator(_not_future)
+]
+AnyDate = Annotated[date, BeforeValidator(_with(normalize.parse_date))]
+Nationality = Annotated[
+    str,
+    BeforeValidator(lambda v: normalize.fold(v).upper() if isinstance(v, str) else v),
+    StringConstraints(pattern=r"^[A-Z]{2}$"),
+]
+OrgCode = Annotated[
+    str,
+    BeforeValidator(lambda v: normalize.fold(v).upper() if isinstance(v, str) else v),
+    StringConstraints(pattern=r"^[A-Z0-9][A-Z0-9_-]{1,31}$"),
+]

@@ -1,0 +1,1 @@
+"""Memberships: a person's standing in one organisation, with grade, number and dates."""

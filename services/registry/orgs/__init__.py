@@ -1,0 +1,1 @@
+"""Organisations: the federation, societies and associations, their tree and their status."""

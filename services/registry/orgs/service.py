@@ -1,0 +1,191 @@
+"""Organisation rules: the tree, scoped reads, and status changes with their reasons."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime
+
+from sqlalchemy import Select, func, select, update
+from sqlalchemy.orm import Session, aliased
+
+from ..auth.permissions import Permission
+from ..auth.principals import Principal
+from ..core import history
+from ..core.errors import Conflict, InvalidField, NotFound, register_unique
+from ..core.ids import uuid7
+from .models import Organisation
+from .schemas import OrgCreate, OrgRead, OrgUpdate
+
+register_unique("uq_organisation_code", "code", "an organisation with this code exists")
+register_unique("uq_organisation_uscc", "uscc", "an organisation with this USCC exists")
+
+Parent = aliased(Organisation)
+
+
+def _with_parent_code() -> Select[tuple[Organisation, str | None]]:
+    return select(Organisation, Parent.code).outerjoin(Parent, Parent.id == Organisation.parent_id)
+
+
+def to_read(org: Organisation, parent_code: str | None) -> OrgRead:
+    return OrgRead(
+        code=org.code,
+        name=org.name,
+        name_en=org.name_en,
+        kind=org.kind,
+        parent_code=parent_code,
+        uscc=org.uscc,
+        region_code=org.region_code,
+        status=org.status,
+        created_at=org.created_at,
+        updated_at=org.updated_at,
+    )
+
+
+def by_code(session: Session, code: str) -> Organisation | None:
+    return session.scalar(select(Organisation).where(Organisation.code == code.upper()))
+
+
+def get_scoped(
+    session: Session, *, principal: Principal, code: str, permission: Permission
+) -> Organisation:
+    """The organisation if it lies in the caller's scope for `permission`; otherwise NotFound."""
+    org = by_code(session, code)
+    if org is None or not principal.covers_path(permission, org.path):
+        raise NotFound("organisation")
+    return org
+
+
+def read(session: Session, *, principal: Principal, code: str) -> OrgRead:
+    org = get_scoped(session, principal=principal, code=code, permission=Permission.orgs_read)
+    parent_code = session.scalar(select(Organisation.code).where(Organisation.id == org.parent_id))
+    return to_read(org, parent_code)
+
+
+def create(session: Session, *, principal: Principal, data: OrgCreate) -> OrgRead:
+    if by_code(session, data.code):
+        raise Conflict("an organisation with this code exists", "code")
+    org_id = uuid7()
+    path = org_id.hex + "/"
+    parent_id = None
+    if data.parent_code:
+        parent = by_code(session, data.parent_code)
+        if parent is None:
+            raise InvalidField("parent_code", "no organisation has this code")
+        parent_id, path = parent.id, parent.path + path
+    org = Organisation(
+        id=org_id,
+        code=data.code,
+        name=data.name,
+        name_en=data.name_en,
+        kind=data.kind,
+        parent_id=parent_id,
+        path=path,
+        uscc=data.uscc,
+        region_code=data.region_code,
+    )
+    session.add(org)
+    session.flush()
+    history.record(
+        session,
+        entity="organisation",
+        entity_id=org.id,
+        changes=[("created", None, org.code)],
+        actor=history.actor_of(principal),
+        source="api",
+    )
+    return to_read(org, data.parent_code)
+
+
+def list_orgs(
+    session: Session,
+    *,
+    principal: Principal,
+    after: uuid.UUID | None,
+    limit: int,
+    kind: str | None = None,
+    status: str | None = None,
+    parent_code: str | None = None,
+    q: str | None = None,
+) -> list[tuple[Organisation, str | None]]:
+    query = (
+        _with_parent_code()
+        .where(principal.path_filter(Permission.orgs_read, Organisation.path))
+        .order_by(Organisation.id)
+        .limit(limit + 1)
+    )
+    if after is not None:
+        query = query.where(Organisation.id > after)
+    if kind:
+        query = query.where(Organisation.kind == kind)
+    if status:
+        query = query.where(Organisation.status == status)
+    if parent_code:
+        query = query.where(Parent.code == parent_code.upper())
+    if q:
+        pattern = f"%{q}%"
+        query = query.where(
+            Organisation.name.ilike(pattern, escape="\\")
+            | Organisation.code.ilike(pattern, escape="\\")
+            | Organisation.name_en.ilike(pattern, escape="\\")
+        )
+    return [(row[0], row[1]) for row in session.execute(query).all()]
+
+
+def update_org(session: Session, *, principal: Principal, code: str, data: OrgUpdate) -> OrgRead:
+    org = get_scoped(session, principal=principal, code=code, permission=Permission.orgs_write)
+    session.execute(select(Organisation.id).where(Organisation.id == org.id).with_for_update())
+    changes: list[tuple[str, object, object]] = []
+    fields = data.model_dump(exclude_unset=True, exclude={"reason", "parent_code"})
+    for name, value in fields.items():
+        if value is None and name == "status":
+            raise InvalidField("status", "cannot be null")
+        old = getattr(org, name)
+        if old != value:
+            changes.append((name, old, value))
+            setattr(org, name, value)
+    if "parent_code" in data.model_fields_set:
+        changes.extend(_move(session, org, data.parent_code))
+    if changes:
+        org.updated_at = datetime.now(UTC)
+        org.version += 1
+        session.flush()
+        history.record(
+            session,
+            entity="organisation",
+            entity_id=org.id,
+            changes=changes,
+            actor=history.actor_of(principal),
+            source="api",
+            reason=data.reason,
+        )
+    parent_code = session.scalar(select(Organisation.code).where(Organisation.id == org.parent_id))
+    return to_read(org, parent_code)
+
+
+def _move(
+    session: Session, org: Organisation, parent_code: str | None
+) -> list[tuple[str, object, object]]:
+    """Re-parent an organisation and rewrite the paths of its whole subtree."""
+    old_parent = session.scalar(select(Organisation.code).where(Organisation.id == org.parent_id))
+    if old_parent == parent_code:
+        return []
+    new_prefix = ""
+    new_parent_id = None
+    if parent_code:
+        parent = by_code(session, parent_code)
+        if parent is None:
+            raise InvalidField("parent_code", "no organisation has this code")
+        if parent.path.startswith(org.path):
+            raise InvalidField("parent_code", "an organisation cannot sit below itself")
+        new_prefix, new_parent_id = parent.path, parent.id
+    old_path = org.path
+    new_path = new_prefix + org.id.hex + "/"
+    session.execute(
+        update(Organisation)
+        .where(Organisation.path.startswith(old_path, autoescape=True))
+        .values(path=func.concat(new_path, func.substr(Organisation.path, len(old_path) + 1)))
+        .execution_options(synchronize_session=False)
+    )
+    org.parent_id = new_parent_id
+    session.expire(org, ["path"])
+    return [("parent_code", old_parent, parent_code)]

@@ -1,0 +1,1 @@
+"""People: talent profiles of science and technology workers, one identity across societies."""

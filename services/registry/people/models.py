@@ -1,0 +1,98 @@
+"""The person table: a talent profile whose document number is encrypted with a blind index."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import date, datetime
+from enum import StrEnum
+
+from sqlalchemy import CheckConstraint, Index, LargeBinary, Text
+from sqlmodel import Field, SQLModel
+
+from ..core.models import created_field, id_field, text_list_field
+from ..orgs.models import _in
+
+
+class Gender(StrEnum):
+    male = "male"
+    female = "female"
+
+
+class IdType(StrEnum):
+    resident_id = "resident_id"
+    passport = "passport"
+    hk_macao_permit = "hk_macao_permit"
+    taiwan_permit = "taiwan_permit"
+    foreign_permanent_resident = "foreign_permanent_resident"
+    other = "other"
+
+
+class RegionOfOrigin(StrEnum):
+    mainland = "mainland"
+    hong_kong = "hong_kong"
+    macao = "macao"
+    taiwan = "taiwan"
+    foreign = "foreign"
+
+
+class TitleLevel(StrEnum):
+    senior = "senior"
+    associate_senior = "associate_senior"
+    intermediate = "intermediate"
+    junior = "junior"
+    none = "none"
+
+
+class PersonStatus(StrEnum):
+    active = "active"
+    inactive = "inactive"
+    deceased = "deceased"
+
+
+class Person(SQLModel, table=True):
+    """One science and technology worker, whatever societies they belong to."""
+
+    __tablename__ = "person"
+    __table_args__ = (
+        CheckConstraint(_in("gender", Gender), name="gender"),
+        CheckConstraint(_in("id_type", IdType), name="id_type"),
+        CheckConstraint(_in("region_of_origin", RegionOfOrigin), name="region_of_origin"),
+        CheckConstraint(_in("title_level", TitleLevel), name="title_level"),
+        CheckConstraint(_in("status", PersonStatus), name="status"),
+        CheckConstraint(
+            "(id_number_enc IS NULL) = (id_number_bidx IS NULL)", name="id_number_pair"
+        ),
+        Index(None, "id_number_bidx", unique=True),
+        Index(None, "name", "birth_date"),
+        Index(None, "discipline_codes", postgresql_using="gin"),
+    )
+
+    id: uuid.UUID = id_field()
+    name: str = Field(sa_type=Text)
+    name_en: str | None = Field(default=None, sa_type=Text)
+    gender: str | None = Field(default=None, max_length=8)
+    birth_date: date | None = None
+    id_type: str | None = Field(default=None, max_length=32)
+    id_number_enc: bytes | None = Field(default=None, sa_type=LargeBinary)
+    id_number_bidx: bytes | None = Field(default=None, sa_type=LargeBinary)
+    id_number_masked: str | None = Field(default=None, max_length=40)
+    phone: str | None = Field(default=None, max_length=24)
+    email: str | None = Field(default=None, max_length=254)
+    orcid: str | None = Field(default=None, max_length=19)
+    nationality: str | None = Field(default=None, max_length=2)
+    region_of_origin: str | None = Field(default=None, max_length=16)
+    region_code: str | None = Field(default=None, max_length=6)
+    institution: str | None = Field(default=None, sa_type=Text)
+    institution_uscc: str | None = Field(default=None, max_length=18)
+    title_level: str | None = Field(default=None, max_length=24)
+    position: str | None = Field(default=None, sa_type=Text)
+    highest_degree: str | None = Field(default=None, sa_type=Text)
+    discipline_codes: list[str] = text_list_field()
+    research_fields: list[str] = text_list_field()
+    talent_tags: list[str] = text_list_field()
+    expert_opt_in: bool = Field(default=False)
+    status: str = Field(default=PersonStatus.active, max_length=16)
+    source_org_id: uuid.UUID | None = Field(default=None, foreign_key="organisation.id", index=True)
+    created_at: datetime = created_field()
+    updated_at: datetime = created_field()
+    version: int = Field(default=1)

@@ -1,0 +1,124 @@
+"""HTTP: talent profiles, their history, and audited access to unmasked identity data."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Annotated
+
+from fastapi import APIRouter, Query, status
+
+from ..auth.permissions import Permission
+from ..core import history
+from ..core.deps import RuntimeDep, SessionDep, authorize
+from ..core.pagination import Page, PageDep, page_of
+from ..core.types import DisciplineCode
+from ..orgs.router import render_change
+from ..orgs.schemas import ChangeRead
+from . import service
+from .models import Gender, PersonStatus, TitleLevel
+from .schemas import PersonCreate, PersonIdentity, PersonRead, PersonUpdate
+
+router = APIRouter(prefix="/api/v1/people", tags=["people"])
+
+
+@router.post("", response_model=PersonRead, status_code=status.HTTP_201_CREATED)
+def create_person(
+    session: SessionDep,
+    runtime: RuntimeDep,
+    principal: authorize(Permission.people_write),
+    body: PersonCreate,
+) -> PersonRead:
+    """Record a talent profile; a document number already registered answers 409."""
+    person = service.create(session, principal=principal, pii=runtime.pii, data=body)
+    return service.to_read(person, contact_visible=principal.can(Permission.people_contact))
+
+
+@router.get("", response_model=Page[PersonRead])
+def list_people(
+    session: SessionDep,
+    principal: authorize(Permission.people_read),
+    page: PageDep,
+    q: Annotated[str | None, Query(max_length=100, description="start of the name")] = None,
+    org_code: Annotated[str | None, Query(max_length=32, description="member of")] = None,
+    gender: Gender | None = None,
+    title_level: TitleLevel | None = None,
+    discipline_code: Annotated[DisciplineCode | None, Query(description="code prefix")] = None,
+    region_code: Annotated[str | None, Query(pattern=r"^\d{2,6}$", description="prefix")] = None,
+    institution: Annotated[str | None, Query(max_length=100)] = None,
+    expert_opt_in: bool | None = None,
+    status: PersonStatus | None = None,
+) -> Page[PersonRead]:
+    """Profiles in the caller's scope, oldest first."""
+    rows = service.list_people(
+        session,
+        principal=principal,
+        after=page.after_uuid(),
+        limit=page.limit,
+        q=q,
+        org_code=org_code,
+        gender=gender,
+        title_level=title_level,
+        discipline_code=discipline_code,
+        region_code=region_code,
+        institution=institution,
+        expert_opt_in=expert_opt_in,
+        status=status,
+    )
+    contact = principal.can(Permission.people_contact)
+    return page_of(
+        rows,
+        page.limit,
+        key=lambda p: p.id,
+        render=lambda p: service.to_read(p, contact_visible=contact),
+    )
+
+
+@router.get("/{person_id}", response_model=PersonRead)
+def get_person(
+    session: SessionDep, principal: authorize(Permission.people_read), person_id: uuid.UUID
+) -> PersonRead:
+    """One profile in the caller's scope; document numbers masked."""
+    return service.read(session, principal=principal, person_id=person_id)
+
+
+@router.patch("/{person_id}", response_model=PersonRead)
+def update_person(
+    session: SessionDep,
+    runtime: RuntimeDep,
+    principal: authorize(Permission.people_write),
+    person_id: uuid.UUID,
+    body: PersonUpdate,
+) -> PersonRead:
+    """Change fields of a profile; every change is kept in its history."""
+    person = service.update(
+        session, principal=principal, pii=runtime.pii, person_id=person_id, data=body
+    )
+    return service.to_read(person, contact_visible=principal.can(Permission.people_contact))
+
+
+@router.get("/{person_id}/history", response_model=Page[ChangeRead])
+def person_history(
+    session: SessionDep,
+    principal: authorize(Permission.people_read),
+    person_id: uuid.UUID,
+    page: PageDep,
+) -> Page[ChangeRead]:
+    """Who changed what, when, from which source; sensitive values masked."""
+    service.get_visible(
+        session, principal=principal, person_id=person_id, permission=Permission.people_read
+    )
+    rows = history.list_for(
+        session, entity="person", entity_id=person_id, after=page.after_int(), limit=page.limit
+    )
+    return page_of(rows, page.limit, key=lambda r: r.id, render=render_change)
+
+
+@router.get("/{person_id}/identity", response_model=PersonIdentity)
+def person_identity(
+    session: SessionDep,
+    runtime: RuntimeDep,
+    principal: authorize(Permission.people_identity),
+    person_id: uuid.UUID,
+) -> PersonIdentity:
+    """The unmasked document number and contact data; each read is written to the audit log."""
+    return service.identity(session, principal=principal, pii=runtime.pii, person_id=person_id)

@@ -1,0 +1,392 @@
+"""People rules: identity documents, scoped visibility, change history and the search outbox."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+from typing import Any
+
+from sqlalchemy import ColumnElement, and_, exists, func, or_, select, true
+from sqlalchemy.orm import Session
+
+from services.search.outbox import enqueue_people
+
+from ..auth.permissions import Permission
+from ..auth.principals import Principal
+from ..core import history, ids
+from ..core.errors import Conflict, InvalidField, NotFound, register_unique
+from ..core.ids import uuid7
+from ..core.security import PiiCipher, mask_document, mask_email, mask_phone
+from ..memberships.models import Membership
+from ..orgs.models import Organisation
+from .models import IdType, Person, RegionOfOrigin
+from .schemas import PersonCreate, PersonFields, PersonIdentity, PersonRead, PersonUpdate
+
+# A unique Index() takes the convention's ix_ prefix.
+register_unique(
+    "ix_person_id_number_bidx", "id_number", "a person with this document number is registered"
+)
+
+SENSITIVE = {"id_number": mask_document, "phone": mask_phone, "email": mask_email}
+
+
+@dataclass(frozen=True)
+class Identity:
+    """A validated document and what it implies about the person."""
+
+    id_type: str
+    number: str
+    birth_date: date | None
+    gender: str | None
+    region_of_origin: str | None
+
+
+def resolve_identity(
+    id_type: str | None, number: str, *, birth_date: date | None, gender: str | None
+) -> Identity:
+    """Validate a document number; a resident ID must agree with the given birth date and gender."""
+    kind = id_type or IdType.resident_id
+    try:
+        if kind == IdType.resident_id:
+            parsed = ids.parse_resident_id(number)
+            if birth_date and birth_date != parsed.birth_date:
+                raise InvalidField("id_number", "birth date in the number differs from birth_date")
+            if gender and gender != parsed.gender:
+                raise InvalidField("id_number", "gender digit in the number differs from gender")
+            return Identity(kind, parsed.number, parsed.birth_date, parsed.gender, "mainland")
+        normalised = ids.normalise_document(kind, number)
+    except ValueError as exc:
+        raise InvalidField("id_number", str(exc)) from None
+    origin = {
+        IdType.hk_macao_permit: "macao" if normalised.startswith("M") else "hong_kong",
+        IdType.taiwan_permit: RegionOfOrigin.taiwan,
+        IdType.foreign_permanent_resident: RegionOfOrigin.foreign,
+    }.get(IdType(kind))
+    return Identity(kind, normalised, None, None, origin)
+
+
+def seal_identity(person: Person, identity: Identity, pii: PiiCipher) -> None:
+    """Store the document encrypted (bound to the row id), its blind index and masked form."""
+    person.id_type = identity.id_type
+    person.id_number_enc = pii.encrypt(identity.number, context=person.id.bytes)
+    person.id_number_bidx = pii.blind_index(identity.id_type, identity.number)
+    person.id_number_masked = mask_document(identity.number)
+
+
+def find_by_document(session: Session, pii: PiiCipher, identity: Identity) -> Person | None:
+    bidx = pii.blind_index(identity.id_type, identity.number)
+    return session.scalar(select(Person).where(Person.id_number_bidx == bidx))
+
+
+def visible(principal: Principal, permission: Permission) -> ColumnElement[bool]:
+    """People the caller may see: a membership in, or a profile recorded by, an org in scope."""
+    if principal.is_global(permission):
+        return true()
+    in_scope = principal.path_filter(permission, Organisation.path)
+    return or_(
+        exists(
+            select(1)
+            .select_from(Membership)
+            .join(Organisation, Organisation.id == Membership.org_id)
+            .where(Membership.person_id == Person.id, in_scope)
+        ),
+        exists(select(1).where(Organisation.id == Person.source_org_id, in_scope)),
+    )
+
+
+def get_visible(
+    session: Session, *, principal: Principal, person_id: uuid.UUID, permission: Permission
+) -> Person:
+    person = session.scalar(
+        select(Person).where(Person.id == person_id, visible(principal, permission))
+    )
+    if person is None:
+        raise NotFound("person")
+    return person
+
+
+def to_read(person: Person, *, contact_visible: bool) -> PersonRead:
+    data = {name: getattr(person, name) for name in PersonRead.model_fields}
+    if not contact_visible:
+        data["phone"] = mask_phone(person.phone)
+        data["email"] = mask_email(person.email)
+    return PersonRead.model_validate(data)
+
+
+def read(session: Session, *, principal: Principal, person_id: uuid.UUID) -> PersonRead:
+    person = get_visible(
+        session, principal=principal, person_id=person_id, permission=Permission.people_read
+    )
+    return to_read(person, contact_visible=principal.can(Permission.people_contact))
+
+
+def _source_org(session: Session, principal: Principal, org_code: str | None) -> uuid.UUID | None:
+    """The organisation recording a new profile: the one named, or the caller's only one."""
+    if org_code:
+        org = session.scalar(select(Organisation).where(Organisation.code == org_code))
+        if org is None or not principal.covers_path(Permission.people_write, org.path):
+            raise InvalidField("org_code", "no organisation with this code in your scope")
+        return org.id
+    if principal.is_global(Permission.people_write):
+        return None
+    own = principal.org_ids(Permission.people_write)
+    if len(own) != 1:
+        raise InvalidField("org_code", "name the organisation recording this profile")
+    return own[0]
+
+
+_PLAIN_FIELDS = [
+    name
+    for name in PersonFields.model_fields
+    if name not in {"id_type", "id_number", "gender", "birth_date", "region_of_origin"}
+]
+
+
+def create(
+    session: Session,
+    *,
+    principal: Principal | None,
+    pii: PiiCipher,
+    data: PersonCreate,
+    source: str = "api",
+    source_org_id: uuid.UUID | None = None,
+) -> Person:
+    """A new profile; a document number already registered is a conflict."""
+    person = Person(id=uuid7(), name=data.name)
+    if principal is not None and source_org_id is None:
+        source_org_id = _source_org(session, principal, data.org_code)
+    person.source_org_id = source_org_id
+    for name in _PLAIN_FIELDS:
+        value = getattr(data, name)
+        if value is not None:
+            setattr(person, name, value)
+    person.gender, person.birth_date = data.gender, data.birth_date
+    person.region_of_origin = data.region_of_origin
+    if data.id_number is not None:
+        identity = resolve_identity(
+            data.id_type,
+            data.id_number.get_secret_value(),
+            birth_date=data.birth_date,
+            gender=data.gender,
+        )
+        if find_by_document(session, pii, identity):
+            raise Conflict("a person with this document number is registered", "id_number")
+        seal_identity(person, identity, pii)
+        person.birth_date = person.birth_date or identity.birth_date
+        person.gender = person.gender or identity.gender
+        person.region_of_origin = person.region_of_origin or identity.region_of_origin
+    elif data.id_type is not None:
+        raise InvalidField("id_number", "required when id_type is given")
+    session.add(person)
+    session.flush()
+    history.record(
+        session,
+        entity="person",
+        entity_id=person.id,
+        changes=[("created", None, person.name)],
+        actor=history.actor_of(principal),
+        source=source,
+    )
+    enqueue_people(session, [person.id])
+    return person
+
+
+def update(
+    session: Session,
+    *,
+    principal: Principal,
+    pii: PiiCipher,
+    person_id: uuid.UUID,
+    data: PersonUpdate,
+    source: str = "api",
+) -> Person:
+    person = get_visible(
+        session, principal=principal, person_id=person_id, permission=Permission.people_write
+    )
+    session.refresh(person, with_for_update=True)
+    return apply_changes(
+        session,
+        person=person,
+        pii=pii,
+        values=data.model_dump(exclude_unset=True, exclude={"reason", "org_code"}),
+        actor=history.actor_of(principal),
+        source=source,
+        reason=data.reason,
+    )
+
+
+def apply_changes(
+    session: Session,
+    *,
+    person: Person,
+    pii: PiiCipher,
+    values: dict[str, Any],
+    actor: str,
+    source: str,
+    reason: str | None = None,
+) -> Person:
+    """Set changed fields only, check the document against the result, record the history."""
+    if "name" in values and values["name"] is None:
+        raise InvalidField("name", "cannot be cleared")
+    if "status" in values and values["status"] is None:
+        raise InvalidField("status", "cannot be cleared")
+    if "expert_opt_in" in values and values["expert_opt_in"] is None:
+        raise InvalidField("expert_opt_in", "cannot be cleared")
+    for name in ("discipline_codes", "research_fields", "talent_tags"):
+        if name in values and values[name] is None:
+            values[name] = []
+    changes: list[tuple[str, Any, Any]] = []
+    secret = values.pop("id_number", None)
+    new_type = values.pop("id_type", None) if "id_type" in values else None
+    for name, value in values.items():
+        old = getattr(person, name)
+        if old != value:
+            changes.append((name, old, value))
+            setattr(person, name, value)
+    if secret is not None:
+        identity = resolve_identity(
+            new_type or person.id_type,
+            secret.get_secret_value(),
+            birth_date=person.birth_date,
+            gender=person.gender,
+        )
+        old_masked, old_type = person.id_number_masked, person.id_type
+        if pii.blind_index(identity.id_type, identity.number) != person.id_number_bidx:
+            other = find_by_document(session, pii, identity)
+            if other is not None and other.id != person.id:
+                raise Conflict("a person with this document number is registered", "id_number")
+            seal_identity(person, identity, pii)
+            if old_type != person.id_type:
+                changes.append(("id_type", old_type, person.id_type))
+            changes.append(("id_number", old_masked, person.id_number_masked))
+    elif new_type is not None and new_type != person.id_type:
+        if person.id_number_enc is not None:
+            raise InvalidField("id_number", "give the number again when changing id_type")
+        raise InvalidField("id_number", "required when id_type is given")
+    elif person.id_type == IdType.resident_id and person.id_number_enc is not None:
+        _check_resident_agrees(person, pii, changes)
+    if changes:
+        person.updated_at = datetime.now(UTC)
+        person.version += 1
+        session.flush()
+        history.record(
+            session,
+            entity="person",
+            entity_id=person.id,
+            changes=[(n, _masked(n, o), _masked(n, v)) for n, o, v in changes],
+            actor=actor,
+            source=source,
+            reason=reason,
+        )
+        enqueue_people(session, [person.id])
+    return person
+
+
+def _check_resident_agrees(
+    person: Person, pii: PiiCipher, changes: list[tuple[str, Any, Any]]
+) -> None:
+    """A changed birth date or gender must still agree with the stored resident ID number."""
+    if not any(name in {"birth_date", "gender"} for name, _, _ in changes):
+        return
+    number = pii.decrypt(person.id_number_enc or b"", context=person.id.bytes)
+    parsed = ids.parse_resident_id(number)
+    if person.birth_date and person.birth_date != parsed.birth_date:
+        raise InvalidField("birth_date", "differs from the birth date in the resident ID number")
+    if person.gender and person.gender != parsed.gender:
+        raise InvalidField("gender", "differs from the gender digit in the resident ID number")
+
+
+def _masked(name: str, value: Any) -> Any:
+    mask = SENSITIVE.get(name)
+    if mask is None or value is None or name == "id_number":  # id_number arrives masked
+        return value
+    return mask(value)
+
+
+def identity(
+    session: Session, *, principal: Principal, pii: PiiCipher, person_id: uuid.UUID
+) -> PersonIdentity:
+    """The unmasked document number and contact data, recorded in the audit log."""
+    from ..audit import service as audit
+
+    person = get_visible(
+        session, principal=principal, person_id=person_id, permission=Permission.people_identity
+    )
+    number = (
+        pii.decrypt(person.id_number_enc, context=person.id.bytes) if person.id_number_enc else None
+    )
+    audit.record(
+        session,
+        principal=principal,
+        action="person.identity.read",
+        object_type="person",
+        object_id=person.id,
+    )
+    return PersonIdentity(
+        id=person.id,
+        id_type=person.id_type,
+        id_number=number,
+        phone=person.phone,
+        email=person.email,
+    )
+
+
+def list_people(
+    session: Session,
+    *,
+    principal: Principal,
+    after: uuid.UUID | None,
+    limit: int,
+    q: str | None = None,
+    org_code: str | None = None,
+    gender: str | None = None,
+    title_level: str | None = None,
+    discipline_code: str | None = None,
+    region_code: str | None = None,
+    institution: str | None = None,
+    expert_opt_in: bool | None = None,
+    status: str | None = None,
+) -> list[Person]:
+    query = (
+        select(Person)
+        .where(visible(principal, Permission.people_read))
+        .order_by(Person.id)
+        .limit(limit + 1)
+    )
+    if after is not None:
+        query = query.where(Person.id > after)
+    if q:
+        query = query.where(
+            or_(
+                Person.name.startswith(q, autoescape=True),
+                Person.name_en.ilike(f"{q}%", escape="\\"),
+            )
+        )
+    if org_code:
+        query = query.where(
+            exists(
+                select(1)
+                .select_from(Membership)
+                .join(Organisation, Organisation.id == Membership.org_id)
+                .where(Membership.person_id == Person.id, Organisation.code == org_code.upper())
+            )
+        )
+    for column, value in (
+        (Person.gender, gender),
+        (Person.title_level, title_level),
+        (Person.status, status),
+        (Person.expert_opt_in, expert_opt_in),
+    ):
+        if value is not None:
+            query = query.where(column == value)
+    if discipline_code:
+        code = func.unnest(Person.discipline_codes).table_valued("code").render_derived()
+        query = query.where(
+            exists(select(1).select_from(code).where(code.c.code.startswith(discipline_code)))
+        )
+    if region_code:
+        query = query.where(Person.region_code.startswith(region_code, autoescape=True))
+    if institution:
+        query = query.where(and_(Person.institution.ilike(f"%{institution}%", escape="\\")))
+    return list(session.scalars(query))
