@@ -1,0 +1,116 @@
+"""Test harness: a fresh PostgreSQL database per run, built by the migrations, and the app over it."""
+
+from __future__ import annotations
+
+import os
+import uuid
+import warnings
+from collections.abc import Iterator
+from pathlib import Path
+
+import psycopg
+import pytest
+from fastapi.testclient import TestClient
+from psycopg import sql
+
+from services.registry import migrate
+from services.registry.app import create_app
+from services.registry.core.config import Settings
+from services.registry.core.runtime import Runtime
+
+from .factories import Factory
+
+warnings.filterwarnings("ignore", message=".*XDG_RUNTIME_DIR.*")
+
+
+def _libpq(url: str) -> str:
+    return url.replace("postgresql+psycopg://", "postgresql://", 1)
+
+
+def _with_database(url: str, name: str) -> str:
+    """The same server URL pointing at another database (query parameters such as host kept)."""
+    from sqlalchemy.engine import make_url
+
+    return make_url(url).set(database=name).render_as_string(hide_password=False)
+
+
+@pytest.fixture(scope="session")
+def server_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """TEST_DATABASE_URL when set, otherwise a throwaway pgserver instance."""
+    url = os.environ.get("TEST_DATABASE_URL")
+    if url:
+        yield url
+        return
+    import pgserver
+
+    server = pgserver.get_server(tmp_path_factory.mktemp("pg"), cleanup_mode="delete")
+    try:
+        yield server.get_uri("postgres")
+    finally:
+        server.cleanup()
+
+
+def create_database(server_url: str, prefix: str = "registry_test") -> str:
+    name = f"{prefix}_{uuid.uuid4().hex[:12]}"
+    with psycopg.connect(_libpq(server_url), autocommit=True) as conn:
+        conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+    return _with_database(server_url, name)
+
+
+def drop_database(server_url: str, url: str) -> None:
+    from sqlalchemy.engine import make_url
+
+    name = make_url(url).database
+    with psycopg.connect(_libpq(server_url), autocommit=True) as conn:
+        conn.execute(
+            sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
+        )
+
+
+@pytest.fixture(scope="session")
+def database_url(server_url: str) -> Iterator[str]:
+    """A database of this run's own, migrated to head, dropped at the end."""
+    url = create_database(server_url)
+    try:
+        migrate.upgrade(url)
+        yield url
+    finally:
+        drop_database(server_url, url)
+
+
+@pytest.fixture(scope="session")
+def settings(tmp_path_factory: pytest.TempPathFactory) -> Settings:
+    return Settings(env="test", data_dir=tmp_path_factory.mktemp("data"))
+
+
+@pytest.fixture(scope="session")
+def app(settings: Settings, database_url: str):  # type: ignore[no-untyped-def]
+    application = create_app(settings, database_url)
+    yield application
+    application.state.runtime.engine.dispose()
+
+
+@pytest.fixture(scope="session")
+def runtime(app) -> Runtime:  # type: ignore[no-untyped-def]
+    return app.state.runtime
+
+
+@pytest.fixture
+def client(app) -> Iterator[TestClient]:  # type: ignore[no-untyped-def]
+    with TestClient(app, raise_server_exceptions=False) as test_client:
+        yield test_client
+
+
+@pytest.fixture
+def factory(runtime: Runtime) -> Factory:
+    return Factory(runtime)
+
+
+@pytest.fixture
+def db(runtime: Runtime):  # type: ignore[no-untyped-def]
+    """A plain SQL connection for checking what was stored."""
+    with runtime.engine.connect() as conn:
+        yield conn
+
+
+ROOT = Path(__file__).resolve().parents[1]
