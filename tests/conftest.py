@@ -1,4 +1,4 @@
-"""Test harness: a fresh PostgreSQL database per run, built by the migrations, and the app over it."""
+"""Test harness: a fresh database per run, built by the migrations, and the app over it."""
 
 from __future__ import annotations
 
