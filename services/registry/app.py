@@ -84,9 +84,9 @@ def create_app(settings: Settings, database_url: str) -> FastAPI:
             return problem_response(
                 503, "not-ready", "database unreachable", headers={"Retry-After": "5"}
             )
-        from .migrate import head_revision
+        from .migrate import is_behind
 
-        if current != head_revision():
+        if is_behind(current):
             return problem_response(
                 503, "not-ready", "database schema is not at the latest migration"
             )

@@ -180,7 +180,7 @@ def clients_create(
             )
     except ProblemError as exc:
         raise _fail(exc.detail, 2 if exc.status == 422 else 1) from None
-    out.print(json.dumps({"client_id": client_id.lower(), "client_secret": secret}))
+    typer.echo(json.dumps({"client_id": client_id.lower(), "client_secret": secret}))
 
 
 @openapi_app.command("export")

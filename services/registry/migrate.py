@@ -29,5 +29,25 @@ def downgrade(database_url: str, revision: str = "base") -> None:
 
 
 @cache
+def _scripts() -> ScriptDirectory:
+    return ScriptDirectory.from_config(alembic_config())
+
+
 def head_revision() -> str | None:
-    return ScriptDirectory.from_config(alembic_config()).get_current_head()
+    return _scripts().get_current_head()
+
+
+def is_behind(revision: str | None) -> bool:
+    """True when the database lacks migrations this code needs.
+
+    A revision this code does not know is newer (a rollout has migrated ahead): not behind.
+    """
+    if revision == head_revision():
+        return False
+    if revision is None:
+        return True
+    try:
+        _scripts().get_revision(revision)
+    except Exception:  # unknown to this code: applied by a newer release
+        return False
+    return True

@@ -16,7 +16,13 @@ def start_embedded_postgres(data_dir: Path, database: str = "registry") -> tuple
     if not re.fullmatch(r"[a-z_][a-z0-9_]*", database):
         raise ValueError("database name must be a plain identifier")
     warnings.filterwarnings("ignore", message=".*XDG_RUNTIME_DIR.*")
-    import pgserver
+    try:
+        import pgserver
+    except ImportError:
+        raise RuntimeError(
+            "the embedded PostgreSQL needs the `embedded` extra"
+            " (pip install 'cast-registry[embedded]'), or set DATABASE_URL"
+        ) from None
 
     pgdata = (data_dir / "pg").resolve()
     pgdata.mkdir(parents=True, exist_ok=True)

@@ -1,0 +1,93 @@
+"""The `registry` command: accounts, OpenAPI export, exit codes."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from sqlalchemy import text
+from typer.testing import CliRunner
+
+from services.registry.cli import app
+
+from .conftest import ROOT
+
+
+@pytest.fixture
+def cli_env(database_url: str, settings, monkeypatch: pytest.MonkeyPatch) -> None:  # type: ignore[no-untyped-def]
+    monkeypatch.setenv("DATABASE_URL", database_url)
+    monkeypatch.setenv("REGISTRY_DATA_DIR", str(settings.data_dir))
+    monkeypatch.setenv("REGISTRY_ENV", "test")
+
+
+def test_users_create_reads_the_password_from_stdin_and_can_sign_in(
+    cli_env: None, factory, client, db
+) -> None:
+    org = factory.org()
+    result = CliRunner().invoke(
+        app,
+        ["users", "create", "Secretary-Li", "--role", "org_admin", "--org", org.code.lower(),
+         "--password-stdin"],
+        input="a-long-Passw0rd\n",
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    assert "secretary-li" in result.output
+    role = db.execute(
+        text(
+            "SELECT g.role, o.code FROM account a JOIN role_grant g ON g.account_id = a.id "
+            "JOIN organisation o ON o.id = g.org_id WHERE a.username = 'secretary-li'"
+        )
+    ).one()
+    assert tuple(role) == ("org_admin", org.code)
+    token = client.post(
+        "/api/v1/auth/token",
+        data={"grant_type": "password", "username": "secretary-li", "password": "a-long-Passw0rd"},
+    )
+    assert token.status_code == 200
+
+
+@pytest.mark.parametrize(
+    ("args", "stdin", "reason"),
+    [
+        (["--role", "org_admin"], "a-long-Passw0rd\n", "needs an organisation"),
+        (["--role", "org_admin", "--org", "NO-SUCH-ORG"], "a-long-Passw0rd\n", "no organisation"),
+        (["--role", "platform_admin"], "short\n", "at least"),
+    ],
+)
+def test_users_create_refuses_bad_input_with_usage_exit_code(
+    cli_env: None, args: list[str], stdin: str, reason: str
+) -> None:
+    result = CliRunner().invoke(
+        app, ["users", "create", "someone", *args, "--password-stdin"], input=stdin
+    )
+    assert result.exit_code == 2
+    assert reason in result.output
+
+
+def test_unknown_role_is_a_usage_error(cli_env: None) -> None:
+    result = CliRunner().invoke(
+        app, ["users", "create", "x", "--role", "wizard", "--password-stdin"]
+    )
+    assert result.exit_code == 2
+
+
+def test_clients_create_prints_a_secret_that_signs_in(cli_env: None, factory, client) -> None:
+    import json
+
+    org = factory.org()
+    result = CliRunner().invoke(app, ["clients", "create", "society-site", "--org", org.code])
+    assert result.exit_code == 0, result.output
+    creds = json.loads(result.output.strip().splitlines()[-1])
+    token = client.post(
+        "/api/v1/auth/token",
+        data={"grant_type": "client_credentials", **creds},
+    )
+    assert token.status_code == 200, token.text
+    assert "refresh_token" not in token.json() or token.json()["refresh_token"] is None
+
+
+def test_openapi_export_writes_the_committed_document(tmp_path: Path) -> None:
+    target = tmp_path / "openapi.json"
+    result = CliRunner().invoke(app, ["openapi", "export", str(target)])
+    assert result.exit_code == 0, result.output
+    assert target.read_text() == (ROOT / "openapi" / "openapi.json").read_text()

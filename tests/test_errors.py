@@ -1,0 +1,139 @@
+"""Every error is RFC 9457 problem+json, names the field, and never echoes personal data."""
+
+from __future__ import annotations
+
+from datetime import date
+
+from .factories import resident_id, with_wrong_check_digit
+
+PROBLEM = "application/problem+json"
+
+
+def assert_problem(response, status: int) -> dict:  # type: ignore[no-untyped-def]
+    assert response.status_code == status, response.text
+    assert response.headers["content-type"].startswith(PROBLEM)
+    body = response.json()
+    assert body["status"] == status
+    assert body["type"].startswith("https://")
+    assert body["title"]
+    assert body["detail"]
+    return body
+
+
+def test_malformed_json_body_is_a_422_problem_saying_malformed_json(client, factory) -> None:
+    response = client.post(
+        "/api/v1/orgs",
+        content=b'{"code": "X1", "name": ',
+        headers={**factory.caller("platform_admin"), "Content-Type": "application/json"},
+    )
+    body = assert_problem(response, 422)
+    assert "malformed JSON" in body["detail"]
+    assert [e["reason"] for e in body["errors"]] == ["malformed JSON"]
+    assert body["errors"][0]["field"] == "body"
+
+
+def test_non_json_content_type_is_refused_with_415(client, factory) -> None:
+    response = client.post(
+        "/api/v1/orgs",
+        content=b"code=X1&name=a&kind=national_society",
+        headers={
+            **factory.caller("platform_admin"),
+            "Content-Type": "application/x-www-form-urlencoded",
+        },
+    )
+    body = assert_problem(response, 415)
+    assert "application/json" in body["detail"]
+
+
+def test_json_body_without_content_type_is_refused(client, factory) -> None:
+    response = client.post(
+        "/api/v1/orgs",
+        content=b'{"code": "X2", "name": "a", "kind": "national_society"}',
+        headers={**factory.caller("platform_admin"), "Content-Type": "text/plain"},
+    )
+    assert_problem(response, 415)
+
+
+def test_json_with_charset_parameter_is_accepted(client, factory) -> None:
+    response = client.post(
+        "/api/v1/orgs",
+        content='{"code": "CHARSET-1", "name": "字符集学会", "kind": "national_society"}'.encode(),
+        headers={
+            **factory.caller("platform_admin"),
+            "Content-Type": "application/json; charset=utf-8",
+        },
+    )
+    assert response.status_code == 201, response.text
+
+
+def test_body_that_is_not_an_object_is_a_422_naming_the_body(client, factory) -> None:
+    response = client.post("/api/v1/orgs", json=[1, 2], headers=factory.caller("platform_admin"))
+    body = assert_problem(response, 422)
+    assert body["errors"][0]["field"] == "body"
+
+
+def test_unknown_route_is_a_404_problem(client) -> None:
+    body = assert_problem(client.get("/api/v1/no-such-thing"), 404)
+    assert body["type"].endswith("/not-found")
+    assert body["instance"] == "/api/v1/no-such-thing"
+
+
+def test_wrong_method_is_a_405_problem_with_allow_header(client) -> None:
+    response = client.put("/api/v1/orgs")
+    body = assert_problem(response, 405)
+    assert body["type"].endswith("/method-not-allowed")
+    assert "GET" in response.headers["allow"]
+
+
+def test_missing_token_is_a_401_problem(client) -> None:
+    response = client.get("/api/v1/orgs")
+    assert_problem(response, 401)
+    assert response.headers["www-authenticate"] == "Bearer"
+
+
+def test_validation_error_never_echoes_the_submitted_id_number(client, factory) -> None:
+    bad = with_wrong_check_digit(resident_id(date(1980, 5, 17), "female"))
+    response = client.post(
+        "/api/v1/people",
+        json={"name": "回显测试", "id_type": "resident_id", "id_number": bad},
+        headers=factory.caller("platform_admin"),
+    )
+    body = assert_problem(response, 422)
+    assert body["errors"][0]["field"] == "id_number"
+    assert bad not in response.text
+    assert bad[:17] not in response.text
+    assert "19800517" not in response.text
+
+
+def test_schema_level_errors_do_not_echo_the_input_either(client, factory) -> None:
+    secret = "13912345678-not-an-email"
+    response = client.post(
+        "/api/v1/people",
+        json={"name": "回显测试", "email": secret, "phone": secret, "gender": secret},
+        headers=factory.caller("platform_admin"),
+    )
+    body = assert_problem(response, 422)
+    assert {e["field"] for e in body["errors"]} == {"email", "phone", "gender"}
+    assert secret not in response.text
+
+
+def test_a_too_short_id_number_is_refused_without_echo(client, factory) -> None:
+    response = client.post(
+        "/api/v1/people",
+        json={"name": "回显测试", "id_number": "1X"},
+        headers=factory.caller("platform_admin"),
+    )
+    body = assert_problem(response, 422)
+    assert body["errors"][0]["field"] == "id_number"
+    assert '"1X"' not in response.text
+
+
+def test_errors_list_every_failing_field_at_once(client, factory) -> None:
+    response = client.post(
+        "/api/v1/orgs",
+        json={"code": "!", "kind": "club", "uscc": "123", "region_code": "99"},
+        headers=factory.caller("platform_admin"),
+    )
+    body = assert_problem(response, 422)
+    assert {e["field"] for e in body["errors"]} >= {"code", "name", "kind", "uscc", "region_code"}
+    assert all(e["reason"] for e in body["errors"])
