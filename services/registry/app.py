@@ -12,6 +12,8 @@ from fastapi.responses import JSONResponse
 from fastapi.routing import APIRoute
 from sqlalchemy import text
 
+from services.search.router import router as search_router
+
 from .auth.router import jwks_router
 from .auth.router import router as auth_router
 from .core.config import Settings
@@ -37,8 +39,10 @@ def create_app(settings: Settings, database_url: str) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        if settings.search_inline_drain:
+            runtime.start_inline_drain()
         yield
-        runtime.engine.dispose()
+        runtime.close()
 
     app = FastAPI(
         title="CAST talent and member registry",
@@ -66,6 +70,7 @@ def create_app(settings: Settings, database_url: str) -> FastAPI:
         people_router,
         memberships_router,
         me_router,
+        search_router,
     ):
         app.include_router(router)
 

@@ -1,5 +1,6 @@
 """Every table, imported in one place so the metadata is complete for Alembic and the tests."""
 
+from services.search.models import ExpertDoc, ExpertTombstone
 from services.search.outbox import SearchOutbox
 
 from .audit.models import AuditEvent
@@ -14,6 +15,8 @@ __all__ = [
     "Account",
     "AuditEvent",
     "ChangeRecord",
+    "ExpertDoc",
+    "ExpertTombstone",
     "LoginThrottle",
     "Membership",
     "Organisation",

@@ -33,3 +33,4 @@ def enqueue_people(session: Session, person_ids: Iterable[uuid.UUID]) -> None:
     rows = [{"person_id": pid} for pid in dict.fromkeys(person_ids)]
     if rows:
         session.execute(insert(SearchOutbox), rows)
+        session.info["outbox_dirty"] = True

@@ -37,8 +37,14 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
     Role.platform_admin: frozenset(Permission),
     Role.org_admin: frozenset(_STAFF | {Permission.people_contact, Permission.people_identity}),
     Role.org_staff: frozenset(_STAFF | {Permission.people_contact}),
+    # Award committees judge nominees and experts from their profiles, contact data masked.
     Role.committee: frozenset(
-        {Permission.orgs_read, Permission.experts_search, Permission.self_read}
+        {
+            Permission.orgs_read,
+            Permission.people_read,
+            Permission.experts_search,
+            Permission.self_read,
+        }
     ),
     Role.reviewer: frozenset({Permission.self_read, Permission.self_write}),
     Role.member: frozenset({Permission.self_read, Permission.self_write}),

@@ -51,7 +51,12 @@ def load_principal(session: Session, account_id: uuid.UUID) -> Principal | None:
     if not rows:
         return None
     first = rows[0]
-    grants = tuple(Grant(Role(r.role), r.org_id, r.path) for r in rows if r.role is not None)
+    grants = tuple(
+        Grant(Role(r.role), r.org_id, r.path)
+        for r in rows
+        # An organisation role without its organisation would read as platform-wide: ignore it.
+        if r.role is not None and not (r.role in ORG_ROLES and r.org_id is None)
+    )
     return Principal(first.id, first.username, first.kind, first.person_id, grants)
 
 

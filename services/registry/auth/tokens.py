@@ -21,6 +21,7 @@ from ..core.config import Settings, _write_private
 ALGORITHM = "RS256"
 ACCESS = "access"
 REQUIRED_CLAIMS = ("exp", "iat", "iss", "aud", "sub")
+TIME_CLAIMS = ("exp", "iat", "nbf")
 
 
 class InvalidToken(Exception):
@@ -105,7 +106,7 @@ class KeySet:
         if entry is None:
             raise InvalidToken("unknown key id")
         try:
-            return jwt.decode(
+            claims = jwt.decode(
                 token,
                 entry.key,
                 algorithms=[ALGORITHM],
@@ -115,6 +116,14 @@ class KeySet:
             )
         except JOSEError as exc:
             raise InvalidToken(type(exc).__name__) from None
+        except (TypeError, ValueError):
+            # python-jose calls int() on time claims and lets a null or a list escape.
+            raise InvalidToken("malformed claims") from None
+        for name in TIME_CLAIMS:
+            value = claims.get(name)
+            if name in claims and (isinstance(value, bool) or not isinstance(value, int | float)):
+                raise InvalidToken(f"{name} must be a number")
+        return claims
 
 
 def _retired(keys_dir: Path) -> list[bytes]:

@@ -44,7 +44,7 @@ class Settings(BaseSettings):
     )
     login_max_failures: int = Field(5, validation_alias="REGISTRY_LOGIN_MAX_FAILURES")
     db_pool_size: int = Field(10, validation_alias="REGISTRY_DB_POOL_SIZE")
-    page_limit_max: int = 200
+    search_inline_drain: bool = Field(True, validation_alias="REGISTRY_SEARCH_INLINE_DRAIN")
 
     @model_validator(mode="after")
     def _production_needs_real_secrets(self) -> Settings:

@@ -71,6 +71,20 @@ def require(permission: Permission) -> Callable[..., Principal]:
     return dependency
 
 
+def require_any(*permissions: Permission) -> Callable[..., Principal]:
+    """Admits principals holding at least one of `permissions`; the route decides which applies."""
+
+    def dependency(principal: Annotated[Principal, Depends(get_principal)]) -> Principal:
+        if not any(principal.can(p) for p in permissions):
+            needed = " or ".join(p.value for p in permissions)
+            raise Forbidden(f"this needs the {needed} permission")
+        return principal
+
+    dependency.__permission__ = permissions  # type: ignore[attr-defined]
+    dependency.__name__ = "require_" + "_or_".join(p.name for p in permissions)
+    return dependency
+
+
 def authorize(permission: Permission) -> Any:
     """`Annotated` alias for a route parameter: the caller, checked for `permission`."""
     return Annotated[Principal, Depends(require(permission))]

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from http import HTTPStatus
 from typing import Any
 
-from fastapi import FastAPI, Request
+from fastapi import FastAPI, Request, params
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from sqlalchemy.exc import IntegrityError, OperationalError
@@ -110,6 +110,24 @@ def _loc_to_field(loc: tuple[Any, ...] | list[Any]) -> str:
     return ".".join(parts) or "body"
 
 
+def _field(error: dict[str, Any]) -> str:
+    if error.get("type") == "json_invalid":
+        return "body"  # the location is a character offset, not a field
+    return _loc_to_field(error["loc"])
+
+
+def _json_content_type(request: Request) -> bool:
+    """No content type (parsed as JSON) or application/json, application/*+json."""
+    value = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    return not value or value == "application/json" or value.endswith("+json")
+
+
+def _takes_form(request: Request) -> bool:
+    """The matched route reads form fields (the OAuth2 token endpoint), not a JSON body."""
+    body = getattr(request.scope.get("route"), "body_field", None)
+    return body is not None and isinstance(body.field_info, params.Form)
+
+
 def _reason(error: dict[str, Any]) -> str:
     """Pydantic's message without the offending input, which may be personal data."""
     if error.get("type") == "json_invalid":
@@ -140,7 +158,19 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(RequestValidationError)
     async def _validation(request: Request, exc: RequestValidationError) -> JSONResponse:
-        errors = [{"field": _loc_to_field(e["loc"]), "reason": _reason(e)} for e in exc.errors()]
+        raw = exc.errors()
+        if (
+            not _json_content_type(request)
+            and not _takes_form(request)
+            and any(e["loc"][:1] == ("body",) for e in raw)
+        ):
+            return problem_response(
+                415,
+                "unsupported-media-type",
+                "send the request body as application/json",
+                instance=request.url.path,
+            )
+        errors = [{"field": _field(e), "reason": _reason(e)} for e in raw]
         summary = "; ".join(f"{e['field']}: {e['reason']}" for e in errors[:5])
         return problem_response(
             422,

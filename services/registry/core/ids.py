@@ -37,23 +37,35 @@ class ResidentId:
         self.gender = gender
 
 
+_RESIDENT = re.compile(r"^\d{17}[\dX]$")
+
+
 def parse_resident_id(value: str) -> ResidentId:
-    """Validate a GB 11643 number: length, region, birth date and the MOD 11-2 check digit."""
+    """Validate a GB 11643 number: length, format, the MOD 11-2 check digit, the birth date
+    and the region code.
+
+    The region code must be a known GB/T 2260 code of any period: python-stdnum's own
+    `ric.validate` also demands that the county existed in the birth year, but the code is
+    the one where the number was first issued (from 1984 on), so a person born in 1962 in
+    Nanjing rightly holds 320102 although its table entry starts in 1983.
+    """
     number = fold(value).replace(" ", "").upper()
     if len(number) != 18:
         raise ValueError("a resident ID number has 18 characters")
+    if not _RESIDENT.match(number):
+        raise ValueError("must be 17 digits and a digit or X")
+    if ric.calc_check_digit(number) != number[17]:
+        raise ValueError("check digit does not match (GB 11643 MOD 11-2)")
     try:
-        ric.validate(number)
-    except ValidationError as exc:
-        reason = {
-            "InvalidChecksum": "check digit does not match (GB 11643 MOD 11-2)",
-            "InvalidComponent": "birth date or region code is not valid",
-            "InvalidFormat": "must be 17 digits and a digit or X",
-        }.get(type(exc).__name__, "not a valid resident ID number")
-        raise ValueError(reason) from None
-    birth = ric.get_birth_date(number)
+        birth = date(int(number[6:10]), int(number[10:12]), int(number[12:14]))
+    except ValueError:
+        raise ValueError("birth date encoded in the number is not a calendar date") from None
+    if birth.year < 1900:
+        raise ValueError("birth date encoded in the number is before 1900")
     if birth > date.today():
         raise ValueError("birth date encoded in the number is in the future")
+    if region_name(number[:6]) is None:
+        raise ValueError("region code in the number is not a GB/T 2260 code")
     gender = "male" if int(number[16]) % 2 else "female"
     return ResidentId(number, birth, gender)
 
@@ -92,7 +104,8 @@ def normalise_uscc(value: str) -> str:
 
 
 _REGION = re.compile(r"^\d{6}$")
-_SPECIAL_REGIONS = {"810000": "香港特别行政区", "820000": "澳门特别行政区"}
+# Hong Kong, Macao and Taiwan as the residence permits for their residents number them.
+_SPECIAL_REGIONS = {"810000": "香港特别行政区", "820000": "澳门特别行政区", "830000": "台湾"}
 
 
 def region_name(code: str) -> str | None:
@@ -102,10 +115,11 @@ def region_name(code: str) -> str | None:
     from stdnum import numdb
 
     info = {k: v for _, props in numdb.get("cn/loc").info(code) for k, v in props.items()}
-    if not info:
+    if "province" not in info or "county" not in info:
         return None
-    county = re.sub(r"^\[[^\]]*\]", "", info.get("county", "").split(",")[-1])
-    return " ".join(part for part in (info.get("province"), county) if part) or None
+    county = re.sub(r"^\[[^\]]*\]", "", info["county"].split(",")[-1])
+    province = info["province"]
+    return province if county in ("", province) else f"{province} {county}"
 
 
 def normalise_region_code(value: str) -> str:

@@ -19,11 +19,28 @@ def fold(value: str) -> str:
     return _SPACES.sub(" ", folded).strip()
 
 
+# Full-width letters and digits and the ideographic space; CJK punctuation is left alone.
+_WIDE_ALNUM = {
+    **{0xFF10 + i: 0x30 + i for i in range(10)},
+    **{0xFF21 + i: 0x41 + i for i in range(26)},
+    **{0xFF41 + i: 0x61 + i for i in range(26)},
+    0x3000: 0x20,
+}
+
+
+def fold_text(value: str) -> str:
+    """Prose (names, institutions, reasons): full-width letters and digits to half-width,
+    spaces collapsed and trimmed, but Chinese punctuation such as `，` and `（）` kept as typed,
+    since official names are written with it."""
+    text = unicodedata.normalize("NFC", value).translate(_WIDE_ALNUM)
+    return _SPACES.sub(" ", text).strip()
+
+
 def clean_text(value: str | None) -> str | None:
-    """Folded text, or None when nothing is left."""
+    """Folded prose, or None when nothing is left."""
     if value is None:
         return None
-    folded = fold(value)
+    folded = fold_text(value)
     return folded or None
 
 
@@ -191,8 +208,10 @@ def phone(value: str) -> str:
         text = text[3:]
     if not _PHONE.match(text):
         raise ValueError("not a phone number")
-    if len(text) == 11 and text.startswith("1") and not _MOBILE_CN.match(text):
-        raise ValueError("not a mainland mobile number")
+    # Without a country code, a long number starting with 1 is a mainland mobile (short service
+    # numbers such as 12345 aside): a digit too many or too few is a typo, not a landline.
+    if len(text) >= 7 and text.startswith("1") and not _MOBILE_CN.match(text):
+        raise ValueError("not a mainland mobile number (11 digits)")
     return text
 
 

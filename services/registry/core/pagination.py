@@ -80,6 +80,11 @@ def page_params(
 PageDep = Annotated[PageParams, Depends(page_params)]
 
 
+def like_escape(text: str) -> str:
+    """A user's search text for LIKE/ILIKE with `escape="\\"`: wildcards match themselves."""
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
 def page_of(
     rows: list[R], limit: int, key: Callable[[R], uuid.UUID | int], render: Callable[[R], T]
 ) -> Page[T]:

@@ -2,15 +2,20 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import Engine
+from sqlalchemy import Engine, event
 from sqlalchemy.orm import Session, sessionmaker
 
 from ..auth.tokens import AccessTokens, KeySet
 from .config import Settings
 from .db import make_engine, make_sessionmaker
 from .security import PiiCipher
+
+if TYPE_CHECKING:
+    from services.search.protocol import SearchBackend
+    from services.search.worker import InlineDrainer
 
 
 @dataclass
@@ -21,9 +26,13 @@ class Runtime:
     keys: KeySet
     access_tokens: AccessTokens
     pii: PiiCipher
+    search: SearchBackend
+    drainer: InlineDrainer | None = field(default=None)
 
     @classmethod
     def build(cls, settings: Settings, database_url: str) -> Runtime:
+        from services.search.backends import make_backend
+
         engine = make_engine(database_url, pool_size=settings.db_pool_size)
         keys = KeySet.from_settings(settings)
         return cls(
@@ -33,4 +42,31 @@ class Runtime:
             keys=keys,
             access_tokens=AccessTokens(keys, settings),
             pii=PiiCipher(settings.pii_key_bytes, settings.blind_index_key_bytes),
+            search=make_backend(settings),
         )
+
+    def start_inline_drain(self) -> None:
+        """Drain the search outbox in this process right after each commit that fed it."""
+        from services.search.worker import InlineDrainer
+
+        if self.drainer is not None:
+            return
+        self.drainer = InlineDrainer(self.sessions, self.search)
+        self.drainer.start()
+
+        def _committed(session: Session) -> None:
+            if session.info.pop("outbox_dirty", False) and self.drainer is not None:
+                self.drainer.wake()
+
+        def _rolled_back(session: Session) -> None:
+            session.info.pop("outbox_dirty", None)
+
+        event.listen(self.sessions, "after_commit", _committed)
+        event.listen(self.sessions, "after_rollback", _rolled_back)
+        self._listeners: list[Any] = [_committed, _rolled_back]
+
+    def close(self) -> None:
+        if self.drainer is not None:
+            self.drainer.stop()
+            self.drainer = None
+        self.engine.dispose()

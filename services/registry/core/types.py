@@ -11,7 +11,7 @@ from . import ids, normalize
 
 
 def _folded(value: object) -> object:
-    return normalize.fold(value) if isinstance(value, str) else value
+    return normalize.fold_text(value) if isinstance(value, str) else value
 
 
 def _not_future(value: date) -> date:
@@ -37,10 +37,20 @@ DisciplineCode = Annotated[str, BeforeValidator(_with(normalize.discipline_code)
 Phone = Annotated[str, BeforeValidator(_with(normalize.phone))]
 Email = Annotated[str, BeforeValidator(_with(normalize.email))]
 Orcid = Annotated[str, BeforeValidator(_with(normalize.orcid))]
-PastDate = Annotated[
-    date, BeforeValidator(_with(normalize.parse_date)), AfterValidator(_not_future)
-]
-AnyDate = Annotated[date, BeforeValidator(_with(normalize.parse_date))]
+
+
+def _date(value: object) -> object:
+    """Strings as people type them; a bare number is an Excel serial date (as spreadsheets
+    export them), never pydantic's default reading of it as Unix seconds."""
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, str | int | float):
+        return normalize.parse_date(value)
+    return value
+
+
+PastDate = Annotated[date, BeforeValidator(_date), AfterValidator(_not_future)]
+AnyDate = Annotated[date, BeforeValidator(_date)]
 Nationality = Annotated[
     str,
     BeforeValidator(lambda v: normalize.fold(v).upper() if isinstance(v, str) else v),

@@ -5,13 +5,13 @@ from __future__ import annotations
 import uuid
 from typing import Annotated
 
-from fastapi import APIRouter, Query, status
+from fastapi import APIRouter, Depends, Query, status
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from ..auth.permissions import Permission
 from ..auth.principals import Principal
-from ..core.deps import RuntimeDep, SessionDep, authorize
+from ..core.deps import RuntimeDep, SessionDep, authorize, require_any
 from ..core.errors import NotFound
 from ..core.pagination import Page, PageDep, page_of
 from ..orgs.models import Organisation
@@ -78,7 +78,11 @@ def list_memberships(
 
 @router.get("/people/{person_id}/memberships", response_model=list[MembershipRead])
 def person_memberships(
-    session: SessionDep, principal: authorize(Permission.memberships_read), person_id: uuid.UUID
+    session: SessionDep,
+    principal: Annotated[
+        Principal, Depends(require_any(Permission.memberships_read, Permission.self_read))
+    ],
+    person_id: uuid.UUID,
 ) -> list[MembershipRead]:
     """One person's memberships: all for platform administrators, the caller's scope for staff."""
     rows = service.list_for_person(session, principal=principal, person_id=person_id)

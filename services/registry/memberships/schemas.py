@@ -6,7 +6,7 @@ import uuid
 from datetime import date, datetime
 from typing import Annotated
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationInfo, field_validator
 
 from ..auth.models import Role
 from ..core import normalize
@@ -27,6 +27,13 @@ MemberNo = Annotated[
 class InlinePerson(PersonCreate):
     """A person given in full: matched by document number, created when unknown."""
 
+    @field_validator("org_code")
+    @classmethod
+    def _no_org_code(cls, value: str | None) -> str | None:
+        if value is not None:
+            raise ValueError("not used here: the organisation in the path records the person")
+        return value
+
 
 class MembershipCreate(BaseModel):
     """A membership for an existing person (`person_id`) or for one given inline (`person`)."""
@@ -34,20 +41,30 @@ class MembershipCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     person_id: uuid.UUID | None = None
-    person: InlinePerson | None = None
+    person: InlinePerson | None = Field(None, validate_default=True)
     grade: GradeIn = Grade.member
     status: MembershipStatus = MembershipStatus.active
     member_no: MemberNo | None = None
     joined_on: AnyDate | None = None
-    valid_until: AnyDate | None = None
+    valid_until: AnyDate | None = Field(None, validate_default=True)
 
-    @model_validator(mode="after")
-    def _one_person(self) -> MembershipCreate:
-        if (self.person_id is None) == (self.person is None):
+    # Field validators (not a model validator) so that errors name the field.
+    @field_validator("person")
+    @classmethod
+    def _one_person(cls, person: InlinePerson | None, info: ValidationInfo) -> InlinePerson | None:
+        if "person_id" not in info.data:
+            return person  # person_id itself failed and is reported
+        if (info.data["person_id"] is None) == (person is None):
             raise ValueError("give exactly one of person_id and person")
-        if self.joined_on and self.valid_until and self.valid_until < self.joined_on:
-            raise ValueError("valid_until must not be before joined_on")
-        return self
+        return person
+
+    @field_validator("valid_until")
+    @classmethod
+    def _after_joining(cls, valid_until: date | None, info: ValidationInfo) -> date | None:
+        joined_on = info.data.get("joined_on")
+        if joined_on and valid_until and valid_until < joined_on:
+            raise ValueError("must not be before joined_on")
+        return valid_until
 
 
 class MembershipUpdate(BaseModel):

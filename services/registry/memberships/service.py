@@ -14,7 +14,14 @@ from services.search.outbox import enqueue_people
 from ..auth.permissions import Permission
 from ..auth.principals import Principal
 from ..core import history
-from ..core.errors import Conflict, InvalidField, NotFound, register_unique
+from ..core.errors import (
+    Conflict,
+    Forbidden,
+    InvalidField,
+    NotFound,
+    ProblemError,
+    register_unique,
+)
 from ..core.security import PiiCipher
 from ..orgs import service as org_service
 from ..orgs.models import Organisation, OrgStatus
@@ -76,15 +83,25 @@ def create(
         raise Conflict(f"the organisation is {org.status} and cannot accept members")
     matched = False
     if data.person_id is not None:
-        person = people_service.get_visible(
-            session,
-            principal=principal,
-            person_id=data.person_id,
-            permission=Permission.people_read,
-        )
+        try:
+            person = people_service.get_visible(
+                session,
+                principal=principal,
+                person_id=data.person_id,
+                permission=Permission.people_read,
+            )
+        except NotFound:
+            # A reference in the body, not the addressed resource: name the field.
+            raise InvalidField("person_id", "no person with this id in your scope") from None
     else:
         assert data.person is not None
-        person, matched = _match_or_create(session, principal, pii, org, data)
+        try:
+            person, matched = _match_or_create(session, principal, pii, org, data)
+        except ProblemError as exc:
+            for error in exc.errors:  # the inline person's fields sit under `person.`
+                if not error.field.startswith("person."):
+                    error.field = f"person.{error.field}"
+            raise
     if session.scalar(
         select(Membership.id).where(Membership.org_id == org.id, Membership.person_id == person.id)
     ):
@@ -144,7 +161,7 @@ def _match_or_create(
                 )
             return existing, True
     person = people_service.create(
-        session, principal=None, pii=pii, data=inline, source="api", source_org_id=org.id
+        session, principal=principal, pii=pii, data=inline, source="api", source_org_id=org.id
     )
     return person, False
 
@@ -254,6 +271,8 @@ def list_for_org(
 def list_for_person(session: Session, *, principal: Principal, person_id: uuid.UUID) -> list[Row]:
     """All of them for platform administrators and the person; the caller's scope for staff."""
     own = principal.person_id == person_id
+    if not own and not principal.can(Permission.memberships_read):
+        raise Forbidden(f"this needs the {Permission.memberships_read.value} permission")
     if not own:
         people_service.get_visible(
             session, principal=principal, person_id=person_id, permission=Permission.people_read

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
 
 from ..core.types import OrgCode, RegionCode, ShortText, Text, Uscc
 from .models import OrgKind, OrgStatus
@@ -33,13 +33,17 @@ class OrgUpdate(BaseModel):
     uscc: Uscc | None = None
     region_code: RegionCode | None = None
     status: OrgStatus | None = None
-    reason: Text | None = Field(None, description="why; required when status changes")
+    reason: Text | None = Field(
+        None, description="why; required when status changes", validate_default=True
+    )
 
-    @model_validator(mode="after")
-    def _reason_with_status(self) -> OrgUpdate:
-        if self.status is not None and not self.reason:
-            raise ValueError("reason is required when status changes")
-        return self
+    @field_validator("reason")
+    @classmethod
+    def _reason_with_status(cls, reason: str | None, info: ValidationInfo) -> str | None:
+        # Declared after `status`, so the status (when valid) is already in info.data.
+        if info.data.get("status") is not None and not reason:
+            raise ValueError("required when status changes")
+        return reason
 
 
 class OrgRead(BaseModel):

@@ -13,6 +13,7 @@ from ..auth.principals import Principal
 from ..core import history
 from ..core.errors import Conflict, InvalidField, NotFound, register_unique
 from ..core.ids import uuid7
+from ..core.pagination import like_escape
 from .models import Organisation
 from .schemas import OrgCreate, OrgRead, OrgUpdate
 
@@ -122,7 +123,7 @@ def list_orgs(
     if parent_code:
         query = query.where(Parent.code == parent_code.upper())
     if q:
-        pattern = f"%{q}%"
+        pattern = f"%{like_escape(q)}%"
         query = query.where(
             Organisation.name.ilike(pattern, escape="\\")
             | Organisation.code.ilike(pattern, escape="\\")

@@ -87,6 +87,7 @@ class Person(SQLModel, table=True):
     title_level: str | None = Field(default=None, max_length=24)
     position: str | None = Field(default=None, sa_type=Text)
     highest_degree: str | None = Field(default=None, sa_type=Text)
+    biography: str | None = Field(default=None, sa_type=Text)
     discipline_codes: list[str] = text_list_field()
     research_fields: list[str] = text_list_field()
     talent_tags: list[str] = text_list_field()

@@ -36,6 +36,7 @@ RegionOfOriginIn = Annotated[RegionOfOrigin, _label(normalize.region_of_origin)]
 IdNumber = Annotated[SecretStr, Field(min_length=3, max_length=40)]
 
 _LIST = {"max_length": 50}
+Biography = Annotated[str, Field(min_length=1, max_length=4000)]
 
 
 class PersonFields(BaseModel):
@@ -59,6 +60,7 @@ class PersonFields(BaseModel):
     title_level: TitleLevelIn | None = None
     position: ShortText | None = None
     highest_degree: ShortText | None = None
+    biography: Biography | None = Field(None, description="public summary of work and honours")
     discipline_codes: list[DisciplineCode] | None = Field(None, **_LIST)
     research_fields: list[ShortText] | None = Field(None, **_LIST)
     talent_tags: list[ShortText] | None = Field(None, **_LIST)
@@ -99,6 +101,7 @@ class PersonRead(BaseModel):
     title_level: TitleLevel | None
     position: str | None
     highest_degree: str | None
+    biography: str | None
     discipline_codes: list[str]
     research_fields: list[str]
     talent_tags: list[str]

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, exists, func, or_, select, true
+from sqlalchemy import ColumnElement, exists, func, or_, select, true
 from sqlalchemy.orm import Session
 
 from services.search.outbox import enqueue_people
@@ -17,6 +17,7 @@ from ..auth.principals import Principal
 from ..core import history, ids
 from ..core.errors import Conflict, InvalidField, NotFound, register_unique
 from ..core.ids import uuid7
+from ..core.pagination import like_escape
 from ..core.security import PiiCipher, mask_document, mask_email, mask_phone
 from ..memberships.models import Membership
 from ..orgs.models import Organisation
@@ -54,7 +55,11 @@ def resolve_identity(
                 raise InvalidField("id_number", "birth date in the number differs from birth_date")
             if gender and gender != parsed.gender:
                 raise InvalidField("id_number", "gender digit in the number differs from gender")
-            return Identity(kind, parsed.number, parsed.birth_date, parsed.gender, "mainland")
+            # Residence permits for Hong Kong, Macao and Taiwan residents use 81/82/83 codes.
+            origin = {"81": "hong_kong", "82": "macao", "83": "taiwan"}.get(
+                parsed.number[:2], "mainland"
+            )
+            return Identity(kind, parsed.number, parsed.birth_date, parsed.gender, origin)
         normalised = ids.normalise_document(kind, number)
     except ValueError as exc:
         raise InvalidField("id_number", str(exc)) from None
@@ -236,6 +241,8 @@ def apply_changes(
     for name in ("discipline_codes", "research_fields", "talent_tags"):
         if name in values and values[name] is None:
             values[name] = []
+    if "id_number" in values and values["id_number"] is None:
+        raise InvalidField("id_number", "cannot be cleared; give the correct number instead")
     changes: list[tuple[str, Any, Any]] = []
     secret = values.pop("id_number", None)
     new_type = values.pop("id_type", None) if "id_type" in values else None
@@ -260,6 +267,12 @@ def apply_changes(
             if old_type != person.id_type:
                 changes.append(("id_type", old_type, person.id_type))
             changes.append(("id_number", old_masked, person.id_number_masked))
+            # What the number encodes fills gaps, as on create (it already agrees otherwise).
+            for name in ("birth_date", "gender", "region_of_origin"):
+                implied = getattr(identity, name)
+                if implied is not None and getattr(person, name) is None:
+                    changes.append((name, None, implied))
+                    setattr(person, name, implied)
     elif new_type is not None and new_type != person.id_type:
         if person.id_number_enc is not None:
             raise InvalidField("id_number", "give the number again when changing id_type")
@@ -360,7 +373,7 @@ def list_people(
         query = query.where(
             or_(
                 Person.name.startswith(q, autoescape=True),
-                Person.name_en.ilike(f"{q}%", escape="\\"),
+                Person.name_en.ilike(f"{like_escape(q)}%", escape="\\"),
             )
         )
     if org_code:
@@ -369,7 +382,12 @@ def list_people(
                 select(1)
                 .select_from(Membership)
                 .join(Organisation, Organisation.id == Membership.org_id)
-                .where(Membership.person_id == Person.id, Organisation.code == org_code.upper())
+                .where(
+                    Membership.person_id == Person.id,
+                    Organisation.code == org_code.upper(),
+                    # Memberships outside the caller's scope are not theirs to filter on.
+                    principal.path_filter(Permission.people_read, Organisation.path),
+                )
             )
         )
     for column, value in (
@@ -388,5 +406,5 @@ def list_people(
     if region_code:
         query = query.where(Person.region_code.startswith(region_code, autoescape=True))
     if institution:
-        query = query.where(and_(Person.institution.ilike(f"%{institution}%", escape="\\")))
+        query = query.where(Person.institution.ilike(f"%{like_escape(institution)}%", escape="\\"))
     return list(session.scalars(query))

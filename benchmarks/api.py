@@ -1,0 +1,768 @@
+"""Load 100,000 people with memberships, serve them with `registry serve`, and measure reads.
+
+    python benchmarks/api.py [--people 100000] [--duration 20] [--concurrency 32] [--workers 2]
+
+The data is generated in Python (names, institutions, titles, disciplines, phones and valid
+GB 11643 resident ID numbers encrypted with the service's own PiiCipher) and written with
+COPY into a fresh database `registry_bench_<hex>` on TEST_DATABASE_URL's server (a throwaway
+pgserver instance when no server answers), or into --database-url. The real server then runs
+as a subprocess sharing the benchmark's data directory, so its keys match the encrypted
+documents and the access tokens minted here. Each scenario drives the server with keep-alive
+HTTP/1.1 connections from asyncio client processes for a fixed duration; only 200 responses
+count as successes. The last line printed is one JSON object with every figure.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import json
+import multiprocessing
+import os
+import random
+import resource
+import secrets
+import shutil
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.error
+import urllib.request
+import uuid
+from collections import Counter
+from collections.abc import Iterator, Sequence
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+from pathlib import Path
+from typing import Any
+
+import psycopg
+import uvloop
+from psycopg import sql
+from sqlalchemy.engine import make_url
+from stdnum.cn import ric
+
+from services.registry import migrate
+from services.registry.auth.models import Account, Role, RoleGrant
+from services.registry.auth.passwords import hash_secret
+from services.registry.core.config import Settings
+from services.registry.core.db import transaction
+from services.registry.core.ids import parse_resident_id, uuid7
+from services.registry.core.runtime import Runtime
+from services.registry.core.security import PiiCipher, mask_document
+
+HOST = "127.0.0.1"
+DEFAULT_SERVER_URL = "postgresql://postgres@127.0.0.1:5432/postgres"
+
+# code, Chinese name, English name, GB/T 13745 discipline codes, research fields, relative size
+SOCIETIES: list[tuple[str, str, str, tuple[str, ...], tuple[str, ...], int]] = [
+    ("CMS", "中国数学会", "Chinese Mathematical Society",
+     ("110", "11014", "11061"), ("代数几何", "偏微分方程", "概率论", "数值分析"), 5),
+    ("CPS", "中国物理学会", "Chinese Physical Society",
+     ("140", "14020", "14070"), ("凝聚态物理", "量子信息", "光学", "粒子物理"), 6),
+    ("CSTAM", "中国力学学会", "Chinese Society of Theoretical and Applied Mechanics",
+     ("130", "13015", "13020"), ("计算流体力学", "湍流", "固体力学", "冲击动力学"), 5),
+    ("CCS", "中国化学会", "Chinese Chemical Society",
+     ("150", "15010", "15035"), ("高分子化学", "催化", "界面化学", "有机合成"), 7),
+    ("CHAS", "中国天文学会", "Chinese Astronomical Society",
+     ("160", "16030"), ("星系形成", "射电天文", "太阳物理"), 1),
+    ("GSC", "中国地质学会", "Geological Society of China",
+     ("170", "17050"), ("构造地质", "矿床学", "地球化学"), 3),
+    ("CGS", "中国地理学会", "Geographical Society of China",
+     ("170", "17030"), ("城市地理", "遥感", "自然地理"), 2),
+    ("CSBMB", "中国生物化学与分子生物学会", "Chinese Society of Biochemistry and Molecular Biology",
+     ("180", "18021"), ("蛋白质结构", "基因调控", "代谢组学"), 4),
+    ("CZS", "中国动物学会", "China Zoological Society",
+     ("180", "18064"), ("动物行为", "保护生物学", "进化生物学"), 2),
+    ("CAASS", "中国农学会", "China Association of Agricultural Science Societies",
+     ("210", "21030"), ("作物育种", "土壤肥料", "植物保护"), 5),
+    ("CMA", "中华医学会", "Chinese Medical Association",
+     ("310", "320", "32021"), ("心血管病学", "肿瘤学", "神经病学", "公共卫生"), 12),
+    ("CMES", "中国机械工程学会", "Chinese Mechanical Engineering Society",
+     ("460", "46020"), ("智能制造", "机器人", "摩擦学"), 6),
+    ("CSEE", "中国电机工程学会", "Chinese Society for Electrical Engineering",
+     ("470", "47040"), ("电力系统", "新能源并网", "高电压技术"), 6),
+    ("CIE", "中国电子学会", "Chinese Institute of Electronics",
+     ("510", "51020"), ("集成电路", "雷达信号处理", "微波技术"), 7),
+    ("CIC", "中国通信学会", "China Institute of Communications",
+     ("510", "51050"), ("移动通信", "光纤通信", "网络安全"), 4),
+    ("CCF", "中国计算机学会", "China Computer Federation",
+     ("520", "52010", "52040"), ("分布式系统", "数据库", "编译器", "计算机视觉"), 12),
+    ("CAAI", "中国人工智能学会", "Chinese Association for Artificial Intelligence",
+     ("520", "52020"), ("机器学习", "自然语言处理", "知识图谱"), 6),
+    ("CAA", "中国自动化学会", "Chinese Association of Automation",
+     ("410", "41330"), ("控制理论", "模式识别", "智能交通"), 4),
+    ("CSAA", "中国航空学会", "Chinese Society of Aeronautics and Astronautics",
+     ("590", "59020"), ("飞行器设计", "航空发动机", "复合材料"), 4),
+    ("CCES", "中国土木工程学会", "China Civil Engineering Society",
+     ("560", "56020"), ("桥梁工程", "隧道工程", "结构抗震"), 5),
+]  # fmt: skip
+
+# name, GB/T 2260 code of the workplace, e-mail domain
+INSTITUTIONS: list[tuple[str, str, str]] = [
+    ("清华大学", "110108", "tsinghua.edu.cn"), ("北京大学", "110108", "pku.edu.cn"),
+    ("中国科学院力学研究所", "110108", "imech.ac.cn"),
+    ("中国科学院计算技术研究所", "110108", "ict.ac.cn"),
+    ("北京航空航天大学", "110108", "buaa.edu.cn"), ("中国农业大学", "110108", "cau.edu.cn"),
+    ("北京协和医院", "110101", "pumch.cn"), ("复旦大学", "310110", "fudan.edu.cn"),
+    ("上海交通大学", "310104", "sjtu.edu.cn"), ("同济大学", "310110", "tongji.edu.cn"),
+    ("浙江大学", "330106", "zju.edu.cn"), ("南京大学", "320106", "nju.edu.cn"),
+    ("东南大学", "320102", "seu.edu.cn"), ("中国科学技术大学", "340104", "ustc.edu.cn"),
+    ("武汉大学", "420106", "whu.edu.cn"), ("华中科技大学", "420111", "hust.edu.cn"),
+    ("中山大学", "440105", "sysu.edu.cn"), ("华南理工大学", "440106", "scut.edu.cn"),
+    ("南方科技大学", "440305", "sustech.edu.cn"), ("四川大学", "510107", "scu.edu.cn"),
+    ("西安交通大学", "610103", "xjtu.edu.cn"), ("哈尔滨工业大学", "230103", "hit.edu.cn"),
+    ("吉林大学", "220104", "jlu.edu.cn"), ("南开大学", "120104", "nankai.edu.cn"),
+    ("天津大学", "120104", "tju.edu.cn"), ("山东大学", "370102", "sdu.edu.cn"),
+    ("厦门大学", "350203", "xmu.edu.cn"), ("兰州大学", "620102", "lzu.edu.cn"),
+    ("中南大学", "430104", "csu.edu.cn"), ("华为技术有限公司", "440307", "huawei.com"),
+    ("中国航天科技集团有限公司", "110108", "spacechina.com"),
+    ("国家电网有限公司", "110102", "sgcc.com.cn"),
+]  # fmt: skip
+
+# Birthplace codes that python-stdnum accepts for every birth year drawn below (1955-2000).
+BIRTH_REGIONS = (
+    "110101", "110102", "110105", "110106", "110108", "120101", "120103", "120104", "310101",
+    "310104", "310105", "310110", "140121", "150121", "330122", "340121", "350121", "360121",
+    "430121", "510121", "620121", "640121", "650121", "222401",
+)  # fmt: skip
+BIRTH_START = date(1955, 1, 1)
+BIRTH_DAYS = (date(2000, 12, 31) - BIRTH_START).days
+JOIN_START = date(1995, 1, 1)
+JOIN_DAYS = (date(2025, 6, 30) - JOIN_START).days
+
+SURNAMES = "王李张刘陈杨黄赵吴周徐孙马朱胡郭何高林罗郑梁谢宋唐许韩冯邓曹彭曾肖田董袁潘于蒋蔡余杜叶程苏魏吕丁任沈姚卢姜崔钟谭陆汪范金石廖贾夏韦付方白邹孟熊秦邱江尹薛闫段雷侯龙史陶黎贺顾毛郝龚邵万钱严覃武戴莫孔向汤欧阳"  # noqa: E501
+GIVEN_MALE = "伟强磊军勇杰涛明超刚平辉鹏华飞鑫波斌宇浩凯健俊帆峰建国志文博亮成栋"
+GIVEN_FEMALE = "芳娜敏静丽艳娟霞秀玲婷雪慧琳莹倩颖佳欣悦晶璐妍洁红梅兰萍琴云"
+GIVEN_ANY = "晓子思一天宏嘉雨永安春海新昊辰"
+
+# title level, weight, positions at that level
+TITLES: list[tuple[str, int, tuple[str, ...]]] = [
+    ("senior", 20, ("教授", "研究员", "主任医师", "正高级工程师")),
+    ("associate_senior", 30, ("副教授", "副研究员", "副主任医师", "高级工程师")),
+    ("intermediate", 30, ("讲师", "助理研究员", "主治医师", "工程师")),
+    ("junior", 15, ("助教", "研究实习员", "助理工程师")),
+    ("none", 5, ("博士研究生", "硕士研究生")),
+]
+DEGREES = ("博士", "博士", "博士", "硕士", "硕士", "学士")
+TALENT_TAGS = (
+    "国家杰出青年科学基金获得者",
+    "长江学者",
+    "中国科学院院士",
+    "中国工程院院士",
+    "青年拔尖人才",
+)
+GRADES = (("student", 8), ("member", 62), ("senior", 20), ("fellow", 8), ("honorary", 2))
+MEMBERSHIP_STATUS = (("active", 85), ("lapsed", 10), ("pending", 5))
+
+PERSON_COLUMNS = (
+    "id", "name", "gender", "birth_date", "id_type", "id_number_enc", "id_number_bidx",
+    "id_number_masked", "phone", "email", "nationality", "region_of_origin", "region_code",
+    "institution", "title_level", "position", "highest_degree", "discipline_codes",
+    "research_fields", "talent_tags", "expert_opt_in", "status", "source_org_id", "version",
+)  # fmt: skip
+MEMBERSHIP_COLUMNS = (
+    "id", "org_id", "person_id", "grade", "status", "member_no", "joined_on", "valid_until",
+    "version",
+)  # fmt: skip
+ORG_COLUMNS = (
+    "id", "code", "name", "name_en", "kind", "parent_id", "path", "region_code", "status",
+    "version",
+)  # fmt: skip
+
+
+@dataclass(frozen=True)
+class Society:
+    id: uuid.UUID
+    code: str
+    disciplines: tuple[str, ...]
+    fields: tuple[str, ...]
+    size: int  # relative number of members
+
+
+@dataclass
+class Dataset:
+    """What the load left behind that the scenarios need."""
+
+    person_ids: list[uuid.UUID] = field(default_factory=list)
+    members: dict[str, list[uuid.UUID]] = field(default_factory=dict)
+    societies: dict[str, Society] = field(default_factory=dict)
+    memberships: int = 0
+    seconds: float = 0.0
+
+
+@dataclass(frozen=True)
+class Scenario:
+    name: str
+    token: str
+    targets: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class ClientSpec:
+    port: int
+    scenario: Scenario
+    connections: int
+    start_at: float  # wall clock, shared by every client process
+    warmup: float
+    duration: float
+    seed: int
+
+
+@dataclass
+class ClientResult:
+    latencies_ms: list[float] = field(default_factory=list)
+    errors: Counter[str] = field(default_factory=Counter)
+    cpu_seconds: float = 0.0
+
+
+# --- database -----------------------------------------------------------------------------
+
+
+def libpq(url: str) -> str:
+    return url.replace("postgresql+psycopg://", "postgresql://", 1)
+
+
+def reachable(server_url: str) -> bool:
+    try:
+        with psycopg.connect(libpq(server_url), connect_timeout=3):
+            return True
+    except psycopg.OperationalError:
+        return False
+
+
+@contextlib.contextmanager
+def postgres_server(server_url: str, scratch: Path) -> Iterator[str]:
+    """The given server when it answers, otherwise a throwaway pgserver instance."""
+    if reachable(server_url):
+        yield server_url
+        return
+    import pgserver
+
+    print(f"no PostgreSQL at {server_url}; starting pgserver in {scratch / 'pg'}")
+    server = pgserver.get_server(scratch / "pg", cleanup_mode="delete")
+    try:
+        yield server.get_uri("postgres")
+    finally:
+        server.cleanup()
+
+
+@contextlib.contextmanager
+def bench_database(server_url: str, scratch: Path, *, keep: bool) -> Iterator[str]:
+    """A fresh database `registry_bench_<hex>`, migrated to head, dropped afterwards."""
+    with postgres_server(server_url, scratch) as server:
+        name = f"registry_bench_{uuid.uuid4().hex[:12]}"
+        admin = libpq(server)
+        with psycopg.connect(admin, autocommit=True) as conn:
+            conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+        url = make_url(server).set(database=name).render_as_string(hide_password=False)
+        try:
+            migrate.upgrade(url)
+            yield url
+        finally:
+            if keep:
+                print(f"kept database {libpq(url)}")
+            else:
+                with psycopg.connect(admin, autocommit=True) as conn:
+                    conn.execute(
+                        sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(
+                            sql.Identifier(name)
+                        )
+                    )
+
+
+# --- data ---------------------------------------------------------------------------------
+
+
+def expand(pairs: Sequence[tuple[Any, int]]) -> tuple[Any, ...]:
+    """Each value repeated by its weight, so that `rng.choice` draws with those weights."""
+    return tuple(value for value, weight in pairs for _ in range(weight))
+
+
+class PeopleGenerator:
+    """Realistic profiles with unique, valid resident IDs and 1-3 memberships each.
+
+    Called 100,000 times, so weighted draws use `rng.choice` over expanded tuples and birth
+    dates come with their YYYYMMDD form precomputed: both are several times faster than
+    `random.choices` and `strftime`.
+    """
+
+    def __init__(self, rng: random.Random, pii: PiiCipher, societies: list[Society]) -> None:
+        self.rng = rng
+        self.pii = pii
+        self.societies = expand([(s, s.size) for s in societies])
+        self.society_counts = expand([(1, 6), (2, 3), (3, 1)])
+        self.titles = expand([((level, positions), w) for level, w, positions in TITLES])
+        self.grades = expand(GRADES)
+        self.statuses = expand(MEMBERSHIP_STATUS)
+        births = (BIRTH_START + timedelta(days=n) for n in range(BIRTH_DAYS))
+        self.births = [(day, day.strftime("%Y%m%d")) for day in births]
+        self.joins = [JOIN_START + timedelta(days=n) for n in range(JOIN_DAYS)]
+        self.numbers: set[str] = set()
+        self.member_seq: Counter[str] = Counter()
+
+    def name(self, gender: str) -> str:
+        rng = self.rng
+        pool = GIVEN_MALE if gender == "male" else GIVEN_FEMALE
+        given = rng.choice(pool)
+        if rng.random() < 0.7:
+            given = rng.choice(GIVEN_ANY + pool) + given
+        return rng.choice(SURNAMES) + given
+
+    def resident_id(self, birth: str, gender: str) -> str:
+        """A GB 11643 number no other generated person has: odd sequence digit for men."""
+        while True:
+            order = self.rng.randrange(500) * 2 + (1 if gender == "male" else 0)
+            body = f"{self.rng.choice(BIRTH_REGIONS)}{birth}{order:03d}"
+            number = body + ric.calc_check_digit(body + "0")
+            if number not in self.numbers:
+                self.numbers.add(number)
+                return number
+
+    def pick_societies(self) -> list[Society]:
+        wanted = self.rng.choice(self.society_counts)
+        picked: list[Society] = []
+        while len(picked) < wanted:
+            society = self.rng.choice(self.societies)
+            if society not in picked:
+                picked.append(society)
+        return picked
+
+    def person(self) -> tuple[tuple[Any, ...], list[tuple[Any, ...]]]:
+        """One person row (PERSON_COLUMNS) and their membership rows (MEMBERSHIP_COLUMNS)."""
+        rng = self.rng
+        person_id = uuid7()
+        gender = "female" if rng.random() < 0.42 else "male"
+        birth, birth_digits = rng.choice(self.births)
+        number = self.resident_id(birth_digits, gender)
+        societies = self.pick_societies()
+        home = societies[0]
+        institution, region_code, domain = rng.choice(INSTITUTIONS)
+        level, positions = rng.choice(self.titles)
+        tags = [rng.choice(TALENT_TAGS)] if level == "senior" and rng.random() < 0.1 else []
+        disciplines = [rng.choice(home.disciplines)]
+        second = rng.choice(self.societies).disciplines[0]  # a neighbouring field, sometimes
+        if rng.random() < 0.3 and second not in disciplines:
+            disciplines.append(second)
+        row = (
+            person_id,
+            self.name(gender),
+            gender,
+            birth,
+            "resident_id",
+            self.pii.encrypt(number, context=person_id.bytes),
+            self.pii.blind_index("resident_id", number),
+            mask_document(number),
+            f"1{rng.choice('3578')}{rng.randrange(10**9):09d}",
+            f"{person_id.hex[-10:]}@{domain}" if rng.random() < 0.7 else None,
+            "CN",
+            "mainland",
+            region_code,
+            institution,
+            level,
+            rng.choice(positions),
+            rng.choice(DEGREES),
+            disciplines,
+            list(home.fields[: 1 + rng.randrange(3)]),
+            tags,
+            rng.random() < 0.3,
+            "inactive" if rng.random() < 0.03 else "active",
+            home.id,
+            1,
+        )
+        memberships = []
+        for society in societies:
+            self.member_seq[society.code] += 1
+            joined = rng.choice(self.joins)
+            memberships.append(
+                (
+                    uuid7(),
+                    society.id,
+                    person_id,
+                    rng.choice(self.grades),
+                    rng.choice(self.statuses),
+                    f"{society.code}{self.member_seq[society.code]:07d}",
+                    joined,
+                    joined + timedelta(days=5 * 365),
+                    1,
+                )
+            )
+        return row, memberships
+
+
+def organisation_rows() -> tuple[list[tuple[Any, ...]], list[Society]]:
+    """The federation and the societies under it, with materialized paths."""
+    root = uuid7()
+    root_path = root.hex + "/"
+    rows: list[tuple[Any, ...]] = [
+        (
+            root,
+            "CAST",
+            "中国科学技术协会",
+            "China Association for Science and Technology",
+            "federation",
+            None,
+            root_path,
+            "110000",
+            "active",
+            1,
+        )
+    ]
+    societies = []
+    for code, name, name_en, disciplines, fields, size in SOCIETIES:
+        org_id = uuid7()
+        path = f"{root_path}{org_id.hex}/"
+        rows.append(
+            (org_id, code, name, name_en, "national_society", root, path, "110000", "active", 1)
+        )
+        societies.append(Society(org_id, code, disciplines, fields, size))
+    return rows, societies
+
+
+def copy_rows(cur: psycopg.Cursor[Any], table: str, columns: Sequence[str], rows: Any) -> None:
+    statement = sql.SQL("COPY {} ({}) FROM STDIN").format(
+        sql.Identifier(table), sql.SQL(", ").join(map(sql.Identifier, columns))
+    )
+    with cur.copy(statement) as copy:
+        for row in rows:
+            copy.write_row(row)
+
+
+def load(url: str, pii: PiiCipher, people: int, seed: int) -> Dataset:
+    """Generate and COPY organisations, people and memberships in one transaction."""
+    rng = random.Random(seed)
+    data = Dataset()
+    org_rows, societies = organisation_rows()
+    data.societies = {s.code: s for s in societies}
+    data.members = {s.code: [] for s in societies}
+    generator = PeopleGenerator(rng, pii, societies)
+    memberships: list[tuple[Any, ...]] = []
+
+    def person_rows() -> Iterator[tuple[Any, ...]]:
+        for _ in range(people):
+            row, rows = generator.person()
+            data.person_ids.append(row[0])
+            memberships.extend(rows)
+            yield row
+
+    started = time.perf_counter()
+    with psycopg.connect(libpq(url)) as conn, conn.cursor() as cur:
+        copy_rows(cur, "organisation", ORG_COLUMNS, org_rows)
+        copy_rows(cur, "person", PERSON_COLUMNS, person_rows())
+        copy_rows(cur, "membership", MEMBERSHIP_COLUMNS, memberships)
+    data.seconds = time.perf_counter() - started
+    by_id = {s.id: s.code for s in societies}
+    for membership in memberships:
+        data.members[by_id[membership[1]]].append(membership[2])
+    data.memberships = len(memberships)
+    # The service must accept what was generated: check a sample with its own validator.
+    for number in rng.sample(sorted(generator.numbers), k=min(200, people)):
+        parse_resident_id(number)
+    with psycopg.connect(libpq(url), autocommit=True) as conn:
+        conn.execute("VACUUM (ANALYZE) organisation, person, membership")
+    return data
+
+
+def create_accounts(runtime: Runtime, society: Society) -> tuple[uuid.UUID, uuid.UUID]:
+    """A platform admin and an org admin of `society`; returns their account ids."""
+    secret_hash = hash_secret(secrets.token_urlsafe(24))
+    platform = Account(username="bench-platform-admin", secret_hash=secret_hash)
+    org_admin = Account(username=f"bench-{society.code.lower()}-admin", secret_hash=secret_hash)
+    with transaction(runtime.sessions) as session:
+        session.add_all([platform, org_admin])
+        session.flush()
+        session.add_all(
+            [
+                RoleGrant(account_id=platform.id, role=Role.platform_admin),
+                RoleGrant(account_id=org_admin.id, role=Role.org_admin, org_id=society.id),
+            ]
+        )
+    return platform.id, org_admin.id
+
+
+# --- server -------------------------------------------------------------------------------
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind((HOST, 0))
+        return sock.getsockname()[1]
+
+
+def get(port: int, target: str, token: str | None = None) -> tuple[int, bytes]:
+    headers = {"Authorization": f"Bearer {token}"} if token else {}
+    request = urllib.request.Request(f"http://{HOST}:{port}{target}", headers=headers)
+    try:
+        with urllib.request.urlopen(request, timeout=10) as response:  # noqa: S310 - local URL
+            return response.status, response.read()
+    except urllib.error.HTTPError as exc:
+        return exc.code, exc.read()
+
+
+@contextlib.contextmanager
+def running_server(url: str, data_dir: Path, workers: int) -> Iterator[int]:
+    """`registry serve` on a free port, ready; yields the port and stops the server after."""
+    registry = Path(sys.executable).with_name("registry")
+    if not registry.exists():
+        raise SystemExit(f"{registry} not found: run with the project's virtual environment")
+    port = free_port()
+    env = {
+        **os.environ,
+        "DATABASE_URL": url,
+        "REGISTRY_DATA_DIR": str(data_dir),
+        "REGISTRY_ENV": "development",
+    }
+    log_path = data_dir / f"server-{port}.log"
+    command = [str(registry), "serve", "--host", HOST, "--port", str(port)]
+    with log_path.open("wb") as log:
+        server = subprocess.Popen(
+            [*command, "--workers", str(workers)],
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            if server.poll() is not None:
+                raise SystemExit(f"the server exited:\n{log_path.read_text()[-3000:]}")
+            with contextlib.suppress(OSError):
+                if get(port, "/readyz")[0] == 200:
+                    break
+            if time.monotonic() > deadline:
+                raise SystemExit(f"the server was not ready in 60 s:\n{log_path.read_text()}")
+            time.sleep(0.2)
+        print(f"server ready on port {port} with {workers} worker(s), pid {server.pid}")
+        yield port
+    finally:
+        server.terminate()
+        try:
+            server.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            os.killpg(server.pid, 9)
+            server.wait()
+
+
+# --- load client --------------------------------------------------------------------------
+
+
+async def read_response(reader: asyncio.StreamReader) -> tuple[int, bool]:
+    """Status and keep-alive of one HTTP/1.1 response, its body read and discarded."""
+    head = await reader.readuntil(b"\r\n\r\n")
+    lines = head.split(b"\r\n")
+    status = int(lines[0].split(b" ", 2)[1])
+    length, chunked, keep_alive = 0, False, True
+    for line in lines[1:]:
+        name, _, value = line.partition(b":")
+        name = name.strip().lower()
+        if name == b"content-length":
+            length = int(value)
+        elif name == b"transfer-encoding":
+            chunked = b"chunked" in value.lower()
+        elif name == b"connection":
+            keep_alive = b"close" not in value.lower()
+    if chunked:
+        while size := int((await reader.readline()).split(b";")[0], 16):
+            await reader.readexactly(size + 2)
+        await reader.readline()
+    elif length:
+        await reader.readexactly(length)
+    return status, keep_alive
+
+
+async def drive_connection(spec: ClientSpec, rng: random.Random, result: ClientResult) -> None:
+    """One keep-alive connection sending requests back to back until the window closes."""
+    scenario = spec.scenario
+    window_start = spec.start_at + spec.warmup
+    window_end = window_start + spec.duration
+    prefix = f"Host: {HOST}:{spec.port}\r\nAuthorization: Bearer {scenario.token}\r\n"
+    writer: asyncio.StreamWriter | None = None
+    while (sent_at := time.time()) < window_end:
+        try:
+            if writer is None:
+                reader, writer = await asyncio.open_connection(HOST, spec.port)
+            target = rng.choice(scenario.targets)
+            started = time.perf_counter()
+            writer.write(f"GET {target} HTTP/1.1\r\n{prefix}\r\n".encode())
+            status, keep_alive = await read_response(reader)
+            elapsed_ms = (time.perf_counter() - started) * 1000
+        except (OSError, asyncio.IncompleteReadError, asyncio.LimitOverrunError) as exc:
+            if writer is not None:
+                writer.close()
+                writer = None
+            if sent_at >= window_start:
+                result.errors[type(exc).__name__] += 1
+            await asyncio.sleep(0.05)
+            continue
+        if sent_at >= window_start and time.time() <= window_end:
+            if status == 200:
+                result.latencies_ms.append(elapsed_ms)
+            else:
+                result.errors[str(status)] += 1
+        if not keep_alive:
+            writer.close()
+            writer = None
+    if writer is not None:
+        writer.close()
+
+
+async def drive(spec: ClientSpec) -> ClientResult:
+    result = ClientResult()
+    await asyncio.sleep(max(0.0, spec.start_at - time.time()))
+    rng = random.Random(spec.seed)
+    await asyncio.gather(
+        *(
+            drive_connection(spec, random.Random(rng.random()), result)
+            for _ in range(spec.connections)
+        )
+    )
+    return result
+
+
+def client_process(spec: ClientSpec) -> ClientResult:
+    before = resource.getrusage(resource.RUSAGE_SELF)
+    result = uvloop.run(drive(spec))
+    after = resource.getrusage(resource.RUSAGE_SELF)
+    result.cpu_seconds = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    return result
+
+
+def percentile(cuts: list[float], p: int) -> float:
+    return round(cuts[p - 1], 2) if cuts else float("nan")
+
+
+def run_scenario(args: argparse.Namespace, port: int, scenario: Scenario) -> dict[str, Any]:
+    """Drive one scenario from --client-processes processes; return its figures."""
+    status, body = get(port, scenario.targets[0], scenario.token)
+    if status != 200:
+        raise SystemExit(
+            f"{scenario.name}: {scenario.targets[0]} answered {status}: {body[:300]!r}"
+        )
+    processes = min(args.client_processes, args.concurrency)
+    start_at = time.time() + 1.0
+    specs = [
+        ClientSpec(
+            port=port,
+            scenario=scenario,
+            connections=args.concurrency // processes + (i < args.concurrency % processes),
+            start_at=start_at,
+            warmup=args.warmup,
+            duration=args.duration,
+            seed=args.seed + i,
+        )
+        for i in range(processes)
+    ]
+    with ProcessPoolExecutor(processes, mp_context=multiprocessing.get_context("fork")) as pool:
+        results = list(pool.map(client_process, specs))
+    latencies = [ms for r in results for ms in r.latencies_ms]
+    errors = sum((r.errors for r in results), Counter())
+    cuts = statistics.quantiles(latencies, n=100, method="inclusive") if len(latencies) > 1 else []
+    figures = {
+        "rps": round(len(latencies) / args.duration, 1),
+        "p50_ms": percentile(cuts, 50),
+        "p95_ms": percentile(cuts, 95),
+        "p99_ms": percentile(cuts, 99),
+        "errors": sum(errors.values()),
+    }
+    client_cpu = sum(r.cpu_seconds for r in results) / (args.warmup + args.duration)
+    print(
+        f"{scenario.name:<20} {figures['rps']:>8.1f} req/s   p50 {figures['p50_ms']:>7.2f} ms"
+        f"   p95 {figures['p95_ms']:>7.2f} ms   p99 {figures['p99_ms']:>7.2f} ms"
+        f"   ok {len(latencies)}   errors {figures['errors']} {dict(errors) or ''}"
+        f"   (client {client_cpu:.0%} of a core)"
+    )
+    return {f"{scenario.name}_{key}": value for key, value in figures.items()}
+
+
+# --- main ---------------------------------------------------------------------------------
+
+
+def parse_args() -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--people", type=int, default=100_000)
+    parser.add_argument(
+        "--duration", type=float, default=20.0, help="seconds measured per scenario"
+    )
+    parser.add_argument("--warmup", type=float, default=3.0, help="seconds before measuring")
+    parser.add_argument("--concurrency", type=int, default=32, help="open connections")
+    parser.add_argument("--client-processes", type=int, default=1)
+    parser.add_argument("--workers", type=int, default=2, help="server worker processes")
+    parser.add_argument("--database-url", help="an empty, existing database to load into")
+    parser.add_argument(
+        "--server-url",
+        default=os.environ.get("TEST_DATABASE_URL", DEFAULT_SERVER_URL),
+        help="PostgreSQL server on which the benchmark database is created",
+    )
+    parser.add_argument("--keep", action="store_true", help="keep the database and data directory")
+    parser.add_argument("--seed", type=int, default=2024)
+    return parser.parse_args()
+
+
+def scenarios(
+    runtime: Runtime, data: Dataset, platform_id: uuid.UUID, org_admin_id: uuid.UUID, org: str
+) -> list[Scenario]:
+    """Fresh tokens (they live 15 minutes) for each of the scenarios, in the order they run."""
+    platform = runtime.access_tokens.issue(platform_id, kind="user")
+    scoped = runtime.access_tokens.issue(org_admin_id, kind="user")
+    people = "/api/v1/people"
+    senior_women = f"{people}?title_level=senior&gender=female&limit=20"
+    senior_in_org = f"{people}?org_code={org}&title_level=senior&limit=20"
+    return [
+        Scenario("get_person", platform, tuple(f"{people}/{i}" for i in data.person_ids)),
+        Scenario("get_person_scoped", scoped, tuple(f"{people}/{i}" for i in data.members[org])),
+        Scenario("list_filtered", platform, (senior_women,)),
+        Scenario("list_org_filtered", platform, (senior_in_org,)),
+    ]  # fmt: skip
+
+
+def main() -> None:
+    args = parse_args()
+    scratch = Path(tempfile.mkdtemp(prefix="registry-bench-"))
+    figures: dict[str, Any] = {"people": args.people}
+    try:
+        with contextlib.ExitStack() as stack:
+            url = args.database_url or stack.enter_context(
+                bench_database(args.server_url, scratch, keep=args.keep)
+            )
+            if args.database_url:
+                migrate.upgrade(url)
+            data_dir = scratch / "data"
+            runtime = Runtime.build(Settings(env="development", data_dir=data_dir), url)
+            print(f"loading {args.people:,} people into {make_url(url).database} ...")
+            data = load(url, runtime.pii, args.people, args.seed)
+            rows = args.people + data.memberships + len(data.societies) + 1
+            figures |= {
+                "memberships": data.memberships,
+                "load_seconds": round(data.seconds, 2),
+                "load_rows_per_s": round(rows / data.seconds),
+            }
+            print(
+                f"loaded {args.people:,} people and {data.memberships:,} memberships in "
+                f"{data.seconds:.1f} s: {rows / data.seconds:,.0f} rows/s "
+                f"({args.people / data.seconds:,.0f} people/s)"
+            )
+            org = max(data.members, key=lambda code: len(data.members[code]))
+            platform_id, org_admin_id = create_accounts(runtime, data.societies[org])
+            runtime.engine.dispose()  # no pooled connections inherited by the client processes
+            port = stack.enter_context(running_server(url, data_dir, args.workers))
+            figures |= {"workers": args.workers, "concurrency": args.concurrency}
+            figures |= {"duration_s": args.duration, "scoped_org": org}
+            print(f"{args.concurrency} connections, {args.duration:g} s per scenario")
+            for scenario in scenarios(runtime, data, platform_id, org_admin_id, org):
+                figures |= run_scenario(args, port, scenario)
+    finally:
+        if args.keep:
+            print(f"kept data directory {scratch}")
+        else:
+            shutil.rmtree(scratch, ignore_errors=True)
+    print(json.dumps(figures, ensure_ascii=False))
+
+
+if __name__ == "__main__":
+    main()

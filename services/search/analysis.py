@@ -1,0 +1,124 @@
+"""Text analysis shared by both backends: Chinese segmentation, folding, pinyin for names.
+
+Both backends index the tokens produced here (PostgreSQL as tsvector lexemes, OpenSearch with
+a whitespace analyzer), so a query matches the same way whichever backend answers it.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from functools import lru_cache
+
+import rjieba
+from pypinyin import Style, lazy_pinyin
+
+_CJK = r"\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff"
+_RUNS = re.compile(rf"[{_CJK}]+|[a-z0-9]+(?:[.\-+#][a-z0-9]+)*")
+_IS_CJK = re.compile(rf"^[{_CJK}]+$")
+
+_STOP = "的 了 和 与 及 或 在 等 对 为 是 之 其 中 于 以 由 并 从"
+_STOP_EN = "a an and are as at be by for from in into is of on or the to with via"
+STOP_WORDS = frozenset(f"{_STOP} {_STOP_EN}".split(" "))
+PHRASE_PREFIX = "p_"
+
+
+def fold(text: str) -> str:
+    """Full-width to half-width, lower case, single spaces."""
+    return " ".join(unicodedata.normalize("NFKC", text).lower().split())
+
+
+def _segment(text: str, *, for_search: bool) -> list[str]:
+    tokens: list[str] = []
+    for run in _RUNS.findall(fold(text)):
+        if _IS_CJK.match(run):
+            words = rjieba.cut_for_search(run) if for_search else rjieba.cut(run)
+            tokens.extend(w for w in words if w.strip())
+        else:
+            tokens.append(run)
+    return [t for t in tokens if t not in STOP_WORDS]
+
+
+def index_tokens(text: str | None) -> list[str]:
+    """Tokens of free text for the index: search-mode segmentation (words and their parts)."""
+    return dedupe(_segment(text, for_search=True)) if text else []
+
+
+def query_tokens(text: str | None) -> list[str]:
+    """Tokens a query must all match: precise-mode segmentation, stop words dropped."""
+    return dedupe(_segment(text, for_search=False)) if text else []
+
+
+def _cover(word: str) -> tuple[str, ...]:
+    """Shorter dictionary words that spell `word` end to end: 流体力学 -> (流体, 力学)."""
+    if not _IS_CJK.match(word) or len(word) < 3:
+        return ()
+    parts = [w for w in rjieba.cut_for_search(word) if w != word]
+    cover: list[str] = []
+    position = 0
+    while position < len(word):
+        starting = [w for w in parts if word.startswith(w, position)]
+        if not starting:
+            return ()
+        best = max(starting, key=len)
+        cover.append(best)
+        position += len(best)
+    return tuple(cover) if len(cover) > 1 else ()
+
+
+def query_terms(text: str | None) -> list[tuple[str, tuple[str, ...]]]:
+    """Each query word with the shorter words that may stand for it when written apart.
+
+    A document matches a term when it has the word itself, or all of its parts: 计算流体力学
+    finds profiles listing 流体 and 力学 separately, below those with the exact phrase.
+    """
+    return [(word, _cover(word)) for word in query_tokens(text)]
+
+
+def phrase_token(text: str) -> str | None:
+    """One token for a whole phrase, so an exact phrase match can rank above scattered words."""
+    compact = "".join(_RUNS.findall(fold(text)))
+    return PHRASE_PREFIX + compact if compact else None
+
+
+def phrase_tokens(phrases: list[str]) -> list[str]:
+    return dedupe([t for t in (phrase_token(p) for p in phrases) if t])
+
+
+@lru_cache(maxsize=65536)
+def _pinyin(name: str) -> tuple[str, ...]:
+    return tuple(lazy_pinyin(name, style=Style.NORMAL, errors="ignore"))
+
+
+def name_tokens(name: str, name_en: str | None = None) -> list[str]:
+    """A name, its characters, its words, and its pinyin: `zhang wei` and `zhangwei` find 张伟."""
+    folded = fold(name)
+    tokens = [folded.replace(" ", "")] if folded else []
+    for run in _RUNS.findall(folded):
+        if _IS_CJK.match(run):
+            tokens.extend(run)
+            tokens.extend(rjieba.cut(run))
+            syllables = [s for s in _pinyin(run) if s]
+            tokens.extend(syllables)
+            if len(syllables) > 1:
+                tokens.append("".join(syllables))
+        else:
+            tokens.append(run)
+    if name_en:
+        words = _RUNS.findall(fold(name_en))
+        tokens.extend(words)
+        if len(words) > 1:
+            tokens.append("".join(words))
+    return dedupe(tokens)
+
+
+def dedupe(tokens: list[str]) -> list[str]:
+    return list(dict.fromkeys(t for t in tokens if t))
+
+
+def institution_key(name: str | None) -> str | None:
+    """How institutions compare for conflicts: folded, without spaces or punctuation."""
+    if not name:
+        return None
+    key = "".join(_RUNS.findall(fold(name)))
+    return key or None

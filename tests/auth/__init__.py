@@ -1,0 +1,1 @@
+"""Tests of authentication: access tokens, the key set and signing in."""

@@ -1,0 +1,267 @@
+"""Signing in at the token endpoint, throttling failures, and rotating refresh tokens.
+
+argon2 makes each sign-in take a noticeable fraction of a second, so tests sign in sparingly.
+"""
+
+from __future__ import annotations
+
+import base64
+
+import pytest
+from sqlalchemy import text, update
+
+from services.registry.auth.models import Account, AccountKind
+from services.registry.core.db import transaction
+
+from ..factories import PASSWORD
+
+TOKEN = "/api/v1/auth/token"
+REFRESH = "/api/v1/auth/refresh"
+PROTECTED = "/api/v1/people"
+CLIENT_SECRET = "client-secret-0f8e7d6c5b4a"
+
+
+def sign_in(client, username: str, password: str = PASSWORD):  # type: ignore[no-untyped-def]
+    return client.post(
+        TOKEN, data={"grant_type": "password", "username": username, "password": password}
+    )
+
+
+def bearer(token: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}"}
+
+
+def basic(client_id: str, secret: str) -> dict[str, str]:
+    raw = base64.b64encode(f"{client_id}:{secret}".encode()).decode()
+    return {"Authorization": f"Basic {raw}"}
+
+
+def assert_problem(response, status: int) -> dict:  # type: ignore[no-untyped-def]
+    assert response.status_code == status, response.text
+    assert response.headers["content-type"].startswith("application/problem+json")
+    body = response.json()
+    assert body["status"] == status
+    return body
+
+
+@pytest.fixture
+def org(factory):  # type: ignore[no-untyped-def]
+    return factory.org()
+
+
+@pytest.fixture
+def client_account(factory, org) -> Account:  # type: ignore[no-untyped-def]
+    """A society's system: an org_staff grant held by an account of kind client."""
+    return factory.account("org_staff", org, kind=AccountKind.client, password=CLIENT_SECRET)
+
+
+def test_password_grant_issues_a_bearer_access_token_and_a_refresh_token(
+    client, factory, org
+) -> None:
+    account = factory.account("org_admin", org)
+    response = sign_in(client, account.username)
+    assert response.status_code == 200, response.text
+    body = response.json()
+    assert body["token_type"] == "bearer"
+    assert body["expires_in"] == 900
+    assert len(body["refresh_token"]) >= 32
+    assert body["access_token"].count(".") == 2
+    assert client.get(PROTECTED, headers=bearer(body["access_token"])).status_code == 200
+
+
+def test_login_name_is_matched_without_regard_to_case_or_surrounding_spaces(
+    client, factory
+) -> None:
+    account = factory.account("member")
+    response = sign_in(client, f"  {account.username.upper()} ")
+    assert response.status_code == 200, response.text
+
+
+def test_wrong_password_and_unknown_user_answer_the_same_401(client, factory) -> None:
+    account = factory.account("org_admin", factory.org())
+    wrong = sign_in(client, account.username, "not-the-password-1")
+    unknown = sign_in(client, "nobody-by-this-name", "not-the-password-1")
+    wrong_body = assert_problem(wrong, 401)
+    unknown_body = assert_problem(unknown, 401)
+    assert wrong_body == unknown_body
+    assert "access_token" not in wrong_body
+
+
+def test_disabled_account_cannot_sign_in(client, factory, runtime) -> None:
+    account = factory.account("platform_admin")
+    with transaction(runtime.sessions) as session:
+        session.execute(update(Account).where(Account.id == account.id).values(is_active=False))
+    assert_problem(sign_in(client, account.username), 401)
+
+
+@pytest.mark.parametrize("missing", ["username", "password"])
+def test_password_grant_without_credentials_names_the_missing_field(client, missing) -> None:
+    data = {"grant_type": "password", "username": "someone", "password": "something-1"}
+    del data[missing]
+    body = assert_problem(client.post(TOKEN, data=data), 422)
+    assert [e["field"] for e in body["errors"]] == [missing]
+
+
+def test_client_credentials_in_form_fields_issue_an_access_token_without_refresh(
+    client, client_account
+) -> None:
+    response = client.post(
+        TOKEN,
+        data={
+            "grant_type": "client_credentials",
+            "client_id": client_account.username,
+            "client_secret": CLIENT_SECRET,
+        },
+    )
+    assert response.status_code == 200, response.text
+    body = response.json()
+    assert body["token_type"] == "bearer"
+    assert body["expires_in"] == 900
+    assert body.get("refresh_token") is None
+    assert client.get(PROTECTED, headers=bearer(body["access_token"])).status_code == 200
+
+
+def test_client_credentials_in_http_basic_issue_an_access_token_without_refresh(
+    client, client_account
+) -> None:
+    response = client.post(
+        TOKEN,
+        data={"grant_type": "client_credentials"},
+        headers=basic(client_account.username, CLIENT_SECRET),
+    )
+    assert response.status_code == 200, response.text
+    body = response.json()
+    assert body.get("refresh_token") is None
+    assert client.get(PROTECTED, headers=bearer(body["access_token"])).status_code == 200
+
+
+def test_client_credentials_with_a_wrong_secret_in_http_basic_are_refused(
+    client, client_account
+) -> None:
+    response = client.post(
+        TOKEN,
+        data={"grant_type": "client_credentials"},
+        headers=basic(client_account.username, "wrong-secret-123"),
+    )
+    assert_problem(response, 401)
+
+
+def test_a_client_cannot_use_the_password_grant(client, client_account) -> None:
+    assert_problem(sign_in(client, client_account.username, CLIENT_SECRET), 401)
+
+
+def test_a_user_cannot_use_the_client_credentials_grant(client, factory) -> None:
+    account = factory.account("org_admin", factory.org())
+    response = client.post(
+        TOKEN,
+        data={
+            "grant_type": "client_credentials",
+            "client_id": account.username,
+            "client_secret": PASSWORD,
+        },
+    )
+    assert_problem(response, 401)
+
+
+@pytest.mark.parametrize("grant_type", ["authorization_code", "refresh_token", "implicit", ""])
+def test_unsupported_grant_type_answers_422_naming_grant_type(client, grant_type) -> None:
+    response = client.post(TOKEN, data={"grant_type": grant_type, "username": "a", "password": "b"})
+    body = assert_problem(response, 422)
+    assert [e["field"] for e in body["errors"]] == ["grant_type"]
+
+
+def test_repeated_failures_lock_the_login_even_for_the_right_password(
+    client, factory, runtime
+) -> None:
+    account = factory.account("org_admin", factory.org())
+    limit = runtime.settings.login_max_failures
+    assert limit == 5
+    for _ in range(limit):
+        assert_problem(sign_in(client, account.username, "guessed-password-1"), 401)
+    locked = sign_in(client, account.username)
+    assert_problem(locked, 429)
+    assert int(locked.headers["Retry-After"]) > 0
+    assert "access_token" not in locked.json()
+
+
+def test_lockout_of_one_login_leaves_other_logins_alone(client, factory, runtime) -> None:
+    victim = factory.account("member")
+    other = factory.account("member")
+    for _ in range(runtime.settings.login_max_failures):
+        sign_in(client, victim.username, "guessed-password-1")
+    assert_problem(sign_in(client, victim.username), 429)
+    assert sign_in(client, other.username).status_code == 200
+
+
+def test_refresh_token_rotates_and_reuse_revokes_the_whole_family(client, factory, db) -> None:
+    account = factory.account("org_admin", factory.org())
+    first = sign_in(client, account.username).json()["refresh_token"]
+
+    rotated = client.post(REFRESH, json={"refresh_token": first})
+    assert rotated.status_code == 200, rotated.text
+    second = rotated.json()
+    assert second["token_type"] == "bearer"
+    assert second["expires_in"] == 900
+    assert second["refresh_token"] not in (None, first)
+    assert client.get(PROTECTED, headers=bearer(second["access_token"])).status_code == 200
+
+    third = client.post(REFRESH, json={"refresh_token": second["refresh_token"]})
+    assert third.status_code == 200, third.text
+    newest = third.json()["refresh_token"]
+
+    assert_problem(client.post(REFRESH, json={"refresh_token": first}), 401)
+    # The thief may hold the newest token as well as the old one: the whole sign-in ends.
+    assert_problem(client.post(REFRESH, json={"refresh_token": newest}), 401)
+
+    events = db.execute(
+        text(
+            "SELECT action, object_type, object_id FROM audit_event"
+            " WHERE action = 'refresh_token.reused' AND object_id = :account"
+        ),
+        {"account": str(account.id)},
+    ).all()
+    assert len(events) >= 1
+    assert events[0].object_type == "account"
+
+
+def test_reuse_revokes_only_the_family_of_that_sign_in(client, factory) -> None:
+    account = factory.account("member")
+    stolen = sign_in(client, account.username).json()["refresh_token"]
+    other_device = sign_in(client, account.username).json()["refresh_token"]
+    assert client.post(REFRESH, json={"refresh_token": stolen}).status_code == 200
+    assert_problem(client.post(REFRESH, json={"refresh_token": stolen}), 401)
+    assert client.post(REFRESH, json={"refresh_token": other_device}).status_code == 200
+
+
+def test_unknown_refresh_token_is_refused(client) -> None:
+    assert_problem(client.post(REFRESH, json={"refresh_token": "x" * 43}), 401)
+
+
+def test_refresh_token_of_a_disabled_account_is_refused(client, factory, runtime) -> None:
+    account = factory.account("member")
+    refresh = sign_in(client, account.username).json()["refresh_token"]
+    with transaction(runtime.sessions) as session:
+        session.execute(update(Account).where(Account.id == account.id).values(is_active=False))
+    assert_problem(client.post(REFRESH, json={"refresh_token": refresh}), 401)
+
+
+def test_refresh_token_is_not_an_access_token(client, factory) -> None:
+    account = factory.account("platform_admin")
+    refresh = sign_in(client, account.username).json()["refresh_token"]
+    assert_problem(client.get(PROTECTED, headers=bearer(refresh)), 401)
+
+
+def test_refresh_tokens_are_stored_hashed(client, factory, db) -> None:
+    account = factory.account("member")
+    refresh = sign_in(client, account.username).json()["refresh_token"]
+    stored = (
+        db.execute(
+            text("SELECT token_hash FROM refresh_token WHERE account_id = :a"),
+            {"a": account.id},
+        )
+        .scalars()
+        .all()
+    )
+    assert len(stored) == 1
+    assert refresh.encode() not in bytes(stored[0])
+    assert len(bytes(stored[0])) == 32

@@ -1,0 +1,630 @@
+"""Talent profiles over HTTP: identity documents, normalised input, history, masking, outbox."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import date, timedelta
+
+import pytest
+from sqlalchemy import text
+from stdnum.cn import ric
+
+from ..factories import resident_id, with_wrong_check_digit
+
+PROBLEM = "application/problem+json"
+PEOPLE = "/api/v1/people"
+
+
+def fields_of(response) -> set[str]:  # type: ignore[no-untyped-def]
+    assert response.headers["content-type"].startswith(PROBLEM), response.text
+    body = response.json()
+    assert body["status"] == response.status_code
+    return {e["field"] for e in body.get("errors", [])}
+
+
+def wide(value: str) -> str:
+    return "".join(chr(ord(c) + 0xFEE0) if c.isascii() and c.isalnum() else c for c in value)
+
+
+def resident_ending_in_x() -> str:
+    while True:
+        number = resident_id()
+        if number.endswith("X"):
+            return number
+
+
+@pytest.fixture
+def admin(factory) -> dict[str, str]:  # type: ignore[no-untyped-def]
+    return factory.caller("platform_admin")
+
+
+def post(client, headers, **fields):  # type: ignore[no-untyped-def]
+    fields.setdefault("name", "王" + uuid.uuid4().hex[:4])
+    return client.post(PEOPLE, json=fields, headers=headers)
+
+
+def created(client, headers, **fields) -> dict:  # type: ignore[no-untyped-def]
+    response = post(client, headers, **fields)
+    assert response.status_code == 201, response.text
+    return response.json()
+
+
+def history_of(client, headers, person_id, **params) -> dict:  # type: ignore[no-untyped-def]
+    response = client.get(f"{PEOPLE}/{person_id}/history", params=params, headers=headers)
+    assert response.status_code == 200, response.text
+    return response.json()
+
+
+# --- creating -------------------------------------------------------------------------------
+
+
+def test_create_with_every_field_normalised(client, admin) -> None:
+    number = resident_id(date(1985, 3, 2), "female", region="110108")
+    response = post(
+        client,
+        admin,
+        name=" 李　华 ",
+        name_en="Li Hua",
+        gender="女",
+        birth_date="1985年3月2日",
+        id_type="居民身份证",
+        id_number=number,
+        phone="+86 139 0000 1111",
+        email="Li.Hua@PKU.EDU.CN",
+        orcid="https://orcid.org/0000-0002-1825-0097",
+        nationality="cn",
+        region_code="1101",
+        institution="北京大学（工学院）",
+        institution_uscc="91350100M000100Y43",
+        title_level="教授",
+        position="院长",
+        highest_degree="博士",
+        discipline_codes=["130.15", "１３０", "520.10.20"],
+        research_fields=["湍流", "计算流体力学"],
+        talent_tags=["杰青"],
+        expert_opt_in=True,
+    )
+    assert response.status_code == 201, response.text
+    person = response.json()
+    assert person["name"] == "李 华"
+    assert person["gender"] == "female"
+    assert person["birth_date"] == "1985-03-02"
+    assert person["id_type"] == "resident_id"
+    assert person["id_number_masked"] == number[:3] + "*" * 11 + number[-4:]
+    assert person["phone"] == "13900001111"
+    assert person["email"] == "Li.Hua@pku.edu.cn"
+    assert person["orcid"] == "0000-0002-1825-0097"
+    assert person["nationality"] == "CN"
+    assert person["region_of_origin"] == "mainland"
+    assert person["region_code"] == "110100"
+    assert person["institution"] == "北京大学（工学院）"
+    assert person["institution_uscc"] == "91350100M000100Y43"
+    assert person["title_level"] == "senior"
+    assert person["discipline_codes"] == ["13015", "130", "5201020"]
+    assert person["research_fields"] == ["湍流", "计算流体力学"]
+    assert person["talent_tags"] == ["杰青"]
+    assert person["expert_opt_in"] is True
+    assert person["status"] == "active"
+    assert person["version"] == 1
+    assert "id_number" not in person
+    assert number not in response.text
+
+    again = client.get(f"{PEOPLE}/{person['id']}", headers=admin)
+    assert again.status_code == 200
+    assert again.json() == person
+
+
+def test_full_width_phone_with_spaces_is_stored_as_digits(client, admin) -> None:
+    person = created(client, admin, phone="１３９ ００００ １１１１")
+    assert person["phone"] == "13900001111"
+
+
+@pytest.mark.parametrize("typed", ["1985/3/2", "1985年3月2日", "1985-03-02", "19850302", 31108])
+def test_birth_dates_as_people_type_them(client, admin, typed) -> None:
+    assert created(client, admin, birth_date=typed)["birth_date"] == "1985-03-02"
+
+
+def test_birth_date_and_gender_are_derived_from_the_resident_id(client, admin) -> None:
+    number = resident_id(date(1972, 11, 30), "male")
+    person = created(client, admin, id_number=number)
+    assert person["birth_date"] == "1972-11-30"
+    assert person["gender"] == "male"
+    assert person["id_type"] == "resident_id"
+    assert person["region_of_origin"] == "mainland"
+
+
+def test_a_person_born_before_their_region_code_existed_is_accepted(client, admin) -> None:
+    body = "44030519620810" + f"{uuid.uuid4().int % 500 * 2 + 1:03d}"
+    number = body + ric.calc_check_digit(body + "0")
+    person = created(client, admin, id_number=number)
+    assert person["birth_date"] == "1962-08-10"
+
+
+# --- refusing bad resident IDs -----------------------------------------------------------------
+
+
+def test_resident_id_with_wrong_check_digit_is_refused_naming_the_field(client, admin) -> None:
+    response = post(client, admin, id_number=with_wrong_check_digit(resident_id()))
+    assert response.status_code == 422
+    assert fields_of(response) == {"id_number"}
+    assert "check digit" in response.json()["errors"][0]["reason"]
+
+
+def test_resident_id_with_impossible_birth_date_is_refused(client, admin) -> None:
+    body = "11010819850230001"
+    response = post(client, admin, id_number=body + ric.calc_check_digit(body + "0"))
+    assert response.status_code == 422
+    assert fields_of(response) == {"id_number"}
+    assert "birth date" in response.json()["errors"][0]["reason"]
+
+
+def test_resident_id_encoding_a_future_birth_is_refused(client, admin) -> None:
+    number = resident_id(date.today() + timedelta(days=60))
+    response = post(client, admin, id_number=number)
+    assert response.status_code == 422
+    assert fields_of(response) == {"id_number"}
+    assert "future" in response.json()["errors"][0]["reason"]
+
+
+@pytest.mark.parametrize("cut", [15, 17])
+def test_resident_id_of_wrong_length_is_refused(client, admin, cut) -> None:
+    response = post(client, admin, id_number=resident_id()[:cut])
+    assert response.status_code == 422
+    assert fields_of(response) == {"id_number"}
+    assert "18 characters" in response.json()["errors"][0]["reason"]
+
+
+def test_resident_id_disagreeing_with_birth_date_is_refused_naming_id_number(client, admin) -> None:
+    number = resident_id(date(1980, 1, 1), "male")
+    response = post(client, admin, id_number=number, birth_date="1980-01-02")
+    assert response.status_code == 422
+    assert fields_of(response) == {"id_number"}
+
+
+def test_resident_id_disagreeing_with_gender_is_refused_naming_id_number(client, admin) -> None:
+    number = resident_id(date(1980, 1, 1), "male")
+    response = post(client, admin, id_number=number, gender="女")
+    assert response.status_code == 422
+    assert fields_of(response) == {"id_number"}
+
+
+def test_id_type_without_a_number_is_refused(client, admin) -> None:
+    response = post(client, admin, id_type="passport")
+    assert response.status_code == 422
+    assert fields_of(response) == {"id_number"}
+
+
+# --- other documents -------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("id_type", "number", "origin"),
+    [
+        ("passport", "E{}", None),
+        ("hk_macao_permit", "H{}", "hong_kong"),
+        ("hk_macao_permit", "m{}", "macao"),
+        ("taiwan_permit", "{}", "taiwan"),
+        ("港澳居民来往内地通行证", "H{}", "hong_kong"),
+    ],
+)
+def test_other_documents_are_accepted_with_basic_checks(client, admin, id_type, number, origin):  # type: ignore[no-untyped-def]
+    digits = f"{uuid.uuid4().int % 10**8:08d}"
+    person = created(client, admin, id_type=id_type, id_number=number.format(digits))
+    assert person["region_of_origin"] == origin
+    assert person["birth_date"] is None
+    assert person["id_number_masked"].endswith(digits[-2:])
+
+
+def test_given_region_of_origin_wins_over_the_document(client, admin) -> None:
+    digits = f"{uuid.uuid4().int % 10**8:08d}"
+    person = created(
+        client, admin, id_type="passport", id_number=f"G{digits}", region_of_origin="外籍"
+    )
+    assert person["region_of_origin"] == "foreign"
+
+
+@pytest.mark.parametrize(
+    ("id_type", "number"),
+    [("hk_macao_permit", "X12345678"), ("taiwan_permit", "12AB5678"), ("passport", "E12-34")],
+)
+def test_malformed_other_documents_are_refused(client, admin, id_type, number) -> None:
+    response = post(client, admin, id_type=id_type, id_number=number)
+    assert response.status_code == 422
+    assert fields_of(response) == {"id_number"}
+
+
+def test_the_same_number_under_two_document_types_is_two_documents(client, admin) -> None:
+    digits = f"{uuid.uuid4().int % 10**8:08d}"
+    created(client, admin, id_type="taiwan_permit", id_number=digits)
+    created(client, admin, id_type="other", id_number=digits)
+
+
+# --- refusing bad values ---------------------------------------------------------------------
+
+
+def test_future_birth_date_is_refused(client, admin) -> None:
+    tomorrow = (date.today() + timedelta(days=1)).isoformat()
+    response = post(client, admin, birth_date=tomorrow)
+    assert response.status_code == 422
+    assert fields_of(response) == {"birth_date"}
+
+
+def test_impossible_birth_date_is_refused(client, admin) -> None:
+    response = post(client, admin, birth_date="1985/2/30")
+    assert response.status_code == 422
+    assert fields_of(response) == {"birth_date"}
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [
+        ("gender", "other"),
+        ("title_level", "大师"),
+        ("id_type", "driving_licence"),
+        ("region_of_origin", "mars"),
+        ("status", "retired"),
+        ("nationality", "CHN"),
+        ("discipline_codes", ["13"]),
+        ("phone", "1390000111"),
+        ("email", "not-an-email"),
+        ("orcid", "0000-0002-1825-0098"),
+        ("region_code", "999999"),
+        ("institution_uscc", "91350100M000100Y44"),
+        ("expert_opt_in", "perhaps"),
+    ],
+)
+def test_unknown_or_invalid_values_are_refused_naming_the_field(client, admin, field, value):  # type: ignore[no-untyped-def]
+    response = post(client, admin, **{field: value})
+    assert response.status_code == 422
+    fields = fields_of(response)
+    assert fields == {field} or all(f.startswith(f"{field}.") for f in fields), fields
+
+
+def test_unknown_fields_are_refused(client, admin) -> None:
+    response = post(client, admin, id_card="x", salary=1)
+    assert response.status_code == 422
+    assert fields_of(response) == {"id_card", "salary"}
+
+
+def test_name_is_required(client, admin) -> None:
+    response = client.post(PEOPLE, json={"gender": "male"}, headers=admin)
+    assert response.status_code == 422
+    assert fields_of(response) == {"name"}
+
+
+# --- duplicates -------------------------------------------------------------------------------
+
+
+def test_duplicate_document_number_is_a_409_naming_id_number(client, admin) -> None:
+    number = resident_id()
+    created(client, admin, id_number=number)
+    response = post(client, admin, id_number=number)
+    assert response.status_code == 409
+    assert fields_of(response) == {"id_number"}
+    assert number not in response.text
+
+
+def test_duplicate_typed_with_lower_case_x_or_full_width_digits_is_still_a_duplicate(
+    client, admin
+) -> None:
+    number = resident_ending_in_x()
+    created(client, admin, id_number=number)
+    for typed in (number.lower(), wide(number), f"{number[:6]} {number[6:14]} {number[14:]}"):
+        response = post(client, admin, id_number=typed)
+        assert response.status_code == 409, typed
+        assert fields_of(response) == {"id_number"}
+
+
+# --- reading ----------------------------------------------------------------------------------
+
+
+def test_no_response_carries_the_plaintext_id_number(client, admin) -> None:
+    number = resident_id()
+    person = created(client, admin, id_number=number, name="掩码测试")
+    pid = person["id"]
+    responses = [
+        client.get(f"{PEOPLE}/{pid}", headers=admin),
+        client.get(PEOPLE, params={"q": "掩码测试"}, headers=admin),
+        client.patch(f"{PEOPLE}/{pid}", json={"position": "所长"}, headers=admin),
+        client.get(f"{PEOPLE}/{pid}/history", headers=admin),
+    ]
+    for response in responses:
+        assert response.status_code == 200, response.text
+        assert number not in response.text
+        assert number[6:14] + number[14:17] not in response.text
+    for item in [responses[0].json(), *responses[1].json()["items"], responses[2].json()]:
+        assert "id_number" not in item
+        assert item["id_number_masked"] == number[:3] + "*" * 11 + number[-4:]
+
+
+def test_unknown_person_is_a_404(client, admin) -> None:
+    response = client.get(f"{PEOPLE}/{uuid.uuid4()}", headers=admin)
+    assert response.status_code == 404
+    assert response.headers["content-type"].startswith(PROBLEM)
+
+
+def test_malformed_person_id_is_a_422_naming_person_id(client, admin) -> None:
+    response = client.get(f"{PEOPLE}/not-a-uuid", headers=admin)
+    assert response.status_code == 422
+    assert fields_of(response) == {"person_id"}
+
+
+def test_society_staff_see_only_profiles_their_society_recorded(client, factory) -> None:
+    mine, theirs = factory.org(), factory.org()
+    headers = factory.caller("org_admin", mine)
+    own = created(client, headers, name="本会会员")
+    other = factory.person(org=theirs)
+    assert client.get(f"{PEOPLE}/{own['id']}", headers=headers).status_code == 200
+    assert client.get(f"{PEOPLE}/{other.id}", headers=headers).status_code == 404
+    patch = client.patch(f"{PEOPLE}/{other.id}", json={"position": "x"}, headers=headers)
+    assert patch.status_code == 404
+    assert client.get(f"{PEOPLE}/{other.id}/history", headers=headers).status_code == 404
+
+
+def test_list_filters_and_pages(client, admin) -> None:
+    tag = uuid.uuid4().hex[:6]
+    ids = [
+        created(
+            client,
+            admin,
+            name=f"筛选{tag}{i}",
+            gender="male" if i % 2 else "female",
+            title_level="senior" if i < 3 else "junior",
+            discipline_codes=["13015"] if i < 2 else ["520"],
+            region_code="110108" if i < 4 else "310104",
+            institution=f"清华大学{tag}" if i == 0 else f"复旦大学{tag}",
+            expert_opt_in=i == 4,
+        )["id"]
+        for i in range(5)
+    ]
+
+    def listed(**params):  # type: ignore[no-untyped-def]
+        response = client.get(PEOPLE, params={"q": f"筛选{tag}", **params}, headers=admin)
+        assert response.status_code == 200, response.text
+        return [p["id"] for p in response.json()["items"]]
+
+    assert listed() == ids
+    assert listed(gender="female") == [ids[0], ids[2], ids[4]]
+    assert listed(title_level="senior") == ids[:3]
+    assert listed(discipline_code="130") == ids[:2]
+    assert listed(discipline_code="130.15") == ids[:2]
+    assert listed(region_code="31") == [ids[4]]
+    assert listed(institution=f"清华大学{tag}") == [ids[0]]
+    assert listed(expert_opt_in=True) == [ids[4]]
+
+    seen, cursor = [], None
+    while True:
+        params = {"limit": 2, **({"cursor": cursor} if cursor else {})}
+        page = client.get(PEOPLE, params={"q": f"筛选{tag}", **params}, headers=admin).json()
+        seen.extend(p["id"] for p in page["items"])
+        cursor = page["next_cursor"]
+        if not cursor:
+            break
+    assert seen == ids
+
+
+def test_list_refuses_unknown_enum_values_and_bad_pages(client, admin) -> None:
+    for params, field in (
+        ({"gender": "x"}, "gender"),
+        ({"title_level": "大师"}, "title_level"),
+        ({"limit": 201}, "limit"),
+        ({"cursor": "@@@"}, "cursor"),
+    ):
+        response = client.get(PEOPLE, params=params, headers=admin)
+        assert response.status_code == 422, params
+        assert fields_of(response) == {field}
+
+
+# --- changing ---------------------------------------------------------------------------------
+
+
+def test_patch_changes_only_given_fields_and_records_one_row_per_field(client, factory) -> None:
+    org = factory.org()
+    account = factory.account("org_admin", org)
+    headers = factory.headers(account)
+    person = created(
+        client, headers, phone="13900001111", title_level="副教授", institution="北京大学"
+    )
+    response = client.patch(
+        f"{PEOPLE}/{person['id']}",
+        json={"phone": "13811112222", "title_level": "教授", "institution": "北京大学"},
+        headers=headers,
+    )
+    assert response.status_code == 200, response.text
+    changed = response.json()
+    assert changed["phone"] == "13811112222"
+    assert changed["title_level"] == "senior"
+    assert changed["institution"] == "北京大学"
+    assert changed["name"] == person["name"]
+    assert changed["version"] == person["version"] + 1
+    assert changed["updated_at"] > person["updated_at"]
+
+    items = history_of(client, headers, person["id"])["items"]
+    assert [i["field"] for i in items] == ["created", "phone", "title_level"]
+    phone, title = items[1], items[2]
+    assert (phone["old_value"], phone["new_value"]) == ("139****1111", "138****2222")
+    assert (title["old_value"], title["new_value"]) == ("associate_senior", "senior")
+    assert phone["change_id"] == title["change_id"]
+    assert {i["actor"] for i in items[1:]} == {account.username}
+    assert {i["source"] for i in items[1:]} == {"api"}
+
+
+def test_patch_without_any_change_does_not_bump_the_version(client, admin) -> None:
+    person = created(client, admin, position="所长")
+    response = client.patch(f"{PEOPLE}/{person['id']}", json={"position": "所长"}, headers=admin)
+    assert response.json()["version"] == person["version"]
+    assert [i["field"] for i in history_of(client, admin, person["id"])["items"]] == ["created"]
+
+
+def test_patch_reason_is_kept_in_history(client, admin) -> None:
+    person = created(client, admin)
+    client.patch(
+        f"{PEOPLE}/{person['id']}",
+        json={"status": "deceased", "reason": "家属告知"},
+        headers=admin,
+    )
+    last = history_of(client, admin, person["id"])["items"][-1]
+    assert (last["field"], last["new_value"], last["reason"]) == ("status", "deceased", "家属告知")
+
+
+def test_patch_null_clears_optional_fields_but_not_required_ones(client, admin) -> None:
+    person = created(client, admin, position="所长", discipline_codes=["130"])
+    url = f"{PEOPLE}/{person['id']}"
+    cleared = client.patch(url, json={"position": None, "discipline_codes": None}, headers=admin)
+    assert cleared.status_code == 200
+    assert cleared.json()["position"] is None
+    assert cleared.json()["discipline_codes"] == []
+    for field in ("name", "status", "expert_opt_in"):
+        response = client.patch(url, json={field: None}, headers=admin)
+        assert response.status_code == 422, field
+        assert fields_of(response) == {field}
+
+
+def test_patch_birth_date_disagreeing_with_stored_resident_id_is_refused(client, admin) -> None:
+    number = resident_id(date(1980, 6, 1), "female")
+    person = created(client, admin, id_number=number)
+    url = f"{PEOPLE}/{person['id']}"
+    response = client.patch(url, json={"birth_date": "1980-06-02"}, headers=admin)
+    assert response.status_code == 422
+    assert fields_of(response) == {"birth_date"}
+    response = client.patch(url, json={"gender": "male"}, headers=admin)
+    assert response.status_code == 422
+    assert fields_of(response) == {"gender"}
+    kept = client.get(url, headers=admin).json()
+    assert (kept["birth_date"], kept["gender"], kept["version"]) == ("1980-06-01", "female", 1)
+
+
+def test_patch_id_number_re_encrypts_and_frees_the_old_number(client, admin, runtime, db) -> None:
+    old_number = resident_id(date(1980, 6, 1), "female")
+    new_number = resident_id(date(1980, 6, 1), "female")
+    person = created(client, admin, id_number=old_number)
+    before = db.execute(
+        text("SELECT id_number_enc, id_number_bidx FROM person WHERE id = :id"),
+        {"id": person["id"]},
+    ).one()
+    response = client.patch(
+        f"{PEOPLE}/{person['id']}", json={"id_number": new_number}, headers=admin
+    )
+    assert response.status_code == 200, response.text
+    assert response.json()["id_number_masked"] == new_number[:3] + "*" * 11 + new_number[-4:]
+    db.rollback()
+    after = db.execute(
+        text("SELECT id_number_enc, id_number_bidx FROM person WHERE id = :id"),
+        {"id": person["id"]},
+    ).one()
+    assert after.id_number_enc != before.id_number_enc
+    assert after.id_number_bidx != before.id_number_bidx
+    pid = uuid.UUID(person["id"])
+    assert runtime.pii.decrypt(bytes(after.id_number_enc), context=pid.bytes) == new_number
+
+    last = history_of(client, admin, person["id"])["items"][-1]
+    assert last["field"] == "id_number"
+    assert last["old_value"] == old_number[:3] + "*" * 11 + old_number[-4:]
+    assert last["new_value"] == new_number[:3] + "*" * 11 + new_number[-4:]
+    created(client, admin, id_number=old_number)  # the old number is free again
+    taken = post(client, admin, id_number=new_number)
+    assert taken.status_code == 409
+
+
+def test_patch_id_number_disagreeing_with_stored_birth_date_is_refused(client, admin) -> None:
+    person = created(client, admin, id_number=resident_id(date(1980, 6, 1), "female"))
+    other = resident_id(date(1981, 6, 1), "female")
+    response = client.patch(f"{PEOPLE}/{person['id']}", json={"id_number": other}, headers=admin)
+    assert response.status_code == 422
+    assert fields_of(response) == {"id_number"}
+    both = client.patch(
+        f"{PEOPLE}/{person['id']}",
+        json={"id_number": other, "birth_date": "1981-06-01"},
+        headers=admin,
+    )
+    assert both.status_code == 200, both.text
+
+
+def test_patch_id_number_fills_in_missing_birth_date_and_gender(client, admin) -> None:
+    person = created(client, admin)
+    number = resident_id(date(1990, 2, 3), "male")
+    response = client.patch(f"{PEOPLE}/{person['id']}", json={"id_number": number}, headers=admin)
+    assert response.status_code == 200, response.text
+    assert (response.json()["birth_date"], response.json()["gender"]) == ("1990-02-03", "male")
+    fields = [i["field"] for i in history_of(client, admin, person["id"])["items"]]
+    assert set(fields[1:]) == {"id_type", "id_number", "birth_date", "gender", "region_of_origin"}
+
+
+def test_patch_to_a_number_another_person_holds_is_a_409(client, admin) -> None:
+    number = resident_id()
+    created(client, admin, id_number=number)
+    person = created(client, admin)
+    response = client.patch(f"{PEOPLE}/{person['id']}", json={"id_number": number}, headers=admin)
+    assert response.status_code == 409
+    assert fields_of(response) == {"id_number"}
+
+
+def test_patch_id_type_alone_is_refused(client, admin) -> None:
+    person = created(client, admin, id_number=resident_id())
+    response = client.patch(f"{PEOPLE}/{person['id']}", json={"id_type": "passport"}, headers=admin)
+    assert response.status_code == 422
+    assert fields_of(response) == {"id_number"}
+
+
+def test_patch_id_number_to_null_is_refused_not_ignored(client, admin) -> None:
+    person = created(client, admin, id_number=resident_id())
+    response = client.patch(f"{PEOPLE}/{person['id']}", json={"id_number": None}, headers=admin)
+    assert response.status_code == 422
+    assert fields_of(response) == {"id_number"}
+
+
+def test_patch_refuses_unknown_fields(client, admin) -> None:
+    person = created(client, admin)
+    response = client.patch(f"{PEOPLE}/{person['id']}", json={"org_code": "X"}, headers=admin)
+    assert response.status_code == 422
+    assert fields_of(response) == {"org_code"}
+
+
+def test_history_pages(client, admin) -> None:
+    person = created(client, admin)
+    for i in range(4):
+        client.patch(f"{PEOPLE}/{person['id']}", json={"position": f"职位{i}"}, headers=admin)
+    first = history_of(client, admin, person["id"], limit=2)
+    assert [i["field"] for i in first["items"]] == ["created", "position"]
+    second = history_of(client, admin, person["id"], limit=2, cursor=first["next_cursor"])
+    third = history_of(client, admin, person["id"], limit=2, cursor=second["next_cursor"])
+    assert [i["new_value"] for i in second["items"] + third["items"]] == [
+        "职位1",
+        "职位2",
+        "职位3",
+    ]
+    assert third["next_cursor"] is None
+    bad = client.get(f"{PEOPLE}/{person['id']}/history", params={"cursor": "zz"}, headers=admin)
+    assert bad.status_code == 422
+    assert fields_of(bad) == {"cursor"}
+
+
+# --- the search outbox ------------------------------------------------------------------------
+
+
+def outbox_count(db, person_id: str) -> int:  # type: ignore[no-untyped-def]
+    db.rollback()
+    return db.execute(
+        text("SELECT count(*) FROM search_outbox WHERE person_id = :id"), {"id": person_id}
+    ).scalar_one()
+
+
+def test_creating_and_changing_a_person_appends_to_the_search_outbox(client, admin, db) -> None:
+    person = created(client, admin, research_fields=["湍流"])
+    assert outbox_count(db, person["id"]) == 1
+    client.patch(f"{PEOPLE}/{person['id']}", json={"research_fields": ["燃烧"]}, headers=admin)
+    assert outbox_count(db, person["id"]) == 2
+    client.patch(f"{PEOPLE}/{person['id']}", json={"research_fields": ["燃烧"]}, headers=admin)
+    assert outbox_count(db, person["id"]) == 2  # nothing changed, nothing to reindex
+
+
+def test_a_refused_create_leaves_nothing_behind(client, admin, db) -> None:
+    number = resident_id()
+    created(client, admin, id_number=number, name="唯一")
+    db.rollback()
+    before = db.execute(text("SELECT count(*) FROM person")).scalar_one()
+    outbox = db.execute(text("SELECT count(*) FROM search_outbox")).scalar_one()
+    assert post(client, admin, id_number=number).status_code == 409
+    db.rollback()
+    assert db.execute(text("SELECT count(*) FROM person")).scalar_one() == before
+    assert db.execute(text("SELECT count(*) FROM search_outbox")).scalar_one() == outbox

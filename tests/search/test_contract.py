@@ -1,0 +1,191 @@
+"""The search contract: every backend answers these the same way (run once per backend)."""
+
+from __future__ import annotations
+
+import pytest
+
+from .conftest import Corpus, SearchWorld
+
+
+def names(world: SearchWorld, corpus: Corpus, **body) -> list[str]:  # type: ignore[no-untyped-def]
+    by_id = {v: k for k, v in corpus.ids.items()}
+    return [by_id[pid] for pid in world.ids(**body)]
+
+
+def test_only_opted_in_active_experts_are_indexed(world: SearchWorld, corpus: Corpus) -> None:
+    found = world.ids(q="计算流体力学", limit=100)
+    assert corpus.ids["张伟"] in found
+    for hidden in corpus.hidden:
+        assert hidden not in found
+
+
+def test_pinyin_with_and_without_space_finds_the_chinese_name(
+    world: SearchWorld, corpus: Corpus
+) -> None:
+    for query in ("zhang wei", "zhangwei", "Zhang Wei", "张伟"):
+        assert corpus.ids["张伟"] in world.ids(q=query), query
+    # 张薇 sounds the same and is found by pinyin, but not by the characters 张伟.
+    assert corpus.ids["张薇"] in world.ids(q="zhang wei")
+    assert corpus.ids["张薇"] not in world.ids(q="张伟")
+
+
+def test_full_width_and_upper_case_query_is_folded(world: SearchWorld, corpus: Corpus) -> None:
+    assert names(world, corpus, q="ＬＩ　ＱＩＡＮＧ") == ["李强"]
+
+
+def test_exact_research_field_phrase_ranks_above_scattered_words(
+    world: SearchWorld, corpus: Corpus
+) -> None:
+    ranked = names(world, corpus, q="计算流体力学")
+    assert ranked[0] == "张伟"
+    # 周敏 lists 流体, 计算 and 力学教育 separately: found, but below the exact phrase.
+    assert "周敏" in ranked
+    assert ranked.index("周敏") > ranked.index("张伟")
+
+
+def test_english_text_is_searchable(world: SearchWorld, corpus: Corpus) -> None:
+    assert names(world, corpus, q="turbulence") == ["Anna Schmidt"]
+    assert names(world, corpus, q="Computational Fluid Dynamics") == ["Anna Schmidt"]
+
+
+def test_discipline_filter_matches_by_prefix(world: SearchWorld, corpus: Corpus) -> None:
+    found = set(names(world, corpus, discipline_codes=["130"], limit=100))
+    assert {"张伟", "张薇", "刘洋", "Anna Schmidt", "吴刚"} <= found
+    assert "王芳" not in found
+    assert set(names(world, corpus, discipline_codes=["130.15"], limit=100)) == {"张薇", "刘洋"}
+
+
+def test_region_filter_matches_by_prefix(world: SearchWorld, corpus: Corpus) -> None:
+    assert names(world, corpus, region_codes=["63"]) == ["赵磊"]
+    assert set(names(world, corpus, region_codes=["1101"], limit=100)) == {
+        "张伟", "张薇", "李强", "刘洋", "吴刚",
+    }  # fmt: skip
+
+
+def test_title_gender_and_age_filters_combine(world: SearchWorld, corpus: Corpus) -> None:
+    found = set(names(world, corpus, title_levels=["senior"], gender="female", limit=100))
+    assert found == {"王芳", "陈静", "Anna Schmidt"}
+    young = set(names(world, corpus, age_max=35, limit=100))
+    assert young == {"刘洋", "周敏"}
+    middle = set(names(world, corpus, age_min=40, age_max=50, gender="男", limit=100))
+    assert middle == {"赵磊"} or middle <= {"赵磊", "张伟"}
+
+
+def test_membership_filter_uses_org_codes(world: SearchWorld, corpus: Corpus) -> None:
+    in_a = set(names(world, corpus, org_codes=[corpus.org_a], limit=100))
+    in_b = set(names(world, corpus, org_codes=[corpus.org_b], limit=100))
+    assert in_a
+    assert in_b
+    assert not in_a & in_b
+    assert "张伟" in in_a
+
+
+def test_conflicts_with_removes_the_person_and_colleagues(
+    world: SearchWorld, corpus: Corpus
+) -> None:
+    found = set(names(world, corpus, conflicts_with=corpus.ids["张伟"], limit=100))
+    # Same institution (清华大学) by name: 李强 and 吴刚 are colleagues.
+    assert not found & {"张伟", "李强", "吴刚"}
+    assert {"张薇", "王芳"} <= found
+
+
+def test_exclude_person_ids(world: SearchWorld, corpus: Corpus) -> None:
+    found = world.ids(q="zhang", exclude_person_ids=[corpus.ids["张伟"]])
+    assert corpus.ids["张伟"] not in found
+    assert corpus.ids["张薇"] in found
+
+
+def test_facets_count_the_filtered_set(world: SearchWorld, corpus: Corpus) -> None:
+    answer = world.search(discipline_codes=["130"], limit=1)
+    facets = answer["facets"]
+    assert answer["total"] == 5
+    assert facets["discipline_codes"] == {"130": 5}
+    assert sum(facets["gender"].values()) == 5
+    assert facets["gender"] == {"male": 3, "female": 2}
+    assert facets["title_level"]["senior"] == 3
+    assert facets["region_codes"]["110000"] == 4
+    assert answer["approximate"] is None
+
+
+def test_pagination_walks_every_hit_once_in_stable_order(
+    world: SearchWorld, corpus: Corpus
+) -> None:
+    everything = world.ids(limit=100)
+    assert len(everything) == 10
+    pages: list[str] = []
+    body: dict = {"limit": 3}
+    while True:
+        answer = world.search(**body)
+        pages.extend(hit["person_id"] for hit in answer["hits"])
+        if not answer["next_cursor"]:
+            break
+        body["cursor"] = answer["next_cursor"]
+    assert pages == everything
+    assert world.ids(limit=100) == everything
+
+
+def test_highlights_mark_the_matched_words(world: SearchWorld, corpus: Corpus) -> None:
+    hit = world.search(q="湍流")["hits"][0]
+    assert hit["name"] == "张伟"
+    assert any("<em>湍流</em>" in s for s in hit["highlights"]["research_fields"])
+    by_pinyin = world.search(q="zhangwei")["hits"][0]
+    assert by_pinyin["highlights"]["name"] == ["<em>张伟</em>"]
+
+
+def test_hits_carry_only_public_profile_fields(world: SearchWorld, corpus: Corpus) -> None:
+    hit = world.search(q="张伟")["hits"][0]
+    assert set(hit) == {
+        "person_id", "name", "institution", "title_level", "discipline_codes",
+        "research_fields", "region_code", "score", "highlights",
+    }  # fmt: skip
+
+
+@pytest.mark.parametrize("query", ["，。！？", "的 和 the of", "   "])
+def test_punctuation_or_stop_words_give_an_empty_well_formed_answer(
+    world: SearchWorld, corpus: Corpus, query: str
+) -> None:
+    answer = world.search(q=query)
+    if query.strip():
+        assert answer["total"] == 0
+        assert answer["hits"] == []
+        assert answer["next_cursor"] is None
+        assert set(answer["facets"]) == {
+            "discipline_codes",
+            "region_codes",
+            "title_level",
+            "gender",
+        }
+
+
+@pytest.mark.parametrize(
+    ("body", "field"),
+    [
+        ({"title_levels": ["wizard"]}, "title_levels.0"),
+        ({"gender": "unknown"}, "gender"),
+        ({"age_min": 50, "age_max": 40}, "body"),
+        ({"limit": 101}, "limit"),
+        ({"cursor": "not-a-cursor"}, "cursor"),
+        ({"conflicts_with": "00000000-0000-7000-8000-000000000000"}, "conflicts_with"),
+        ({"discipline_codes": ["999"]}, "discipline_codes.0"),
+        ({"discipline_codes": ["13"]}, "discipline_codes.0"),
+        ({"region_codes": ["1"]}, "region_codes.0"),
+        ({"org_codes": ["NO-SUCH-ORG"]}, "org_codes.0"),
+        ({"unknown": 1}, "unknown"),
+    ],
+)
+def test_bad_requests_answer_422_naming_the_field(
+    world: SearchWorld, corpus: Corpus, body: dict, field: str
+) -> None:
+    response = world.client.post("/api/v1/search/experts", json=body, headers=world.headers)
+    assert response.status_code == 422, response.text
+    assert response.headers["content-type"] == "application/problem+json"
+    assert field in [e["field"] for e in response.json()["errors"]]
+
+
+def test_a_cursor_from_another_query_is_refused(world: SearchWorld, corpus: Corpus) -> None:
+    cursor = world.search(limit=1)["next_cursor"]
+    response = world.client.post(
+        "/api/v1/search/experts", json={"q": "力学", "cursor": cursor}, headers=world.headers
+    )
+    assert response.status_code == 422
+    assert response.json()["errors"][0]["field"] == "cursor"
