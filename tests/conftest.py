@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import tempfile
 import uuid
 import warnings
 from collections.abc import Iterator
@@ -43,7 +44,10 @@ def server_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         return
     import pgserver
 
-    server = pgserver.get_server(tmp_path_factory.mktemp("pg"), cleanup_mode="delete")
+    # Not below pytest's base temp: each pytest run resets /tmp/pytest-of-<user> to mode 0700,
+    # which would lock the server's own user out of its data while another run starts.
+    data = Path(tempfile.mkdtemp(prefix="registry-test-pg-"))
+    server = pgserver.get_server(data, cleanup_mode="delete")
     try:
         yield server.get_uri("postgres")
     finally:

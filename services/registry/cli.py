@@ -22,10 +22,12 @@ db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
 users_app = typer.Typer(help="Sign-in accounts.", no_args_is_help=True)
 clients_app = typer.Typer(help="Client credentials for society systems.", no_args_is_help=True)
 openapi_app = typer.Typer(help="The OpenAPI document.", no_args_is_help=True)
+search_app = typer.Typer(help="The expert search index.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 app.add_typer(users_app, name="users")
 app.add_typer(clients_app, name="clients")
 app.add_typer(openapi_app, name="openapi")
+app.add_typer(search_app, name="search")
 
 out = Console()
 err = Console(stderr=True)
@@ -193,6 +195,95 @@ def openapi_export(
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(document())
     out.print(f"wrote {path}")
+
+
+def _search_runtime():  # type: ignore[no-untyped-def]
+    from .core.runtime import Runtime
+
+    settings = get_settings()
+    return Runtime.build(settings, database_url(settings))
+
+
+@search_app.command("worker")
+def search_worker(
+    once: Annotated[bool, typer.Option(help="drain what is due, then exit")] = False,
+) -> None:
+    """Drain the search outbox continuously (stops cleanly on SIGTERM or Ctrl-C)."""
+    import signal
+    import threading
+
+    from services.search import worker
+
+    runtime = _search_runtime()
+    try:
+        if once:
+            out.print(f"settled {worker.drain(runtime.sessions, runtime.search)} outbox rows")
+            return
+        stop = threading.Event()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            signal.signal(sig, lambda *_: stop.set())
+        err.print(f"search worker draining into {runtime.search.name}")
+        worker.run(runtime.sessions, runtime.search, stop)
+    finally:
+        runtime.close()
+
+
+@search_app.command("reindex")
+def search_reindex() -> None:
+    """Rebuild the index from PostgreSQL without downtime and swap it in atomically."""
+    runtime = _search_runtime()
+    try:
+        stats = runtime.search.rebuild(runtime.sessions)
+    finally:
+        runtime.close()
+    typer.echo(json.dumps(stats))
+
+
+@search_app.command("status")
+def search_status() -> None:
+    """Outbox backlog and failures, indexed documents against searchable people."""
+    from sqlalchemy import func, select
+
+    from services.search.outbox import SearchOutbox
+
+    from .people.models import Person
+
+    runtime = _search_runtime()
+    try:
+        with runtime.sessions() as session:
+            pending = session.scalar(select(func.count()).where(SearchOutbox.failed_at.is_(None)))
+            failed = session.scalar(select(func.count()).where(SearchOutbox.failed_at.is_not(None)))
+            searchable = session.scalar(
+                select(func.count()).where(
+                    Person.expert_opt_in.is_(True), Person.status == "active"
+                )
+            )
+            indexed = runtime.search.count(session)
+    finally:
+        runtime.close()
+    typer.echo(
+        json.dumps(
+            {
+                "backend": runtime.search.name,
+                "outbox_pending": pending,
+                "outbox_failed": failed,
+                "searchable_people": searchable,
+                "indexed": indexed,
+            }
+        )
+    )
+
+
+@search_app.command("retry-failed")
+def search_retry_failed() -> None:
+    """Give outbox rows that exhausted their retries another round."""
+    from services.search import worker
+
+    runtime = _search_runtime()
+    try:
+        out.print(f"requeued {worker.retry_failed(runtime.sessions)} outbox rows")
+    finally:
+        runtime.close()
 
 
 def main() -> None:

@@ -5,9 +5,9 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass, field
 from datetime import date
-from typing import Protocol
+from typing import Any, Protocol
 
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, sessionmaker
 
 from .documents import ExpertDocument
 
@@ -90,3 +90,7 @@ class SearchBackend(Protocol):
         ...
 
     def get(self, session: Session, person_id: uuid.UUID) -> ExpertDocument | None: ...
+
+    def rebuild(self, sessions: sessionmaker[Session]) -> dict[str, Any]:
+        """Build a new index from PostgreSQL, swap it in atomically, replay what came meanwhile."""
+        ...

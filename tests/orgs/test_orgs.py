@@ -192,13 +192,25 @@ def test_status_change_is_recorded_in_history_with_its_reason(client, admin) -> 
     assert history["next_cursor"] is None
 
 
-def test_status_set_to_null_is_refused(client, admin) -> None:
+@pytest.mark.parametrize("field", ["status", "name"])
+def test_required_fields_cannot_be_cleared(client, admin, field) -> None:
     org = create(client, admin).json()
     response = client.patch(
-        f"{ORGS}/{org['code']}", json={"status": None, "reason": "x"}, headers=admin
+        f"{ORGS}/{org['code']}", json={field: None, "reason": "x"}, headers=admin
     )
     assert response.status_code == 422
-    assert fields_of(response) == {"status"}
+    assert fields_of(response) == {field}
+
+
+def test_optional_fields_can_be_cleared(client, admin) -> None:
+    org = create(client, admin, name_en="X", uscc=fresh_uscc(), region_code="110000").json()
+    response = client.patch(
+        f"{ORGS}/{org['code']}",
+        json={"name_en": None, "uscc": None, "region_code": None},
+        headers=admin,
+    )
+    assert response.status_code == 200
+    assert (response.json()["name_en"], response.json()["uscc"]) == (None, None)
 
 
 def test_patch_changes_only_given_fields_and_records_them(client, admin) -> None:

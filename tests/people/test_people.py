@@ -490,6 +490,10 @@ def test_patch_birth_date_disagreeing_with_stored_resident_id_is_refused(client,
     response = client.patch(url, json={"gender": "male"}, headers=admin)
     assert response.status_code == 422
     assert fields_of(response) == {"gender"}
+    for field in ("birth_date", "gender"):
+        response = client.patch(url, json={field: None}, headers=admin)
+        assert response.status_code == 422
+        assert fields_of(response) == {field}
     kept = client.get(url, headers=admin).json()
     assert (kept["birth_date"], kept["gender"], kept["version"]) == ("1980-06-01", "female", 1)
 

@@ -138,8 +138,8 @@ def update_org(session: Session, *, principal: Principal, code: str, data: OrgUp
     changes: list[tuple[str, object, object]] = []
     fields = data.model_dump(exclude_unset=True, exclude={"reason", "parent_code"})
     for name, value in fields.items():
-        if value is None and name == "status":
-            raise InvalidField("status", "cannot be null")
+        if value is None and name in {"status", "name"}:
+            raise InvalidField(name, "cannot be cleared")
         old = getattr(org, name)
         if old != value:
             changes.append((name, old, value))

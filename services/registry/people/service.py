@@ -304,6 +304,9 @@ def _check_resident_agrees(
         return
     number = pii.decrypt(person.id_number_enc or b"", context=person.id.bytes)
     parsed = ids.parse_resident_id(number)
+    for name in ("birth_date", "gender"):
+        if getattr(person, name) is None:
+            raise InvalidField(name, "cannot be cleared: the resident ID number gives it")
     if person.birth_date and person.birth_date != parsed.birth_date:
         raise InvalidField("birth_date", "differs from the birth date in the resident ID number")
     if person.gender and person.gender != parsed.gender:

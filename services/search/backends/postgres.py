@@ -8,6 +8,7 @@ table sample and ranks the strongest profiles by relevance, and says so in `appr
 
 from __future__ import annotations
 
+import time
 import uuid
 from typing import Any
 
@@ -29,8 +30,10 @@ from sqlalchemy import (
     union_all,
 )
 from sqlalchemy.dialects.postgresql import TSQUERY
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.schema import CreateIndex
 
+from .. import rebuild as rebuild_module
 from ..documents import ExpertDocument, from_json, to_json
 from ..models import ExpertDoc
 from ..protocol import FACETS, ExpertHit, ExpertQuery, SearchResult
@@ -195,6 +198,9 @@ class PostgresBackend:
             session.execute(DELETE, params)
             session.execute(TOMBSTONE, params)
 
+    def rebuild(self, sessions: sessionmaker[Session]) -> dict[str, Any]:
+        return rebuild(sessions)
+
     def count(self, session: Session) -> int:
         return session.scalar(select(func.count()).select_from(_TABLE)) or 0
 
@@ -307,3 +313,53 @@ class PostgresBackend:
             ExpertHit(person_id=pid, score=float(score_), document=from_json(doc))
             for pid, doc, score_ in session.execute(stmt)
         ]
+
+
+def rebuild(sessions: sessionmaker[Session]) -> dict[str, Any]:
+    """Build `expert_doc` anew beside the live table, then swap the two in one transaction.
+
+    Searches keep reading the old table until the swap, which takes a brief exclusive lock.
+    """
+    started_clock = time.monotonic()
+    started = rebuild_module.database_now(sessions)
+    build = "expert_doc_rebuild"
+    with sessions.begin() as session:
+        session.execute(text(f"DROP TABLE IF EXISTS {build}"))
+        session.execute(text(f"CREATE TABLE {build} (LIKE expert_doc INCLUDING DEFAULTS)"))
+    count = 0
+    with sessions() as session:
+        raw = session.connection().connection.driver_connection
+        columns = [c.strip() for c in _COLUMNS.split(",")]
+        for docs in rebuild_module.searchable_batches(sessions):
+            statement = f"COPY {build} ({', '.join(columns)}) FROM STDIN"
+            with raw.cursor() as cursor, cursor.copy(statement) as copy:
+                for doc in docs:
+                    values = row(doc)
+                    copy.write_row([values[c] for c in columns])
+            raw.commit()
+            count += len(docs)
+    with sessions.begin() as session:
+        session.execute(text(f"ALTER TABLE {build} ADD PRIMARY KEY (person_id)"))
+        for index in _TABLE.indexes:
+            ddl = str(CreateIndex(index).compile(dialect=session.bind.dialect))
+            ddl = ddl.replace(
+                f"INDEX {index.name} ON expert_doc", f"INDEX {index.name}_new ON {build}"
+            )
+            session.execute(text(ddl))
+        session.execute(text(f"ANALYZE {build}"))
+    with sessions.begin() as session:
+        session.execute(text("LOCK TABLE expert_doc IN ACCESS EXCLUSIVE MODE"))
+        session.execute(text("DROP TABLE expert_doc"))
+        session.execute(text(f"ALTER TABLE {build} RENAME TO expert_doc"))
+        session.execute(
+            text(f"ALTER TABLE expert_doc RENAME CONSTRAINT {build}_pkey TO pk_expert_doc")
+        )
+        for index in _TABLE.indexes:
+            session.execute(text(f"ALTER INDEX {index.name}_new RENAME TO {index.name}"))
+    replayed = rebuild_module.replay_changes_since(sessions, started)
+    return {
+        "backend": "postgres",
+        "documents": count,
+        "replayed": replayed,
+        "seconds": round(time.monotonic() - started_clock, 2),
+    }

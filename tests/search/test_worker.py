@@ -1,0 +1,188 @@
+"""The outbox keeps the index true: nothing lost on a crash, replays harmless, failures parked."""
+
+from __future__ import annotations
+
+import threading
+import time
+import uuid
+from datetime import date
+
+from fastapi.testclient import TestClient
+from sqlalchemy import func, select, text, update
+
+from services.registry.app import create_app
+from services.registry.auth.models import Role
+from services.search import worker
+from services.search.backends.postgres import PostgresBackend
+from services.search.documents import load
+from services.search.models import ExpertDoc
+from services.search.outbox import SearchOutbox
+
+from ..factories import Factory
+
+
+class BrokenBackend(PostgresBackend):
+    """A backend whose engine is down."""
+
+    def apply(self, session, upserts, deletes) -> None:  # type: ignore[no-untyped-def]
+        raise ConnectionError("search engine unreachable")
+
+
+def _outbox_rows(runtime, person_id: uuid.UUID) -> list[tuple[int, int, object]]:  # type: ignore[no-untyped-def]
+    with runtime.sessions() as session:
+        return [
+            tuple(r)
+            for r in session.execute(
+                select(SearchOutbox.id, SearchOutbox.attempts, SearchOutbox.failed_at).where(
+                    SearchOutbox.person_id == person_id
+                )
+            )
+        ]
+
+
+def _indexed(runtime, person_id: uuid.UUID) -> ExpertDoc | None:  # type: ignore[no-untyped-def]
+    with runtime.sessions() as session:
+        return session.get(ExpertDoc, person_id)
+
+
+def test_drain_indexes_the_change_and_removes_its_outbox_rows(runtime, factory) -> None:
+    person = factory.person(name="索引测试", research_fields=["声学"], expert_opt_in=True)
+    assert _outbox_rows(runtime, person.id)
+    worker.drain(runtime.sessions, runtime.search)
+    assert _outbox_rows(runtime, person.id) == []
+    doc = _indexed(runtime, person.id)
+    assert doc is not None
+    assert doc.research_fields == ["声学"]
+
+
+def test_a_failed_drain_keeps_the_rows_and_backs_off(runtime, factory) -> None:
+    person = factory.person(name="故障测试", expert_opt_in=True)
+    assert worker.drain(runtime.sessions, BrokenBackend()) == 0
+    rows = _outbox_rows(runtime, person.id)
+    assert rows
+    assert rows[0][1] == 1  # one attempt recorded, retried later
+    with runtime.sessions() as session:
+        error, due = session.execute(
+            select(SearchOutbox.last_error, SearchOutbox.next_attempt_at).where(
+                SearchOutbox.person_id == person.id
+            )
+        ).one()
+        assert "unreachable" in error
+        assert due > session.scalar(select(func.now()))
+    # When the engine is back and the backoff has passed, nothing was lost.
+    with runtime.sessions.begin() as session:
+        session.execute(update(SearchOutbox).values(next_attempt_at=func.now()))
+    worker.drain(runtime.sessions, runtime.search)
+    assert _indexed(runtime, person.id) is not None
+    assert _outbox_rows(runtime, person.id) == []
+
+
+def test_a_worker_dying_mid_batch_loses_nothing(runtime, factory) -> None:
+    person = factory.person(name="中断测试", expert_opt_in=True)
+    # A worker locks the batch, then its process dies before committing.
+    session = runtime.sessions()
+    locked = session.execute(
+        select(SearchOutbox.id).where(SearchOutbox.person_id == person.id).with_for_update()
+    ).all()
+    assert locked
+    session.connection().invalidate()  # the connection drops: its transaction is gone
+    session.close()
+    worker.drain(runtime.sessions, runtime.search)
+    assert _indexed(runtime, person.id) is not None
+
+
+def test_replaying_a_batch_is_harmless_and_older_versions_never_win(runtime, factory) -> None:
+    person = factory.person(name="版本测试", institution="甲大学", expert_opt_in=True)
+    backend = runtime.search
+    with runtime.sessions.begin() as session:
+        newer, _ = load(session, {person.id: 10})
+        backend.apply(session, newer, [])
+        backend.apply(session, newer, [])  # replay: no change, no error
+    with runtime.sessions.begin() as session:
+        session.execute(
+            text("UPDATE person SET institution = '乙大学' WHERE id = :id"), {"id": person.id}
+        )
+        older, _ = load(session, {person.id: 7})
+        backend.apply(session, older, [])
+    doc = _indexed(runtime, person.id)
+    assert (doc.version, doc.institution) == (10, "甲大学")
+    with runtime.sessions.begin() as session:
+        backend.apply(session, [], [(person.id, 9)])  # a stale delete
+    assert _indexed(runtime, person.id) is not None
+    with runtime.sessions.begin() as session:
+        backend.apply(session, [], [(person.id, 11)])
+        backend.apply(session, older, [])  # an old write arriving after the delete
+    assert _indexed(runtime, person.id) is None
+
+
+def test_opting_out_removes_the_expert_from_the_index(runtime, factory, client) -> None:
+    person = factory.person(name="退出测试", expert_opt_in=True)
+    worker.drain(runtime.sessions, runtime.search)
+    assert _indexed(runtime, person.id) is not None
+    response = client.patch(
+        f"/api/v1/people/{person.id}",
+        json={"expert_opt_in": False},
+        headers=factory.caller(Role.platform_admin),
+    )
+    assert response.status_code == 200
+    worker.drain(runtime.sessions, runtime.search)
+    assert _indexed(runtime, person.id) is None
+
+
+def test_concurrent_drains_settle_each_row_once(runtime, factory) -> None:
+    people = [factory.person(name=f"并发{i}", expert_opt_in=True) for i in range(40)]
+    settled: list[int] = []
+    threads = [
+        threading.Thread(
+            target=lambda: settled.append(worker.drain(runtime.sessions, runtime.search))
+        )
+        for _ in range(3)
+    ]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    for person in people:
+        assert _indexed(runtime, person.id) is not None
+        assert _outbox_rows(runtime, person.id) == []
+
+
+def test_rows_that_keep_failing_are_parked_then_retried_on_request(runtime, factory) -> None:
+    person = factory.person(name="停放测试", expert_opt_in=True)
+    for _ in range(worker.MAX_ATTEMPTS):
+        with runtime.sessions.begin() as session:
+            session.execute(update(SearchOutbox).values(next_attempt_at=func.now()))
+        worker.drain(runtime.sessions, BrokenBackend())
+    rows = _outbox_rows(runtime, person.id)
+    assert rows[0][1] == worker.MAX_ATTEMPTS
+    assert rows[0][2] is not None  # parked: kept, not retried automatically
+    assert worker.retry_failed(runtime.sessions) >= 1
+    worker.drain(runtime.sessions, runtime.search)
+    assert _indexed(runtime, person.id) is not None
+
+
+def test_inline_drain_makes_a_change_searchable_within_a_second(settings, database_url) -> None:
+    app = create_app(settings.model_copy(update={"search_inline_drain": True}), database_url)
+    with TestClient(app) as client:
+        factory = Factory(app.state.runtime)
+        headers = factory.caller(Role.platform_admin)
+        created = client.post(
+            "/api/v1/people",
+            json={
+                "name": "即时可查",
+                "research_fields": ["量子声子学"],
+                "expert_opt_in": True,
+                "birth_date": str(date(1980, 1, 1)),
+            },
+            headers=headers,
+        )
+        assert created.status_code == 201, created.text
+        deadline = time.monotonic() + 1.0
+        found: list[str] = []
+        while time.monotonic() < deadline and not found:
+            answer = client.post(
+                "/api/v1/search/experts", json={"q": "量子声子学"}, headers=headers
+            )
+            found = [h["person_id"] for h in answer.json()["hits"]]
+            time.sleep(0.05)
+        assert created.json()["id"] in found
