@@ -13,6 +13,7 @@ from ..auth import service as auth_service
 from ..auth.permissions import Permission
 from ..auth.principals import Principal
 from ..auth.tokens import InvalidToken
+from .db import transaction
 from .errors import Forbidden, Unauthorized
 from .runtime import Runtime
 
@@ -26,13 +27,8 @@ RuntimeDep = Annotated[Runtime, Depends(get_runtime)]
 
 def get_session(runtime: RuntimeDep) -> Iterator[Session]:
     """One transaction per request: committed when the route returns, rolled back on error."""
-    with runtime.sessions() as session:
-        try:
-            yield session
-            session.commit()
-        except BaseException:
-            session.rollback()
-            raise
+    with transaction(runtime.sessions) as session:
+        yield session
 
 
 # scope="function": the commit runs before the response is sent, so its failure is reported.

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterable
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import insert, select
@@ -59,6 +60,48 @@ def record(
     if rows:
         session.execute(insert(ChangeRecord), rows)
     return len(rows)
+
+
+Change = tuple[str, Any, Any]
+
+
+def assign(obj: Any, values: dict[str, Any]) -> list[Change]:
+    """Set the values that differ from what `obj` holds; return (field, old, new) for each."""
+    changes: list[Change] = []
+    for name, value in values.items():
+        old = getattr(obj, name)
+        if old != value:
+            changes.append((name, old, value))
+            setattr(obj, name, value)
+    return changes
+
+
+def save_changes(
+    session: Session,
+    obj: Any,
+    *,
+    entity: str,
+    changes: list[Change],
+    actor: str,
+    source: str,
+    reason: str | None = None,
+) -> bool:
+    """Bump `updated_at` and `version`, flush, and keep the history; False when nothing changed."""
+    if not changes:
+        return False
+    obj.updated_at = datetime.now(UTC)
+    obj.version += 1
+    session.flush()
+    record(
+        session,
+        entity=entity,
+        entity_id=obj.id,
+        changes=changes,
+        actor=actor,
+        source=source,
+        reason=reason,
+    )
+    return True
 
 
 def list_for(

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import uuid
-from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import Select, select
@@ -198,12 +197,7 @@ def update(
     for name in ("grade", "status"):
         if name in values and values[name] is None:
             raise InvalidField(name, "cannot be cleared")
-    changes = []
-    for name, value in values.items():
-        old = getattr(membership, name)
-        if old != value:
-            changes.append((name, old, value))
-            setattr(membership, name, value)
+    changes = history.assign(membership, values)
     if (
         membership.joined_on
         and membership.valid_until
@@ -222,19 +216,15 @@ def update(
         )
     ):
         raise Conflict("this member number is taken in the organisation", "member_no")
-    if changes:
-        membership.updated_at = datetime.now(UTC)
-        membership.version += 1
-        session.flush()
-        history.record(
-            session,
-            entity="membership",
-            entity_id=membership.id,
-            changes=changes,
-            actor=history.actor_of(principal),
-            source="api",
-            reason=data.reason,
-        )
+    if history.save_changes(
+        session,
+        membership,
+        entity="membership",
+        changes=changes,
+        actor=history.actor_of(principal),
+        source="api",
+        reason=data.reason,
+    ):
         enqueue_people(session, [membership.person_id])
     return to_read((membership, org_code, org_name, person_name))
 

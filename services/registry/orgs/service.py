@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import uuid
-from datetime import UTC, datetime
 
 from sqlalchemy import Select, func, select, update
 from sqlalchemy.orm import Session, aliased
@@ -135,30 +134,22 @@ def list_orgs(
 def update_org(session: Session, *, principal: Principal, code: str, data: OrgUpdate) -> OrgRead:
     org = get_scoped(session, principal=principal, code=code, permission=Permission.orgs_write)
     session.execute(select(Organisation.id).where(Organisation.id == org.id).with_for_update())
-    changes: list[tuple[str, object, object]] = []
     fields = data.model_dump(exclude_unset=True, exclude={"reason", "parent_code"})
-    for name, value in fields.items():
-        if value is None and name in {"status", "name"}:
+    for name in ("status", "name"):
+        if name in fields and fields[name] is None:
             raise InvalidField(name, "cannot be cleared")
-        old = getattr(org, name)
-        if old != value:
-            changes.append((name, old, value))
-            setattr(org, name, value)
+    changes = history.assign(org, fields)
     if "parent_code" in data.model_fields_set:
         changes.extend(_move(session, org, data.parent_code))
-    if changes:
-        org.updated_at = datetime.now(UTC)
-        org.version += 1
-        session.flush()
-        history.record(
-            session,
-            entity="organisation",
-            entity_id=org.id,
-            changes=changes,
-            actor=history.actor_of(principal),
-            source="api",
-            reason=data.reason,
-        )
+    history.save_changes(
+        session,
+        org,
+        entity="organisation",
+        changes=changes,
+        actor=history.actor_of(principal),
+        source="api",
+        reason=data.reason,
+    )
     parent_code = session.scalar(select(Organisation.code).where(Organisation.id == org.parent_id))
     return to_read(org, parent_code)
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from datetime import date
 from typing import Any
 
 from sqlalchemy import ColumnElement, exists, func, or_, select, true
@@ -243,14 +243,9 @@ def apply_changes(
             values[name] = []
     if "id_number" in values and values["id_number"] is None:
         raise InvalidField("id_number", "cannot be cleared; give the correct number instead")
-    changes: list[tuple[str, Any, Any]] = []
     secret = values.pop("id_number", None)
     new_type = values.pop("id_type", None) if "id_type" in values else None
-    for name, value in values.items():
-        old = getattr(person, name)
-        if old != value:
-            changes.append((name, old, value))
-            setattr(person, name, value)
+    changes = history.assign(person, values)
     if secret is not None:
         identity = resolve_identity(
             new_type or person.id_type,
@@ -279,19 +274,15 @@ def apply_changes(
         raise InvalidField("id_number", "required when id_type is given")
     elif person.id_type == IdType.resident_id and person.id_number_enc is not None:
         _check_resident_agrees(person, pii, changes)
-    if changes:
-        person.updated_at = datetime.now(UTC)
-        person.version += 1
-        session.flush()
-        history.record(
-            session,
-            entity="person",
-            entity_id=person.id,
-            changes=[(n, _masked(n, o), _masked(n, v)) for n, o, v in changes],
-            actor=actor,
-            source=source,
-            reason=reason,
-        )
+    if history.save_changes(
+        session,
+        person,
+        entity="person",
+        changes=[(n, _masked(n, o), _masked(n, v)) for n, o, v in changes],
+        actor=actor,
+        source=source,
+        reason=reason,
+    ):
         enqueue_people(session, [person.id])
     return person
 
