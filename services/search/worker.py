@@ -2,7 +2,12 @@
 
 Rows are deleted only in the transaction that wrote their documents (postgres backend) or
 after the engine acknowledged them (opensearch backend), so a crash at any point replays
-them, and replays are harmless because every write carries its outbox id as version.
+them, and replays are harmless because every write carries a version and older ones lose.
+
+Versions follow the order in which state is read, not the order of outbox ids: a change may
+commit after a later-numbered one was drained. Each batch therefore takes per-person advisory
+locks (drains of one person run one after another), then draws its version from the outbox
+sequence, then reads the people: a later drain always reads newer state with a higher version.
 """
 
 from __future__ import annotations
@@ -12,7 +17,7 @@ import threading
 import uuid
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import delete, func, select, text, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from services.registry.core.db import transaction
@@ -22,6 +27,13 @@ from .outbox import SearchOutbox
 from .protocol import SearchBackend
 
 log = logging.getLogger("registry.search.worker")
+
+_LOCK_PEOPLE = text(
+    "SELECT count(pg_advisory_xact_lock(k)) FROM ("
+    " SELECT hashtextextended(id::text, 7) AS k FROM unnest(CAST(:ids AS uuid[])) AS id ORDER BY k"
+    ") AS ordered"
+)
+_NEXT_VERSION = text("SELECT nextval(pg_get_serial_sequence('search_outbox', 'id'))")
 
 BATCH_SIZE = 500
 MAX_ATTEMPTS = 12
@@ -48,9 +60,10 @@ def drain_batch(
         if not rows:
             return 0
         ids = [row.id for row in rows]
-        versions: dict[uuid.UUID, int] = {}
-        for row in rows:
-            versions[row.person_id] = max(row.id, versions.get(row.person_id, 0))
+        people = sorted({row.person_id for row in rows})
+        session.execute(_LOCK_PEOPLE, {"ids": people})
+        version = session.scalar(_NEXT_VERSION)
+        versions: dict[uuid.UUID, int] = dict.fromkeys(people, version)
         try:
             with session.begin_nested():
                 upserts, deletes = documents.load(session, versions)

@@ -186,3 +186,27 @@ def test_inline_drain_makes_a_change_searchable_within_a_second(settings, databa
             found = [h["person_id"] for h in answer.json()["hits"]]
             time.sleep(0.05)
         assert created.json()["id"] in found
+
+
+def test_a_change_committed_after_a_later_one_was_indexed_is_not_lost(runtime, factory) -> None:
+    """Outbox ids are given at insert, not at commit: the drain must not trust their order."""
+    from services.registry.memberships.models import Membership
+    from services.search.outbox import enqueue_people
+
+    person = factory.person(name="迟到提交", expert_opt_in=True)
+    early_org, late_org = factory.org(), factory.org()
+    worker.drain(runtime.sessions, runtime.search)
+    slow = runtime.sessions()  # takes the lower outbox id, commits last
+    slow.add(Membership(org_id=early_org.id, person_id=person.id, member_no="EARLY"))
+    slow.flush()
+    enqueue_people(slow, [person.id])
+    slow.flush()
+    factory.membership(late_org, person, member_no="LATE")
+    with runtime.sessions.begin() as session:
+        enqueue_people(session, [person.id])
+    worker.drain(runtime.sessions, runtime.search)
+    assert _indexed(runtime, person.id).org_codes == [late_org.code]
+    slow.commit()
+    slow.close()
+    worker.drain(runtime.sessions, runtime.search)
+    assert sorted(_indexed(runtime, person.id).org_codes) == sorted([early_org.code, late_org.code])
