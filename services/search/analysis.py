@@ -90,6 +90,22 @@ def _pinyin(name: str) -> tuple[str, ...]:
     return tuple(lazy_pinyin(name, style=Style.NORMAL, errors="ignore"))
 
 
+_NAME_SPANS = 4  # up to this many characters, every run of a name is a token of its own
+
+
+def _spans(parts: list[str]) -> list[str]:
+    """Every run of two or more parts, joined: [ou, yang, ming] -> ouyang, yangming, ouyangming.
+
+    A compound surname (欧阳, ouyang) or a given name written as one word (张晓明 as
+    `zhang xiaoming`, or `Xiaoming Zhang`) is then a token, as people type names. Longer names
+    (transliterated ones) keep only the whole, to bound the tokens.
+    """
+    if len(parts) > _NAME_SPANS:
+        return ["".join(parts)] if len(parts) > 1 else []
+    n = len(parts)
+    return ["".join(parts[i:j]) for i in range(n) for j in range(i + 2, n + 1)]
+
+
 def name_tokens(name: str, name_en: str | None = None) -> list[str]:
     """A name, its characters, its words, and its pinyin: `zhang wei` and `zhangwei` find 张伟."""
     folded = fold(name)
@@ -98,10 +114,10 @@ def name_tokens(name: str, name_en: str | None = None) -> list[str]:
         if _IS_CJK.match(run):
             tokens.extend(run)
             tokens.extend(rjieba.cut(run))
+            tokens.extend(_spans(list(run)))
             syllables = [s for s in _pinyin(run) if s]
             tokens.extend(syllables)
-            if len(syllables) > 1:
-                tokens.append("".join(syllables))
+            tokens.extend(_spans(syllables))
         else:
             tokens.append(run)
     if name_en:

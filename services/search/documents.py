@@ -10,7 +10,7 @@ from datetime import date
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from services.registry.core.disciplines import name_of
+from services.registry.core.disciplines import labels_of
 from services.registry.memberships.models import Membership
 from services.registry.orgs.models import Organisation
 from services.registry.people.models import Person
@@ -92,8 +92,7 @@ def build(
     discipline_words: list[str] = []
     for code in disciplines:
         discipline_words.append(code)
-        label = name_of(code)
-        if label:
+        for label in labels_of(code):
             discipline_words.extend(analysis.index_tokens(label))
     prior = _TITLE_PRIOR.get(person.title_level or "", 0.1)
     prior += max((_GRADE_PRIOR.get(grade, 0.0) for _, grade in memberships), default=0.0)

@@ -32,6 +32,11 @@ def name_of(code: str) -> str | None:
     return entry[0] if entry else None
 
 
+def labels_of(code: str) -> tuple[str, ...]:
+    """The Chinese and English names of a code's first-level discipline (empty when unknown)."""
+    return first_level().get(code[:3], ())
+
+
 def prefixes(code: str) -> list[str]:
     """`1301510` -> [`130`, `13015`, `1301510`]: what a prefix filter may name."""
     return [code[:n] for n in (3, 5, 7) if len(code) >= n]
