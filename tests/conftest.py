@@ -84,7 +84,12 @@ def database_url(server_url: str) -> Iterator[str]:
 
 @pytest.fixture(scope="session")
 def settings(tmp_path_factory: pytest.TempPathFactory) -> Settings:
-    return Settings(env="test", data_dir=tmp_path_factory.mktemp("data"), search_inline_drain=False)
+    return Settings(
+        env="test",
+        data_dir=tmp_path_factory.mktemp("data"),
+        search_inline_drain=False,
+        principal_cache_seconds=0,
+    )
 
 
 @pytest.fixture(scope="session")

@@ -159,10 +159,14 @@ class AccessTokens:
 
     def verify(self, token: str) -> uuid.UUID:
         """The account a valid access token speaks for."""
+        return self.authenticate(token)[0]
+
+    def authenticate(self, token: str) -> tuple[uuid.UUID, int]:
+        """The account a valid access token speaks for, and when the token expires (epoch s)."""
         claims = self.keys.verify(token, audience=self.audience, issuer=self.issuer)
         if claims.get("token_use") != ACCESS:
             raise InvalidToken("not an access token")
         try:
-            return uuid.UUID(str(claims["sub"]))
+            return uuid.UUID(str(claims["sub"])), int(claims["exp"])
         except ValueError:
             raise InvalidToken("bad subject") from None

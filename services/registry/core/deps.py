@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Iterator
 from typing import Annotated, Any
 
@@ -44,13 +45,20 @@ def get_principal(
 ) -> Principal:
     if credentials is None or credentials.scheme.lower() != "bearer":
         raise Unauthorized("a bearer token is required")
+    token = credentials.credentials
+    cached = runtime.principals.get(token)
+    if cached is not None:
+        return cached
     try:
-        account_id = runtime.access_tokens.verify(credentials.credentials)
+        account_id, expires = runtime.access_tokens.authenticate(token)
     except InvalidToken:
         raise Unauthorized("the access token is invalid or expired") from None
     principal = auth_service.load_principal(session, account_id)
     if principal is None:
         raise Unauthorized("the account is disabled or no longer exists")
+    # Grants and account state are re-read at most every few seconds per token.
+    ttl = min(runtime.settings.principal_cache_seconds, expires - time.time())
+    runtime.principals.put(token, principal, ttl)
     return principal
 
 

@@ -8,7 +8,9 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import Engine, event
 from sqlalchemy.orm import Session, sessionmaker
 
+from ..auth.principals import Principal
 from ..auth.tokens import AccessTokens, KeySet
+from .cache import ExpiringCache
 from .config import Settings
 from .db import make_engine, make_sessionmaker
 from .security import PiiCipher
@@ -28,6 +30,7 @@ class Runtime:
     pii: PiiCipher
     search: SearchBackend
     drainer: InlineDrainer | None = field(default=None)
+    principals: ExpiringCache[Principal] = field(default_factory=lambda: ExpiringCache(10_000))
 
     @classmethod
     def build(cls, settings: Settings, database_url: str) -> Runtime:
