@@ -1,0 +1,1 @@
+"""Awards and nominations: programmes, cycles, eligibility, review panels and scores."""
