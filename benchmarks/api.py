@@ -9,7 +9,11 @@ pgserver instance when no server answers), or into --database-url. The real serv
 as a subprocess sharing the benchmark's data directory, so its keys match the encrypted
 documents and the access tokens minted here. Each scenario drives the server with keep-alive
 HTTP/1.1 connections from asyncio client processes for a fixed duration; only 200 responses
-count as successes. The last line printed is one JSON object with every figure.
+count as successes. Besides requests/s and latency percentiles it reports what one request
+costs the server: CPU time of the API processes (from /proc), PostgreSQL's time executing
+statements and the connections it had to open (from pg_stat_database). Those stay meaningful
+when other work shares the machine. The last line printed is one JSON object with every
+figure. Linux only (fork, /proc); PostgreSQL 14+.
 """
 
 from __future__ import annotations
@@ -34,16 +38,15 @@ import urllib.error
 import urllib.request
 import uuid
 from collections import Counter
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
-from datetime import date, timedelta
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 import psycopg
 import uvloop
-from psycopg import sql
 from sqlalchemy.engine import make_url
 from stdnum.cn import ric
 
@@ -56,8 +59,28 @@ from services.registry.core.ids import parse_resident_id, uuid7
 from services.registry.core.runtime import Runtime
 from services.registry.core.security import PiiCipher, mask_document
 
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # run as a script or a module
+from benchmarks.common import (
+    BIRTH_DAYS,
+    BIRTH_START,
+    DEFAULT_SERVER_URL,
+    DEGREES,
+    GRADES,
+    INSTITUTIONS,
+    JOIN_DAYS,
+    JOIN_START,
+    MEMBERSHIP_STATUS,
+    TALENT_TAGS,
+    TITLES,
+    bench_database,
+    chinese_name,
+    copy_rows,
+    expand,
+    libpq,
+    percentile,
+)
+
 HOST = "127.0.0.1"
-DEFAULT_SERVER_URL = "postgresql://postgres@127.0.0.1:5432/postgres"
 
 # code, Chinese name, English name, GB/T 13745 discipline codes, research fields, relative size
 SOCIETIES: list[tuple[str, str, str, tuple[str, ...], tuple[str, ...], int]] = [
@@ -103,63 +126,12 @@ SOCIETIES: list[tuple[str, str, str, tuple[str, ...], tuple[str, ...], int]] = [
      ("560", "56020"), ("桥梁工程", "隧道工程", "结构抗震"), 5),
 ]  # fmt: skip
 
-# name, GB/T 2260 code of the workplace, e-mail domain
-INSTITUTIONS: list[tuple[str, str, str]] = [
-    ("清华大学", "110108", "tsinghua.edu.cn"), ("北京大学", "110108", "pku.edu.cn"),
-    ("中国科学院力学研究所", "110108", "imech.ac.cn"),
-    ("中国科学院计算技术研究所", "110108", "ict.ac.cn"),
-    ("北京航空航天大学", "110108", "buaa.edu.cn"), ("中国农业大学", "110108", "cau.edu.cn"),
-    ("北京协和医院", "110101", "pumch.cn"), ("复旦大学", "310110", "fudan.edu.cn"),
-    ("上海交通大学", "310104", "sjtu.edu.cn"), ("同济大学", "310110", "tongji.edu.cn"),
-    ("浙江大学", "330106", "zju.edu.cn"), ("南京大学", "320106", "nju.edu.cn"),
-    ("东南大学", "320102", "seu.edu.cn"), ("中国科学技术大学", "340104", "ustc.edu.cn"),
-    ("武汉大学", "420106", "whu.edu.cn"), ("华中科技大学", "420111", "hust.edu.cn"),
-    ("中山大学", "440105", "sysu.edu.cn"), ("华南理工大学", "440106", "scut.edu.cn"),
-    ("南方科技大学", "440305", "sustech.edu.cn"), ("四川大学", "510107", "scu.edu.cn"),
-    ("西安交通大学", "610103", "xjtu.edu.cn"), ("哈尔滨工业大学", "230103", "hit.edu.cn"),
-    ("吉林大学", "220104", "jlu.edu.cn"), ("南开大学", "120104", "nankai.edu.cn"),
-    ("天津大学", "120104", "tju.edu.cn"), ("山东大学", "370102", "sdu.edu.cn"),
-    ("厦门大学", "350203", "xmu.edu.cn"), ("兰州大学", "620102", "lzu.edu.cn"),
-    ("中南大学", "430104", "csu.edu.cn"), ("华为技术有限公司", "440307", "huawei.com"),
-    ("中国航天科技集团有限公司", "110108", "spacechina.com"),
-    ("国家电网有限公司", "110102", "sgcc.com.cn"),
-]  # fmt: skip
-
 # Birthplace codes that python-stdnum accepts for every birth year drawn below (1955-2000).
 BIRTH_REGIONS = (
     "110101", "110102", "110105", "110106", "110108", "120101", "120103", "120104", "310101",
     "310104", "310105", "310110", "140121", "150121", "330122", "340121", "350121", "360121",
     "430121", "510121", "620121", "640121", "650121", "222401",
 )  # fmt: skip
-BIRTH_START = date(1955, 1, 1)
-BIRTH_DAYS = (date(2000, 12, 31) - BIRTH_START).days
-JOIN_START = date(1995, 1, 1)
-JOIN_DAYS = (date(2025, 6, 30) - JOIN_START).days
-
-SURNAMES = "王李张刘陈杨黄赵吴周徐孙马朱胡郭何高林罗郑梁谢宋唐许韩冯邓曹彭曾肖田董袁潘于蒋蔡余杜叶程苏魏吕丁任沈姚卢姜崔钟谭陆汪范金石廖贾夏韦付方白邹孟熊秦邱江尹薛闫段雷侯龙史陶黎贺顾毛郝龚邵万钱严覃武戴莫孔向汤欧阳"  # noqa: E501
-GIVEN_MALE = "伟强磊军勇杰涛明超刚平辉鹏华飞鑫波斌宇浩凯健俊帆峰建国志文博亮成栋"
-GIVEN_FEMALE = "芳娜敏静丽艳娟霞秀玲婷雪慧琳莹倩颖佳欣悦晶璐妍洁红梅兰萍琴云"
-GIVEN_ANY = "晓子思一天宏嘉雨永安春海新昊辰"
-
-# title level, weight, positions at that level
-TITLES: list[tuple[str, int, tuple[str, ...]]] = [
-    ("senior", 20, ("教授", "研究员", "主任医师", "正高级工程师")),
-    ("associate_senior", 30, ("副教授", "副研究员", "副主任医师", "高级工程师")),
-    ("intermediate", 30, ("讲师", "助理研究员", "主治医师", "工程师")),
-    ("junior", 15, ("助教", "研究实习员", "助理工程师")),
-    ("none", 5, ("博士研究生", "硕士研究生")),
-]
-DEGREES = ("博士", "博士", "博士", "硕士", "硕士", "学士")
-TALENT_TAGS = (
-    "国家杰出青年科学基金获得者",
-    "长江学者",
-    "中国科学院院士",
-    "中国工程院院士",
-    "青年拔尖人才",
-)
-GRADES = (("student", 8), ("member", 62), ("senior", 20), ("fellow", 8), ("honorary", 2))
-MEMBERSHIP_STATUS = (("active", 85), ("lapsed", 10), ("pending", 5))
-
 PERSON_COLUMNS = (
     "id", "name", "gender", "birth_date", "id_type", "id_number_enc", "id_number_bidx",
     "id_number_masked", "phone", "email", "nationality", "region_of_origin", "region_code",
@@ -193,7 +165,8 @@ class Dataset:
     members: dict[str, list[uuid.UUID]] = field(default_factory=dict)
     societies: dict[str, Society] = field(default_factory=dict)
     memberships: int = 0
-    seconds: float = 0.0
+    seconds: float = 0.0  # generating and copying
+    analyze_seconds: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -214,6 +187,13 @@ class ClientSpec:
     seed: int
 
 
+@dataclass(frozen=True)
+class Server:
+    port: int
+    pid: int
+    database_url: str
+
+
 @dataclass
 class ClientResult:
     latencies_ms: list[float] = field(default_factory=list)
@@ -221,67 +201,7 @@ class ClientResult:
     cpu_seconds: float = 0.0
 
 
-# --- database -----------------------------------------------------------------------------
-
-
-def libpq(url: str) -> str:
-    return url.replace("postgresql+psycopg://", "postgresql://", 1)
-
-
-def reachable(server_url: str) -> bool:
-    try:
-        with psycopg.connect(libpq(server_url), connect_timeout=3):
-            return True
-    except psycopg.OperationalError:
-        return False
-
-
-@contextlib.contextmanager
-def postgres_server(server_url: str, scratch: Path) -> Iterator[str]:
-    """The given server when it answers, otherwise a throwaway pgserver instance."""
-    if reachable(server_url):
-        yield server_url
-        return
-    import pgserver
-
-    print(f"no PostgreSQL at {server_url}; starting pgserver in {scratch / 'pg'}")
-    server = pgserver.get_server(scratch / "pg", cleanup_mode="delete")
-    try:
-        yield server.get_uri("postgres")
-    finally:
-        server.cleanup()
-
-
-@contextlib.contextmanager
-def bench_database(server_url: str, scratch: Path, *, keep: bool) -> Iterator[str]:
-    """A fresh database `registry_bench_<hex>`, migrated to head, dropped afterwards."""
-    with postgres_server(server_url, scratch) as server:
-        name = f"registry_bench_{uuid.uuid4().hex[:12]}"
-        admin = libpq(server)
-        with psycopg.connect(admin, autocommit=True) as conn:
-            conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
-        url = make_url(server).set(database=name).render_as_string(hide_password=False)
-        try:
-            migrate.upgrade(url)
-            yield url
-        finally:
-            if keep:
-                print(f"kept database {libpq(url)}")
-            else:
-                with psycopg.connect(admin, autocommit=True) as conn:
-                    conn.execute(
-                        sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(
-                            sql.Identifier(name)
-                        )
-                    )
-
-
 # --- data ---------------------------------------------------------------------------------
-
-
-def expand(pairs: Sequence[tuple[Any, int]]) -> tuple[Any, ...]:
-    """Each value repeated by its weight, so that `rng.choice` draws with those weights."""
-    return tuple(value for value, weight in pairs for _ in range(weight))
 
 
 class PeopleGenerator:
@@ -307,12 +227,7 @@ class PeopleGenerator:
         self.member_seq: Counter[str] = Counter()
 
     def name(self, gender: str) -> str:
-        rng = self.rng
-        pool = GIVEN_MALE if gender == "male" else GIVEN_FEMALE
-        given = rng.choice(pool)
-        if rng.random() < 0.7:
-            given = rng.choice(GIVEN_ANY + pool) + given
-        return rng.choice(SURNAMES) + given
+        return chinese_name(self.rng, gender)
 
     def resident_id(self, birth: str, gender: str) -> str:
         """A GB 11643 number no other generated person has: odd sequence digit for men."""
@@ -424,15 +339,6 @@ def organisation_rows() -> tuple[list[tuple[Any, ...]], list[Society]]:
     return rows, societies
 
 
-def copy_rows(cur: psycopg.Cursor[Any], table: str, columns: Sequence[str], rows: Any) -> None:
-    statement = sql.SQL("COPY {} ({}) FROM STDIN").format(
-        sql.Identifier(table), sql.SQL(", ").join(map(sql.Identifier, columns))
-    )
-    with cur.copy(statement) as copy:
-        for row in rows:
-            copy.write_row(row)
-
-
 def load(url: str, pii: PiiCipher, people: int, seed: int) -> Dataset:
     """Generate and COPY organisations, people and memberships in one transaction."""
     rng = random.Random(seed)
@@ -463,8 +369,10 @@ def load(url: str, pii: PiiCipher, people: int, seed: int) -> Dataset:
     # The service must accept what was generated: check a sample with its own validator.
     for number in rng.sample(sorted(generator.numbers), k=min(200, people)):
         parse_resident_id(number)
+    started = time.perf_counter()
     with psycopg.connect(libpq(url), autocommit=True) as conn:
         conn.execute("VACUUM (ANALYZE) organisation, person, membership")
+    data.analyze_seconds = time.perf_counter() - started
     return data
 
 
@@ -505,8 +413,8 @@ def get(port: int, target: str, token: str | None = None) -> tuple[int, bytes]:
 
 
 @contextlib.contextmanager
-def running_server(url: str, data_dir: Path, workers: int) -> Iterator[int]:
-    """`registry serve` on a free port, ready; yields the port and stops the server after."""
+def running_server(url: str, data_dir: Path, workers: int) -> Iterator[Server]:
+    """`registry serve` on a free port, ready; stopped on leaving."""
     registry = Path(sys.executable).with_name("registry")
     if not registry.exists():
         raise SystemExit(f"{registry} not found: run with the project's virtual environment")
@@ -539,7 +447,7 @@ def running_server(url: str, data_dir: Path, workers: int) -> Iterator[int]:
                 raise SystemExit(f"the server was not ready in 60 s:\n{log_path.read_text()}")
             time.sleep(0.2)
         print(f"server ready on port {port} with {workers} worker(s), pid {server.pid}")
-        yield port
+        yield Server(port, server.pid, url)
     finally:
         server.terminate()
         try:
@@ -547,6 +455,51 @@ def running_server(url: str, data_dir: Path, workers: int) -> Iterator[int]:
         except subprocess.TimeoutExpired:
             os.killpg(server.pid, 9)
             server.wait()
+
+
+# --- server-side cost ------------------------------------------------------------------
+# Requests/s depend on whatever else shares the machine; the cost of one request does not.
+# The API's CPU time is read from /proc (Linux, same machine). PostgreSQL backends come and go
+# as the API's pool opens overflow connections, so the database's side is read from
+# pg_stat_database instead: sessions opened and time spent executing statements.
+
+
+@dataclass(frozen=True)
+class Usage:
+    api_cpu: float  # seconds, the server process and its workers
+    db_sessions: int
+    db_active_ms: float
+
+
+def cpu_seconds(pid: int) -> float:
+    """User plus system time of one process; 0 when it is gone."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return 0.0
+    fields = stat.rpartition(")")[2].split()  # fields from the third on: utime is the 14th
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def process_tree(pid: int) -> list[int]:
+    """The process and all its descendants (uvicorn's supervisor and its workers)."""
+    found, pending = [], [pid]
+    while pending:
+        current = pending.pop()
+        found.append(current)
+        with contextlib.suppress(OSError):
+            for task in Path(f"/proc/{current}/task").iterdir():
+                pending.extend(int(c) for c in (task / "children").read_text().split())
+    return found
+
+
+def usage(server: Server) -> Usage:
+    with psycopg.connect(libpq(server.database_url)) as conn:
+        row = conn.execute(
+            "SELECT sessions, active_time FROM pg_stat_database WHERE datname = current_database()"
+        ).fetchone()
+    assert row is not None
+    return Usage(sum(cpu_seconds(pid) for pid in process_tree(server.pid)), row[0], row[1])
 
 
 # --- load client --------------------------------------------------------------------------
@@ -633,13 +586,9 @@ def client_process(spec: ClientSpec) -> ClientResult:
     return result
 
 
-def percentile(cuts: list[float], p: int) -> float:
-    return round(cuts[p - 1], 2) if cuts else float("nan")
-
-
-def run_scenario(args: argparse.Namespace, port: int, scenario: Scenario) -> dict[str, Any]:
+def run_scenario(args: argparse.Namespace, server: Server, scenario: Scenario) -> dict[str, Any]:
     """Drive one scenario from --client-processes processes; return its figures."""
-    status, body = get(port, scenario.targets[0], scenario.token)
+    status, body = get(server.port, scenario.targets[0], scenario.token)
     if status != 200:
         raise SystemExit(
             f"{scenario.name}: {scenario.targets[0]} answered {status}: {body[:300]!r}"
@@ -648,7 +597,7 @@ def run_scenario(args: argparse.Namespace, port: int, scenario: Scenario) -> dic
     start_at = time.time() + 1.0
     specs = [
         ClientSpec(
-            port=port,
+            port=server.port,
             scenario=scenario,
             connections=args.concurrency // processes + (i < args.concurrency % processes),
             start_at=start_at,
@@ -659,23 +608,36 @@ def run_scenario(args: argparse.Namespace, port: int, scenario: Scenario) -> dic
         for i in range(processes)
     ]
     with ProcessPoolExecutor(processes, mp_context=multiprocessing.get_context("fork")) as pool:
-        results = list(pool.map(client_process, specs))
+        pending = [pool.submit(client_process, spec) for spec in specs]
+        time.sleep(max(0.0, start_at + args.warmup - time.time()))
+        before = usage(server)
+        time.sleep(max(0.0, start_at + args.warmup + args.duration - time.time()))
+        after = usage(server)
+        results = [future.result() for future in pending]
     latencies = [ms for r in results for ms in r.latencies_ms]
     errors = sum((r.errors for r in results), Counter())
     cuts = statistics.quantiles(latencies, n=100, method="inclusive") if len(latencies) > 1 else []
+    done = max(1, len(latencies) + sum(errors.values()))
     figures = {
         "rps": round(len(latencies) / args.duration, 1),
         "p50_ms": percentile(cuts, 50),
         "p95_ms": percentile(cuts, 95),
         "p99_ms": percentile(cuts, 99),
         "errors": sum(errors.values()),
+        "api_cpu_ms": round(1000 * (after.api_cpu - before.api_cpu) / done, 2),
+        "db_active_ms": round((after.db_active_ms - before.db_active_ms) / done, 2),
+        "db_connects_per_request": round((after.db_sessions - before.db_sessions) / done, 3),
     }
     client_cpu = sum(r.cpu_seconds for r in results) / (args.warmup + args.duration)
     print(
-        f"{scenario.name:<20} {figures['rps']:>8.1f} req/s   p50 {figures['p50_ms']:>7.2f} ms"
-        f"   p95 {figures['p95_ms']:>7.2f} ms   p99 {figures['p99_ms']:>7.2f} ms"
-        f"   ok {len(latencies)}   errors {figures['errors']} {dict(errors) or ''}"
-        f"   (client {client_cpu:.0%} of a core)"
+        f"{scenario.name:<18} {figures['rps']:>7.1f} req/s  p50 {figures['p50_ms']:>6.1f} ms"
+        f"  p95 {figures['p95_ms']:>6.1f} ms  p99 {figures['p99_ms']:>6.1f} ms"
+        f"  errors {figures['errors']}{' ' + str(dict(errors)) if errors else ''}"
+        f"\n{'':18} per request: API CPU {figures['api_cpu_ms']:.2f} ms,"
+        f" PostgreSQL active {figures['db_active_ms']:.2f} ms,"
+        f" new PostgreSQL connections {figures['db_connects_per_request']:.3f};"
+        f" API used {(after.api_cpu - before.api_cpu) / args.duration:.2f} cores,"
+        f" client {client_cpu:.2f}"
     )
     return {f"{scenario.name}_{key}": value for key, value in figures.items()}
 
@@ -745,17 +707,18 @@ def main() -> None:
             print(
                 f"loaded {args.people:,} people and {data.memberships:,} memberships in "
                 f"{data.seconds:.1f} s: {rows / data.seconds:,.0f} rows/s "
-                f"({args.people / data.seconds:,.0f} people/s)"
+                f"({args.people / data.seconds:,.0f} people/s); "
+                f"VACUUM ANALYZE {data.analyze_seconds:.1f} s"
             )
             org = max(data.members, key=lambda code: len(data.members[code]))
             platform_id, org_admin_id = create_accounts(runtime, data.societies[org])
             runtime.engine.dispose()  # no pooled connections inherited by the client processes
-            port = stack.enter_context(running_server(url, data_dir, args.workers))
+            server = stack.enter_context(running_server(url, data_dir, args.workers))
             figures |= {"workers": args.workers, "concurrency": args.concurrency}
             figures |= {"duration_s": args.duration, "scoped_org": org}
             print(f"{args.concurrency} connections, {args.duration:g} s per scenario")
             for scenario in scenarios(runtime, data, platform_id, org_admin_id, org):
-                figures |= run_scenario(args, port, scenario)
+                figures |= run_scenario(args, server, scenario)
     finally:
         if args.keep:
             print(f"kept data directory {scratch}")

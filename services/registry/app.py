@@ -6,11 +6,12 @@ import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from fastapi import FastAPI, Request
+from fastapi import FastAPI
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
 from fastapi.routing import APIRoute
 from sqlalchemy import text
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from services.search.router import router as search_router
 
@@ -20,12 +21,36 @@ from .core.config import Settings
 from .core.deps import PUBLIC, RuntimeDep
 from .core.errors import install_error_handlers, problem_response
 from .core.runtime import Runtime
+from .memberships.lifecycle_router import router as membership_lifecycle_router
 from .memberships.router import me_router
 from .memberships.router import router as memberships_router
 from .orgs.router import router as orgs_router
 from .people.router import router as people_router
 
 log = logging.getLogger("registry")
+
+
+class SecurityHeaders:
+    """Plain ASGI middleware (cheaper than @app.middleware): no sniffing, no caching of answers."""
+
+    _HEADERS = ((b"x-content-type-options", b"nosniff"), (b"cache-control", b"no-store"))
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+
+        async def send_with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                present = {name.lower() for name, _ in message.get("headers", [])}
+                extra = [(k, v) for k, v in self._HEADERS if k not in present]
+                message["headers"] = [*message.get("headers", []), *extra]
+            await send(message)
+
+        await self.app(scope, receive, send_with_headers)
 
 
 def operation_id(route: APIRoute) -> str:
@@ -56,12 +81,7 @@ def create_app(settings: Settings, database_url: str) -> FastAPI:
     app.state.runtime = runtime
     install_error_handlers(app)
 
-    @app.middleware("http")
-    async def security_headers(request: Request, call_next):  # type: ignore[no-untyped-def]
-        response = await call_next(request)
-        response.headers.setdefault("X-Content-Type-Options", "nosniff")
-        response.headers.setdefault("Cache-Control", "no-store")
-        return response
+    app.add_middleware(SecurityHeaders)
 
     for router in (
         auth_router,
@@ -69,6 +89,7 @@ def create_app(settings: Settings, database_url: str) -> FastAPI:
         orgs_router,
         people_router,
         memberships_router,
+        membership_lifecycle_router,
         me_router,
         search_router,
     ):

@@ -23,11 +23,17 @@ users_app = typer.Typer(help="Sign-in accounts.", no_args_is_help=True)
 clients_app = typer.Typer(help="Client credentials for society systems.", no_args_is_help=True)
 openapi_app = typer.Typer(help="The OpenAPI document.", no_args_is_help=True)
 search_app = typer.Typer(help="The expert search index.", no_args_is_help=True)
+import_app = typer.Typer(help="Bulk imports from CSV and XLSX files.", no_args_is_help=True)
+people_app = typer.Typer(
+    help="Talent profiles: possible duplicates and merges.", no_args_is_help=True
+)
 app.add_typer(db_app, name="db")
 app.add_typer(users_app, name="users")
 app.add_typer(clients_app, name="clients")
 app.add_typer(openapi_app, name="openapi")
 app.add_typer(search_app, name="search")
+app.add_typer(import_app, name="import")
+app.add_typer(people_app, name="people")
 
 out = Console()
 err = Console(stderr=True)
@@ -60,6 +66,7 @@ def serve(
     port: Annotated[int, typer.Option(help="TCP port")] = 8000,
     workers: Annotated[int, typer.Option(min=1, help="worker processes")] = 1,
     demo: Annotated[bool, typer.Option(help="load demo data once (embedded default only)")] = False,
+    access_log: Annotated[bool, typer.Option(help="log every request line")] = False,
 ) -> None:
     """Run the API; with no DATABASE_URL, start the embedded PostgreSQL and migrate it first."""
     import uvicorn
@@ -81,6 +88,7 @@ def serve(
         port=port,
         workers=workers,
         proxy_headers=True,
+        access_log=access_log,
         log_level="info",
     )
 
@@ -284,6 +292,261 @@ def search_retry_failed() -> None:
         out.print(f"requeued {worker.retry_failed(runtime.sessions)} outbox rows")
     finally:
         runtime.close()
+
+
+# --- imports ----------------------------------------------------------------------------------
+
+FileArg = Annotated[
+    Path, typer.Argument(help="CSV (UTF-8, UTF-8 with BOM, GB18030/GBK) or XLSX file")
+]
+DryRun = Annotated[bool, typer.Option("--dry-run", help="validate and match, write nothing")]
+ErrorsOpt = Annotated[
+    Path | None, typer.Option("--errors", help="write rejected rows here (CSV)", dir_okay=False)
+]
+JsonOpt = Annotated[bool, typer.Option("--json", help="print the summary as JSON, last line")]
+EncodingOpt = Annotated[
+    str | None, typer.Option(help="CSV encoding (default: detected), e.g. gb18030, utf-8")
+]
+SheetOpt = Annotated[str | None, typer.Option(help="XLSX sheet name (default: the first)")]
+ActorOpt = Annotated[
+    str | None, typer.Option(help="who runs the import, for the batch record and history")
+]
+
+
+def _progress(json_mode: bool):  # type: ignore[no-untyped-def]
+    """A Rich progress bar on a terminal, plain lines otherwise (both on standard error)."""
+    import time
+
+    started = time.perf_counter()
+    if err.is_terminal:
+        from rich.progress import (
+            BarColumn,
+            Progress,
+            TaskProgressColumn,
+            TextColumn,
+            TimeElapsedColumn,
+            TimeRemainingColumn,
+        )
+
+        bar = Progress(
+            TextColumn("[bold]importing[/bold]"),
+            BarColumn(),
+            TaskProgressColumn(),
+            TextColumn("{task.fields[rows]:,} rows  {task.fields[rate]:,.0f} rows/s"),
+            TimeElapsedColumn(),
+            TextColumn("ETA"),
+            TimeRemainingColumn(),
+            console=err,
+            transient=False,
+        )
+        task = bar.add_task("import", total=1.0, rows=0, rate=0.0)
+        bar.start()
+
+        def report(rows: int, fraction: float | None) -> None:
+            rate = rows / max(time.perf_counter() - started, 1e-6)
+            bar.update(task, completed=fraction or 0.0, rows=rows, rate=rate)
+
+        return report, bar.stop
+
+    def plain(rows: int, fraction: float | None) -> None:
+        rate = rows / max(time.perf_counter() - started, 1e-6)
+        done = f" ({fraction:.0%})" if fraction is not None else ""
+        err.out(f"imported {rows:,} rows{done}, {rate:,.0f} rows/s", highlight=False)
+
+    return plain, lambda: None
+
+
+def _run_import(kind: str, json_mode: bool, **options: Any) -> None:
+    from .onboarding import service as onboarding
+    from .onboarding.readers import FileProblem
+
+    actor = options.pop("actor", None)
+    report, stop = _progress(json_mode)
+    request = onboarding.ImportRequest(progress=report, **options)
+    if actor:
+        request.actor = actor
+    runtime = _search_runtime()
+    try:
+        runner = getattr(onboarding, f"import_{kind.replace('-', '_')}")
+        summary = runner(runtime.engine, runtime.pii, request)
+    except FileProblem as exc:
+        stop()
+        raise _fail(str(exc), 1) from None
+    except KeyboardInterrupt:
+        stop()
+        raise _fail("interrupted: nothing was imported (the batch is rolled back)", 130) from None
+    finally:
+        stop()
+        runtime.close()
+    unknown = summary.get("unknown_columns") or []
+    if unknown:
+        err.print(f"ignored unknown column(s): {', '.join(unknown)}")
+    if json_mode:
+        typer.echo(json.dumps(summary, ensure_ascii=False))
+        return
+    verb = "checked (dry run, nothing written)" if summary.get("dry_run") else "imported"
+    out.print(f"{verb} {summary['file']}: {summary['rows']:,} rows")
+    for key, value in summary.items():
+        if isinstance(value, int) and not isinstance(value, bool) and key != "rows":
+            out.print(f"  {key:<22} {value:,}")
+    if summary.get("batch_id"):
+        out.print(f"  batch {summary['batch_id']}")
+
+
+@import_app.command("members")
+def import_members(
+    file: FileArg,
+    org: Annotated[str, typer.Option(help="code of the organisation the members belong to")],
+    dry_run: DryRun = False,
+    errors: ErrorsOpt = None,
+    json_: JsonOpt = False,
+    encoding: EncodingOpt = None,
+    sheet: SheetOpt = None,
+    actor: ActorOpt = None,
+    chunk_rows: Annotated[int, typer.Option(min=100, help="rows per chunk")] = 25_000,
+) -> None:
+    """Import a society's member list: people matched or created, memberships upserted."""
+    _run_import(
+        "members", json_, path=file, org_code=org, dry_run=dry_run, errors_path=errors,
+        encoding=encoding, sheet=sheet, actor=actor, chunk_rows=chunk_rows,
+    )  # fmt: skip
+
+
+@import_app.command("group-members")
+def import_group_members(
+    file: FileArg,
+    org: Annotated[str, typer.Option(help="code of the organisation")],
+    dry_run: DryRun = False,
+    errors: ErrorsOpt = None,
+    json_: JsonOpt = False,
+    encoding: EncodingOpt = None,
+    sheet: SheetOpt = None,
+    actor: ActorOpt = None,
+) -> None:
+    """Import group members (团体会员: institutions, keyed by their USCC)."""
+    _run_import(
+        "group-members", json_, path=file, org_code=org, dry_run=dry_run, errors_path=errors,
+        encoding=encoding, sheet=sheet, actor=actor,
+    )  # fmt: skip
+
+
+@import_app.command("orgs")
+def import_orgs(
+    file: FileArg,
+    dry_run: DryRun = False,
+    errors: ErrorsOpt = None,
+    json_: JsonOpt = False,
+    encoding: EncodingOpt = None,
+    sheet: SheetOpt = None,
+    actor: ActorOpt = None,
+) -> None:
+    """Import organisations (codes, names, kinds, parents, USCC, region codes)."""
+    _run_import(
+        "orgs", json_, path=file, dry_run=dry_run, errors_path=errors, encoding=encoding,
+        sheet=sheet, actor=actor,
+    )  # fmt: skip
+
+
+@import_app.command("batches")
+def import_batches(
+    org: Annotated[str | None, typer.Option(help="only this organisation's batches")] = None,
+    limit: Annotated[int, typer.Option(min=1, max=1000)] = 50,
+    json_: JsonOpt = False,
+) -> None:
+    """Recent import batches: who, when, which file (name, SHA-256), status and counts."""
+    from .onboarding import service as onboarding
+
+    runtime = _search_runtime()
+    try:
+        batches = onboarding.list_batches(runtime.engine, org_code=org, limit=limit)
+    finally:
+        runtime.close()
+    if json_:
+        for batch in batches:
+            typer.echo(json.dumps(batch, ensure_ascii=False))
+        return
+    for b in batches:
+        counts = b["summary"]
+        figures = f"rows {counts['rows']}, rejected {counts['rejected']}" if counts else ""
+        typer.echo(
+            f"{b['batch_id']}  {b['started_at'][:19]}  {b['kind']:<13} {b['org_code'] or '-':<10} "
+            f"{b['status']:<11} {b['actor']}  {b['file_name']}  {figures}"
+        )
+    if not batches:
+        err.print("no import batches")
+
+
+@people_app.command("duplicates")
+def people_duplicates(
+    status: Annotated[str, typer.Option(help="open, merged or dismissed")] = "open",
+    limit: Annotated[int, typer.Option(min=1, max=10000)] = 100,
+    json_: JsonOpt = False,
+) -> None:
+    """Possible duplicate profiles recorded by imports (never merged without being asked)."""
+    from .people import merge
+
+    with _runtime_session() as session:
+        pairs = merge.list_duplicates(session, status=status, limit=limit)
+    if json_:
+        for pair in pairs:
+            typer.echo(json.dumps(pair, ensure_ascii=False, default=str))
+        return
+    for p in pairs:
+        typer.echo(
+            f"{p['person_id']} {p['person_name'] or '(gone)'}\t{p['other_id']} "
+            f"{p['other_name'] or '(gone)'}\t{p['birth_date'] or ''}\t{p['reason']}"
+        )
+    if not pairs:
+        err.print(f"no {status} possible duplicates")
+
+
+@people_app.command("merge")
+def people_merge(
+    keep: Annotated[str, typer.Argument(help="id of the profile that stays")],
+    other: Annotated[str, typer.Argument(help="id of the profile merged into it")],
+    reason: Annotated[str | None, typer.Option(help="kept in the history")] = None,
+    actor: ActorOpt = None,
+    json_: JsonOpt = False,
+) -> None:
+    """Merge OTHER into KEEP: memberships, history and accounts move; gaps are filled."""
+    import uuid
+
+    from .onboarding.service import _user
+    from .people import merge
+
+    try:
+        keep_id, other_id = uuid.UUID(keep), uuid.UUID(other)
+    except ValueError:
+        raise _fail("KEEP and OTHER must be person ids (UUIDs)", 2) from None
+    runtime = _search_runtime()
+    try:
+        with transaction_of(runtime) as session:
+            result = merge.merge_people(
+                session,
+                pii=runtime.pii,
+                keep_id=keep_id,
+                other_id=other_id,
+                actor=actor or f"cli:{_user()}",
+                reason=reason,
+            )
+    except ProblemError as exc:
+        raise _fail(exc.detail, 1) from None
+    finally:
+        runtime.close()
+    if json_:
+        typer.echo(json.dumps(result, ensure_ascii=False, default=str))
+    else:
+        out.print(
+            f"merged {other_id} into {keep_id}: {result['moved_memberships']} membership(s) "
+            f"moved, {result['merged_memberships']} combined, "
+            f"{result['moved_history']} history entries moved"
+        )
+
+
+def transaction_of(runtime):  # type: ignore[no-untyped-def]
+    from .core.db import transaction
+
+    return transaction(runtime.sessions)
 
 
 def main() -> None:

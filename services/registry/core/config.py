@@ -43,7 +43,7 @@ class Settings(BaseSettings):
         30 * 24 * 3600, validation_alias="REGISTRY_REFRESH_TOKEN_TTL"
     )
     login_max_failures: int = Field(5, validation_alias="REGISTRY_LOGIN_MAX_FAILURES")
-    db_pool_size: int = Field(10, validation_alias="REGISTRY_DB_POOL_SIZE")
+    db_pool_size: int = Field(20, validation_alias="REGISTRY_DB_POOL_SIZE")
     principal_cache_seconds: float = Field(5.0, validation_alias="REGISTRY_PRINCIPAL_CACHE_SECONDS")
     search_inline_drain: bool = Field(True, validation_alias="REGISTRY_SEARCH_INLINE_DRAIN")
 

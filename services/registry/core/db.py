@@ -29,12 +29,17 @@ def sqlalchemy_url(url: str) -> str:
     raise ValueError("DATABASE_URL must be a postgresql:// URL")
 
 
-def make_engine(url: str, *, pool_size: int = 10) -> Engine:
+def make_engine(url: str, *, pool_size: int = 20) -> Engine:
+    """A pooled engine; pool plus overflow matches the 40 threads that run sync routes.
+
+    No pre-ping (a round trip per checkout): a connection the server dropped fails once,
+    SQLAlchemy then invalidates the pool, and the API answers that request with 503.
+    """
     return create_engine(
         sqlalchemy_url(url),
         pool_size=pool_size,
         max_overflow=pool_size,
-        pool_pre_ping=True,
+        pool_recycle=1800,
         connect_args={"application_name": "registry"},
     )
 

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterator
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Annotated, Any
 
 from fastapi import Depends, Request
+from fastapi.concurrency import run_in_threadpool
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy.orm import Session
 
@@ -14,22 +16,45 @@ from ..auth import service as auth_service
 from ..auth.permissions import Permission
 from ..auth.principals import Principal
 from ..auth.tokens import InvalidToken
-from .db import transaction
 from .errors import Forbidden, Unauthorized
 from .runtime import Runtime
 
+# Dependencies that do no I/O are `async def`: they run on the event loop instead of taking a
+# trip through the thread pool, which costs more than the work itself.
 
-def get_runtime(request: Request) -> Runtime:
+
+async def get_runtime(request: Request) -> Runtime:
     return request.app.state.runtime
 
 
 RuntimeDep = Annotated[Runtime, Depends(get_runtime)]
+_SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
 
-def get_session(runtime: RuntimeDep) -> Iterator[Session]:
-    """One transaction per request: committed when the route returns, rolled back on error."""
-    with transaction(runtime.sessions) as session:
+async def get_session(request: Request, runtime: RuntimeDep) -> AsyncIterator[Session]:
+    """The request's unit of work: committed when the route returns, rolled back on error.
+
+    Reads run on autocommit connections: no BEGIN and COMMIT round trips, and closing the
+    session needs no network I/O, so it happens here on the event loop.
+    """
+    if request.method in _SAFE_METHODS:
+        session = runtime.read_sessions()
+        try:
+            yield session
+            if session.new or session.dirty or session.deleted:  # e.g. an audit event
+                await run_in_threadpool(session.flush)
+        finally:
+            session.close()
+        return
+    session = runtime.sessions()
+    try:
         yield session
+        await run_in_threadpool(session.commit)
+    except BaseException:
+        await run_in_threadpool(session.rollback)
+        raise
+    finally:
+        await run_in_threadpool(session.close)
 
 
 # scope="function": the commit runs before the response is sent, so its failure is reported.
@@ -38,9 +63,8 @@ SessionDep = Annotated[Session, Depends(get_session, scope="function")]
 _bearer = HTTPBearer(auto_error=False)
 
 
-def get_principal(
+async def get_principal(
     runtime: RuntimeDep,
-    session: SessionDep,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
 ) -> Principal:
     if credentials is None or credentials.scheme.lower() != "bearer":
@@ -53,7 +77,7 @@ def get_principal(
         account_id, expires = runtime.access_tokens.authenticate(token)
     except InvalidToken:
         raise Unauthorized("the access token is invalid or expired") from None
-    principal = auth_service.load_principal(session, account_id)
+    principal = await run_in_threadpool(_load_principal, runtime, account_id)
     if principal is None:
         raise Unauthorized("the account is disabled or no longer exists")
     # Grants and account state are re-read at most every few seconds per token.
@@ -62,10 +86,15 @@ def get_principal(
     return principal
 
 
-def require(permission: Permission) -> Callable[..., Principal]:
+def _load_principal(runtime: Runtime, account_id: uuid.UUID) -> Principal | None:
+    with runtime.read_sessions() as session:
+        return auth_service.load_principal(session, account_id)
+
+
+def require(permission: Permission) -> Callable[..., Awaitable[Principal]]:
     """A dependency that admits principals holding `permission` somewhere; routes narrow scope."""
 
-    def dependency(principal: Annotated[Principal, Depends(get_principal)]) -> Principal:
+    async def dependency(principal: Annotated[Principal, Depends(get_principal)]) -> Principal:
         if not principal.can(permission):
             raise Forbidden(f"this needs the {permission.value} permission")
         return principal
@@ -75,10 +104,10 @@ def require(permission: Permission) -> Callable[..., Principal]:
     return dependency
 
 
-def require_any(*permissions: Permission) -> Callable[..., Principal]:
+def require_any(*permissions: Permission) -> Callable[..., Awaitable[Principal]]:
     """Admits principals holding at least one of `permissions`; the route decides which applies."""
 
-    def dependency(principal: Annotated[Principal, Depends(get_principal)]) -> Principal:
+    async def dependency(principal: Annotated[Principal, Depends(get_principal)]) -> Principal:
         if not any(principal.can(p) for p in permissions):
             needed = " or ".join(p.value for p in permissions)
             raise Forbidden(f"this needs the {needed} permission")
@@ -94,7 +123,7 @@ def authorize(permission: Permission) -> Any:
     return Annotated[Principal, Depends(require(permission))]
 
 
-def public() -> None:
+async def public() -> None:
     """Marks a route that anyone may call, on purpose."""
 
 

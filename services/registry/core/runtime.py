@@ -25,6 +25,7 @@ class Runtime:
     settings: Settings
     engine: Engine
     sessions: sessionmaker[Session]
+    read_sessions: sessionmaker[Session]
     keys: KeySet
     access_tokens: AccessTokens
     pii: PiiCipher
@@ -42,6 +43,7 @@ class Runtime:
             settings=settings,
             engine=engine,
             sessions=make_sessionmaker(engine),
+            read_sessions=make_sessionmaker(engine.execution_options(isolation_level="AUTOCOMMIT")),
             keys=keys,
             access_tokens=AccessTokens(keys, settings),
             pii=PiiCipher(settings.pii_key_bytes, settings.blind_index_key_bytes),
