@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import uuid
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, status
+from fastapi.concurrency import run_in_threadpool
+from sqlalchemy.orm import Session
 
 from ..auth.permissions import Permission
+from ..auth.principals import Principal
 from ..core import history
 from ..core.deps import RuntimeDep, SessionDep, authorize
 from ..core.pagination import Page, PageDep, page_of
@@ -34,7 +37,7 @@ def create_person(
 
 
 @router.get("", response_model=Page[PersonRead])
-def list_people(
+async def list_people(
     session: SessionDep,
     principal: authorize(Permission.people_read),
     page: PageDep,
@@ -49,9 +52,12 @@ def list_people(
     status: PersonStatus | None = None,
 ) -> Page[PersonRead]:
     """Profiles in the caller's scope, oldest first."""
-    rows = service.list_people(
+    # The busiest reads are async and make one trip to the thread pool for all their
+    # blocking work; the response is then checked on the event loop without a second trip.
+    return await run_in_threadpool(
+        _list_people,
         session,
-        principal=principal,
+        principal,
         after=page.after_uuid(),
         limit=page.limit,
         q=q,
@@ -64,21 +70,26 @@ def list_people(
         expert_opt_in=expert_opt_in,
         status=status,
     )
+
+
+def _list_people(session: Session, principal: Principal, **filters: Any) -> Page[PersonRead]:
+    limit = filters["limit"]
+    rows = service.list_people(session, principal=principal, **filters)
     contact = principal.can(Permission.people_contact)
     return page_of(
         rows,
-        page.limit,
+        limit,
         key=lambda p: p.id,
         render=lambda p: service.to_read(p, contact_visible=contact),
     )
 
 
 @router.get("/{person_id}", response_model=PersonRead)
-def get_person(
+async def get_person(
     session: SessionDep, principal: authorize(Permission.people_read), person_id: uuid.UUID
 ) -> PersonRead:
     """One profile in the caller's scope; document numbers masked."""
-    return service.read(session, principal=principal, person_id=person_id)
+    return await run_in_threadpool(service.read, session, principal=principal, person_id=person_id)
 
 
 @router.patch("/{person_id}", response_model=PersonRead)

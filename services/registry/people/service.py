@@ -55,20 +55,25 @@ def resolve_identity(
                 raise InvalidField("id_number", "birth date in the number differs from birth_date")
             if gender and gender != parsed.gender:
                 raise InvalidField("id_number", "gender digit in the number differs from gender")
-            # Residence permits for Hong Kong, Macao and Taiwan residents use 81/82/83 codes.
-            origin = {"81": "hong_kong", "82": "macao", "83": "taiwan"}.get(
-                parsed.number[:2], "mainland"
-            )
+            origin = region_of_origin(kind, parsed.number)
             return Identity(kind, parsed.number, parsed.birth_date, parsed.gender, origin)
         normalised = ids.normalise_document(kind, number)
     except ValueError as exc:
         raise InvalidField("id_number", str(exc)) from None
-    origin = {
-        IdType.hk_macao_permit: "macao" if normalised.startswith("M") else "hong_kong",
+    return Identity(kind, normalised, None, None, region_of_origin(kind, normalised))
+
+
+def region_of_origin(id_type: str, number: str) -> str | None:
+    """What a valid document says about where its holder comes from (its first two
+    characters are enough, so bulk imports look this up once per prefix)."""
+    if id_type == IdType.resident_id:
+        # Residence permits for Hong Kong, Macao and Taiwan residents use 81/82/83 codes.
+        return {"81": "hong_kong", "82": "macao", "83": "taiwan"}.get(number[:2], "mainland")
+    return {
+        IdType.hk_macao_permit: "macao" if number.startswith("M") else "hong_kong",
         IdType.taiwan_permit: RegionOfOrigin.taiwan,
         IdType.foreign_permanent_resident: RegionOfOrigin.foreign,
-    }.get(IdType(kind))
-    return Identity(kind, normalised, None, None, origin)
+    }.get(IdType(id_type))
 
 
 def seal_identity(person: Person, identity: Identity, pii: PiiCipher) -> None:
@@ -371,18 +376,15 @@ def list_people(
             )
         )
     if org_code:
+        # Looked up first, so the filter probes the (org_id, person_id) index directly.
+        org = session.execute(
+            select(Organisation.id, Organisation.path).where(Organisation.code == org_code.upper())
+        ).first()
+        # Memberships outside the caller's scope are not theirs to filter on.
+        if org is None or not principal.covers_path(Permission.people_read, org.path):
+            return []
         query = query.where(
-            exists(
-                select(1)
-                .select_from(Membership)
-                .join(Organisation, Organisation.id == Membership.org_id)
-                .where(
-                    Membership.person_id == Person.id,
-                    Organisation.code == org_code.upper(),
-                    # Memberships outside the caller's scope are not theirs to filter on.
-                    principal.path_filter(Permission.people_read, Organisation.path),
-                )
-            )
+            exists().where(Membership.person_id == Person.id, Membership.org_id == org.id)
         )
     for column, value in (
         (Person.gender, gender),
