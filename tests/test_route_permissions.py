@@ -22,6 +22,9 @@ PUBLIC_ROUTES = {
     ("GET", "/.well-known/jwks.json"),
     ("GET", "/healthz"),
     ("GET", "/readyz"),
+    # Anyone may check a membership certificate; rate-limited per client address.
+    ("POST", "/api/v1/certificates/verify"),
+    ("GET", "/api/v1/certificates/verify"),
 }
 # FastAPI's own pages: plain Starlette routes, outside the dependency system.
 DOCS_ROUTES = {"/openapi.json", "/docs", "/docs/oauth2-redirect"}

@@ -17,13 +17,18 @@ from services.search.router import router as search_router
 
 from .auth.router import jwks_router
 from .auth.router import router as auth_router
+from .awards.router import router as awards_router
 from .core.config import Settings
 from .core.deps import PUBLIC, RuntimeDep
 from .core.errors import install_error_handlers, problem_response
 from .core.runtime import Runtime
+from .memberships.applications_router import accounts_router
+from .memberships.applications_router import router as applications_router
+from .memberships.certificates_router import router as certificates_router
 from .memberships.lifecycle_router import router as membership_lifecycle_router
 from .memberships.router import me_router
 from .memberships.router import router as memberships_router
+from .memberships.statistics_router import router as statistics_router
 from .orgs.router import router as orgs_router
 from .people.router import router as people_router
 
@@ -90,8 +95,13 @@ def create_app(settings: Settings, database_url: str) -> FastAPI:
         people_router,
         memberships_router,
         membership_lifecycle_router,
+        certificates_router,
+        applications_router,
+        accounts_router,
+        statistics_router,
         me_router,
         search_router,
+        awards_router,
     ):
         app.include_router(router)
 

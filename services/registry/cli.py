@@ -14,6 +14,7 @@ from rich.console import Console
 from .auth.models import AccountKind, Role
 from .core.config import Settings, get_settings
 from .core.errors import ProblemError
+from .memberships.cli import memberships_app
 
 app = typer.Typer(
     help="CAST talent and member registry.", no_args_is_help=True, pretty_exceptions_enable=False
@@ -34,6 +35,7 @@ app.add_typer(openapi_app, name="openapi")
 app.add_typer(search_app, name="search")
 app.add_typer(import_app, name="import")
 app.add_typer(people_app, name="people")
+app.add_typer(memberships_app, name="memberships")
 
 out = Console()
 err = Console(stderr=True)
@@ -357,6 +359,9 @@ def _progress(json_mode: bool):  # type: ignore[no-untyped-def]
 
 
 def _run_import(kind: str, json_mode: bool, **options: Any) -> None:
+    import psycopg
+    from sqlalchemy.exc import OperationalError
+
     from .onboarding import service as onboarding
     from .onboarding.readers import FileProblem
 
@@ -375,6 +380,10 @@ def _run_import(kind: str, json_mode: bool, **options: Any) -> None:
     except KeyboardInterrupt:
         stop()
         raise _fail("interrupted: nothing was imported (the batch is rolled back)", 130) from None
+    except (OperationalError, psycopg.OperationalError) as exc:
+        stop()
+        reason = str(getattr(exc, "orig", exc)).strip().splitlines()[0]
+        raise _fail(f"database unavailable: {reason}; nothing was imported", 1) from None
     finally:
         stop()
         runtime.close()

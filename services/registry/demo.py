@@ -172,6 +172,9 @@ def _load(session: Any, pii: PiiCipher, password: str) -> None:
         role=Role.member,
         person_id=first_person.id if first_person else None,
     )
+    from .awards.demo import load_awards
+
+    load_awards(session)
 
 
 def _join(

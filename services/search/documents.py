@@ -141,7 +141,10 @@ def load(
     rows = session.execute(
         select(Membership.person_id, Organisation.code, Membership.grade)
         .join(Organisation, Organisation.id == Membership.org_id)
-        .where(Membership.person_id.in_(list(people)), Membership.status == "active")
+        .where(
+            Membership.person_id.in_(list(people)),
+            Membership.status.in_(("active", "grace")),  # in good standing
+        )
     )
     for person_id, code, grade in rows:
         memberships.setdefault(person_id, []).append((code, grade))

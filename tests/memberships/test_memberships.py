@@ -69,7 +69,7 @@ def test_create_for_an_existing_person(client, factory, society, staff, db) -> N
             "grade": "高级会员",
             "member_no": no,
             "joined_on": "2020年1月1日",
-            "valid_until": "2025/12/31",
+            "valid_until": "2035/12/31",
         },
         headers=staff,
     )
@@ -82,7 +82,7 @@ def test_create_for_an_existing_person(client, factory, society, staff, db) -> N
     assert body["grade"] == "senior"
     assert body["status"] == "active"
     assert body["member_no"] == no
-    assert (body["joined_on"], body["valid_until"]) == ("2020-01-01", "2025-12-31")
+    assert (body["joined_on"], body["valid_until"]) == ("2020-01-01", "2035-12-31")
     assert body["person_matched"] is False
     again = client.get(f"/api/v1/memberships/{body['id']}", headers=staff)
     assert again.status_code == 200
@@ -411,12 +411,12 @@ def test_patch_grade_status_and_dates_with_history(client, factory, society, db)
     person = factory.person(org=society)
     created = client.post(
         url(society),
-        json={"person_id": str(person.id), "joined_on": "2020-01-01", "valid_until": "2020-12-31"},
+        json={"person_id": str(person.id), "joined_on": "2020-01-01", "valid_until": "2030-12-31"},
         headers=headers,
     ).json()
     response = client.patch(
         f"/api/v1/memberships/{created['id']}",
-        json={"grade": "会士", "status": "lapsed", "valid_until": "2021/12/31", "reason": "换届"},
+        json={"grade": "会士", "status": "lapsed", "valid_until": "2031/12/31", "reason": "换届"},
         headers=headers,
     )
     assert response.status_code == 200, response.text
@@ -424,14 +424,17 @@ def test_patch_grade_status_and_dates_with_history(client, factory, society, db)
     assert (body["grade"], body["status"], body["valid_until"]) == (
         "fellow",
         "lapsed",
-        "2021-12-31",
+        "2031-12-31",
     )
+    # A status set by hand is an override, kept (with its reason) until cleared.
+    assert (body["status_override"], body["override_reason"]) == ("lapsed", "换届")
     assert body["updated_at"] > created["updated_at"]
     rows = history_rows(db, created["id"])
     assert [(r.field, r.old_value, r.new_value) for r in rows[1:]] == [
         ("grade", "member", "fellow"),
+        ("valid_until", "2030-12-31", "2031-12-31"),
+        ("status_override", None, "lapsed"),
         ("status", "active", "lapsed"),
-        ("valid_until", "2020-12-31", "2021-12-31"),
     ]
     assert {(r.reason, r.actor, r.source) for r in rows[1:]} == {("换届", account.username, "api")}
 

@@ -16,10 +16,18 @@ class Permission(StrEnum):
     people_identity = "people:identity"  # document number unmasked, audited
     memberships_read = "memberships:read"
     memberships_write = "memberships:write"
+    memberships_configure = "memberships:configure"  # membership types, number formats
+    accounts_link = "accounts:link"  # link member accounts to profiles, hand out claim codes
+    statistics_read = "statistics:read"  # aggregate membership counts
     experts_search = "search:experts"
     self_read = "self:read"
     self_write = "self:write"
     audit_read = "audit:read"
+    awards_read = "awards:read"  # programmes and cycles
+    awards_manage = "awards:manage"  # programmes and cycles of the owner organisation
+    awards_nominate = "awards:nominate"  # nominations through a channel organisation
+    awards_committee = "awards:committee"  # checks, panels, assignment, results, records
+    awards_review = "awards:review"  # own assignments, conflicts and scores
 
 
 _STAFF = {
@@ -28,14 +36,26 @@ _STAFF = {
     Permission.people_write,
     Permission.memberships_read,
     Permission.memberships_write,
+    Permission.statistics_read,
     Permission.experts_search,
     Permission.self_read,
     Permission.self_write,
+    Permission.awards_read,
+    Permission.awards_nominate,
 }
 
 ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
     Role.platform_admin: frozenset(Permission),
-    Role.org_admin: frozenset(_STAFF | {Permission.people_contact, Permission.people_identity}),
+    Role.org_admin: frozenset(
+        _STAFF
+        | {
+            Permission.people_contact,
+            Permission.people_identity,
+            Permission.awards_manage,
+            Permission.memberships_configure,
+            Permission.accounts_link,
+        }
+    ),
     Role.org_staff: frozenset(_STAFF | {Permission.people_contact}),
     # Award committees judge nominees and experts from their profiles, contact data masked.
     Role.committee: frozenset(
@@ -44,9 +64,18 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
             Permission.people_read,
             Permission.experts_search,
             Permission.self_read,
+            Permission.awards_read,
+            Permission.awards_committee,
         }
     ),
-    Role.reviewer: frozenset({Permission.self_read, Permission.self_write}),
+    Role.reviewer: frozenset(
+        {
+            Permission.self_read,
+            Permission.self_write,
+            Permission.awards_read,
+            Permission.awards_review,
+        }
+    ),
     Role.member: frozenset({Permission.self_read, Permission.self_write}),
 }
 

@@ -46,6 +46,8 @@ class Settings(BaseSettings):
     db_pool_size: int = Field(20, validation_alias="REGISTRY_DB_POOL_SIZE")
     principal_cache_seconds: float = Field(5.0, validation_alias="REGISTRY_PRINCIPAL_CACHE_SECONDS")
     search_inline_drain: bool = Field(True, validation_alias="REGISTRY_SEARCH_INLINE_DRAIN")
+    verify_rate_limit: int = Field(30, validation_alias="REGISTRY_VERIFY_RATE_LIMIT")
+    verify_rate_window_seconds: float = Field(60.0, validation_alias="REGISTRY_VERIFY_RATE_WINDOW")
 
     @model_validator(mode="after")
     def _production_needs_real_secrets(self) -> Settings:

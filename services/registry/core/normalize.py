@@ -127,6 +127,10 @@ TITLE_LEVELS = {
     "技术员": "junior",
     "none": "none",
     "无": "none",
+    "博士研究生": "none",
+    "硕士研究生": "none",
+    "研究生": "none",
+    "学生": "none",
 }
 
 REGIONS_OF_ORIGIN = {
@@ -260,3 +264,144 @@ def discipline_code(value: str) -> str:
 def split_list(value: str) -> list[str]:
     """A list typed in one cell: separated by `、`, `;`, `，` or `,`."""
     return [part for part in (clean_text(p) for p in re.split(r"[、;；,，]", value)) if part]
+
+
+# --- labels the import files use (the API takes the enum values, which these tables include) ---
+
+ORG_KINDS = {
+    "federation": "federation",
+    "中国科协": "federation",
+    "national_society": "national_society",
+    "全国学会": "national_society",
+    "学会": "national_society",
+    "协会": "national_society",
+    "研究会": "national_society",
+    "provincial_association": "provincial_association",
+    "省级科协": "provincial_association",
+    "省科协": "provincial_association",
+    "local_association": "local_association",
+    "市科协": "local_association",
+    "县科协": "local_association",
+    "地方科协": "local_association",
+    "university_association": "university_association",
+    "高校科协": "university_association",
+    "enterprise_association": "enterprise_association",
+    "企业科协": "enterprise_association",
+    "park_association": "park_association",
+    "园区科协": "park_association",
+}
+
+# 团体会员 (institutions as members) are graded by their seat in the society's bodies.
+GROUP_GRADES = {
+    "member": "member",
+    "会员单位": "member",
+    "团体会员": "member",
+    "单位会员": "member",
+    "council": "council",
+    "理事单位": "council",
+    "standing_council": "standing_council",
+    "常务理事单位": "standing_council",
+    "vice_president": "vice_president",
+    "副理事长单位": "vice_president",
+}
+
+YES_NO = {
+    "是": True,
+    "yes": True,
+    "y": True,
+    "true": True,
+    "1": True,
+    "否": False,
+    "no": False,
+    "n": False,
+    "false": False,
+    "0": False,
+}
+
+
+def org_kind(value: str) -> str:
+    return _lookup(ORG_KINDS, value, "organisation kind")
+
+
+def group_grade(value: str) -> str:
+    return _lookup(GROUP_GRADES, value, "group member grade")
+
+
+def yes_no(value: str) -> bool:
+    key = label_key(value)
+    if key in YES_NO:
+        return YES_NO[key]
+    raise ValueError("expected 是/否, yes/no or 1/0")
+
+
+# Words in TITLE_LEVELS that name a level only; the others (`教授`) are also a position.
+_LEVEL_WORDS = {"正高级", "正高", "副高级", "副高", "中级", "初级", "无"}
+
+
+def title(value: str) -> tuple[str, str | None]:
+    """A title as typed: its level, and the word itself when it names a position (`教授`)."""
+    level = title_level(value)
+    key = label_key(value)
+    position = None if key in _LEVEL_WORDS or key in TITLE_LEVELS.values() else clean_text(value)
+    return level, position
+
+
+def discipline(value: str) -> str:
+    """`130 力学`, `130`, `130.15` or `力学` (a first-level name) to a GB/T 13745 code."""
+    from .disciplines import code_by_name, name_of
+
+    text = fold(value)
+    head, _, rest = text.partition(" ")
+    if head[:1].isdigit():
+        code = discipline_code(head)
+        name = rest.strip()
+        if name and code_by_name().get(name.lower(), code[:3]) != code[:3]:
+            raise ValueError(f"code {code} is {name_of(code) or 'unknown'}, not {name}")
+        return code
+    code = code_by_name().get(text.lower())
+    if code is None:
+        raise ValueError("unknown discipline; give a GB/T 13745 code or first-level name")
+    return code
+
+
+def disciplines(value: str) -> list[str]:
+    """Several disciplines in one cell, separated as `split_list` does; duplicates dropped."""
+    return list(dict.fromkeys(discipline(part) for part in split_list(value)))
+
+
+def member_no(value: str) -> str:
+    """A member number: folded, without spaces, at most 64 characters."""
+    text = fold(value).replace(" ", "")
+    if not text:
+        raise ValueError("empty member number")
+    if len(text) > 64:
+        raise ValueError("a member number has at most 64 characters")
+    return text
+
+
+def not_future(value: date) -> date:
+    """A date of birth (or any past event): not after today and not before 1900."""
+    if value > date.today():
+        raise ValueError("must not be in the future")
+    if value.year < 1900:
+        raise ValueError("must be after 1900")
+    return value
+
+
+TERMINATION_REASONS = {
+    "withdrawal": "withdrawal",
+    "退会": "withdrawal",
+    "退出": "withdrawal",
+    "expulsion": "expulsion",
+    "除名": "expulsion",
+    "开除": "expulsion",
+    "death": "death",
+    "去世": "death",
+    "逝世": "death",
+    "死亡": "death",
+}
+
+
+def termination_reason(value: str) -> str:
+    """Why a membership ended: withdrawal (退会), expulsion (除名) or death (去世)."""
+    return _lookup(TERMINATION_REASONS, value, "termination reason")

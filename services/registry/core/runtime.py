@@ -13,6 +13,7 @@ from ..auth.tokens import AccessTokens, KeySet
 from .cache import ExpiringCache
 from .config import Settings
 from .db import make_engine, make_sessionmaker
+from .ratelimit import RateLimiter
 from .security import PiiCipher
 
 if TYPE_CHECKING:
@@ -32,6 +33,8 @@ class Runtime:
     search: SearchBackend
     drainer: InlineDrainer | None = field(default=None)
     principals: ExpiringCache[Principal] = field(default_factory=lambda: ExpiringCache(10_000))
+    # Per-process rate limits of public endpoints, by name (see core/ratelimit.py).
+    limits: dict[str, RateLimiter] = field(default_factory=dict)
 
     @classmethod
     def build(cls, settings: Settings, database_url: str) -> Runtime:

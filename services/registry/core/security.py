@@ -33,7 +33,7 @@ class PiiCipher:
 
     def blind_index(self, kind: str, value: str) -> bytes:
         """HMAC-SHA256 over the document type and number: equal documents, equal index."""
-        return hmac.new(self._index_key, f"{kind}:{value}".encode(), hashlib.sha256).digest()
+        return hmac.digest(self._index_key, f"{kind}:{value}".encode(), hashlib.sha256)
 
 
 def mask_document(number: str) -> str:

@@ -14,12 +14,7 @@ def _folded(value: object) -> object:
     return normalize.fold_text(value) if isinstance(value, str) else value
 
 
-def _not_future(value: date) -> date:
-    if value > date.today():
-        raise ValueError("must not be in the future")
-    if value.year < 1900:
-        raise ValueError("must be after 1900")
-    return value
+_not_future = normalize.not_future
 
 
 def _with(fn):  # type: ignore[no-untyped-def]

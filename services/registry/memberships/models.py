@@ -6,10 +6,19 @@ import uuid
 from datetime import date, datetime
 from enum import StrEnum
 
-from sqlalchemy import CheckConstraint, UniqueConstraint
+from sqlalchemy import (
+    BigInteger,
+    CheckConstraint,
+    DateTime,
+    Index,
+    LargeBinary,
+    Text,
+    UniqueConstraint,
+    text,
+)
 from sqlmodel import Field, SQLModel
 
-from ..core.models import created_field, id_field
+from ..core.models import created_field, id_field, timestamp_field
 from ..orgs.models import _in
 
 
@@ -24,13 +33,84 @@ class Grade(StrEnum):
 class MembershipStatus(StrEnum):
     pending = "pending"
     active = "active"
+    grace = "grace"
     lapsed = "lapsed"
     suspended = "suspended"
     terminated = "terminated"
 
 
+class PeriodKind(StrEnum):
+    """How long a membership runs: to the end of a calendar year, N months, or for life."""
+
+    calendar_year = "calendar_year"
+    rolling = "rolling"
+    lifetime = "lifetime"
+
+
+class TerminationReason(StrEnum):
+    withdrawal = "withdrawal"  # 退会
+    expulsion = "expulsion"  # 除名
+    death = "death"  # 去世
+
+
+# Statuses only people set (never the dates): a manual hold kept until it is cleared.
+HELD_STATUSES = (MembershipStatus.suspended, MembershipStatus.terminated)
+# A membership in good standing: a member whose dues are at most in their grace period.
+GOOD_STANDING = (MembershipStatus.active, MembershipStatus.grace)
+
+
+class MembershipType(SQLModel, table=True):
+    """A kind of membership a society offers: its grade and the rules its dates follow."""
+
+    __tablename__ = "membership_type"
+    __table_args__ = (
+        UniqueConstraint("org_id", "code"),
+        CheckConstraint(_in("grade", Grade), name="grade"),
+        CheckConstraint(_in("period", PeriodKind), name="period"),
+        CheckConstraint(
+            "(period = 'rolling') = (period_months IS NOT NULL)", name="rolling_months"
+        ),
+        CheckConstraint("period_months IS NULL OR period_months BETWEEN 1 AND 120", name="months"),
+        CheckConstraint("grace_days BETWEEN 0 AND 730", name="grace_days"),
+        CheckConstraint(
+            "renewal_window_days IS NULL OR renewal_window_days BETWEEN 0 AND 730",
+            name="renewal_window_days",
+        ),
+    )
+
+    id: uuid.UUID = id_field()
+    org_id: uuid.UUID = Field(foreign_key="organisation.id")
+    code: str = Field(max_length=32)
+    name: str = Field(sa_type=Text)
+    grade: str = Field(default=Grade.member, max_length=16)
+    period: str = Field(default=PeriodKind.calendar_year, max_length=16)
+    period_months: int | None = None
+    grace_days: int = Field(default=0)
+    renewal_window_days: int | None = None
+    approval_required: bool = Field(default=True)
+    member_no_format: str | None = Field(default=None, max_length=64)
+    is_active: bool = Field(default=True)
+    created_at: datetime = created_field()
+    updated_at: datetime = created_field()
+    version: int = Field(default=1)
+
+
+class MemberNoSequence(SQLModel, table=True):
+    """The last sequence number a society handed out; locked while the next one is drawn,
+    and never decremented, so a number is never given twice."""
+
+    __tablename__ = "member_no_sequence"
+
+    org_id: uuid.UUID = Field(foreign_key="organisation.id", primary_key=True)
+    last_value: int = Field(default=0, sa_type=BigInteger)
+
+
 class Membership(SQLModel, table=True):
-    """A person's membership of one organisation."""
+    """A person's membership of one organisation.
+
+    `status` is computed from the dates by the rules in `lifecycle.py`, unless
+    `status_override` holds a status set by hand (suspension, termination, or a manual
+    override), which is kept until it is cleared."""
 
     __tablename__ = "membership"
     __table_args__ = (
@@ -41,16 +121,144 @@ class Membership(SQLModel, table=True):
         CheckConstraint(
             "valid_until IS NULL OR joined_on IS NULL OR valid_until >= joined_on", name="dates"
         ),
+        CheckConstraint(_in("status_override", MembershipStatus), name="status_override"),
+        CheckConstraint(_in("termination_reason", TerminationReason), name="termination_reason"),
+        CheckConstraint(
+            "termination_reason IS NULL OR status_override = 'terminated'", name="terminated"
+        ),
     )
 
     id: uuid.UUID = id_field()
     org_id: uuid.UUID = Field(foreign_key="organisation.id")
     person_id: uuid.UUID = Field(foreign_key="person.id", index=True)
+    type_id: uuid.UUID | None = Field(default=None, foreign_key="membership_type.id")
     grade: str = Field(default=Grade.member, max_length=16)
     status: str = Field(default=MembershipStatus.active, max_length=16)
+    status_override: str | None = Field(default=None, max_length=16)
+    override_reason: str | None = Field(default=None, sa_type=Text)
+    termination_reason: str | None = Field(default=None, max_length=16)
     member_no: str | None = Field(default=None, max_length=64)
+    joined_on: date | None = None
+    valid_until: date | None = None
+    ended_on: date | None = None
+    created_at: datetime = created_field()
+    updated_at: datetime = created_field()
+    version: int = Field(default=1)
+
+
+class GroupGrade(StrEnum):
+    member = "member"
+    council = "council"
+    standing_council = "standing_council"
+    vice_president = "vice_president"
+
+
+class GroupMembership(SQLModel, table=True):
+    """团体会员: an institution's membership of an organisation, keyed by its USCC."""
+
+    __tablename__ = "group_membership"
+    __table_args__ = (
+        UniqueConstraint("org_id", "uscc"),
+        UniqueConstraint("org_id", "member_no"),
+        CheckConstraint(_in("grade", GroupGrade), name="grade"),
+        CheckConstraint(_in("status", MembershipStatus), name="status"),
+        CheckConstraint(
+            "valid_until IS NULL OR joined_on IS NULL OR valid_until >= joined_on", name="dates"
+        ),
+        Index(None, "uscc"),
+    )
+
+    id: uuid.UUID = id_field()
+    org_id: uuid.UUID = Field(foreign_key="organisation.id")
+    uscc: str = Field(max_length=18)
+    name: str = Field(sa_type=Text)
+    grade: str = Field(default=GroupGrade.member, max_length=24)
+    status: str = Field(default=MembershipStatus.active, max_length=16)
+    member_no: str | None = Field(default=None, max_length=64)
+    region_code: str | None = Field(default=None, max_length=6)
+    contact_name: str | None = Field(default=None, sa_type=Text)
+    contact_phone: str | None = Field(default=None, max_length=24)
+    contact_email: str | None = Field(default=None, max_length=254)
     joined_on: date | None = None
     valid_until: date | None = None
     created_at: datetime = created_field()
     updated_at: datetime = created_field()
     version: int = Field(default=1)
+
+
+class MembershipCertificate(SQLModel, table=True):
+    """A signed membership certificate handed out (会员认证): its id is the token's `jti`,
+    so verification finds the membership and answers with its status now. The token is kept
+    so that asking again for unchanged data gives the same certificate."""
+
+    __tablename__ = "membership_certificate"
+    __table_args__ = (Index(None, "membership_id", "issued_at"),)
+
+    id: uuid.UUID = id_field()
+    membership_id: uuid.UUID = Field(foreign_key="membership.id")
+    digest: str = Field(max_length=64)  # SHA-256 of what the certificate asserts
+    token: str = Field(sa_type=Text)
+    issued_at: datetime = created_field()
+    expires_at: datetime = Field(sa_type=DateTime(timezone=True))
+    issued_by: str = Field(max_length=128)
+
+
+class ApplicationStatus(StrEnum):
+    submitted = "submitted"
+    approved = "approved"
+    rejected = "rejected"
+    withdrawn = "withdrawn"
+
+
+class MembershipApplication(SQLModel, table=True):
+    """A member's application to join a society (入会申请), decided by its staff. At most one
+    application per person and society waits for a decision (a partial unique index)."""
+
+    __tablename__ = "membership_application"
+    __table_args__ = (
+        CheckConstraint(_in("status", ApplicationStatus), name="status"),
+        CheckConstraint(_in("grade", Grade), name="grade"),
+        Index(
+            "uq_membership_application_org_id_person_id_submitted",
+            "org_id",
+            "person_id",
+            unique=True,
+            postgresql_where=text("status = 'submitted'"),
+        ),
+        Index(None, "org_id", "status", "id"),
+        Index(None, "person_id"),
+    )
+
+    id: uuid.UUID = id_field()
+    org_id: uuid.UUID = Field(foreign_key="organisation.id")
+    person_id: uuid.UUID = Field(foreign_key="person.id")
+    account_id: uuid.UUID | None = Field(
+        default=None, foreign_key="account.id", ondelete="SET NULL"
+    )
+    type_id: uuid.UUID | None = Field(default=None, foreign_key="membership_type.id")
+    grade: str = Field(default=Grade.member, max_length=16)
+    statement: str | None = Field(default=None, sa_type=Text)
+    status: str = Field(default=ApplicationStatus.submitted, max_length=16)
+    submitted_at: datetime = created_field()
+    decided_at: datetime | None = timestamp_field()
+    decided_by: str | None = Field(default=None, max_length=128)
+    decision_reason: str | None = Field(default=None, sa_type=Text)
+    membership_id: uuid.UUID | None = Field(default=None, foreign_key="membership.id")
+
+
+class ClaimCode(SQLModel, table=True):
+    """A one-time code a society hands a member (by letter, SMS, at its desk) so that they
+    can link their account to their profile themselves, together with their document number.
+    Only its SHA-256 is kept; it expires, and it works once."""
+
+    __tablename__ = "claim_code"
+    __table_args__ = (Index(None, "person_id"),)
+
+    id: uuid.UUID = id_field()
+    person_id: uuid.UUID = Field(foreign_key="person.id", ondelete="CASCADE")
+    code_hash: bytes = Field(sa_type=LargeBinary, unique=True)
+    created_by: str = Field(max_length=128)
+    created_at: datetime = created_field()
+    expires_at: datetime = Field(sa_type=DateTime(timezone=True))
+    used_at: datetime | None = timestamp_field()
+    used_by: uuid.UUID | None = Field(default=None, foreign_key="account.id", ondelete="SET NULL")

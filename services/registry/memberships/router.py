@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session
 
 from ..auth.permissions import Permission
 from ..auth.principals import Principal
+from ..core.clock import TodayDep
 from ..core.deps import RuntimeDep, SessionDep, authorize, require_any
 from ..core.errors import NotFound
 from ..core.pagination import Page, PageDep, page_of
@@ -45,9 +46,12 @@ def create_membership(
     principal: authorize(Permission.memberships_write),
     code: str,
     body: MembershipCreate,
+    today: TodayDep,
 ) -> MembershipCreated:
     """Add a member: an existing `person_id`, or an inline `person` matched by document number."""
-    return service.create(session, principal=principal, pii=runtime.pii, org_code=code, data=body)
+    return service.create(
+        session, principal=principal, pii=runtime.pii, org_code=code, data=body, today=today
+    )
 
 
 @router.get("/orgs/{code}/memberships", response_model=Page[MembershipRead])
@@ -112,9 +116,13 @@ def update_membership(
     principal: authorize(Permission.memberships_write),
     membership_id: uuid.UUID,
     body: MembershipUpdate,
+    today: TodayDep,
 ) -> MembershipRead:
-    """Change grade, status, number or dates; every change is kept in the history."""
-    return service.update(session, principal=principal, membership_id=membership_id, data=body)
+    """Change type, grade, number or dates, set a status by hand or clear it; every change is
+    kept in the history."""
+    return service.update(
+        session, principal=principal, membership_id=membership_id, data=body, today=today
+    )
 
 
 def _me(session: Session, principal: Principal) -> MeRead:

@@ -6,13 +6,26 @@ import uuid
 from datetime import date, datetime
 from typing import Annotated
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationInfo, field_validator
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    SecretStr,
+    ValidationInfo,
+    field_validator,
+)
 
 from ..auth.models import Role
 from ..core import normalize
 from ..core.types import AnyDate, Email, Phone, ShortText, Text
 from ..people.schemas import PersonCreate, PersonRead
-from .models import Grade, MembershipStatus
+from .models import ApplicationStatus, Grade, MembershipStatus, PeriodKind, TerminationReason
+
+
+def _folded_text(value: object) -> object:
+    return normalize.fold_text(value) if isinstance(value, str) else value
+
 
 GradeIn = Annotated[
     Grade, BeforeValidator(lambda v: normalize.grade(v) if isinstance(v, str) else v)
@@ -42,8 +55,17 @@ class MembershipCreate(BaseModel):
 
     person_id: uuid.UUID | None = None
     person: InlinePerson | None = Field(None, validate_default=True)
+    type_code: str | None = Field(
+        None,
+        max_length=32,
+        description="the society's membership type: its grade, period and number format apply",
+    )
     grade: GradeIn = Grade.member
-    status: MembershipStatus = MembershipStatus.active
+    status: MembershipStatus = Field(
+        MembershipStatus.active,
+        description="`active` lets the dates decide; `pending` waits for approval; any other"
+        " status is a manual override",
+    )
     member_no: MemberNo | None = None
     joined_on: AnyDate | None = None
     valid_until: AnyDate | None = Field(None, validate_default=True)
@@ -70,8 +92,14 @@ class MembershipCreate(BaseModel):
 class MembershipUpdate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
+    type_code: str | None = Field(None, max_length=32)
     grade: GradeIn | None = None
-    status: MembershipStatus | None = None
+    status: MembershipStatus | None = Field(
+        None,
+        description="set by hand: kept (with `reason`) until `clear_override`; pending ->"
+        " active approves",
+    )
+    clear_override: bool = Field(False, description="let the dates decide the status again")
     member_no: MemberNo | None = None
     joined_on: AnyDate | None = None
     valid_until: AnyDate | None = None
@@ -84,11 +112,18 @@ class MembershipRead(BaseModel):
     org_name: str
     person_id: uuid.UUID
     person_name: str
+    type_code: str | None
     grade: Grade
     status: MembershipStatus
+    status_override: MembershipStatus | None = Field(
+        description="a status set by hand, kept until cleared"
+    )
+    override_reason: str | None
+    termination_reason: TerminationReason | None
     member_no: str | None
     joined_on: date | None
     valid_until: date | None
+    ended_on: date | None
     created_at: datetime
     updated_at: datetime
 
@@ -127,3 +162,298 @@ class MeUpdate(BaseModel):
     email: Email | None = None
     name_en: ShortText | None = None
     expert_opt_in: bool | None = None
+
+
+# --- membership types and lifecycle actions -----------------------------------------------------
+
+TypeCode = Annotated[
+    str,
+    BeforeValidator(lambda v: normalize.fold(v).lower() if isinstance(v, str) else v),
+    Field(pattern=r"^[a-z0-9][a-z0-9_-]{0,31}$", description="short code, unique in the society"),
+]
+
+
+def _member_no_format(value: object) -> object:
+    if isinstance(value, str):
+        from .lifecycle import check_format
+
+        return check_format(normalize.fold(value))
+    return value
+
+
+MemberNoFormat = Annotated[
+    str,
+    BeforeValidator(_member_no_format),
+    Field(
+        max_length=64,
+        description="e.g. `CSTAM-{year}-{seq:06d}`: `{seq}` (the society's sequence, never"
+        " reused), `{year}` (the year of joining), `{org}` (the society's code)",
+    ),
+]
+
+
+class MembershipTypeFields(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    name: ShortText
+    grade: GradeIn = Grade.member
+    period: PeriodKind = Field(
+        PeriodKind.calendar_year,
+        description="`calendar_year` (to 31 December), `rolling` (period_months from the"
+        " start), `lifetime` (no end)",
+    )
+    period_months: int | None = Field(None, ge=1, le=120, validate_default=True)
+    grace_days: int = Field(
+        0, ge=0, le=730, description="days after the end still in good standing"
+    )
+    renewal_window_days: int | None = Field(
+        None, ge=0, le=730, description="how many days before the end a renewal is accepted"
+    )
+    approval_required: bool = Field(True, description="applications wait for staff approval")
+    member_no_format: MemberNoFormat | None = None
+
+    @field_validator("period_months")
+    @classmethod
+    def _months_with_rolling(cls, months: int | None, info: ValidationInfo) -> int | None:
+        period = info.data.get("period")
+        if period == PeriodKind.rolling and months is None:
+            raise ValueError("required for a rolling period")
+        if period is not None and period != PeriodKind.rolling and months is not None:
+            raise ValueError("only for a rolling period")
+        return months
+
+
+class MembershipTypeCreate(MembershipTypeFields):
+    code: TypeCode
+
+
+class MembershipTypeUpdate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    name: ShortText | None = None
+    grade: GradeIn | None = None
+    period: PeriodKind | None = None
+    period_months: int | None = Field(None, ge=1, le=120)
+    grace_days: int | None = Field(None, ge=0, le=730)
+    renewal_window_days: int | None = Field(None, ge=0, le=730)
+    approval_required: bool | None = None
+    member_no_format: MemberNoFormat | None = None
+    is_active: bool | None = None
+
+
+class MembershipTypeRead(BaseModel):
+    code: str
+    org_code: str
+    name: str
+    grade: Grade
+    period: PeriodKind
+    period_months: int | None
+    grace_days: int
+    renewal_window_days: int | None
+    approval_required: bool
+    member_no_format: str | None
+    is_active: bool
+    created_at: datetime
+    updated_at: datetime
+
+
+class ActionBody(BaseModel):
+    """Why: kept in the membership's history with who did it."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    reason: Text
+
+
+class RenewBody(ActionBody):
+    until: AnyDate | None = Field(
+        None, description="the new end; by default one period of the membership's type"
+    )
+
+
+class TerminateBody(ActionBody):
+    termination_reason: TerminationReason | None = Field(
+        None,
+        validate_default=True,
+        description="withdrawal (退会), expulsion (除名) or death (去世); when omitted,"
+        " `reason` must be one of these words",
+    )
+
+    @field_validator("termination_reason", mode="before")
+    @classmethod
+    def _from_reason(cls, value: object, info: ValidationInfo) -> object:
+        if isinstance(value, str):
+            return normalize.termination_reason(value)
+        if value is None:
+            reason = info.data.get("reason")
+            if reason is None:
+                return None  # reason itself failed and is reported
+            try:
+                return normalize.termination_reason(reason)
+            except ValueError:
+                raise ValueError("required: withdrawal, expulsion or death") from None
+        return value
+
+
+# --- certificates -------------------------------------------------------------------------------
+
+
+class CertificateRead(BaseModel):
+    """A membership certificate: the signed token, where to verify it, and its QR code."""
+
+    certificate_id: uuid.UUID
+    token: str = Field(description="compact JWS (RS256), verifiable with /.well-known/jwks.json")
+    verify_url: str
+    qr_svg: str = Field(description="SVG QR code of verify_url")
+    issued_at: datetime
+    expires_at: datetime
+    org_code: str
+    org_name: str
+    name: str
+    grade: Grade
+    member_no: str | None
+    valid_until: date | None
+
+
+class VerifyBody(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    token: str = Field(min_length=1, max_length=8192)
+
+
+class CertificateVerification(BaseModel):
+    """`valid` only when the signature is genuine and the membership is in good standing now."""
+
+    valid: bool
+    status: str = Field(
+        description="the membership now (`active`, `grace`, `lapsed`, `suspended`, `pending`,"
+        " `revoked` when terminated), or what is wrong with the token (`invalid`, `expired`,"
+        " `unknown`)"
+    )
+    reason: str | None = None
+    certificate_id: uuid.UUID | None = None
+    issued_at: datetime | None = None
+    org_code: str | None = None
+    org_name: str | None = None
+    member_no: str | None = None
+    grade: Grade | None = None
+    name: str | None = None
+    valid_until: date | None = None
+
+
+# --- applications and linking accounts to profiles ----------------------------------------------
+
+
+class ApplicationCreate(BaseModel):
+    """What a member sends to join a society."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    type_code: str | None = Field(None, max_length=32, description="one of the society's types")
+    grade: GradeIn | None = Field(None, description="by default the type's grade, or member")
+    statement: Annotated[str, BeforeValidator(_folded_text)] | None = Field(
+        None, max_length=4000, description="why, in the applicant's words"
+    )
+
+
+class ApplicationDecision(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    reason: Text | None = Field(None, description="kept with the decision; required to reject")
+
+
+class ApplicationApproval(ApplicationDecision):
+    type_code: str | None = Field(None, max_length=32, description="overrides the applicant's")
+    grade: GradeIn | None = None
+    member_no: MemberNo | None = Field(
+        None, description="by default the next number of the type's format"
+    )
+
+
+class ApplicationRead(BaseModel):
+    id: uuid.UUID
+    org_code: str
+    org_name: str
+    person_id: uuid.UUID
+    person_name: str
+    type_code: str | None
+    grade: Grade
+    statement: str | None
+    status: ApplicationStatus
+    submitted_at: datetime
+    decided_at: datetime | None
+    decided_by: str | None
+    decision_reason: str | None
+    membership_id: uuid.UUID | None
+    member_no: str | None = Field(description="the member number given on approval")
+
+
+class AccountLink(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    username: str = Field(min_length=1, max_length=128)
+
+
+class AccountLinkRead(BaseModel):
+    person_id: uuid.UUID
+    username: str | None
+
+
+class ClaimCodeRead(BaseModel):
+    """Shown once: hand it to the member; only its hash is kept."""
+
+    code: str
+    expires_at: datetime
+
+
+class ClaimRequest(BaseModel):
+    """A member links their own account: the code their society gave them and their document."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    code: str = Field(min_length=4, max_length=64)
+    id_type: str | None = Field(None, max_length=32)
+    id_number: SecretStr = Field(min_length=1, max_length=64)
+
+
+# --- statistics ---------------------------------------------------------------------------------
+
+
+class CountRow(BaseModel):
+    key: str
+    count: int
+
+
+class OrgCount(BaseModel):
+    org_code: str
+    org_name: str
+    count: int
+
+
+class RegionCount(BaseModel):
+    region_code: str | None = Field(description="the province (GB/T 2260, `110000`); null unknown")
+    region_name: str | None
+    count: int
+
+
+class YearGrowth(BaseModel):
+    year: int
+    joined: int
+    ended: int
+    members_at_year_end: int = Field(description="joined minus ended, cumulative")
+
+
+class StatisticsRead(BaseModel):
+    """Membership counts by each dimension (each sums to `total`), and growth by year."""
+
+    as_of: date
+    total: int
+    by_org: list[OrgCount]
+    by_grade: list[CountRow]
+    by_status: list[CountRow]
+    by_gender: list[CountRow]
+    by_age_band: list[CountRow] = Field(description="age on `as_of`: under_30 … 70_plus, unknown")
+    by_region_of_origin: list[CountRow]
+    by_region: list[RegionCount] = Field(description="the province where the member works")
+    joined_without_date: int
+    growth_by_year: list[YearGrowth]

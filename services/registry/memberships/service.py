@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from datetime import date
 from typing import Any
 
 from sqlalchemy import Select, select
@@ -26,8 +27,17 @@ from ..orgs import service as org_service
 from ..orgs.models import Organisation, OrgStatus
 from ..people import service as people_service
 from ..people.models import Person
-from .models import Membership
-from .schemas import MembershipCreate, MembershipCreated, MembershipRead, MembershipUpdate
+from . import lifecycle, types
+from .models import Membership, MembershipStatus, MembershipType
+from .schemas import (
+    ActionBody,
+    MembershipCreate,
+    MembershipCreated,
+    MembershipRead,
+    MembershipUpdate,
+    RenewBody,
+    TerminateBody,
+)
 
 register_unique(
     "uq_membership_org_id_member_no", "member_no", "this member number is taken in the organisation"
@@ -38,30 +48,36 @@ register_unique(
     "the person is already a member of the organisation",
 )
 
-Row = tuple[Membership, str, str, str]
+Row = tuple[Membership, str, str, str, str | None]
 
 
-def _query() -> Select[tuple[Membership, str, str, str]]:
+def _query() -> Select[tuple[Membership, str, str, str, str | None]]:
     return (
-        select(Membership, Organisation.code, Organisation.name, Person.name)
+        select(Membership, Organisation.code, Organisation.name, Person.name, MembershipType.code)
         .join(Organisation, Organisation.id == Membership.org_id)
         .join(Person, Person.id == Membership.person_id)
+        .outerjoin(MembershipType, MembershipType.id == Membership.type_id)
     )
 
 
 def to_read(row: Row) -> MembershipRead:
-    m, org_code, org_name, person_name = row
+    m, org_code, org_name, person_name, type_code = row
     return MembershipRead(
         id=m.id,
         org_code=org_code,
         org_name=org_name,
         person_id=m.person_id,
         person_name=person_name,
+        type_code=type_code,
         grade=m.grade,
         status=m.status,
+        status_override=m.status_override,
+        override_reason=m.override_reason,
+        termination_reason=m.termination_reason,
         member_no=m.member_no,
         joined_on=m.joined_on,
         valid_until=m.valid_until,
+        ended_on=m.ended_on,
         created_at=m.created_at,
         updated_at=m.updated_at,
     )
@@ -74,12 +90,14 @@ def create(
     pii: PiiCipher,
     org_code: str,
     data: MembershipCreate,
+    today: date,
 ) -> MembershipCreated:
     org = org_service.get_scoped(
         session, principal=principal, code=org_code, permission=Permission.memberships_write
     )
     if org.status in {OrgStatus.suspended, OrgStatus.exited}:
         raise Conflict(f"the organisation is {org.status} and cannot accept members")
+    kind = types.resolve(session, org, data.type_code) if data.type_code else None
     matched = False
     if data.person_id is not None:
         try:
@@ -111,17 +129,35 @@ def create(
         )
     ):
         raise Conflict("this member number is taken in the organisation", "member_no")
+    status, override = lifecycle.initial_status(data.status)
+    joined_on, valid_until = data.joined_on, data.valid_until
+    grade, member_no = data.grade, data.member_no
+    if kind is not None:
+        joined_on = joined_on or today
+        if "valid_until" not in data.model_fields_set:
+            valid_until = lifecycle.period_end(kind, joined_on)
+        if "grade" not in data.model_fields_set:
+            grade = kind.grade
+        if member_no is None and kind.member_no_format and status != MembershipStatus.pending:
+            member_no = lifecycle.next_member_no(
+                session, org_id=org.id, org_code=org.code, fmt=kind.member_no_format, on=joined_on
+            )
     membership = Membership(
         org_id=org.id,
         person_id=person.id,
-        grade=data.grade,
-        status=data.status,
-        member_no=data.member_no,
-        joined_on=data.joined_on,
-        valid_until=data.valid_until,
+        type_id=kind.id if kind else None,
+        grade=grade,
+        status=status,
+        status_override=override,
+        override_reason="set when the membership was created" if override else None,
+        member_no=member_no,
+        joined_on=joined_on,
+        valid_until=valid_until,
     )
     session.add(membership)
     session.flush()  # a racing duplicate member_no fails here, on the unique constraint
+    membership.status = lifecycle.computed_status(session, membership, today)
+    session.flush()
     history.record(
         session,
         entity="membership",
@@ -131,7 +167,7 @@ def create(
         source="api",
     )
     enqueue_people(session, [person.id])
-    read = to_read((membership, org.code, org.name, person.name))
+    read = to_read((membership, org.code, org.name, person.name, kind.code if kind else None))
     return MembershipCreated(**read.model_dump(), person_matched=matched)
 
 
@@ -176,7 +212,7 @@ def get_scoped(
     ).first()
     if row is None:
         raise NotFound("membership")
-    return (row[0], row[1], row[2], row[3])
+    return (row[0], row[1], row[2], row[3], row[4])
 
 
 def update(
@@ -185,24 +221,36 @@ def update(
     principal: Principal,
     membership_id: uuid.UUID,
     data: MembershipUpdate,
+    today: date,
 ) -> MembershipRead:
-    membership, org_code, org_name, person_name = get_scoped(
+    """Field changes, a status set by hand (kept until cleared) or the override cleared;
+    the status is then what the lifecycle rule says."""
+    membership, org_code, org_name, person_name, type_code = get_scoped(
         session,
         principal=principal,
         membership_id=membership_id,
         permission=Permission.memberships_write,
     )
     session.refresh(membership, with_for_update=True)
-    values: dict[str, Any] = data.model_dump(exclude_unset=True, exclude={"reason"})
+    values: dict[str, Any] = data.model_dump(
+        exclude_unset=True, exclude={"reason", "status", "clear_override", "type_code"}
+    )
     for name in ("grade", "status"):
-        if name in values and values[name] is None:
+        if name in data.model_fields_set and getattr(data, name) is None:
             raise InvalidField(name, "cannot be cleared")
-    changes = history.assign(membership, values)
-    if (
-        membership.joined_on
-        and membership.valid_until
-        and membership.valid_until < membership.joined_on
-    ):
+    if data.clear_override and data.status is not None:
+        raise InvalidField("clear_override", "give either status or clear_override")
+    if "type_code" in data.model_fields_set:
+        kind = None
+        if data.type_code is not None:
+            org = session.get(Organisation, membership.org_id)
+            assert org is not None
+            kind = types.resolve(session, org, data.type_code)
+        values["type_id"] = kind.id if kind else None
+        type_code = kind.code if kind else None
+    joined_on = values.get("joined_on", membership.joined_on)
+    valid_until = values.get("valid_until", membership.valid_until)
+    if joined_on and valid_until and valid_until < joined_on:
         raise InvalidField("valid_until", "must not be before joined_on")
     if (
         "member_no" in values
@@ -216,17 +264,22 @@ def update(
         )
     ):
         raise Conflict("this member number is taken in the organisation", "member_no")
-    if history.save_changes(
+    actor = history.actor_of(principal)
+    if data.clear_override and membership.status_override is not None:
+        if membership.status_override == MembershipStatus.terminated:
+            raise InvalidField("clear_override", "use POST /memberships/{id}/reinstate")
+        values["status_override"] = None
+        membership.override_reason = None
+    lifecycle.set_override(
         session,
         membership,
-        entity="membership",
-        changes=changes,
-        actor=history.actor_of(principal),
-        source="api",
+        data.status,
+        today=today,
+        actor=actor,
         reason=data.reason,
-    ):
-        enqueue_people(session, [membership.person_id])
-    return to_read((membership, org_code, org_name, person_name))
+        values=values,
+    )
+    return to_read((membership, org_code, org_name, person_name, type_code))
 
 
 def list_for_org(
@@ -255,7 +308,7 @@ def list_for_org(
         query = query.where(Membership.member_no == member_no)
     if q:
         query = query.where(Person.name.startswith(q, autoescape=True))
-    return [(r[0], r[1], r[2], r[3]) for r in session.execute(query).all()]
+    return [(r[0], r[1], r[2], r[3], r[4]) for r in session.execute(query).all()]
 
 
 def list_for_person(session: Session, *, principal: Principal, person_id: uuid.UUID) -> list[Row]:
@@ -270,4 +323,42 @@ def list_for_person(session: Session, *, principal: Principal, person_id: uuid.U
     query = _query().where(Membership.person_id == person_id).order_by(Membership.id)
     if not own:
         query = query.where(principal.path_filter(Permission.memberships_read, Organisation.path))
-    return [(r[0], r[1], r[2], r[3]) for r in session.execute(query).all()]
+    return [(r[0], r[1], r[2], r[3], r[4]) for r in session.execute(query).all()]
+
+
+def act(
+    session: Session,
+    *,
+    principal: Principal,
+    membership_id: uuid.UUID,
+    action: str,
+    body: ActionBody,
+    today: date,
+) -> MembershipRead:
+    """One lifecycle action (renew, suspend, terminate, reinstate) on a membership in scope."""
+    membership, org_code, org_name, person_name, type_code = get_scoped(
+        session,
+        principal=principal,
+        membership_id=membership_id,
+        permission=Permission.memberships_write,
+    )
+    session.refresh(membership, with_for_update=True)
+    common: dict[str, Any] = {
+        "today": today,
+        "actor": history.actor_of(principal),
+        "reason": body.reason,
+    }
+    if action == "renew":
+        assert isinstance(body, RenewBody)
+        lifecycle.renew(session, membership, until=body.until, **common)
+    elif action == "suspend":
+        lifecycle.suspend(session, membership, **common)
+    elif action == "terminate":
+        assert isinstance(body, TerminateBody)
+        assert body.termination_reason is not None
+        lifecycle.terminate(session, membership, termination=body.termination_reason, **common)
+    elif action == "reinstate":
+        lifecycle.reinstate(session, membership, **common)
+    else:  # pragma: no cover - the router names the actions
+        raise ValueError(action)
+    return to_read((membership, org_code, org_name, person_name, type_code))

@@ -6,10 +6,10 @@ import uuid
 from datetime import date, datetime
 from enum import StrEnum
 
-from sqlalchemy import CheckConstraint, Index, LargeBinary, Text
+from sqlalchemy import BigInteger, CheckConstraint, Index, LargeBinary, Text, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
-from ..core.models import created_field, id_field, text_list_field
+from ..core.models import created_field, id_field, text_list_field, timestamp_field
 from ..orgs.models import _in
 
 
@@ -97,3 +97,34 @@ class Person(SQLModel, table=True):
     created_at: datetime = created_field()
     updated_at: datetime = created_field()
     version: int = Field(default=1)
+
+
+class DuplicateStatus(StrEnum):
+    open = "open"
+    merged = "merged"
+    dismissed = "dismissed"
+
+
+class PersonDuplicate(SQLModel, table=True):
+    """Two profiles that may be one person (similar name, same birth date, no shared document):
+    never merged silently; `registry people merge` merges them on request. No foreign keys, so
+    the record of a merge outlives the merged profile."""
+
+    __tablename__ = "person_duplicate"
+    __table_args__ = (
+        UniqueConstraint("person_id", "other_id"),
+        CheckConstraint("person_id < other_id", name="ordered"),
+        CheckConstraint(_in("status", DuplicateStatus), name="status"),
+        Index(None, "other_id"),
+        Index(None, "status", "id"),
+    )
+
+    id: int | None = Field(default=None, sa_type=BigInteger, primary_key=True)
+    person_id: uuid.UUID
+    other_id: uuid.UUID
+    reason: str = Field(sa_type=Text)
+    source: str = Field(max_length=128)
+    status: str = Field(default=DuplicateStatus.open, max_length=16)
+    created_at: datetime = created_field()
+    resolved_at: datetime | None = timestamp_field()
+    resolved_by: str | None = Field(default=None, max_length=128)

@@ -1,0 +1,266 @@
+"""Conflicts of interest between a nomination and candidate reviewers: a list of rules with reasons.
+
+Each rule takes the nomination (as a `Subject`) and the candidates and answers, for the
+candidates it rules out, why. `RULES` is the list; `register` adds to it. Two rules that only
+need the nominee (declared conflicts, institutions shared within the last years) are also
+registered with expert search, so `conflicts_with` there honours them too.
+
+Hook for the membership platform (issue 5): "seats on the same council" is one more rule,
+
+    @register("same_council")
+    def same_council(session, subject, candidates): ...  # {person_id: "why"}
+
+added where the council tables live; nothing here needs to change.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections import defaultdict
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time
+
+from sqlalchemy import and_, or_, select
+from sqlalchemy.orm import Session
+
+from services.search import conflicts as search_conflicts
+from services.search.analysis import institution_key
+from services.search.protocol import Exclusions
+
+from ..auth.models import Account, Role, RoleGrant
+from ..core.models import ChangeRecord
+from ..orgs.models import Organisation
+from ..people.models import Person
+from .models import DeclaredConflict
+
+DEFAULT_YEARS = 3
+
+
+@dataclass(frozen=True)
+class Subject:
+    """A nomination as the conflict rules see it."""
+
+    nomination_id: uuid.UUID | None
+    people: tuple[Person, ...]  # the nominee first, then team members
+    channel_org_id: uuid.UUID | None
+    today: date
+    years: int = DEFAULT_YEARS
+
+    @property
+    def ids(self) -> frozenset[uuid.UUID]:
+        return frozenset(p.id for p in self.people)
+
+
+# A rule answers {candidate id: reason} for the candidates it rules out.
+NominationRule = Callable[[Session, Subject, Sequence[Person]], dict[uuid.UUID, str]]
+RULES: list[tuple[str, NominationRule]] = []
+Found = dict[uuid.UUID, str]
+
+
+def register(code: str) -> Callable[[NominationRule], NominationRule]:
+    """Add a rule under `code` (the name a reason is reported with)."""
+
+    def add(rule: NominationRule) -> NominationRule:
+        RULES.append((code, rule))
+        return rule
+
+    return add
+
+
+def find(
+    session: Session, subject: Subject, candidates: Sequence[Person]
+) -> dict[uuid.UUID, list[tuple[str, str]]]:
+    """Every candidate with a conflict, and each (rule, reason) that applies."""
+    found: dict[uuid.UUID, list[tuple[str, str]]] = defaultdict(list)
+    if not candidates:
+        return {}
+    for code, rule in RULES:
+        for person_id, reason in rule(session, subject, candidates).items():
+            found[person_id].append((code, reason))
+    return dict(found)
+
+
+# --- the rules ----------------------------------------------------------------------------
+
+
+@register("self")
+def _self(session: Session, subject: Subject, candidates: Sequence[Person]) -> Found:
+    lead = subject.people[0].id if subject.people else None
+    return {
+        c.id: "is the nominee" if c.id == lead else "is a member of the nominated team"
+        for c in candidates
+        if c.id in subject.ids
+    }
+
+
+def _keys(person: Person) -> set[str]:
+    keys = set()
+    if key := institution_key(person.institution):
+        keys.add("name:" + key)
+    if person.institution_uscc:
+        keys.add("uscc:" + person.institution_uscc)
+    return keys
+
+
+@register("same_institution")
+def _same_institution(session: Session, subject: Subject, candidates: Sequence[Person]) -> Found:
+    theirs: dict[str, Person] = {}
+    for p in subject.people:
+        for key in _keys(p):
+            theirs.setdefault(key, p)
+    out = {}
+    for c in candidates:
+        if c.id in subject.ids:
+            continue
+        for key in sorted(_keys(c)):
+            if key in theirs:
+                who = theirs[key]
+                how = "by USCC" if key.startswith("uscc:") else "by name"
+                out[c.id] = f"works at {c.institution or who.institution} like {who.name} ({how})"
+                break
+    return out
+
+
+def _since(today: date, years: int) -> datetime:
+    try:
+        day = today.replace(year=today.year - years)
+    except ValueError:  # 29 February
+        day = today.replace(year=today.year - years, day=28)
+    return datetime.combine(day, time.min, tzinfo=UTC)
+
+
+def past_institutions(
+    session: Session, person_ids: Sequence[uuid.UUID], since: datetime
+) -> dict[uuid.UUID, set[str]]:
+    """Institutions (as keys) people left after `since`, from the profile's change history."""
+    out: dict[uuid.UUID, set[str]] = defaultdict(set)
+    ids = list(dict.fromkeys(person_ids))
+    for start in range(0, len(ids), 5_000):
+        rows = session.execute(
+            select(ChangeRecord.entity_id, ChangeRecord.field, ChangeRecord.old_value).where(
+                ChangeRecord.entity == "person",
+                ChangeRecord.entity_id.in_(ids[start : start + 5_000]),
+                ChangeRecord.field.in_(("institution", "institution_uscc")),
+                ChangeRecord.changed_at >= since,
+                ChangeRecord.old_value.is_not(None),
+            )
+        ).all()
+        for person_id, field, old in rows:
+            if field == "institution":
+                if key := institution_key(old):
+                    out[person_id].add("name:" + key)
+            else:
+                out[person_id].add("uscc:" + old)
+    return out
+
+
+@register("shared_institution")
+def _shared_institution(session: Session, subject: Subject, candidates: Sequence[Person]) -> Found:
+    """Colleagues within `years`: either side's former institution is the other's, current or
+    former, by the affiliation history the profiles keep."""
+    since = _since(subject.today, subject.years)
+    others = [c for c in candidates if c.id not in subject.ids]
+    history = past_institutions(session, [*subject.ids, *(c.id for c in others)], since)
+    theirs_now = set().union(*(_keys(p) for p in subject.people))
+    theirs_past = set().union(*(history.get(p.id, set()) for p in subject.people))
+    out = {}
+    for c in others:
+        mine_now, mine_past = _keys(c), history.get(c.id, set())
+        shared = (theirs_past & (mine_now | mine_past)) | (mine_past & theirs_now)
+        if shared:
+            what = sorted(shared)[0].split(":", 1)[1]
+            out[c.id] = f"shared institution {what} within the last {subject.years} years"
+    return out
+
+
+@register("channel_staff")
+def _channel_staff(session: Session, subject: Subject, candidates: Sequence[Person]) -> Found:
+    """Staff of the nominating organisation (or of one above it, who may act for it)."""
+    if subject.channel_org_id is None:
+        return {}
+    channel = session.get(Organisation, subject.channel_org_id)
+    if channel is None:
+        return {}
+    ids = [c.id for c in candidates]
+    rows = session.execute(
+        select(Account.person_id, Organisation.code)
+        .join(RoleGrant, RoleGrant.account_id == Account.id)
+        .join(Organisation, Organisation.id == RoleGrant.org_id)
+        .where(
+            Account.person_id.in_(ids),
+            Account.is_active.is_(True),
+            RoleGrant.role.in_((Role.org_admin, Role.org_staff)),
+        )
+    ).all()
+    orgs = {
+        o.code: o.path for o in session.scalars(select(Organisation).where(
+            Organisation.code.in_({code for _, code in rows})
+        ))
+    } if rows else {}  # fmt: skip
+    out = {}
+    for person_id, code in sorted(rows, key=lambda r: (str(r[0]), r[1])):
+        if channel.path.startswith(orgs[code]) and person_id not in out:
+            out[person_id] = f"staff of {code}, which nominates through {channel.code}"
+    return out
+
+
+@register("declared")
+def _declared(session: Session, subject: Subject, candidates: Sequence[Person]) -> Found:
+    ids = list(subject.ids)
+    cands = [c.id for c in candidates]
+    rows = session.scalars(
+        select(DeclaredConflict)
+        .where(
+            or_(
+                and_(
+                    DeclaredConflict.nominee_person_id.in_(ids),
+                    DeclaredConflict.reviewer_person_id.in_(cands),
+                ),
+                and_(
+                    DeclaredConflict.reviewer_person_id.in_(ids),
+                    DeclaredConflict.nominee_person_id.in_(cands),
+                ),
+            )
+        )
+        .order_by(DeclaredConflict.created_at)
+    ).all()
+    out = {}
+    for row in rows:
+        other = (
+            row.reviewer_person_id
+            if row.nominee_person_id in subject.ids
+            else row.nominee_person_id
+        )
+        out.setdefault(
+            other, f"declared by the {row.side} side on {row.declared_on.isoformat()}: {row.reason}"
+        )
+    return out
+
+
+# --- the same facts for expert search (`conflicts_with`) -----------------------------------
+
+
+def _declared_for_search(session: Session, person: Person) -> Exclusions:
+    rows = session.execute(
+        select(DeclaredConflict.reviewer_person_id, DeclaredConflict.nominee_person_id).where(
+            or_(
+                DeclaredConflict.nominee_person_id == person.id,
+                DeclaredConflict.reviewer_person_id == person.id,
+            )
+        )
+    ).all()
+    return Exclusions(person_ids=frozenset(a if b == person.id else b for a, b in rows))
+
+
+def _past_institutions_for_search(session: Session, person: Person) -> Exclusions:
+    since = _since(datetime.now(UTC).date(), DEFAULT_YEARS)
+    keys = past_institutions(session, [person.id], since).get(person.id, set())
+    return Exclusions(
+        institution_keys=frozenset(k[5:] for k in keys if k.startswith("name:")),
+        institution_usccs=frozenset(k[5:] for k in keys if k.startswith("uscc:")),
+    )
+
+
+search_conflicts.register(_declared_for_search)
+search_conflicts.register(_past_institutions_for_search)

@@ -1,0 +1,25 @@
+"""Today's date where the registry's users live, as a dependency the tests can freeze."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Annotated
+from zoneinfo import ZoneInfo
+
+from fastapi import Depends
+
+# Membership dates are civil dates in China: a membership valid until 31 December is valid
+# for the whole of that day in Beijing time, whatever the server's time zone.
+ZONE = ZoneInfo("Asia/Shanghai")
+
+
+def today() -> date:
+    return datetime.now(ZONE).date()
+
+
+def get_today() -> date:
+    """The date the rules apply; tests override this dependency to freeze the clock."""
+    return today()
+
+
+TodayDep = Annotated[date, Depends(get_today)]

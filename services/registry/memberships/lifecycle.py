@@ -1,0 +1,413 @@
+"""Membership lifecycle as rules: status from dates, manual holds, renewal, member numbers.
+
+The rule (one SQL expression, used by the nightly refresh and by every single change):
+
+1. a status set by hand (`status_override`: suspended, terminated, or a manual override
+   with a reason) holds until it is cleared;
+2. a pending membership stays pending until it is approved;
+3. otherwise the dates decide: no end date or not yet ended -> `active`; ended but within the
+   type's grace period -> `grace`; later -> `lapsed`.
+
+`today` is always passed in (the routes take it from `core.clock`), so tests freeze the clock
+without touching `datetime`.
+"""
+
+from __future__ import annotations
+
+import calendar
+import re
+import string
+import uuid
+from dataclasses import dataclass
+from datetime import date, timedelta
+from typing import Any
+
+from sqlalchemy import bindparam, select, text
+from sqlalchemy.orm import Session
+from sqlalchemy.types import Date, String, Uuid
+
+from services.search.outbox import enqueue_people
+
+from ..core import history
+from ..core.errors import Conflict, InvalidField, ProblemError
+from .models import (
+    HELD_STATUSES,
+    MemberNoSequence,
+    Membership,
+    MembershipStatus,
+    MembershipType,
+    PeriodKind,
+    TerminationReason,
+)
+
+STATUS_RULE = """
+CASE
+    WHEN m.status_override IS NOT NULL THEN m.status_override
+    WHEN m.status = 'pending' THEN 'pending'
+    WHEN m.valid_until IS NULL OR m.valid_until >= :today THEN 'active'
+    WHEN m.valid_until + coalesce(t.grace_days, 0) >= :today THEN 'grace'
+    ELSE 'lapsed'
+END"""
+
+_TODAY = bindparam("today", type_=Date)
+
+
+# --- periods ------------------------------------------------------------------------------------
+
+
+def add_months(day: date, months: int) -> date:
+    """The same day `months` later, or the month's last day when it is shorter."""
+    index = day.month - 1 + months
+    year, month = day.year + index // 12, index % 12 + 1
+    return date(year, month, min(day.day, calendar.monthrange(year, month)[1]))
+
+
+def period_end(kind: MembershipType | None, start: date) -> date | None:
+    """The last valid day of a period starting on `start`; None for life memberships."""
+    if kind is None or kind.period == PeriodKind.lifetime:
+        return None
+    if kind.period == PeriodKind.calendar_year:
+        return date(start.year, 12, 31)
+    assert kind.period_months is not None
+    return add_months(start, kind.period_months) - timedelta(days=1)
+
+
+# --- member numbers -----------------------------------------------------------------------------
+
+_PLACEHOLDERS = {"year": r"(|d|04d)", "seq": r"(|d|0?[1-9]d|0?1[0-9]d)", "org": r""}
+_MEMBER_NO = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_./-]*$")
+
+
+def check_format(fmt: str) -> str:
+    """A member-number format such as `CSTAM-{year}-{seq:06d}`: only `{year}`, `{seq}` and
+    `{org}` (the society's code), `{seq}` required; anything else is refused, so that
+    formatting never reaches into Python objects."""
+    fields = []
+    try:
+        parsed = list(string.Formatter().parse(fmt))
+    except ValueError as exc:
+        raise ValueError(f"not a format: {exc}") from None
+    for _literal, name, spec, conversion in parsed:
+        if name is None:
+            continue
+        if name not in _PLACEHOLDERS:
+            raise ValueError(f"unknown placeholder {{{name}}}; use {{year}}, {{seq}} or {{org}}")
+        if conversion or not re.fullmatch(_PLACEHOLDERS[name], spec or ""):
+            raise ValueError(f"unsupported format for {{{name}}}: {spec!r}")
+        fields.append(name)
+    if "seq" not in fields:
+        raise ValueError("must contain {seq}")
+    sample = render(fmt, org_code="ORG", year=2025, seq=1)
+    if (
+        not _MEMBER_NO.match(sample)
+        or len(render(fmt, org_code="X" * 32, year=2025, seq=10**9)) > 64
+    ):
+        raise ValueError("must give member numbers of letters, digits and _ . / - (at most 64)")
+    return fmt
+
+
+def render(fmt: str, *, org_code: str, year: int, seq: int) -> str:
+    return fmt.format(year=year, seq=seq, org=org_code)
+
+
+def next_member_no(
+    session: Session, *, org_id: uuid.UUID, org_code: str, fmt: str, on: date
+) -> str:
+    """The society's next member number. Its sequence row is locked until the transaction
+    ends, so concurrent approvals queue; numbers taken by hand or by an import are skipped,
+    and the sequence never goes back, so no number is handed out twice."""
+    session.execute(
+        text(
+            "INSERT INTO member_no_sequence (org_id, last_value) VALUES (:org, 0)"
+            " ON CONFLICT (org_id) DO NOTHING"
+        ),
+        {"org": org_id},
+    )
+    sequence = session.scalar(
+        select(MemberNoSequence).where(MemberNoSequence.org_id == org_id).with_for_update()
+    )
+    assert sequence is not None
+    seq = sequence.last_value
+    for _ in range(10_000):
+        seq += 1
+        number = render(fmt, org_code=org_code, year=on.year, seq=seq)
+        taken = session.scalar(
+            select(Membership.id).where(Membership.org_id == org_id, Membership.member_no == number)
+        )
+        if taken is None:
+            sequence.last_value = seq
+            session.flush()
+            return number
+    raise Conflict("no free member number in this format; change the format", "member_no")
+
+
+# --- the rule -----------------------------------------------------------------------------------
+
+
+def computed_status(session: Session, membership: Membership, today: date) -> str:
+    """What the rule says this membership's status is, given its stored fields."""
+    session.flush()
+    return session.execute(
+        text(
+            f"SELECT {STATUS_RULE} FROM membership m"  # noqa: S608 - a constant
+            " LEFT JOIN membership_type t ON t.id = m.type_id WHERE m.id = :id"
+        ).bindparams(_TODAY, bindparam("id", type_=Uuid)),
+        {"today": today, "id": membership.id},
+    ).scalar_one()
+
+
+@dataclass
+class RefreshResult:
+    """How many memberships moved into each status."""
+
+    changed: dict[str, int]
+
+    @property
+    def total(self) -> int:
+        return sum(self.changed.values())
+
+
+def refresh(
+    session: Session,
+    *,
+    today: date,
+    org_ids: list[uuid.UUID] | None = None,
+    actor: str = "system",
+    source: str = "refresh",
+) -> RefreshResult:
+    """Bring every membership's status in line with the rule, in one set-based statement:
+    only rows whose status changes are written, each with a history entry, and their people
+    are queued for the search index in the same transaction. Running it again changes
+    nothing, so it is safe at any time (cron, after an import, twice at once: the second
+    waits on the row locks and then finds nothing to do)."""
+    where = "TRUE" if org_ids is None else "m.org_id = ANY(:org_ids)"
+    statement = text(
+        f"""
+        WITH computed AS (
+            SELECT m.id, m.person_id, m.status AS old_status, {STATUS_RULE} AS new_status
+            FROM membership m LEFT JOIN membership_type t ON t.id = m.type_id
+            WHERE {where}
+        ), changed AS (
+            UPDATE membership m
+            SET status = c.new_status, updated_at = now(), version = m.version + 1
+            FROM computed c
+            WHERE m.id = c.id AND c.new_status <> c.old_status
+            RETURNING m.id, m.person_id, c.old_status, c.new_status
+        ), history AS (
+            INSERT INTO change_history (entity, entity_id, change_id, field, old_value,
+                                        new_value, reason, actor, source)
+            SELECT 'membership', id, gen_random_uuid(), 'status', old_status, new_status,
+                   'dates', :actor, :source
+            FROM changed
+        ), outbox AS (
+            INSERT INTO search_outbox (person_id, attempts)
+            SELECT DISTINCT person_id, 0 FROM changed
+        )
+        SELECT new_status, count(*) FROM changed GROUP BY new_status
+        """  # noqa: S608 - constants only
+    ).bindparams(_TODAY, bindparam("actor", type_=String), bindparam("source", type_=String))
+    params: dict[str, Any] = {"today": today, "actor": actor, "source": source}
+    if org_ids is not None:
+        params["org_ids"] = org_ids
+    rows = session.execute(statement, params).all()
+    changed = {str(status): int(count) for status, count in rows}
+    if changed:
+        session.info["outbox_dirty"] = True
+    return RefreshResult(changed)
+
+
+# --- actions ------------------------------------------------------------------------------------
+
+
+def _type_of(session: Session, membership: Membership) -> MembershipType | None:
+    return session.get(MembershipType, membership.type_id) if membership.type_id else None
+
+
+def apply(
+    session: Session,
+    membership: Membership,
+    values: dict[str, Any],
+    *,
+    today: date,
+    actor: str,
+    reason: str | None,
+    source: str = "api",
+) -> bool:
+    """Set `values`, recompute the status by the rule, and keep it all in one history entry."""
+    changes = history.assign(membership, values)
+    changes += history.assign(membership, {"status": computed_status(session, membership, today)})
+    if history.save_changes(
+        session,
+        membership,
+        entity="membership",
+        changes=changes,
+        actor=actor,
+        source=source,
+        reason=reason,
+    ):
+        enqueue_people(session, [membership.person_id])
+        return True
+    return False
+
+
+def _refuse_if_terminated(membership: Membership, doing: str) -> None:
+    if membership.status_override == MembershipStatus.terminated:
+        raise ProblemError(
+            f"the membership is terminated ({membership.termination_reason or 'no reason'});"
+            f" it cannot be {doing}",
+            409,
+            "membership-terminated",
+        )
+
+
+def renew(
+    session: Session,
+    membership: Membership,
+    *,
+    today: date,
+    actor: str,
+    reason: str,
+    until: date | None = None,
+) -> None:
+    """Extend the membership by one period of its type (or to `until`): from the day after
+    it ends while it is active or in grace, from today once it has lapsed."""
+    _refuse_if_terminated(membership, "renewed")
+    if membership.status_override == MembershipStatus.suspended:
+        raise ProblemError(
+            "the membership is suspended; reinstate it first", 409, "membership-suspended"
+        )
+    if membership.status == MembershipStatus.pending:
+        raise ProblemError(
+            "the membership is pending approval; approve it first", 409, "membership-pending"
+        )
+    kind = _type_of(session, membership)
+    current = membership.valid_until
+    if kind is not None and current is not None and kind.renewal_window_days is not None:
+        opens = current - timedelta(days=kind.renewal_window_days)
+        if today < opens:
+            raise ProblemError(
+                f"too early: renewal opens on {opens.isoformat()}", 409, "renewal-window-closed"
+            )
+    if until is None:
+        if kind is None:
+            raise InvalidField("until", "required: the membership has no type to compute it")
+        if kind.period == PeriodKind.lifetime:
+            raise ProblemError("a life membership has no end to renew", 409, "nothing-to-renew")
+        in_standing = current is not None and current + timedelta(days=kind.grace_days) >= today
+        start = current + timedelta(days=1) if in_standing and current is not None else today
+        until = period_end(kind, start)
+    if until is None or until < today or (current is not None and until <= current):
+        raise InvalidField("until", "must be after the current end and not in the past")
+    if membership.joined_on and until < membership.joined_on:
+        raise InvalidField("until", "must not be before joined_on")
+    apply(session, membership, {"valid_until": until}, today=today, actor=actor, reason=reason)
+
+
+def suspend(
+    session: Session, membership: Membership, *, today: date, actor: str, reason: str
+) -> None:
+    _refuse_if_terminated(membership, "suspended")
+    if membership.status_override == MembershipStatus.suspended:
+        raise ProblemError("the membership is already suspended", 409, "already-suspended")
+    membership.override_reason = reason
+    apply(
+        session,
+        membership,
+        {"status_override": MembershipStatus.suspended},
+        today=today,
+        actor=actor,
+        reason=reason,
+    )
+
+
+def terminate(
+    session: Session,
+    membership: Membership,
+    *,
+    today: date,
+    actor: str,
+    reason: str,
+    termination: TerminationReason,
+) -> None:
+    _refuse_if_terminated(membership, "terminated again")
+    membership.override_reason = reason
+    apply(
+        session,
+        membership,
+        {
+            "status_override": MembershipStatus.terminated,
+            "termination_reason": termination,
+            "ended_on": today,
+        },
+        today=today,
+        actor=actor,
+        reason=reason,
+    )
+
+
+def reinstate(
+    session: Session, membership: Membership, *, today: date, actor: str, reason: str
+) -> None:
+    """Clear a suspension, a termination (not by death) or a manual override; the dates
+    decide the status again."""
+    if membership.status_override is None:
+        raise ProblemError(
+            f"the membership is {membership.status} by its dates; nothing to reinstate"
+            " (renew it instead)",
+            409,
+            "nothing-to-reinstate",
+        )
+    if membership.termination_reason == TerminationReason.death:
+        raise ProblemError(
+            "a membership ended by the member's death cannot be reinstated",
+            409,
+            "membership-terminated",
+        )
+    membership.override_reason = None
+    apply(
+        session,
+        membership,
+        {"status_override": None, "termination_reason": None, "ended_on": None},
+        today=today,
+        actor=actor,
+        reason=reason,
+    )
+
+
+def set_override(
+    session: Session,
+    membership: Membership,
+    status: MembershipStatus | None,
+    *,
+    today: date,
+    actor: str,
+    reason: str | None,
+    values: dict[str, Any] | None = None,
+) -> None:
+    """PATCH: other field changes and, when `status` is given, a manual status kept until it
+    is cleared (`status=None` with `clear=True` by the caller). Approving a pending
+    membership (pending -> active) is not an override: the dates decide from then on."""
+    values = dict(values or {})
+    if status is not None:
+        if status in HELD_STATUSES or status == MembershipStatus.pending:
+            if status == MembershipStatus.terminated:
+                raise InvalidField("status", "use POST /memberships/{id}/terminate")
+            if status == MembershipStatus.pending and membership.status != status:
+                raise InvalidField("status", "a membership cannot go back to pending")
+        if membership.status == MembershipStatus.pending and status == MembershipStatus.active:
+            membership.status = MembershipStatus.active  # approved: the dates decide
+        elif status != MembershipStatus.pending:
+            if not reason:
+                raise InvalidField("reason", "required when the status is set by hand")
+            _refuse_if_terminated(membership, "changed by hand")
+            values["status_override"] = status
+            membership.override_reason = reason
+    apply(session, membership, values, today=today, actor=actor, reason=reason)
+
+
+def initial_status(requested: MembershipStatus) -> tuple[str, str | None]:
+    """A new membership's stored status and override: `pending` waits for approval,
+    `active` (the default) is left to the dates, anything else is a manual override."""
+    if requested in (MembershipStatus.pending, MembershipStatus.active):
+        return requested, None
+    return requested, requested

@@ -1,0 +1,670 @@
+"""Member lists: staging with COPY, identity resolution and the set-based merge, per chunk.
+
+Identity, in this order (the same rules as the API's inline person, extended):
+1. the same document (blind index of type and number) is the same person;
+2. otherwise the same normalised name and birth date with the same phone or e-mail, when at
+   most one side has a document;
+3. otherwise, in the importing organisation, the same member number with the same name.
+Anything else is a new person. The first row of a person in a file wins; later rows of the same
+person are counted as `duplicate_rows` and left out, so a repeated person gives one person and
+one membership, and the outcome does not depend on where chunks end.
+
+Updates: a non-empty cell overwrites the stored value, an empty one leaves it; only fields that
+differ are written, with one history entry per field whose source is `import:<batch id>`.
+A document number is only ever added to a person who has none.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import uuid
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+import polars as pl
+import psycopg
+
+from ..core.history import _text
+from ..core.ids import uuid7_hex_batch
+from ..core.security import PiiCipher, mask_document
+from ..people.service import SENSITIVE
+from .validate import Checked
+
+COUNTS = (
+    "created_people",
+    "matched_people",
+    "updated_people",
+    "created_memberships",
+    "updated_memberships",
+    "unchanged",
+    "duplicate_rows",
+)
+
+STAGE = """
+CREATE TEMP TABLE import_stage (
+    row_no bigint NOT NULL,
+    new_id uuid NOT NULL,
+    new_membership_id uuid NOT NULL,
+    name text NOT NULL,
+    name_en text,
+    gender text,
+    birth_date date,
+    id_type text,
+    id_bidx bytea,
+    id_masked text,
+    region_of_origin text,
+    phone text,
+    email text,
+    orcid text,
+    region_code text,
+    institution text,
+    title_level text,
+    position text,
+    discipline_codes text,
+    research_fields text,
+    expert_opt_in boolean,
+    grade text,
+    member_no text,
+    joined_on date,
+    valid_until date
+) ON COMMIT DROP;
+CREATE TEMP TABLE import_state (
+    row_no bigint NOT NULL,
+    person_id uuid NOT NULL,
+    matched_by text NOT NULL,
+    membership_id uuid,
+    needs_document boolean NOT NULL,
+    reject text,
+    accepted boolean NOT NULL,
+    dup boolean NOT NULL,
+    person_differs boolean NOT NULL,
+    membership_differs boolean NOT NULL
+) ON COMMIT DROP;
+CREATE TEMP TABLE import_enc (row_no bigint NOT NULL, enc bytea NOT NULL) ON COMMIT DROP;
+CREATE TEMP TABLE import_person_changed (row_no bigint NOT NULL) ON COMMIT DROP;
+CREATE TEMP TABLE import_membership_changed (row_no bigint NOT NULL) ON COMMIT DROP;
+CREATE TEMP TABLE import_seen (person_id uuid PRIMARY KEY) ON COMMIT DROP;
+CREATE TEMP TABLE import_created (person_id uuid PRIMARY KEY) ON COMMIT DROP;
+"""
+
+STAGE_COLUMNS = (
+    "row_no", "new_id", "new_membership_id", "name", "name_en", "gender", "birth_date",
+    "id_type", "id_bidx", "id_masked", "region_of_origin", "phone", "email", "orcid",
+    "region_code", "institution", "title_level", "position", "discipline_codes",
+    "research_fields", "expert_opt_in", "grade", "member_no", "joined_on", "valid_until",
+)  # fmt: skip
+
+# Fields a member list may change on a person: (column, SQL for the new value from the
+# staged row `s`, whether an empty cell leaves the old value).
+PERSON_FIELDS = (
+    "name_en", "gender", "birth_date", "phone", "email", "orcid", "region_code", "institution",
+    "title_level", "position", "expert_opt_in",
+)  # fmt: skip
+LIST_FIELDS = ("discipline_codes", "research_fields")
+MEMBERSHIP_FIELDS = ("grade", "member_no", "joined_on", "valid_until")
+# The value a staged row `s` brings for each person field (NULL: the cell was empty).
+NEW_VALUE = {f: f"s.{f}" for f in PERSON_FIELDS} | {
+    f: f"string_to_array(s.{f}, E'\\x1f')" for f in LIST_FIELDS
+}
+
+
+def person_differs(p: str) -> str:
+    """SQL: the staged row would change person `p` (documents aside)."""
+    fields = [
+        f"({new} IS NOT NULL AND {new} IS DISTINCT FROM {p}.{f})" for f, new in NEW_VALUE.items()
+    ]
+    fields.append(f"({p}.region_of_origin IS NULL AND s.region_of_origin IS NOT NULL)")
+    return "(" + " OR ".join(fields) + ")"
+
+
+def membership_differs(m: str) -> str:
+    """SQL: the staged row would change membership `m`."""
+    fields = [f"(s.{f} IS NOT NULL AND s.{f} IS DISTINCT FROM {m}.{f})" for f in MEMBERSHIP_FIELDS]
+    return "(" + " OR ".join(fields) + ")"
+
+
+ACCEPTED = "st.accepted"
+
+
+@dataclass
+class Prepared:
+    """A validated chunk ready for the database: the staged rows as CSV, plaintext document
+    numbers kept in memory (never sent) until the rows that need them are known."""
+
+    csv: bytes
+    rows: int
+    numbers: dict[int, str]
+    rejected: list[tuple[int, list[str], str]]
+    duplicates: int
+    raw_by_row: dict[int, list[str]]
+
+
+@dataclass
+class ChunkResult:
+    counts: dict[str, int] = field(default_factory=dict)
+    rejected: list[tuple[int, list[str], str]] = field(default_factory=list)
+
+
+def prepare(checked: Checked, pii: PiiCipher, labels: dict[str, str]) -> Prepared:
+    """Blind indexes, masked numbers, fresh ids, and the first-row-wins rule inside the chunk."""
+    good = checked.good
+    rejected = list(checked.rejected)
+    n = good.height
+    rows = good["row_no"].to_list()
+    types = good["id_type"].to_list()
+    numbers = good["id_number"].to_list()
+    bidx: list[str | None] = [None] * n
+    masked: list[str | None] = [None] * n
+    plain: dict[int, str] = {}
+    blind_index = pii.blind_index
+    for i, number in enumerate(numbers):
+        if number is not None:
+            bidx[i] = "\\x" + blind_index(types[i], number).hex()
+            masked[i] = mask_document(number)
+            plain[rows[i]] = number
+    frame = good.with_columns(
+        new_id=pl.Series(uuid7_hex_batch(n), dtype=pl.String),
+        new_membership_id=pl.Series(uuid7_hex_batch(n), dtype=pl.String),
+        id_bidx=pl.Series(bidx, dtype=pl.String),
+        id_masked=pl.Series(masked, dtype=pl.String),
+    )
+    keep = _first_rows(frame, labels, rejected)
+    if keep is not None:
+        frame = frame.filter(keep)
+    buffer = io.BytesIO()
+    frame.select(STAGE_COLUMNS).write_csv(buffer, include_header=False)
+    rejected.sort(key=lambda item: item[0])
+    return Prepared(
+        csv=buffer.getvalue(),
+        rows=frame.height,
+        numbers=plain,
+        rejected=rejected,
+        duplicates=n - frame.height - (len(rejected) - len(checked.rejected)),
+        raw_by_row=checked.raw_by_row,
+    )
+
+
+def _first_rows(
+    frame: pl.DataFrame, labels: dict[str, str], rejected: list[tuple[int, list[str], str]]
+) -> pl.Series | None:
+    """Which rows are the first of their person in the chunk, by the database's rules; a member
+    number given twice to different names rejects the later row. Only rows sharing a key with
+    another row need looking at, so the loop runs over a handful, not the chunk."""
+    shared = (frame["id_bidx"].is_duplicated() & frame["id_bidx"].is_not_null()) | (
+        frame["member_no"].is_duplicated() & frame["member_no"].is_not_null()
+    )
+    for contact in ("phone", "email"):
+        keys = frame.select(
+            pl.when(pl.col("birth_date").is_not_null() & pl.col(contact).is_not_null()).then(
+                pl.concat_str([pl.col("name"), pl.col("birth_date").cast(pl.String),
+                               pl.col(contact)], separator="\x1f")
+            )
+        ).to_series()  # fmt: skip
+        shared = shared | (keys.is_duplicated() & keys.is_not_null())
+    if not shared.any():
+        return None
+    candidates = frame.filter(shared)
+    drop: set[int] = set()
+    by_bidx: dict[str, int] = {}
+    by_contact: dict[tuple[Any, ...], list[bool]] = {}
+    by_member_no: dict[str, tuple[int, str, bool]] = {}
+    for row, name, birth, phone, email, number, doc in candidates.select(
+        "row_no", "name", "birth_date", "phone", "email", "member_no", "id_bidx"
+    ).iter_rows():
+        if doc is not None and doc in by_bidx:
+            drop.add(row)
+            continue
+        contacts = []
+        if birth is not None:
+            if phone is not None:
+                contacts.append(("p", name, birth, phone))
+            if email is not None:
+                contacts.append(("e", name, birth, email))
+        # Rule 2 joins rows when at most one of them has a document.
+        if any(key in by_contact and (doc is None or not all(by_contact[key])) for key in contacts):
+            drop.add(row)
+            continue
+        if number is not None and number in by_member_no:
+            first_row, first_name, first_doc = by_member_no[number]
+            drop.add(row)
+            if first_name != name or (doc is not None and first_doc):
+                label = labels.get("member_no", "member_no")
+                rejected.append((row, [], f"{label}: also given to row {first_row}"))
+            continue
+        if doc is not None:
+            by_bidx[doc] = row
+        for key in contacts:
+            by_contact.setdefault(key, []).append(doc is not None)
+        if number is not None:
+            by_member_no[number] = (row, name, doc is not None)
+    return ~frame["row_no"].is_in(list(drop))
+
+
+class MemberMerge:
+    """The per-chunk SQL, on one connection inside the import's single transaction.
+
+    The staged rows are never updated: one statement judges every row (match, membership,
+    rejection, repeat) into a narrow state table, and the writes read from the two.
+    """
+
+    def __init__(
+        self,
+        conn: psycopg.Connection[Any],
+        *,
+        org_id: uuid.UUID,
+        source: str,
+        actor: str,
+        pii: PiiCipher,
+        labels: dict[str, str],
+    ) -> None:
+        self.conn = conn
+        self.org_id = org_id
+        self.source = source
+        self.actor = actor
+        self.pii = pii
+        self.label = lambda name: labels.get(name, name)
+        # Chunks of tens of thousands of rows: let sorts and hashes stay in memory, and the
+        # staging tables in local buffers (possible only before this session touches a
+        # temporary table, hence the savepoint).
+        conn.execute("SET LOCAL work_mem = '256MB'")
+        conn.execute("SAVEPOINT import_buffers")
+        try:
+            conn.execute("SET LOCAL temp_buffers = '512MB'")
+        except psycopg.Error:
+            conn.execute("ROLLBACK TO SAVEPOINT import_buffers")
+        conn.execute(STAGE)
+
+    def _exec(self, query: str, params: dict[str, Any] | None = None) -> None:
+        self.conn.execute(query, params or {})  # type: ignore[arg-type]
+
+    def merge(self, prepared: Prepared) -> ChunkResult:
+        result = ChunkResult()
+        rejected = list(prepared.rejected)
+        p = {"org": self.org_id, "actor": self.actor, "source": self.source}
+        self._exec(
+            "TRUNCATE import_stage, import_state, import_enc, import_person_changed, "
+            "import_membership_changed"
+        )
+        if prepared.rows:
+            with self.conn.cursor() as cur:
+                columns = ", ".join(STAGE_COLUMNS)
+                with cur.copy(f"COPY import_stage ({columns}) FROM STDIN (FORMAT csv)") as copy:
+                    copy.write(prepared.csv)
+            self._judge(p)
+            self._apply(prepared, p)
+            result.counts = self._counts()
+            with self.conn.cursor() as cur:
+                cur.execute("SELECT row_no, reject FROM import_state WHERE reject IS NOT NULL")
+                for row_no, reason in cur.fetchall():
+                    rejected.append((row_no, prepared.raw_by_row[row_no], reason))
+        else:
+            result.counts = dict.fromkeys(COUNTS, 0)
+        result.counts["duplicate_rows"] += prepared.duplicates
+        for i, (row_no, cells, reason) in enumerate(rejected):
+            if not cells:
+                rejected[i] = (row_no, prepared.raw_by_row.get(row_no, []), reason)
+        rejected.sort(key=lambda item: item[0])
+        result.rejected = rejected
+        return result
+
+    def _judge(self, p: dict[str, Any]) -> None:
+        """Match every staged row to a person, find its membership, decide what the stored
+        records refuse, and which rows repeat a person met earlier: all before any write."""
+        label = self.label
+        self._exec(
+            f"""
+            INSERT INTO import_state (row_no, person_id, matched_by, membership_id,
+                                      needs_document, reject, accepted, dup, person_differs,
+                                      membership_differs)
+            WITH judged AS (
+                SELECT s.row_no, s.new_id, found.person_id,
+                       CASE WHEN d.id IS NOT NULL THEN 'document'
+                            WHEN c.id IS NOT NULL THEN 'contact'
+                            WHEN n.id IS NOT NULL THEN 'member_no' END AS matched_by,
+                       ms.id AS membership_id,
+                       s.id_bidx IS NOT NULL
+                           AND (found.person_id IS NULL OR (found.rec).id_number_bidx IS NULL)
+                           AS needs_document,
+                       CASE
+                           WHEN d.id IS NOT NULL AND d.name <> s.name THEN %(name_doc)s
+                           WHEN (found.rec).id_type = 'resident_id'
+                                AND s.gender <> (found.rec).gender THEN %(gender_doc)s
+                           WHEN (found.rec).id_type = 'resident_id'
+                                AND s.birth_date <> (found.rec).birth_date THEN %(birth_doc)s
+                           WHEN held.id IS NOT NULL AND held.person_id IS DISTINCT FROM
+                                found.person_id THEN %(taken)s
+                           WHEN coalesce(s.valid_until, ms.valid_until)
+                                < coalesce(s.joined_on, ms.joined_on) THEN %(order)s
+                       END AS reject,
+                       seen.hit IS NOT NULL AS seen,
+                       coalesce({person_differs("(found.rec)")}, false) AS person_differs,
+                       ms.id IS NOT NULL AND {membership_differs("ms")} AS membership_differs
+                FROM import_stage s
+                -- Index probes (LIMIT keeps the planner from turning them into joins that
+                -- read whole tables): a chunk is small, the tables may hold millions.
+                LEFT JOIN LATERAL (
+                    -- who holds this member number here (unique per organisation)
+                    SELECT m.id, m.person_id FROM membership m
+                    WHERE s.member_no IS NOT NULL AND m.org_id = %(org)s
+                      AND m.member_no = s.member_no
+                    LIMIT 1
+                ) held ON true
+                LEFT JOIN LATERAL (
+                    SELECT p.id, p.name, p AS rec
+                    FROM person p WHERE p.id_number_bidx = s.id_bidx LIMIT 1
+                ) d ON true
+                LEFT JOIN LATERAL (
+                    SELECT p.id, p AS rec
+                    FROM person p
+                    WHERE d.id IS NULL AND s.birth_date IS NOT NULL
+                      AND p.name = s.name AND p.birth_date = s.birth_date
+                      AND (p.phone = s.phone OR p.email = s.email)
+                      AND (s.id_bidx IS NULL OR p.id_number_bidx IS NULL)
+                    ORDER BY p.id LIMIT 1
+                ) c ON true
+                LEFT JOIN LATERAL (
+                    SELECT p.id, p AS rec FROM person p
+                    WHERE d.id IS NULL AND c.id IS NULL AND held.person_id IS NOT NULL
+                      AND p.id = held.person_id AND p.name = s.name
+                      AND (s.id_bidx IS NULL OR p.id_number_bidx IS NULL)
+                    LIMIT 1
+                ) n ON true
+                CROSS JOIN LATERAL (
+                    SELECT coalesce(d.id, c.id, n.id) AS person_id,
+                           coalesce(d.rec, c.rec, n.rec) AS rec
+                ) found
+                LEFT JOIN LATERAL (
+                    SELECT ms.id, ms.grade, ms.member_no, ms.joined_on, ms.valid_until
+                    FROM membership ms
+                    WHERE found.person_id IS NOT NULL
+                      AND ms.org_id = %(org)s AND ms.person_id = found.person_id
+                    LIMIT 1
+                ) ms ON true
+                LEFT JOIN LATERAL (
+                    SELECT 1 AS hit FROM import_seen
+                    WHERE found.person_id IS NOT NULL AND person_id = found.person_id
+                    LIMIT 1
+                ) seen ON true
+            ), ranked AS (
+                SELECT j.*,
+                       j.reject IS NULL AND j.person_id IS NOT NULL AND (j.seen OR row_number()
+                           OVER (PARTITION BY j.person_id, j.reject IS NULL ORDER BY j.row_no) > 1)
+                           AS dup
+                FROM judged j
+            )
+            SELECT r.row_no, coalesce(r.person_id, r.new_id), coalesce(r.matched_by, 'new'),
+                   r.membership_id, r.needs_document, r.reject,
+                   r.reject IS NULL AND NOT r.dup, r.dup, r.person_differs, r.membership_differs
+            FROM ranked r
+            """,  # noqa: S608 - fragments built here from constants
+            {
+                **p,
+                "name_doc": f"{label('name')}: differs from the name registered with this "
+                "document number",
+                "gender_doc": f"{label('gender')}: differs from the gender digit in the "
+                "registered resident ID number",
+                "birth_doc": f"{label('birth_date')}: differs from the birth date in the "
+                "registered resident ID number",
+                "taken": f"{label('member_no')}: taken by another member of the organisation",
+                "order": f"{label('valid_until')}: must not be before {label('joined_on')}",
+            },
+        )
+        # The first row of a person in the file wins (later chunks find them here).
+        self._exec(
+            "INSERT INTO import_seen SELECT person_id FROM import_state st WHERE st.accepted"
+        )
+
+    def _encrypt(self, prepared: Prepared) -> None:
+        """Documents for new people and for matched people who had none, bound to their row."""
+        with self.conn.cursor() as cur:
+            cur.execute(
+                "SELECT row_no, person_id FROM import_state st "
+                "WHERE st.accepted AND st.needs_document"
+            )
+            wanted = cur.fetchall()
+            if not wanted:
+                return
+            encrypt, numbers = self.pii.encrypt, prepared.numbers
+            with cur.copy("COPY import_enc (row_no, enc) FROM STDIN") as copy:
+                for row_no, person_id in wanted:
+                    copy.write_row((row_no, encrypt(numbers[row_no], context=person_id.bytes)))
+
+    def _apply(self, prepared: Prepared, p: dict[str, Any]) -> None:
+        self._encrypt(prepared)
+        new = f"{ACCEPTED} AND st.matched_by = 'new'"
+        self._exec(
+            f"""
+            WITH created AS (
+                INSERT INTO person (
+                    id, name, name_en, gender, birth_date, id_type, id_number_enc,
+                    id_number_bidx, id_number_masked, phone, email, orcid, region_of_origin,
+                    region_code, institution, title_level, position, discipline_codes,
+                    research_fields, talent_tags, expert_opt_in, status, source_org_id, version)
+                SELECT st.person_id, s.name, s.name_en, s.gender, s.birth_date,
+                       CASE WHEN e.enc IS NOT NULL THEN s.id_type END, e.enc,
+                       CASE WHEN e.enc IS NOT NULL THEN s.id_bidx END,
+                       CASE WHEN e.enc IS NOT NULL THEN s.id_masked END,
+                       s.phone, s.email, s.orcid, s.region_of_origin, s.region_code,
+                       s.institution, s.title_level, s.position,
+                       coalesce(string_to_array(s.discipline_codes, E'\\x1f'), '{{}}'),
+                       coalesce(string_to_array(s.research_fields, E'\\x1f'), '{{}}'),
+                       '{{}}', coalesce(s.expert_opt_in, false), 'active', %(org)s, 1
+                FROM import_state st JOIN import_stage s ON s.row_no = st.row_no
+                LEFT JOIN import_enc e ON e.row_no = st.row_no
+                WHERE {new}
+                RETURNING id, name
+            ), noted AS (
+                INSERT INTO import_created SELECT id FROM created
+            )
+            INSERT INTO change_history (entity, entity_id, change_id, field, old_value,
+                                        new_value, actor, source)
+            SELECT 'person', id, gen_random_uuid(), 'created', NULL, name, %(actor)s, %(source)s
+            FROM created
+            """,  # noqa: S608
+            p,
+        )
+        with self.conn.cursor() as cur:
+            cur.execute(
+                "SELECT count(*) FILTER (WHERE matched_by <> 'new' "
+                "                        AND (person_differs OR needs_document)), "
+                "       count(*) FILTER (WHERE membership_differs) "
+                "FROM import_state st WHERE st.accepted"
+            )
+            people, memberships = cur.fetchone() or (0, 0)
+        if people:
+            self._update_people(p)
+        self._memberships(p, changed=bool(memberships))
+        self._exec(
+            f"""
+            INSERT INTO search_outbox (person_id, attempts)
+            SELECT DISTINCT st.person_id, 0 FROM import_state st
+            WHERE {ACCEPTED} AND (st.matched_by = 'new' OR st.membership_id IS NULL
+                  OR st.row_no IN (SELECT row_no FROM import_person_changed)
+                  OR st.row_no IN (SELECT row_no FROM import_membership_changed))
+            """  # noqa: S608
+        )
+
+    def _update_people(self, p: dict[str, Any]) -> None:
+        """Changed fields of matched people: diffs read back, history written with the same
+        masking as the API's, then one UPDATE for all of them."""
+        news = NEW_VALUE
+        select = ", ".join(f"p.{f}, {new}" for f, new in news.items())
+        with self.conn.cursor() as cur:
+            cur.execute(
+                f"""
+                SELECT st.row_no, p.id, {select}, p.id_type, p.id_number_masked,
+                       e.enc IS NOT NULL, s.id_type, s.id_masked,
+                       p.region_of_origin, s.region_of_origin
+                FROM import_state st JOIN import_stage s ON s.row_no = st.row_no
+                CROSS JOIN LATERAL (
+                    SELECT * FROM person p0 WHERE p0.id = st.person_id LIMIT 1
+                ) p
+                LEFT JOIN import_enc e ON e.row_no = st.row_no
+                WHERE {ACCEPTED} AND st.matched_by <> 'new'
+                  AND (st.person_differs OR st.needs_document)
+                """  # noqa: S608
+            )
+            found = cur.fetchall()
+        if not found:
+            return
+        history: list[tuple[Any, ...]] = []
+        changed_rows: list[int] = []
+        names = [*news]
+        for record in found:
+            row_no, person_id, *values = record
+            changes: list[tuple[str, Any, Any]] = []
+            for i, name in enumerate(names):
+                old, new = values[2 * i], values[2 * i + 1]
+                if new is not None and new != old:
+                    changes.append((name, old, new))
+            tail = values[2 * len(names) :]
+            old_type, old_masked, adds_document, new_type, new_masked, old_origin, new_origin = tail
+            if adds_document:
+                if old_type != new_type:
+                    changes.append(("id_type", old_type, new_type))
+                changes.append(("id_number", old_masked, new_masked))
+            if old_origin is None and new_origin is not None:
+                changes.append(("region_of_origin", None, new_origin))
+            if not changes:
+                continue
+            changed_rows.append(row_no)
+            change_id = uuid.UUID(hex=uuid7_hex_batch(1)[0])
+            for name, old, new in changes:
+                mask = SENSITIVE.get(name) if name != "id_number" else None
+                old, new = (mask(old), mask(new)) if mask else (old, new)
+                history.append(
+                    ("person", person_id, change_id, name, _text(old), _text(new),
+                     self.actor, self.source)
+                )  # fmt: skip
+        if not changed_rows:
+            return
+        with (
+            self.conn.cursor() as cur,
+            cur.copy("COPY import_person_changed (row_no) FROM STDIN") as copy,
+        ):
+            for row_no in changed_rows:
+                copy.write_row((row_no,))
+        sets = ", ".join(f"{f} = coalesce({new}, p.{f})" for f, new in news.items())
+        self._exec(
+            f"""
+            UPDATE person p SET {sets},
+                id_type = CASE WHEN e.enc IS NOT NULL THEN s.id_type ELSE p.id_type END,
+                id_number_enc = coalesce(e.enc, p.id_number_enc),
+                id_number_bidx = CASE WHEN e.enc IS NOT NULL THEN s.id_bidx
+                                      ELSE p.id_number_bidx END,
+                id_number_masked = CASE WHEN e.enc IS NOT NULL THEN s.id_masked
+                                        ELSE p.id_number_masked END,
+                region_of_origin = coalesce(p.region_of_origin, s.region_of_origin),
+                updated_at = now(), version = p.version + 1
+            FROM import_person_changed c
+            JOIN import_state st ON st.row_no = c.row_no
+            JOIN import_stage s ON s.row_no = c.row_no
+            LEFT JOIN import_enc e ON e.row_no = c.row_no
+            WHERE p.id = st.person_id
+            """  # noqa: S608
+        )
+        _copy_history(self.conn, history)
+
+    def _memberships(self, p: dict[str, Any], *, changed: bool) -> None:
+        fields = MEMBERSHIP_FIELDS
+        sets = ", ".join(f"{f} = coalesce(c.{f}, m.{f})" for f in fields)
+        if changed:
+            self._exec(
+                f"""
+                WITH changed AS (
+                    SELECT st.row_no, st.membership_id, s.grade, s.member_no, s.joined_on,
+                           s.valid_until, gen_random_uuid() AS change_id
+                    FROM import_state st JOIN import_stage s ON s.row_no = st.row_no
+                    CROSS JOIN LATERAL (
+                        SELECT * FROM membership m0 WHERE m0.id = st.membership_id LIMIT 1
+                    ) m
+                    WHERE {ACCEPTED} AND st.membership_differs
+                ), history AS (
+                    INSERT INTO change_history (entity, entity_id, change_id, field, old_value,
+                                                new_value, actor, source)
+                    SELECT 'membership', m.id, c.change_id, v.field, v.old, v.new,
+                           %(actor)s, %(source)s
+                    FROM changed c
+                    CROSS JOIN LATERAL (
+                        SELECT * FROM membership m0 WHERE m0.id = c.membership_id LIMIT 1
+                    ) m
+                    CROSS JOIN LATERAL (VALUES
+                        ('grade', m.grade, c.grade),
+                        ('member_no', m.member_no, c.member_no),
+                        ('joined_on', m.joined_on::text, c.joined_on::text),
+                        ('valid_until', m.valid_until::text, c.valid_until::text)
+                    ) AS v(field, old, new)
+                    WHERE v.new IS NOT NULL AND v.old IS DISTINCT FROM v.new
+                ), updated AS (
+                    UPDATE membership m SET {sets}, updated_at = now(), version = m.version + 1
+                    FROM changed c WHERE m.id = c.membership_id
+                    RETURNING c.row_no
+                )
+                INSERT INTO import_membership_changed SELECT row_no FROM updated
+                """,  # noqa: S608
+                p,
+            )
+        self._exec(
+            f"""
+            WITH created AS (
+                INSERT INTO membership (id, org_id, person_id, grade, status, member_no,
+                                        joined_on, valid_until, version)
+                SELECT s.new_membership_id, %(org)s, st.person_id, coalesce(s.grade, 'member'),
+                       CASE WHEN s.valid_until < current_date THEN 'lapsed' ELSE 'active' END,
+                       s.member_no, s.joined_on, s.valid_until, 1
+                FROM import_state st JOIN import_stage s ON s.row_no = st.row_no
+                WHERE {ACCEPTED} AND st.membership_id IS NULL
+                RETURNING id, status
+            )
+            INSERT INTO change_history (entity, entity_id, change_id, field, old_value,
+                                        new_value, actor, source)
+            SELECT 'membership', id, gen_random_uuid(), 'created', NULL, status,
+                   %(actor)s, %(source)s
+            FROM created
+            """,  # noqa: S608
+            p,
+        )
+
+    def _counts(self) -> dict[str, int]:
+        with self.conn.cursor() as cur:
+            cur.execute(
+                """
+                SELECT
+                    count(*) FILTER (WHERE st.accepted AND st.matched_by = 'new'),
+                    count(*) FILTER (WHERE st.accepted AND st.matched_by <> 'new'),
+                    (SELECT count(*) FROM import_person_changed),
+                    count(*) FILTER (WHERE st.accepted AND st.membership_id IS NULL),
+                    (SELECT count(*) FROM import_membership_changed),
+                    count(*) FILTER (WHERE st.accepted AND st.matched_by <> 'new'
+                        AND st.membership_id IS NOT NULL
+                        AND st.row_no NOT IN (SELECT row_no FROM import_person_changed)
+                        AND st.row_no NOT IN (SELECT row_no FROM import_membership_changed)),
+                    count(*) FILTER (WHERE st.dup)
+                FROM import_state st
+                """
+            )
+            row = cur.fetchone()
+        assert row is not None
+        return dict(zip(COUNTS, (int(v) for v in row), strict=True))
+
+
+def _copy_history(conn: psycopg.Connection[Any], rows: Iterable[tuple[Any, ...]]) -> None:
+    with (
+        conn.cursor() as cur,
+        cur.copy(
+            "COPY change_history (entity, entity_id, change_id, field, old_value, new_value, "
+            "actor, source) FROM STDIN"
+        ) as copy,
+    ):
+        for row in rows:
+            copy.write_row(row)
+
+
+def write_errors(handle: Any, rejected: list[tuple[int, list[str], str]]) -> None:
+    """Rejected rows: the row number and the reason, then the original cells as read (first,
+    so that a row with too many cells does not push them out of place)."""
+    writer = csv.writer(handle)
+    for row_no, cells, reason in rejected:
+        writer.writerow([row_no, reason, *cells])

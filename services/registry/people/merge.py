@@ -1,0 +1,262 @@
+"""Possible duplicates and merging two profiles into one, losing nothing.
+
+Merging OTHER into KEEP: KEEP's empty fields take OTHER's values and list fields are united;
+OTHER's document number moves to KEEP when KEEP has none (two different documents are two
+people: refused); OTHER's memberships move to KEEP, and where both belong to the same
+organisation the two memberships become one (gaps filled, earliest join date, latest expiry)
+whose history includes the other's; OTHER's history and sign-in accounts move to KEEP; then
+OTHER's profile is removed, and the duplicate record says `merged`.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import delete, or_, select, update
+from sqlalchemy.orm import Session
+
+from services.search.outbox import enqueue_people
+
+from ..auth.models import Account
+from ..core import history
+from ..core.errors import Conflict, NotFound
+from ..core.models import ChangeRecord
+from ..core.security import PiiCipher
+from ..memberships.models import Membership, MembershipApplication, MembershipCertificate
+from ..orgs.models import Organisation
+from .models import DuplicateStatus, Person, PersonDuplicate
+from .service import SENSITIVE
+
+_FILL = (
+    "name_en", "gender", "birth_date", "phone", "email", "orcid", "nationality",
+    "region_of_origin", "region_code", "institution", "institution_uscc", "title_level",
+    "position", "highest_degree", "biography", "source_org_id",
+)  # fmt: skip
+_UNITE = ("discipline_codes", "research_fields", "talent_tags")
+
+
+def list_duplicates(session: Session, *, status: str = "open", limit: int = 100) -> list[dict]:
+    rows = session.scalars(
+        select(PersonDuplicate)
+        .where(PersonDuplicate.status == status)
+        .order_by(PersonDuplicate.id)
+        .limit(limit)
+    ).all()
+    ids = {r.person_id for r in rows} | {r.other_id for r in rows}
+    people = {
+        p.id: p for p in session.scalars(select(Person).where(Person.id.in_(ids)))
+    } if ids else {}  # fmt: skip
+    out = []
+    for r in rows:
+        a, b = people.get(r.person_id), people.get(r.other_id)
+        out.append(
+            {
+                "id": r.id,
+                "person_id": r.person_id,
+                "person_name": a.name if a else None,
+                "other_id": r.other_id,
+                "other_name": b.name if b else None,
+                "birth_date": (a or b).birth_date if (a or b) else None,
+                "reason": r.reason,
+                "source": r.source,
+                "status": r.status,
+                "created_at": r.created_at,
+            }
+        )
+    return out
+
+
+def merge_people(
+    session: Session,
+    *,
+    pii: PiiCipher,
+    keep_id: uuid.UUID,
+    other_id: uuid.UUID,
+    actor: str,
+    reason: str | None = None,
+) -> dict[str, Any]:
+    if keep_id == other_id:
+        raise Conflict("a person cannot be merged into itself")
+    people = {
+        p.id: p
+        for p in session.scalars(
+            select(Person).where(Person.id.in_([keep_id, other_id])).with_for_update()
+        )
+    }
+    if keep_id not in people:
+        raise NotFound(f"person {keep_id}")
+    if other_id not in people:
+        raise NotFound(f"person {other_id}")
+    keep, other = people[keep_id], people[other_id]
+    changes: list[tuple[str, Any, Any]] = [("merged", None, str(other.id))]
+
+    if other.id_number_enc is not None:
+        if keep.id_number_enc is not None:
+            if keep.id_number_bidx != other.id_number_bidx:
+                raise Conflict("both people have document numbers and they differ")
+        else:
+            number = pii.decrypt(other.id_number_enc, context=other.id.bytes)
+            masked, kind, bidx = other.id_number_masked, other.id_type, other.id_number_bidx
+            other.id_number_enc = other.id_number_bidx = None
+            other.id_number_masked = other.id_type = None
+            session.flush()  # the blind index is unique: free it first
+            keep.id_type, keep.id_number_bidx, keep.id_number_masked = kind, bidx, masked
+            keep.id_number_enc = pii.encrypt(number, context=keep.id.bytes)
+            changes += [("id_type", None, kind), ("id_number", None, masked)]
+    for name in _FILL:
+        if getattr(keep, name) is None and getattr(other, name) is not None:
+            value = getattr(other, name)
+            setattr(keep, name, value)
+            mask = SENSITIVE.get(name)
+            changes.append((name, None, mask(value) if mask else value))
+    for name in _UNITE:
+        united = list(dict.fromkeys([*getattr(keep, name), *getattr(other, name)]))
+        if united != getattr(keep, name):
+            changes.append((name, getattr(keep, name), united))
+            setattr(keep, name, united)
+    if other.expert_opt_in and not keep.expert_opt_in:
+        changes.append(("expert_opt_in", False, True))
+        keep.expert_opt_in = True
+
+    moved, combined = _memberships(session, keep, other, actor)
+    moved_history = session.execute(
+        update(ChangeRecord)
+        .where(ChangeRecord.entity == "person", ChangeRecord.entity_id == other.id)
+        .values(entity_id=keep.id)
+    ).rowcount
+    session.execute(update(Account).where(Account.person_id == other.id).values(person_id=keep.id))
+    _applications(session, keep.id, other.id)
+    now = datetime.now(UTC)
+    _resolve_pairs(session, keep.id, other.id, actor, now)
+    keep.updated_at = now
+    keep.version += 1
+    session.flush()
+    session.execute(delete(Person).where(Person.id == other.id))
+    history.record(
+        session, entity="person", entity_id=keep.id, changes=changes, actor=actor,
+        source="merge", reason=reason,
+    )  # fmt: skip
+    enqueue_people(session, [keep.id, other.id])
+    return {
+        "kept": keep.id,
+        "merged": other.id,
+        "moved_memberships": moved,
+        "merged_memberships": combined,
+        "moved_history": moved_history,
+        "changed_fields": [name for name, _, _ in changes if name != "merged"],
+    }
+
+
+def _resolve_pairs(
+    session: Session, keep: uuid.UUID, other: uuid.UUID, actor: str, now: datetime
+) -> None:
+    """The merged pair says `merged`; the other's open pairs now concern the kept person."""
+    low, high = sorted([keep, other])
+    pairs = session.scalars(
+        select(PersonDuplicate).where(
+            or_(PersonDuplicate.person_id == other, PersonDuplicate.other_id == other)
+        )
+    ).all()
+    for pair in pairs:
+        if (pair.person_id, pair.other_id) == (low, high):
+            pair.status, pair.resolved_at, pair.resolved_by = DuplicateStatus.merged, now, actor
+            continue
+        third = pair.other_id if pair.person_id == other else pair.person_id
+        a, b = sorted([keep, third])
+        exists = session.scalar(
+            select(PersonDuplicate.id).where(
+                PersonDuplicate.person_id == a, PersonDuplicate.other_id == b
+            )
+        )
+        if exists:
+            session.delete(pair)
+        else:
+            pair.person_id, pair.other_id = a, b
+    session.flush()
+
+
+def _memberships(session: Session, keep: Person, other: Person, actor: str) -> tuple[int, int]:
+    mine = {
+        m.org_id: m
+        for m in session.scalars(select(Membership).where(Membership.person_id == keep.id))
+    }
+    moved = combined = 0
+    for theirs in session.scalars(select(Membership).where(Membership.person_id == other.id)):
+        ours = mine.get(theirs.org_id)
+        if ours is None:
+            theirs.person_id = keep.id
+            history.record(
+                session, entity="membership", entity_id=theirs.id,
+                changes=[("person_id", str(other.id), str(keep.id))], actor=actor, source="merge",
+            )  # fmt: skip
+            moved += 1
+            continue
+        code = session.scalar(select(Organisation.code).where(Organisation.id == ours.org_id))
+        changes: list[tuple[str, Any, Any]] = [
+            ("merged", None, f"{theirs.id} ({theirs.grade}, {theirs.status}, {theirs.member_no})")
+        ]
+        number = theirs.member_no
+        theirs.member_no = None  # unique per organisation: free it before it moves
+        session.flush()
+        if ours.member_no is None and number is not None:
+            changes.append(("member_no", None, number))
+            ours.member_no = number
+        if theirs.joined_on and (ours.joined_on is None or theirs.joined_on < ours.joined_on):
+            changes.append(("joined_on", ours.joined_on, theirs.joined_on))
+            ours.joined_on = theirs.joined_on
+        if theirs.valid_until and (
+            ours.valid_until is None or theirs.valid_until > ours.valid_until
+        ):
+            changes.append(("valid_until", ours.valid_until, theirs.valid_until))
+            ours.valid_until = theirs.valid_until
+        session.execute(
+            update(ChangeRecord)
+            .where(ChangeRecord.entity == "membership", ChangeRecord.entity_id == theirs.id)
+            .values(entity_id=ours.id)
+        )
+        # Certificates already handed out keep verifying, now against the combined membership.
+        for table in (MembershipCertificate, MembershipApplication):
+            session.execute(
+                update(table).where(table.membership_id == theirs.id).values(membership_id=ours.id)
+            )
+        session.delete(theirs)
+        session.flush()
+        ours.version += 1
+        ours.updated_at = datetime.now(UTC)
+        history.record(
+            session, entity="membership", entity_id=ours.id, changes=changes, actor=actor,
+            source="merge", reason=f"combined with the membership in {code} of a merged profile",
+        )  # fmt: skip
+        combined += 1
+    session.flush()
+    return moved, combined
+
+
+def _applications(session: Session, keep_id: uuid.UUID, other_id: uuid.UUID) -> None:
+    """Applications follow the profile; one may wait per society, so OTHER's duplicate of one
+    that KEEP has waiting is withdrawn."""
+    waiting = MembershipApplication.status == "submitted"
+    keep_waiting = select(MembershipApplication.org_id).where(
+        MembershipApplication.person_id == keep_id, waiting
+    )
+    session.execute(
+        update(MembershipApplication)
+        .where(
+            MembershipApplication.person_id == other_id,
+            waiting,
+            MembershipApplication.org_id.in_(keep_waiting),
+        )
+        .values(
+            status="withdrawn",
+            decided_at=datetime.now(UTC),
+            decided_by="merge",
+            decision_reason="the profile was merged into one with an application waiting",
+        )
+    )
+    session.execute(
+        update(MembershipApplication)
+        .where(MembershipApplication.person_id == other_id)
+        .values(person_id=keep_id)
+    )

@@ -1,0 +1,257 @@
+"""Reviews: isolation of reviewers, scores within the scale by the deadline, results, records."""
+
+from __future__ import annotations
+
+import csv
+import io
+from datetime import date, timedelta
+
+from sqlalchemy import select
+
+from services.registry.awards.models import Assignment
+from services.registry.awards.reviews import z_scores
+
+from .conftest import API, problem
+
+CRITERIA = [
+    {"code": "innovation", "name": "创新性", "weight": 3},
+    {"code": "impact", "name": "影响", "weight": 1},
+]
+
+
+def reviewed_cycle(aw, n_nominations=2, k=2, **cycle):  # type: ignore[no-untyped-def]
+    """A cycle whose nominations are assigned to reviewers who hold accounts."""
+    cycle.setdefault("criteria", CRITERIA)
+    c = aw.cycle(aw.programme(), reviewers_per_nomination=k, max_load=n_nominations, **cycle)
+    topic = [f"topic{aw.token}"]
+    noms = [aw.eligible(c, aw.nominee(research_fields=topic)) for _ in range(n_nominations)]
+    experts = [aw.expert() for _ in range(k)]
+    r = aw.client.post(
+        f"{API}/cycles/{c['id']}/assignments",
+        json={"pool_person_ids": [str(e.id) for e in experts]},
+        headers=aw.committee,
+    )
+    assert r.status_code == 200, r.text
+    assert r.json()["unmet"] == []
+    headers = {e.id: aw.reviewer(e) for e in experts}
+    return c, noms, experts, headers
+
+
+def own(aw, headers):  # type: ignore[no-untyped-def]
+    r = aw.client.get(f"{API}/my/assignments", headers=headers)
+    assert r.status_code == 200, r.text
+    return r.json()
+
+
+def score(aw, headers, assignment_id, **scores):  # type: ignore[no-untyped-def]
+    return aw.client.post(
+        f"{API}/assignments/{assignment_id}/review", json={"scores": scores}, headers=headers
+    )
+
+
+def test_a_reviewer_sees_only_their_own_assignments_and_never_the_other_reviewers(aw) -> None:
+    c, noms, experts, headers = reviewed_cycle(aw, n_nominations=1, k=2)
+    mine = own(aw, headers[experts[0].id])
+    assert len(mine) == 1
+    detail = aw.client.get(f"{API}/assignments/{mine[0]['id']}", headers=headers[experts[0].id])
+    assert detail.status_code == 200
+    text = detail.text
+    assert str(experts[1].id) not in text
+    assert detail.json()["nominee"]["name"] == noms[0]["snapshot"]["name"]
+    assert [c["code"] for c in detail.json()["criteria"]] == ["innovation", "impact"]
+    theirs = own(aw, headers[experts[1].id])[0]["id"]
+    problem(aw.client.get(f"{API}/assignments/{theirs}", headers=headers[experts[0].id]), 404)
+    body = problem(score(aw, headers[experts[0].id], theirs, innovation=5, impact=5), 404)
+    assert "your own" in body["detail"]
+    # The panel list is the committee's, not a reviewer's.
+    problem(
+        aw.client.get(f"{API}/cycles/{c['id']}/assignments", headers=headers[experts[0].id]), 403
+    )
+    problem(
+        aw.client.get(f"{API}/nominations/{noms[0]['id']}", headers=headers[experts[0].id]), 403
+    )
+
+
+def test_scores_must_cover_every_criterion_within_the_scale(aw) -> None:
+    _, _, experts, headers = reviewed_cycle(aw, n_nominations=1, k=1)
+    h = headers[experts[0].id]
+    a = own(aw, h)[0]["id"]
+    body = problem(score(aw, h, a, innovation=11, novelty=3), 422)
+    fields = {e["field"]: e["reason"] for e in body["errors"]}
+    assert "outside the scale 0 to 10" in fields["scores.innovation"]
+    assert "missing" in fields["scores.impact"]
+    assert "unknown criterion" in fields["scores.novelty"]
+    ok = score(aw, h, a, innovation=8, impact=4)
+    assert ok.status_code == 200, ok.text
+    assert ok.json()["weighted_total"] == 7.0  # (3 x 8 + 1 x 4) / 4
+    assert ok.json()["late"] is False
+    revised = score(aw, h, a, innovation=4, impact=8)
+    assert revised.json()["weighted_total"] == 5.0
+
+
+def test_no_scores_after_the_deadline_and_late_ones_are_recorded(aw) -> None:
+    today = date.today()
+    _, _, experts, headers = reviewed_cycle(
+        aw, n_nominations=1, k=1, review_due=(today - timedelta(days=1)).isoformat(),
+        review_deadline=(today + timedelta(days=1)).isoformat(),
+    )  # fmt: skip
+    h = headers[experts[0].id]
+    r = score(aw, h, own(aw, h)[0]["id"], innovation=5, impact=5)
+    assert r.json()["late"] is True
+    record = aw.client.get(f"{API}/reviewers/{experts[0].id}/record", headers=h).json()
+    assert record["counts"] == {"late": 1}
+    assert record["score"] == 75
+
+    _, _, experts, headers = reviewed_cycle(
+        aw, n_nominations=1, k=1, review_due=(today - timedelta(days=3)).isoformat(),
+        review_deadline=(today - timedelta(days=1)).isoformat(), year=2024,
+    )  # fmt: skip
+    h = headers[experts[0].id]
+    body = problem(score(aw, h, own(aw, h)[0]["id"], innovation=5, impact=5), 409)
+    assert body["type"].endswith("/review-deadline")
+
+
+def test_all_reviews_in_makes_the_nomination_scored(aw) -> None:
+    _, noms, experts, headers = reviewed_cycle(aw, n_nominations=1, k=2)
+    for e in experts:
+        assert (
+            score(
+                aw, headers[e.id], own(aw, headers[e.id])[0]["id"], innovation=6, impact=6
+            ).status_code
+            == 200
+        )
+    n = aw.client.get(f"{API}/nominations/{noms[0]['id']}", headers=aw.committee).json()
+    assert n["status"] == "scored"
+    r = aw.client.post(
+        f"{API}/nominations/{n['id']}/decision",
+        json={"status": "shortlisted"},
+        headers=aw.committee,
+    )
+    assert r.json()["status"] == "shortlisted"
+    r = aw.client.post(
+        f"{API}/nominations/{n['id']}/decision", json={"status": "awarded"}, headers=aw.committee
+    )
+    assert r.json()["status"] == "awarded"
+    assert r.json()["decided_at"] is not None
+
+
+def test_declaring_a_conflict_hands_the_seat_to_someone_else(aw, runtime) -> None:
+    c, noms, experts, headers = reviewed_cycle(aw, n_nominations=1, k=1)
+    spare = aw.expert()  # opted in, same field: search finds them
+    aw.drain()
+    h = headers[experts[0].id]
+    a = own(aw, h)[0]["id"]
+    r = aw.client.post(f"{API}/assignments/{a}/conflict", json={"reason": "曾是同事"}, headers=h)
+    assert r.status_code == 200, r.text
+    assert r.json() == {
+        "assignment_id": a,
+        "status": "conflict_declared",
+        "replacement": "assigned",
+    }
+    with runtime.sessions() as session:
+        seated = session.scalars(
+            select(Assignment.reviewer_person_id).where(
+                Assignment.nomination_id == noms[0]["id"], Assignment.status == "assigned"
+            )
+        ).all()
+    assert len(seated) == 1
+    assert seated[0] != experts[0].id
+    record = aw.client.get(f"{API}/reviewers/{experts[0].id}/record", headers=aw.committee).json()
+    assert record["counts"] == {"declared_conflict": 1}
+    problem(score(aw, h, a, innovation=5, impact=5), 409)
+    # The declared pair is never matched again.
+    again = aw.client.post(f"{API}/assignments/{a}/conflict", json={"reason": "again"}, headers=h)
+    problem(again, 409)
+    del spare, c
+
+
+def test_results_rank_by_reviewer_normalised_scores_with_ties_and_export_csv(aw) -> None:
+    c, noms, experts, headers = reviewed_cycle(aw, n_nominations=3, k=2)
+    harsh, lenient = experts
+    plan = {harsh.id: [2, 3, 3], lenient.id: [8, 9, 9]}  # same order, different severity
+    index = {n["nomination_no"]: i for i, n in enumerate(noms)}
+    for e in experts:
+        for a in own(aw, headers[e.id]):
+            value = plan[e.id][index[a["nomination_no"]]]
+            r = score(aw, headers[e.id], a["id"], innovation=value, impact=value)
+            assert r.status_code == 200, r.text
+    r = aw.client.get(f"{API}/cycles/{c['id']}/results", headers=aw.committee)
+    assert r.status_code == 200, r.text
+    rows = r.json()["rows"]
+    assert [row["rank"] for row in rows] == [1, 1, 3]
+    assert [row["tied"] for row in rows] == [True, True, False]
+    assert rows[2]["nomination_id"] == noms[0]["id"]
+    assert rows[0]["reviews"] == 2
+    csv_response = aw.client.get(f"{API}/cycles/{c['id']}/results.csv", headers=aw.committee)
+    assert csv_response.headers["content-type"].startswith("text/csv")
+    table = list(csv.reader(io.StringIO(csv_response.text.lstrip("\ufeff"))))
+    assert table[0][:3] == ["rank", "tied", "nomination_no"]
+    assert table[0][-2:] == ["innovation", "impact"]
+    assert [row[0] for row in table[1:]] == ["1", "1", "3"]
+    problem(aw.client.get(f"{API}/cycles/{c['id']}/results", headers=headers[harsh.id]), 403)
+
+
+def test_z_scores_neutralise_harsh_and_lenient_reviewers() -> None:
+    h, lenient, a, b = "h", "l", "a", "b"
+    z = z_scores([(h, a, 2.0), (h, b, 4.0), (lenient, a, 7.0), (lenient, b, 9.0)])  # type: ignore[list-item]
+    assert z[(h, a)] == z[(lenient, a)] == -1.0
+    assert z[(h, b)] == z[(lenient, b)] == 1.0
+
+
+def test_closing_the_review_records_missed_and_outlying_reviews(aw) -> None:
+    c, noms, experts, headers = reviewed_cycle(aw, n_nominations=1, k=4)
+    values = [9, 9, 9, 1]  # the last is far from the others' mean
+    for e, v in zip(experts[:4], values, strict=True):
+        a = own(aw, headers[e.id])[0]["id"]
+        assert score(aw, headers[e.id], a, innovation=v, impact=v).status_code == 200
+    c2, _, experts2, headers2 = reviewed_cycle(aw, n_nominations=1, k=1, year=2024)
+    closed = aw.client.post(f"{API}/cycles/{c['id']}/close-review", headers=aw.committee)
+    assert closed.json() == {"missed": 0, "scored": 0, "outliers": 1}
+    record = aw.client.get(f"{API}/reviewers/{experts[3].id}/record", headers=aw.committee).json()
+    assert record["counts"] == {"on_time": 1, "outlier_scores": 1}
+    problem(aw.client.post(f"{API}/cycles/{c['id']}/close-review", headers=aw.committee), 409)
+    closed2 = aw.client.post(f"{API}/cycles/{c2['id']}/close-review", headers=aw.committee).json()
+    assert closed2["missed"] == 1
+    record2 = aw.client.get(f"{API}/reviewers/{experts2[0].id}/record", headers=aw.committee).json()
+    assert record2["counts"] == {"missed": 1}
+    assert record2["score"] == 65
+    a2 = own(aw, headers2[experts2[0].id])[0]["id"]
+    assert problem(score(aw, headers2[experts2[0].id], a2, innovation=5, impact=5), 409)
+    del noms
+
+
+def test_credibility_records_committees_see_all_reviewers_their_own(aw) -> None:
+    x, y = aw.expert(), aw.expert()
+    hx = aw.reviewer(x)
+    assert aw.client.get(f"{API}/reviewers/{x.id}/record", headers=hx).status_code == 200
+    problem(aw.client.get(f"{API}/reviewers/{y.id}/record", headers=hx), 404)
+    assert (
+        aw.client.get(f"{API}/reviewers/{y.id}/record", headers=aw.committee).json()["score"] == 80
+    )
+    problem(
+        aw.client.post(f"{API}/reviewers/{y.id}/events", json={"kind": "misconduct"}, headers=hx),
+        403,
+    )
+    problem(aw.client.get(f"{API}/reviewers/{y.id}/record", headers=aw.staff_a), 403)
+
+
+def test_an_undeclared_conflict_found_later_blocks_the_pair_from_now_on(aw) -> None:
+    c = aw.cycle(aw.programme())
+    n = aw.eligible(c, aw.nominee())
+    x = aw.expert()
+    r = aw.client.post(
+        f"{API}/reviewers/{x.id}/events",
+        json={"kind": "undeclared_conflict", "nomination_id": n["id"], "note": "未申报的合作关系"},
+        headers=aw.committee,
+    )
+    assert r.status_code == 201, r.text
+    assert r.json()["cycle_id"] == c["id"]
+    conflicts = aw.client.get(f"{API}/nominations/{n['id']}/conflicts", headers=aw.committee).json()
+    assert [(d["reviewer_person_id"], d["side"]) for d in conflicts] == [(str(x.id), "committee")]
+    result = aw.client.post(
+        f"{API}/cycles/{c['id']}/assignments",
+        json={"pool_person_ids": [str(x.id)]},
+        headers=aw.committee,
+    ).json()
+    assert result["assignments"][0]["reviewer_person_ids"] == []
+    assert "1 conflicted" in result["unmet"][0]["reason"]

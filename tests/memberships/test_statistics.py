@@ -1,0 +1,171 @@
+"""Membership statistics against a hand-counted society, as JSON and as CSV, within scope."""
+
+from __future__ import annotations
+
+import csv
+import io
+import uuid
+from datetime import date
+
+import pytest
+
+from services.registry.core.clock import get_today
+
+API = "/api/v1"
+TODAY = date(2026, 6, 30)
+
+
+@pytest.fixture(scope="module")
+def counted(app, runtime):  # type: ignore[no-untyped-def]
+    """A provincial association with a local one below it and four members (ages on TODAY):
+
+    | who | gender | born       | age | origin    | works in | grade   | joined                |
+    | p1  | male   | 1990-07-01 | 35  | mainland  | 110108   | member  | 2020-03-01            |
+    | p2  | female | 1996-06-30 | 30  | hong_kong | 440305   | student | 2021-05-05            |
+    | p3  | female | 1996-07-01 | 29  | foreign   | -        | senior  | 2021-01-01, ends 2026 |
+    | p4  | -      | -          | -   | -         | -        | fellow  | - (the local one)     |
+    """
+    from fastapi.testclient import TestClient
+
+    from ..factories import Factory
+
+    make = Factory(runtime)
+    province = make.org(kind="provincial_association", name="测试省科协" + uuid.uuid4().hex[:4])
+    local = make.org(kind="local_association", parent=province.code)
+    admin = make.caller("org_admin", province)
+    app.dependency_overrides[get_today] = lambda: TODAY
+    try:
+        with TestClient(app) as client:
+            people = [
+                make.person(org=province, gender="male", birth_date="1990-07-01",
+                            region_of_origin="mainland", region_code="110108"),
+                make.person(org=province, gender="female", birth_date="1996-06-30",
+                            region_of_origin="hong_kong", region_code="440305"),
+                make.person(org=province, gender="female", birth_date="1996-07-01",
+                            region_of_origin="foreign"),
+                make.person(org=local),
+            ]  # fmt: skip
+            plan = [
+                (province, people[0], {"grade": "member", "joined_on": "2020-03-01"}),
+                (province, people[1], {"grade": "student", "joined_on": "2021-05-05"}),
+                (province, people[2], {"grade": "senior", "joined_on": "2021-01-01"}),
+                (local, people[3], {"grade": "fellow"}),
+            ]
+            ids = []
+            for org, person, fields in plan:
+                response = client.post(
+                    f"{API}/orgs/{org.code}/memberships",
+                    json={"person_id": str(person.id), **fields},
+                    headers=admin,
+                )
+                assert response.status_code == 201, response.text
+                ids.append(response.json()["id"])
+            ended = client.post(
+                f"{API}/memberships/{ids[2]}/terminate", json={"reason": "退会"}, headers=admin
+            )
+            assert ended.status_code == 200, ended.text
+    finally:
+        app.dependency_overrides.pop(get_today, None)
+    return province, local, admin
+
+
+@pytest.fixture
+def frozen(app):  # type: ignore[no-untyped-def]
+    app.dependency_overrides[get_today] = lambda: TODAY
+    yield
+    app.dependency_overrides.pop(get_today, None)
+
+
+def _counts(rows: list[dict]) -> dict[str, int]:
+    return {r["key"]: r["count"] for r in rows}
+
+
+def test_statistics_match_the_hand_count(client, counted, frozen) -> None:
+    province, local, admin = counted
+    response = client.get(f"{API}/statistics/memberships?org_code={province.code}", headers=admin)
+    assert response.status_code == 200, response.text
+    stats = response.json()
+    assert (stats["as_of"], stats["total"]) == ("2026-06-30", 4)
+    assert [(o["org_code"], o["count"]) for o in stats["by_org"]] == [
+        (province.code, 3),
+        (local.code, 1),
+    ]
+    assert _counts(stats["by_grade"]) == {"student": 1, "member": 1, "senior": 1, "fellow": 1}
+    assert _counts(stats["by_status"]) == {"active": 3, "terminated": 1}
+    assert _counts(stats["by_gender"]) == {"male": 1, "female": 2, "unknown": 1}
+    assert _counts(stats["by_age_band"]) == {"under_30": 1, "30_39": 2, "unknown": 1}
+    assert _counts(stats["by_region_of_origin"]) == {
+        "mainland": 1,
+        "hong_kong": 1,
+        "foreign": 1,
+        "unknown": 1,
+    }
+    assert {(r["region_code"], r["region_name"], r["count"]) for r in stats["by_region"]} == {
+        ("110000", "北京市", 1),
+        ("440000", "广东省", 1),
+        (None, None, 2),
+    }
+    assert stats["joined_without_date"] == 1
+    growth = {
+        g["year"]: (g["joined"], g["ended"], g["members_at_year_end"])
+        for g in stats["growth_by_year"]
+    }
+    assert growth == {
+        2020: (1, 0, 1),
+        2021: (2, 0, 3),
+        2022: (0, 0, 3),
+        2023: (0, 0, 3),
+        2024: (0, 0, 3),
+        2025: (0, 0, 3),
+        2026: (0, 1, 2),
+    }
+
+
+def test_filters_narrow_the_count(client, counted, frozen) -> None:
+    province, local, admin = counted
+    only_local = client.get(f"{API}/statistics/memberships?org_code={local.code}", headers=admin)
+    assert only_local.json()["total"] == 1
+    good = client.get(
+        f"{API}/statistics/memberships?org_code={province.code}&status=active&grade=member&grade=student",
+        headers=admin,
+    ).json()
+    assert (good["total"], _counts(good["by_grade"])) == (2, {"member": 1, "student": 1})
+
+
+def test_statistics_as_csv(client, counted, frozen) -> None:
+    province, _, admin = counted
+    response = client.get(
+        f"{API}/statistics/memberships?org_code={province.code}&format=csv", headers=admin
+    )
+    assert response.status_code == 200
+    assert response.headers["content-type"].startswith("text/csv")
+    assert "attachment" in response.headers["content-disposition"]
+    assert response.content.startswith("\ufeff".encode())
+    rows = list(csv.reader(io.StringIO(response.content.decode("utf-8-sig"))))
+    assert rows[0] == ["dimension", "key", "label", "count"]
+    assert ["total", "", "", "4"] in rows
+    assert ["region", "110000", "北京市", "1"] in rows
+    assert ["members_at_year_end", "2026", "", "2"] in rows
+    assert ["gender", "female", "", "2"] in rows
+
+
+def test_statistics_stay_in_scope(client, factory, counted, frozen) -> None:
+    province, _, _ = counted
+    other = factory.caller("org_admin", factory.org())
+    assert (
+        client.get(
+            f"{API}/statistics/memberships?org_code={province.code}", headers=other
+        ).status_code
+        == 404
+    )
+    mine = client.get(f"{API}/statistics/memberships", headers=other).json()
+    assert province.code not in {o["org_code"] for o in mine["by_org"]}
+    platform = client.get(
+        f"{API}/statistics/memberships?org_code={province.code}",
+        headers=factory.caller("platform_admin"),
+    )
+    assert platform.json()["total"] == 4
+    assert (
+        client.get(f"{API}/statistics/memberships", headers=factory.caller("member")).status_code
+        == 403
+    )

@@ -1,0 +1,142 @@
+"""The bulk (column-at-a-time) paths give exactly what the scalar normalisers give, and the
+reader streams files of any length."""
+
+from __future__ import annotations
+
+import random
+from datetime import date
+from pathlib import Path
+
+import polars as pl
+
+from services.registry.core import bulk, ids, normalize
+from services.registry.onboarding.readers import open_table
+
+from ..factories import resident_id, with_wrong_check_digit
+
+
+def scalar(fn, value):  # type: ignore[no-untyped-def]
+    try:
+        return fn(value), None
+    except ValueError as exc:
+        return None, str(exc)
+
+
+def test_fast_paths_agree_with_the_scalar_normalisers_value_by_value() -> None:
+    rng = random.Random(7)
+    cases = {
+        (bulk.PHONE_FAST, normalize.phone): [
+            "13812345678",
+            "138 1234 5678",
+            "+8613812345678",
+            "1381234567",
+            "12345",
+            "010-6275 1234",
+            "１３８１２３４５６７８",
+            "23812345678",
+            None,
+        ],
+        (bulk.EMAIL_FAST, normalize.email): [
+            "a@b.cn",
+            "A.B@Example.COM",
+            "x@y",
+            "no-at",
+            " a@b.cn",
+            "ä@b.cn",
+            "a@b.c",
+            None,
+        ],
+        (bulk.TEXT_FAST, normalize.clean_text): [
+            "张伟",
+            "欧阳 晓明",
+            "欧阳　晓明",
+            "Ｚｈａｎｇ",
+            "李娜（女）",
+            "中国科学院,力学所",
+            " 王芳 ",
+            "丽\u0301",
+            "司马·相如",
+            "\ufa11",
+            None,
+        ],
+        (bulk.MEMBER_NO_FAST, normalize.member_no): ["M001", "Ｍ００１", "M 001", "会员1", None],
+    }
+    for (pattern, fn), values in cases.items():
+        got, reasons = bulk.fast_or_by_value(pl.Series(values, dtype=pl.String), pattern, fn)
+        for value, out, reason in zip(values, got.to_list(), reasons.to_list(), strict=True):
+            if value is None:
+                assert out is None
+                assert reason is None
+                continue
+            assert (out, reason) == scalar(fn, value), value
+    del rng
+
+
+def test_bulk_resident_id_check_matches_the_scalar_parser() -> None:
+    rng = random.Random(11)
+    good = [resident_id() for _ in range(300)]
+    values = (
+        good
+        + [with_wrong_check_digit(v) for v in good[:50]]
+        + [
+            "11010119850230001X",
+            "110101180001010011",
+            "990101198501010011",
+            good[0].lower(),
+            good[1][:17] + "x",
+            "1" * 18,
+            "abc",
+            "",
+            "11010120991231001X",
+            None,
+        ]
+    )
+    rng.shuffle(values)
+    checked = bulk.resident_ids(pl.Series(values, dtype=pl.String), {})
+    for value, fast, birth, gender in zip(
+        values, checked["fast"], checked["birth_date"], checked["gender"], strict=True
+    ):
+        if value is None:
+            assert not fast
+            continue
+        parsed, _ = scalar(ids.parse_resident_id, value)
+        if fast:  # the fast path only ever accepts what the parser accepts, unchanged
+            assert parsed is not None
+            assert parsed.number == value
+            assert (parsed.birth_date, parsed.gender) == (birth, gender)
+        elif parsed is not None:
+            assert parsed.number != value  # only non-canonical spellings go the slow way
+    assert sum(checked["fast"].to_list()) >= 300
+
+
+def test_label_columns_go_through_the_one_table() -> None:
+    values = ["男", "女", "Male", "ｆ", "未知", None, "男"]
+    got, reasons = bulk.by_value(pl.Series(values, dtype=pl.String), normalize.gender, pl.String)
+    assert got.to_list() == ["male", "female", "male", "female", None, None, "male"]
+    assert reasons.to_list() == [None, None, None, None, "unknown gender", None, None]
+    dates, _ = bulk.by_value(
+        pl.Series(["1985-03-02", "1985/3/2", "1985.3.2", "1985年3月2日", "19850302", "31108"]),
+        normalize.parse_date,
+        pl.Date,
+    )
+    assert set(dates.to_list()) == {date(1985, 3, 2)}
+
+
+def test_the_reader_streams_a_file_of_1048576_rows_in_chunks(tmp_path: Path) -> None:
+    path = tmp_path / "big.csv"
+    rows = 1_048_576
+    with path.open("w") as handle:
+        handle.write("姓名,会员编号\n")
+        line = "张三,M{}\n"
+        handle.writelines(line.format(i) for i in range(rows))
+    table = open_table(path)
+    count = 0
+    biggest = 0
+    last = 0
+    for chunk in table.chunks(100_000):
+        biggest = max(biggest, len(chunk.rows))
+        count += len(chunk.rows)
+        last = chunk.numbers[-1]
+    assert count == rows
+    assert biggest == 100_000
+    assert last == rows + 1  # spreadsheet numbering: the header is row 1

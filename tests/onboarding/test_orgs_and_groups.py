@@ -1,0 +1,119 @@
+"""`registry import orgs` and `registry import group-members`: upserts by code and by USCC."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from sqlalchemy import text
+from stdnum.cn import uscc
+
+from ..factories import unique_code
+from .conftest import read_errors, write_csv, write_xlsx
+
+
+def a_uscc(seed: int) -> str:
+    body = f"91110108{seed:09d}"
+    return body + uscc.calc_check_digit(body)
+
+
+def test_orgs_parents_may_follow_children_and_a_second_run_changes_nothing(
+    registry, db, tmp_path: Path
+) -> None:
+    root, child, grandchild = unique_code("R"), unique_code("C"), unique_code("G")
+    header = ["代码", "名称", "类型", "上级代码", "统一社会信用代码", "行政区划代码"]
+    rows = [
+        [grandchild, "海淀区科协", "县科协", child, "", "110108"],
+        [child, "北京市科协", "省级科协", root, a_uscc(1), "11"],
+        [root, "测试科协", "中国科协", "", "", ""],
+        ["BAD CODE", "坏", "全国学会", "", "", ""],
+        [unique_code("O"), "孤儿学会", "全国学会", "NO-SUCH", "", ""],
+        [unique_code("K"), "类型不明", "神仙会", "", "", ""],
+    ]
+    path = write_csv(tmp_path / "orgs.csv", rows, header=header)
+    errors = tmp_path / "e.csv"
+    s = registry("import", "orgs", path, "--errors", errors, "--json").summary
+    assert (s["rows"], s["created_orgs"], s["rejected"]) == (6, 3, 3)
+    assert [(r["row_number"], r["reason"].split(":")[0]) for r in read_errors(errors)] == [
+        ("5", "代码"),
+        ("6", "上级代码"),
+        ("7", "类型"),
+    ]
+    db.rollback()
+    paths = dict(
+        db.execute(
+            text("SELECT code, path FROM organisation WHERE code = ANY(:c)"),
+            {"c": [root, child, grandchild]},
+        ).all()
+    )
+    assert paths[grandchild].startswith(paths[child])
+    assert paths[child].startswith(paths[root])
+    again = registry("import", "orgs", path, "--json").summary
+    assert (again["created_orgs"], again["updated_orgs"], again["unchanged"]) == (0, 0, 3)
+    rows[1][1] = "北京市科学技术协会"
+    edited = registry(
+        "import", "orgs", write_csv(tmp_path / "o2.csv", rows, header=header), "--json"
+    ).summary
+    assert (edited["updated_orgs"], edited["unchanged"]) == (1, 2)
+    db.rollback()
+    history = db.execute(
+        text(
+            "SELECT h.field, h.new_value, h.source FROM change_history h JOIN organisation o "
+            "ON o.id = h.entity_id WHERE o.code = :c ORDER BY h.id"
+        ),
+        {"c": child},
+    ).all()
+    assert [tuple(h)[:2] for h in history] == [("created", child), ("name", "北京市科学技术协会")]
+    assert history[1][2] == f"import:{edited['batch_id']}"
+
+
+def test_group_members_are_keyed_by_uscc(registry, factory, db, tmp_path: Path) -> None:
+    org = factory.org()
+    header = [
+        "单位名称",
+        "统一社会信用代码",
+        "会员编号",
+        "会员等级",
+        "入会日期",
+        "联系人",
+        "联系电话",
+    ]
+    rows = [
+        {
+            "单位名称": "华为技术有限公司",
+            "统一社会信用代码": a_uscc(2),
+            "会员编号": "G1",
+            "会员等级": "理事单位",
+            "入会日期": "2019-01-01",
+            "联系人": "张三",
+            "联系电话": "13800000000",
+        },
+        {
+            "单位名称": "中国航天科技集团有限公司",
+            "统一社会信用代码": a_uscc(3).lower(),
+            "会员编号": "G2",
+        },
+        {"单位名称": "重复", "统一社会信用代码": a_uscc(2)},
+        {"单位名称": "坏代码", "统一社会信用代码": "91110108000000000X"},
+    ]
+    path = write_xlsx(tmp_path / "groups.xlsx", rows, header=header)
+    errors = tmp_path / "e.csv"
+    s = registry(
+        "import", "group-members", path, "--org", org.code, "--errors", errors, "--json"
+    ).summary
+    assert (s["rows"], s["created_memberships"], s["duplicate_rows"], s["rejected"]) == (4, 2, 1, 1)
+    assert read_errors(errors)[0]["reason"].startswith("统一社会信用代码:")
+    db.rollback()
+    stored = db.execute(
+        text(
+            "SELECT uscc, grade, member_no FROM group_membership WHERE org_id = :o "
+            "ORDER BY member_no"
+        ),
+        {"o": org.id},
+    ).all()
+    assert [tuple(r) for r in stored] == [(a_uscc(2), "council", "G1"), (a_uscc(3), "member", "G2")]
+    again = registry("import", "group-members", path, "--org", org.code, "--json").summary
+    assert (again["created_memberships"], again["updated_memberships"], again["unchanged"]) == (
+        0,
+        0,
+        2,
+    )
