@@ -13,10 +13,12 @@
    opensearch: bulk into a new index, swap the alias) and prints documents/s.
 3. Runs `--queries` queries per class through the service layer (`search_experts`: analysis,
    conflict rules, backend, highlighting; no HTTP), one session per query as the API does:
-   - selective: a specific field phrase, usually with filters, matching at most 5% of experts;
+   - selective: a specific field phrase, usually with filters, matching at most 5% of experts
+     (topics that alone match more than 4% are screened out first);
    - broad: one common word matching 30-60% of experts (checked with an exact count);
    both always with facets. Prints p50/p95/p99, the observed match counts, the share of
-   answers marked `approximate`, and (postgres) where the time went, statement by statement.
+   answers marked `approximate`, and where the time went, SQL statement by statement (the
+   rest is Python, and for opensearch the engine). `--explain` adds EXPLAIN ANALYZE plans.
 4. Prints peak memory and, as the last line, one JSON object with every figure.
 
 The opensearch backend runs against OPENSEARCH_URL (or --opensearch-url) when set, otherwise
@@ -821,6 +823,21 @@ def relation_sizes(sessions: sessionmaker[Session]) -> dict[str, float]:
         return {name: round(size / 2**20, 1) for name, size in rows}
 
 
+def agreement(totals: dict[str, dict[str, list[int]]]) -> dict[str, float]:
+    """How often the backends give the same total for the same query (estimates excepted)."""
+    figures = {}
+    for name, by_backend in totals.items():
+        if len(by_backend) < 2:
+            continue
+        first, *others = by_backend.items()
+        for other in others:
+            same = sum(a == b for a, b in zip(first[1], other[1], strict=True))
+            share = same / len(first[1])
+            figures[f"{name}_totals_agree_{first[0]}_{other[0]}"] = round(share, 3)
+            print(f"{name}: {first[0]} and {other[0]} agree on the total of {share:.1%} of queries")
+    return figures
+
+
 # --- main ---------------------------------------------------------------------------------
 
 
@@ -893,6 +910,7 @@ def main() -> None:
             clock = StatementClock(engine)
             words: list[str] = list(BROAD_CANDIDATES[:4])
             selective: list[ExpertSearchRequest] = []
+            totals: dict[str, dict[str, list[int]]] = defaultdict(dict)
             for backend, note in open_backends(
                 names, args.opensearch_url, args.experts, args.osmem_max_experts, stack
             ):
@@ -932,6 +950,8 @@ def main() -> None:
                     goal = GOALS[f"{name}_p95_ms"] if is_postgres else None
                     measured = run_class(sessions, backend, requests, clock, args.warmup)
                     result[name] = summarise(name, measured, data.experts, bounds, goal)
+                    if not measured.unavailable:
+                        totals[name][backend.name] = measured.totals
                 if args.explain and is_postgres:
                     for requests in (selective, broad):
                         explain(sessions, backend, requests[0], clock)
@@ -939,6 +959,7 @@ def main() -> None:
                 if peak is not None:
                     result["server_peak_rss_mb"] = peak
                 figures[backend.name] = result
+            figures |= agreement(totals)
     finally:
         if args.keep:
             print(f"kept scratch directory {scratch}")

@@ -22,9 +22,11 @@ from .core.config import Settings
 from .core.deps import PUBLIC, RuntimeDep
 from .core.errors import install_error_handlers, problem_response
 from .core.runtime import Runtime
+from .governance.router import router as governance_router
 from .memberships.applications_router import accounts_router
 from .memberships.applications_router import router as applications_router
 from .memberships.certificates_router import router as certificates_router
+from .memberships.groups_router import router as group_members_router
 from .memberships.lifecycle_router import router as membership_lifecycle_router
 from .memberships.router import me_router
 from .memberships.router import router as memberships_router
@@ -99,6 +101,8 @@ def create_app(settings: Settings, database_url: str) -> FastAPI:
         applications_router,
         accounts_router,
         statistics_router,
+        group_members_router,
+        governance_router,
         me_router,
         search_router,
         awards_router,

@@ -17,13 +17,16 @@ from .awards.models import (
 )
 from .core.db import metadata
 from .core.models import ChangeRecord
+from .governance.models import BodySeat, GovernanceBody
 from .memberships.models import (
     ClaimCode,
+    GroupActivity,
     GroupMembership,
     MemberNoSequence,
     Membership,
     MembershipApplication,
     MembershipCertificate,
+    MembershipPolicy,
     MembershipType,
 )
 from .onboarding.models import ImportBatch
@@ -34,6 +37,7 @@ __all__ = [
     "Account",
     "Assignment",
     "AuditEvent",
+    "BodySeat",
     "ChangeRecord",
     "Channel",
     "ClaimCode",
@@ -41,6 +45,8 @@ __all__ = [
     "DeclaredConflict",
     "ExpertDoc",
     "ExpertTombstone",
+    "GovernanceBody",
+    "GroupActivity",
     "GroupMembership",
     "ImportBatch",
     "LoginThrottle",
@@ -48,6 +54,7 @@ __all__ = [
     "Membership",
     "MembershipApplication",
     "MembershipCertificate",
+    "MembershipPolicy",
     "MembershipType",
     "Nomination",
     "Organisation",

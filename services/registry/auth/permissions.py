@@ -19,6 +19,8 @@ class Permission(StrEnum):
     memberships_configure = "memberships:configure"  # membership types, number formats
     accounts_link = "accounts:link"  # link member accounts to profiles, hand out claim codes
     statistics_read = "statistics:read"  # aggregate membership counts
+    governance_read = "governance:read"  # councils, their seats and composition
+    governance_write = "governance:write"
     experts_search = "search:experts"
     self_read = "self:read"
     self_write = "self:write"
@@ -37,6 +39,8 @@ _STAFF = {
     Permission.memberships_read,
     Permission.memberships_write,
     Permission.statistics_read,
+    Permission.governance_read,
+    Permission.governance_write,
     Permission.experts_search,
     Permission.self_read,
     Permission.self_write,
@@ -66,6 +70,8 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
             Permission.self_read,
             Permission.awards_read,
             Permission.awards_committee,
+            Permission.governance_read,
+            Permission.statistics_read,
         }
     ),
     Role.reviewer: frozenset(

@@ -52,10 +52,15 @@ def refresh(
         "today": day.isoformat(),
         "changed": result.total,
         "by_status": result.changed,
+        "group_members_by_status": result.groups_changed,
         "seconds": round(seconds, 3),
     }
     if json_:
         typer.echo(json.dumps(summary))
     else:
         moves = ", ".join(f"{n} to {s}" for s, n in sorted(result.changed.items())) or "none"
-        typer.echo(f"refreshed as of {day}: {result.total} changed ({moves}) in {seconds:.2f} s")
+        groups = sum(result.groups_changed.values())
+        typer.echo(
+            f"refreshed as of {day}: {result.total} changed ({moves}), {groups} group"
+            f" member(s) changed, in {seconds:.2f} s"
+        )

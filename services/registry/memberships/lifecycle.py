@@ -49,6 +49,15 @@ CASE
     ELSE 'lapsed'
 END"""
 
+# Group members (institutions) have no types: no grace, and only their dates decide, unless
+# their status was set by hand (pending, suspended, terminated).
+GROUP_STATUS_RULE = """
+CASE
+    WHEN g.status IN ('pending', 'suspended', 'terminated') THEN g.status
+    WHEN g.valid_until IS NULL OR g.valid_until >= :today THEN 'active'
+    ELSE 'lapsed'
+END"""
+
 _TODAY = bindparam("today", type_=Date)
 
 
@@ -158,9 +167,10 @@ def computed_status(session: Session, membership: Membership, today: date) -> st
 
 @dataclass
 class RefreshResult:
-    """How many memberships moved into each status."""
+    """How many memberships (and group memberships) moved into each status."""
 
     changed: dict[str, int]
+    groups_changed: dict[str, int]
 
     @property
     def total(self) -> int:
@@ -181,17 +191,23 @@ def refresh(
     nothing, so it is safe at any time (cron, after an import, twice at once: the second
     waits on the row locks and then finds nothing to do)."""
     where = "TRUE" if org_ids is None else "m.org_id = ANY(:org_ids)"
+    group_where = "TRUE" if org_ids is None else "g.org_id = ANY(:org_ids)"
     statement = text(
         f"""
-        WITH computed AS (
-            SELECT m.id, m.person_id, m.status AS old_status, {STATUS_RULE} AS new_status
-            FROM membership m LEFT JOIN membership_type t ON t.id = m.type_id
-            WHERE {where}
+        WITH computed AS MATERIALIZED (
+            SELECT id, person_id, old_status, new_status FROM (
+                SELECT m.id, m.person_id, m.status AS old_status, {STATUS_RULE} AS new_status
+                FROM membership m LEFT JOIN membership_type t ON t.id = m.type_id
+                WHERE {where}
+            ) rule
+            WHERE new_status <> old_status
         ), changed AS (
+            -- Only the rows that change are joined back (by primary key); one changed by
+            -- someone else since the snapshot is left for the next run.
             UPDATE membership m
             SET status = c.new_status, updated_at = now(), version = m.version + 1
             FROM computed c
-            WHERE m.id = c.id AND c.new_status <> c.old_status
+            WHERE m.id = c.id AND m.status = c.old_status
             RETURNING m.id, m.person_id, c.old_status, c.new_status
         ), history AS (
             INSERT INTO change_history (entity, entity_id, change_id, field, old_value,
@@ -202,18 +218,39 @@ def refresh(
         ), outbox AS (
             INSERT INTO search_outbox (person_id, attempts)
             SELECT DISTINCT person_id, 0 FROM changed
+        ), group_computed AS MATERIALIZED (
+            SELECT id, old_status, new_status FROM (
+                SELECT g.id, g.status AS old_status, {GROUP_STATUS_RULE} AS new_status
+                FROM group_membership g WHERE {group_where}
+            ) rule
+            WHERE new_status <> old_status
+        ), group_changed AS (
+            UPDATE group_membership g
+            SET status = c.new_status, updated_at = now(), version = g.version + 1
+            FROM group_computed c
+            WHERE g.id = c.id AND g.status = c.old_status
+            RETURNING g.id, c.old_status, c.new_status
+        ), group_history AS (
+            INSERT INTO change_history (entity, entity_id, change_id, field, old_value,
+                                        new_value, reason, actor, source)
+            SELECT 'group_membership', id, gen_random_uuid(), 'status', old_status, new_status,
+                   'dates', :actor, :source
+            FROM group_changed
         )
-        SELECT new_status, count(*) FROM changed GROUP BY new_status
+        SELECT 'individual', new_status, count(*) FROM changed GROUP BY new_status
+        UNION ALL
+        SELECT 'group', new_status, count(*) FROM group_changed GROUP BY new_status
         """  # noqa: S608 - constants only
     ).bindparams(_TODAY, bindparam("actor", type_=String), bindparam("source", type_=String))
     params: dict[str, Any] = {"today": today, "actor": actor, "source": source}
     if org_ids is not None:
         params["org_ids"] = org_ids
     rows = session.execute(statement, params).all()
-    changed = {str(status): int(count) for status, count in rows}
+    changed = {str(status): int(n) for kind, status, n in rows if kind == "individual"}
+    groups = {str(status): int(n) for kind, status, n in rows if kind == "group"}
     if changed:
         session.info["outbox_dirty"] = True
-    return RefreshResult(changed)
+    return RefreshResult(changed, groups)
 
 
 # --- actions ------------------------------------------------------------------------------------

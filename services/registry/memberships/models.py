@@ -166,6 +166,7 @@ class GroupMembership(SQLModel, table=True):
             "valid_until IS NULL OR joined_on IS NULL OR valid_until >= joined_on", name="dates"
         ),
         Index(None, "uscc"),
+        CheckConstraint("seats BETWEEN 0 AND 1000", name="seats"),
     )
 
     id: uuid.UUID = id_field()
@@ -176,6 +177,8 @@ class GroupMembership(SQLModel, table=True):
     status: str = Field(default=MembershipStatus.active, max_length=16)
     member_no: str | None = Field(default=None, max_length=64)
     region_code: str | None = Field(default=None, max_length=6)
+    # Representatives the institution sends to the society's assemblies.
+    seats: int = Field(default=1, sa_column_kwargs={"server_default": "1"})
     contact_name: str | None = Field(default=None, sa_type=Text)
     contact_phone: str | None = Field(default=None, max_length=24)
     contact_email: str | None = Field(default=None, max_length=254)
@@ -262,3 +265,60 @@ class ClaimCode(SQLModel, table=True):
     expires_at: datetime = Field(sa_type=DateTime(timezone=True))
     used_at: datetime | None = timestamp_field()
     used_by: uuid.UUID | None = Field(default=None, foreign_key="account.id", ondelete="SET NULL")
+
+
+class MembershipPolicy(SQLModel, table=True):
+    """A society's settings that are not per membership type: the cap on group members
+    (总量控制) that new group members may not exceed."""
+
+    __tablename__ = "membership_policy"
+    __table_args__ = (
+        CheckConstraint(
+            "group_member_cap IS NULL OR group_member_cap >= 0", name="group_member_cap"
+        ),
+    )
+
+    org_id: uuid.UUID = Field(foreign_key="organisation.id", primary_key=True)
+    group_member_cap: int | None = None
+    updated_at: datetime = created_field()
+    version: int = Field(default=1)
+
+
+class GroupActivityKind(StrEnum):
+    meeting = "meeting"  # attended an assembly or council meeting
+    event = "event"  # organised or co-organised an academic event
+    dues = "dues"  # paid dues on time
+    award = "award"  # won or nominated for an award
+    report = "report"  # filed its annual report
+    other = "other"
+
+
+# Points each kind earns unless staff give others; the activity score is their sum.
+ACTIVITY_POINTS = {
+    GroupActivityKind.meeting: 3,
+    GroupActivityKind.event: 5,
+    GroupActivityKind.dues: 2,
+    GroupActivityKind.award: 8,
+    GroupActivityKind.report: 2,
+    GroupActivityKind.other: 1,
+}
+
+
+class GroupActivity(SQLModel, table=True):
+    """Something a group member did for the society, recorded by its staff with points."""
+
+    __tablename__ = "group_activity"
+    __table_args__ = (
+        CheckConstraint(_in("kind", GroupActivityKind), name="kind"),
+        CheckConstraint("points BETWEEN 0 AND 100", name="points"),
+        Index(None, "group_membership_id", "occurred_on"),
+    )
+
+    id: uuid.UUID = id_field()
+    group_membership_id: uuid.UUID = Field(foreign_key="group_membership.id")
+    kind: str = Field(max_length=16)
+    occurred_on: date
+    points: int
+    note: str | None = Field(default=None, sa_type=Text)
+    recorded_by: str = Field(max_length=128)
+    created_at: datetime = created_field()

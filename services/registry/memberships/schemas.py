@@ -18,9 +18,17 @@ from pydantic import (
 
 from ..auth.models import Role
 from ..core import normalize
-from ..core.types import AnyDate, Email, Phone, ShortText, Text
+from ..core.types import AnyDate, Email, Phone, RegionCode, ShortText, Text, Uscc
 from ..people.schemas import PersonCreate, PersonRead
-from .models import ApplicationStatus, Grade, MembershipStatus, PeriodKind, TerminationReason
+from .models import (
+    ApplicationStatus,
+    Grade,
+    GroupActivityKind,
+    GroupGrade,
+    MembershipStatus,
+    PeriodKind,
+    TerminationReason,
+)
 
 
 def _folded_text(value: object) -> object:
@@ -457,3 +465,129 @@ class StatisticsRead(BaseModel):
     by_region: list[RegionCount] = Field(description="the province where the member works")
     joined_without_date: int
     growth_by_year: list[YearGrowth]
+
+
+# --- group members (团体会员) -------------------------------------------------------------------
+
+GroupGradeIn = Annotated[
+    GroupGrade, BeforeValidator(lambda v: normalize.group_grade(v) if isinstance(v, str) else v)
+]
+
+
+class GroupMemberCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    uscc: Uscc
+    name: ShortText
+    grade: GroupGradeIn = GroupGrade.member
+    seats: int = Field(1, ge=0, le=1000, description="representatives it sends")
+    member_no: MemberNo | None = None
+    region_code: RegionCode | None = None
+    contact_name: ShortText | None = None
+    contact_phone: Phone | None = None
+    contact_email: Email | None = None
+    joined_on: AnyDate | None = None
+    valid_until: AnyDate | None = None
+
+
+class GroupMemberUpdate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    name: ShortText | None = None
+    grade: GroupGradeIn | None = None
+    status: MembershipStatus | None = None
+    seats: int | None = Field(None, ge=0, le=1000)
+    member_no: MemberNo | None = None
+    region_code: RegionCode | None = None
+    contact_name: ShortText | None = None
+    contact_phone: Phone | None = None
+    contact_email: Email | None = None
+    joined_on: AnyDate | None = None
+    valid_until: AnyDate | None = None
+    reason: Text | None = Field(None, description="why; required when the status changes")
+
+
+class GroupMemberRead(BaseModel):
+    id: uuid.UUID
+    org_code: str
+    uscc: str
+    name: str
+    grade: GroupGrade
+    status: MembershipStatus
+    seats: int
+    member_no: str | None
+    region_code: str | None
+    contact_name: str | None
+    contact_phone: str | None
+    contact_email: str | None
+    joined_on: date | None
+    valid_until: date | None
+    created_at: datetime
+    updated_at: datetime
+
+
+class GroupActivityCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    kind: GroupActivityKind
+    occurred_on: AnyDate
+    points: int | None = Field(
+        None,
+        ge=0,
+        le=100,
+        description="by default: award 8, event 5, meeting 3, dues 2, report 2, other 1",
+    )
+    note: Text | None = None
+
+
+class GroupActivityRead(BaseModel):
+    id: uuid.UUID
+    kind: GroupActivityKind
+    occurred_on: date
+    points: int
+    note: str | None
+    recorded_by: str
+    created_at: datetime
+
+
+class MembershipPolicyRead(BaseModel):
+    org_code: str
+    group_member_cap: int | None = Field(description="most group members at once; null: no cap")
+    group_members: int = Field(description="group members now counted against the cap")
+
+
+class MembershipPolicyUpdate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    group_member_cap: int | None = Field(None, ge=0, le=100_000)
+
+
+class GroupRanking(BaseModel):
+    id: uuid.UUID
+    uscc: str
+    name: str
+    grade: GroupGrade
+    status: MembershipStatus
+    joined_on: date | None
+    activity_points: int = Field(description="points of the activities in the window")
+    activities: int
+    individual_members: int = Field(
+        description="its staff who are individual members in good standing (institution USCC)"
+    )
+    score: int
+    rank: int = Field(description="1 is the most active")
+    flagged: bool = Field(description="in the bottom N: for review (末位淘汰)")
+
+
+class GroupReport(BaseModel):
+    """Group members in good standing ranked by activity; the bottom N are flagged."""
+
+    org_code: str
+    as_of: date
+    window_start: date
+    cap: int | None
+    group_members: int
+    over_cap: int
+    bottom: int
+    score_rule: str
+    ranking: list[GroupRanking]

@@ -24,6 +24,7 @@ from ..core import history
 from ..core.errors import Conflict, NotFound
 from ..core.models import ChangeRecord
 from ..core.security import PiiCipher
+from ..governance.models import BodySeat
 from ..memberships.models import Membership, MembershipApplication, MembershipCertificate
 from ..orgs.models import Organisation
 from .models import DuplicateStatus, Person, PersonDuplicate
@@ -128,6 +129,7 @@ def merge_people(
     ).rowcount
     session.execute(update(Account).where(Account.person_id == other.id).values(person_id=keep.id))
     _applications(session, keep.id, other.id)
+    _seats(session, keep.id, other.id)
     now = datetime.now(UTC)
     _resolve_pairs(session, keep.id, other.id, actor, now)
     keep.updated_at = now
@@ -259,4 +261,16 @@ def _applications(session: Session, keep_id: uuid.UUID, other_id: uuid.UUID) -> 
         update(MembershipApplication)
         .where(MembershipApplication.person_id == other_id)
         .values(person_id=keep_id)
+    )
+
+
+def _seats(session: Session, keep_id: uuid.UUID, other_id: uuid.UUID) -> None:
+    """Council seats follow the profile; a seat of OTHER in a body where KEEP sits is the same
+    seat recorded twice and goes."""
+    kept_bodies = select(BodySeat.body_id).where(BodySeat.person_id == keep_id)
+    session.execute(
+        delete(BodySeat).where(BodySeat.person_id == other_id, BodySeat.body_id.in_(kept_bodies))
+    )
+    session.execute(
+        update(BodySeat).where(BodySeat.person_id == other_id).values(person_id=keep_id)
     )

@@ -1,0 +1,185 @@
+"""Councils (理事会, 常务理事会, 监事会): terms, seats and positions, and the composition report
+against a hand-computed council."""
+
+from __future__ import annotations
+
+import uuid
+
+import pytest
+
+API = "/api/v1"
+
+
+@pytest.fixture
+def society(factory):  # type: ignore[no-untyped-def]
+    return factory.org(name="中国力学学会" + uuid.uuid4().hex[:4])
+
+
+@pytest.fixture
+def staff(factory, society):  # type: ignore[no-untyped-def]
+    return factory.caller("org_staff", society)
+
+
+def make_body(client, society, headers, **fields) -> dict:  # type: ignore[no-untyped-def]
+    body = {"kind": "council", "term_no": 11, "term_start": "2024-05-20", "seats": 11, **fields}
+    response = client.post(
+        f"{API}/orgs/{society.code}/governance-bodies", json=body, headers=headers
+    )
+    assert response.status_code == 201, response.text
+    return response.json()
+
+
+def seat(client, body, person, position, headers):  # type: ignore[no-untyped-def]
+    return client.post(
+        f"{API}/governance-bodies/{body['id']}/seats",
+        json={"person_id": str(person.id), "position": position},
+        headers=headers,
+    )
+
+
+# The 11th council, term from 2024-05-20, nine seats held (a tenth ended):
+#
+# | who | position          | gender | born       | age at start | tags       | origin    |
+# | p1  | president         | male   | 1960-01-01 | 64           | 科技领军人才 | mainland  |
+# | p2  | vice_president    | female | 1979-05-20 | 45 (young)   |            | mainland  |
+# | p3  | member            | female | 1978-05-20 | 46           | 基层一线    | hong_kong |
+# | p4  | secretary_general | male   | 1970-03-03 | 54           |            | mainland  |
+# | p5  | member            | female | 1985-01-01 | 39 (young)   | 基层一线    | mainland  |
+# | p6  | member            | male   | -          | -            | 青年科技骨干 | mainland  |
+# | p7  | member            | male   | 1965-06-06 | 58           |            | foreign   |
+# | p8  | member            | female | 1990-09-09 | 33 (young)   |            | mainland  |
+# | p9  | member            | male   | 1962-12-12 | 61           |            | mainland  |
+# | p10 | member (ended)    | female | 1995-01-01 | 29           | 基层一线    | mainland  |
+#
+# women 4/9; young (<= 45) p2 p5 p8 = 3/9, one birth date unknown; grassroots p3 p5 = 2/9;
+# leading talent p1 = 1/9; young backbone p2 p5 p8 + p6 by tag = 4/9; foreign/HMT p3 p7 = 2/9;
+# target group p1 p2 p3 p5 p6 p8 = 6/9, which meets two thirds exactly.
+COUNCIL = [
+    ("president", "male", "1960-01-01", ["科技领军人才"], "mainland"),
+    ("vice_president", "female", "1979-05-20", [], "mainland"),
+    ("member", "female", "1978-05-20", ["基层一线"], "hong_kong"),
+    ("secretary_general", "male", "1970-03-03", [], "mainland"),
+    ("member", "female", "1985-01-01", ["基层一线"], "mainland"),
+    ("member", "male", None, ["青年科技骨干"], "mainland"),
+    ("member", "male", "1965-06-06", [], "foreign"),
+    ("member", "female", "1990-09-09", [], "mainland"),
+    ("member", "male", "1962-12-12", [], "mainland"),
+    ("member", "female", "1995-01-01", ["基层一线"], "mainland"),
+]
+
+
+@pytest.fixture
+def council(client, factory, society, staff):  # type: ignore[no-untyped-def]
+    body = make_body(client, society, staff)
+    seats = []
+    for position, gender, born, tags, origin in COUNCIL:
+        person = factory.person(
+            org=society, gender=gender, birth_date=born, talent_tags=tags, region_of_origin=origin
+        )
+        response = seat(client, body, person, position, staff)
+        assert response.status_code == 201, response.text
+        seats.append(response.json())
+    ended = client.patch(
+        f"{API}/governance-seats/{seats[-1]['id']}",
+        json={"ended_on": "2025-03-01", "reason": "辞职"},
+        headers=staff,
+    )
+    assert ended.status_code == 200, ended.text
+    return body
+
+
+def test_the_composition_matches_the_hand_count(client, council, staff) -> None:
+    report = client.get(f"{API}/governance-bodies/{council['id']}/composition", headers=staff)
+    assert report.status_code == 200, report.text
+    r = report.json()
+    assert (r["seats"], r["held"], r["young_age"], r["target_share"]) == (11, 9, 45, 0.6667)
+    assert r["by_position"] == {
+        "member": 6,
+        "president": 1,
+        "secretary_general": 1,
+        "vice_president": 1,
+    }
+    counts = {
+        name: (r[name]["count"], r[name]["share"])
+        for name in (
+            "women",
+            "young",
+            "grassroots",
+            "leading_talent",
+            "young_backbone",
+            "foreign_or_hk_macao_taiwan",
+            "target_group",
+        )
+    }
+    assert counts == {
+        "women": (4, 0.4444),
+        "young": (3, 0.3333),
+        "grassroots": (2, 0.2222),
+        "leading_talent": (1, 0.1111),
+        "young_backbone": (4, 0.4444),
+        "foreign_or_hk_macao_taiwan": (2, 0.2222),
+        "target_group": (6, 0.6667),
+    }
+    assert r["birth_date_unknown"] == 1
+    assert r["meets_target"] is True
+
+
+def test_a_lower_young_age_changes_the_picture(client, council, staff) -> None:
+    r = client.get(
+        f"{API}/governance-bodies/{council['id']}/composition?young_age=40", headers=staff
+    ).json()
+    # p2 (45) is no longer young: young p5 p8; backbone p5 p8 p6; target p1 p3 p5 p6 p8.
+    assert (r["young"]["count"], r["young_backbone"]["count"]) == (2, 3)
+    assert (r["target_group"]["count"], r["meets_target"]) == (5, False)
+    lower = client.get(
+        f"{API}/governance-bodies/{council['id']}/composition?young_age=40&target=0.5",
+        headers=staff,
+    ).json()
+    assert lower["meets_target"] is True
+
+
+def test_seats_follow_the_body(client, factory, society, staff) -> None:
+    body = make_body(client, society, staff, kind="supervisory_board", term_no=3, seats=2)
+    people = [factory.person(org=society) for _ in range(3)]
+    wrong = seat(client, body, people[0], "president", staff)
+    assert wrong.status_code == 422
+    assert wrong.json()["errors"][0]["field"] == "position"
+    assert seat(client, body, people[0], "chief_supervisor", staff).status_code == 201
+    assert seat(client, body, people[0], "supervisor", staff).status_code == 409
+    assert seat(client, body, people[1], "supervisor", staff).status_code == 201
+    full = seat(client, body, people[2], "supervisor", staff)
+    assert full.status_code == 409
+    assert full.json()["type"].endswith("body-full")
+    elsewhere = factory.person(org=factory.org())
+    outside = seat(client, body, elsewhere, "supervisor", staff)
+    assert outside.status_code == 422
+    assert outside.json()["errors"][0]["field"] == "person_id"
+    again = client.post(
+        f"{API}/orgs/{society.code}/governance-bodies",
+        json={"kind": "supervisory_board", "term_no": 3, "term_start": "2024-01-01", "seats": 5},
+        headers=staff,
+    )
+    assert again.status_code == 409
+    shrink = client.patch(f"{API}/governance-bodies/{body['id']}", json={"seats": 1}, headers=staff)
+    assert shrink.status_code == 422
+    listed = client.get(f"{API}/orgs/{society.code}/governance-bodies", headers=staff).json()
+    assert [(b["kind"], b["term_no"], b["filled"]) for b in listed] == [("supervisory_board", 3, 2)]
+    seats = client.get(f"{API}/governance-bodies/{body['id']}/seats", headers=staff).json()
+    assert sorted(s["position"] for s in seats) == ["chief_supervisor", "supervisor"]
+
+
+def test_governance_is_scoped(client, factory, society, staff) -> None:
+    body = make_body(client, society, staff)
+    other = factory.caller("org_admin", factory.org())
+    for method, path in (
+        ("GET", f"{API}/governance-bodies/{body['id']}"),
+        ("GET", f"{API}/governance-bodies/{body['id']}/composition"),
+        ("GET", f"{API}/governance-bodies/{body['id']}/seats"),
+        ("PATCH", f"{API}/governance-bodies/{body['id']}"),
+        ("GET", f"{API}/orgs/{society.code}/governance-bodies"),
+    ):
+        assert client.request(method, path, json={}, headers=other).status_code == 404, path
+    member = factory.caller("member")
+    assert client.get(f"{API}/governance-bodies/{body['id']}", headers=member).status_code == 403
+    committee = factory.caller("committee", society)
+    assert client.get(f"{API}/governance-bodies/{body['id']}", headers=committee).status_code == 200
