@@ -304,7 +304,7 @@ def test_active_then_grace_then_lapsed_as_the_days_pass(
     outbox = db.execute(
         text("SELECT count(*) FROM search_outbox WHERE person_id = :p"), {"p": m["person_id"]}
     ).scalar_one()
-    assert outbox == 4  # profile, joining, grace, lapse
+    assert outbox == 3  # profile, joining, lapse (active and grace read the same to search)
 
 
 def test_without_a_type_there_is_no_grace(client, factory, society, admin, runtime, freeze) -> None:

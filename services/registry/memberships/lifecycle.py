@@ -216,8 +216,11 @@ def refresh(
                    'dates', :actor, :source
             FROM changed
         ), outbox AS (
+            -- The search document lists the memberships in good standing: moving between
+            -- active and grace does not change it.
             INSERT INTO search_outbox (person_id, attempts)
             SELECT DISTINCT person_id, 0 FROM changed
+            WHERE (old_status IN ('active', 'grace')) <> (new_status IN ('active', 'grace'))
         ), group_computed AS MATERIALIZED (
             SELECT id, old_status, new_status FROM (
                 SELECT g.id, g.status AS old_status, {GROUP_STATUS_RULE} AS new_status

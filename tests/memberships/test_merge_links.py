@@ -1,0 +1,71 @@
+"""Merging two profiles of one person keeps what hangs off their memberships: certificates
+keep verifying, applications and council seats follow the profile that remains."""
+
+from __future__ import annotations
+
+import uuid
+
+from sqlalchemy import text
+
+from services.registry.core.db import transaction
+from services.registry.people import merge
+
+API = "/api/v1"
+
+
+def test_certificates_applications_and_seats_survive_a_merge(client, factory, runtime, db) -> None:
+    society, other_society = factory.org(), factory.org()
+    admin = factory.caller("org_admin", society)
+    keep, other = factory.person(org=society, name="周杰"), factory.person(org=society, name="周杰")
+    ours = client.post(
+        f"{API}/orgs/{society.code}/memberships",
+        json={"person_id": str(keep.id), "valid_until": "2099-12-31"},
+        headers=admin,
+    ).json()
+    theirs = client.post(
+        f"{API}/orgs/{society.code}/memberships",
+        json={
+            "person_id": str(other.id),
+            "member_no": "Z" + uuid.uuid4().hex[:6],
+            "valid_until": "2099-12-31",
+        },
+        headers=admin,
+    ).json()
+    token = client.get(f"{API}/memberships/{theirs['id']}/certificate", headers=admin).json()[
+        "token"
+    ]
+    member = factory.caller("member", person=other)
+    application = client.post(
+        f"{API}/orgs/{other_society.code}/applications", json={}, headers=member
+    ).json()
+    body = client.post(
+        f"{API}/orgs/{society.code}/governance-bodies",
+        json={"kind": "council", "term_no": 1, "term_start": "2024-01-01", "seats": 5},
+        headers=admin,
+    ).json()
+    client.post(
+        f"{API}/governance-bodies/{body['id']}/seats",
+        json={"person_id": str(other.id), "position": "member"},
+        headers=admin,
+    )
+
+    with transaction(runtime.sessions) as session:
+        merge.merge_people(
+            session, pii=runtime.pii, keep_id=keep.id, other_id=other.id, actor="test"
+        )
+
+    answer = client.post(f"{API}/certificates/verify", json={"token": token}).json()
+    assert (answer["valid"], answer["member_no"]) == (True, theirs["member_no"])
+    db.rollback()
+    assert db.execute(
+        text("SELECT membership_id FROM membership_certificate WHERE token = :t"), {"t": token}
+    ).scalar_one() == uuid.UUID(ours["id"])
+    assert (
+        db.execute(
+            text("SELECT person_id FROM membership_application WHERE id = :id"),
+            {"id": application["id"]},
+        ).scalar_one()
+        == keep.id
+    )
+    seats = client.get(f"{API}/governance-bodies/{body['id']}/seats", headers=admin).json()
+    assert [s["person_id"] for s in seats] == [str(keep.id)]
