@@ -5,12 +5,7 @@ candidates it rules out, why. `RULES` is the list; `register` adds to it. Two ru
 need the nominee (declared conflicts, institutions shared within the last years) are also
 registered with expert search, so `conflicts_with` there honours them too.
 
-Hook for the membership platform (issue 5): "seats on the same council" is one more rule,
-
-    @register("same_council")
-    def same_council(session, subject, candidates): ...  # {person_id: "why"}
-
-added where the council tables live; nothing here needs to change.
+Another module adds a rule with `@register("code")`; a rule answers {person_id: "why"}.
 """
 
 from __future__ import annotations
@@ -21,8 +16,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time
 
-from sqlalchemy import and_, or_, select
-from sqlalchemy.orm import Session
+from sqlalchemy import ColumnElement, and_, or_, select
+from sqlalchemy.orm import Session, aliased
 
 from services.search import conflicts as search_conflicts
 from services.search.analysis import institution_key
@@ -30,6 +25,7 @@ from services.search.protocol import Exclusions
 
 from ..auth.models import Account, Role, RoleGrant
 from ..core.models import ChangeRecord
+from ..governance.models import BodySeat, GovernanceBody
 from ..orgs.models import Organisation
 from ..people.models import Person
 from .models import DeclaredConflict
@@ -202,6 +198,41 @@ def _channel_staff(session: Session, subject: Subject, candidates: Sequence[Pers
     for person_id, code in sorted(rows, key=lambda r: (str(r[0]), r[1])):
         if channel.path.startswith(orgs[code]) and person_id not in out:
             out[person_id] = f"staff of {code}, which nominates through {channel.code}"
+    return out
+
+
+@register("same_council")
+def _same_council(session: Session, subject: Subject, candidates: Sequence[Person]) -> Found:
+    """Seats held now on the same council, standing council or board of supervisors."""
+    ours, theirs = aliased(BodySeat), aliased(BodySeat)
+    today = subject.today
+
+    def current(seat: type[BodySeat]) -> ColumnElement[bool]:
+        return and_(
+            or_(seat.started_on.is_(None), seat.started_on <= today),
+            or_(seat.ended_on.is_(None), seat.ended_on >= today),
+        )
+
+    rows = session.execute(
+        select(theirs.person_id, ours.person_id, GovernanceBody.kind, Organisation.code)
+        .join(ours, ours.body_id == theirs.body_id)
+        .join(GovernanceBody, GovernanceBody.id == theirs.body_id)
+        .join(Organisation, Organisation.id == GovernanceBody.org_id)
+        .where(
+            theirs.person_id.in_([c.id for c in candidates if c.id not in subject.ids]),
+            ours.person_id.in_(list(subject.ids)),
+            current(ours),
+            current(theirs),
+            GovernanceBody.term_start <= today,
+            or_(GovernanceBody.term_end.is_(None), GovernanceBody.term_end >= today),
+        )
+        .order_by(theirs.person_id, Organisation.code)
+    ).all()
+    names = {p.id: p.name for p in subject.people}
+    out: Found = {}
+    for candidate_id, member_id, kind, org_code in rows:
+        body = kind.replace("_", " ")
+        out.setdefault(candidate_id, f"sits on the {body} of {org_code} with {names[member_id]}")
     return out
 
 
