@@ -91,6 +91,7 @@ def merge_people(
     if other_id not in people:
         raise NotFound(f"person {other_id}")
     keep, other = people[keep_id], people[other_id]
+    _refuse_award_records(session, other.id)
     changes: list[tuple[str, Any, Any]] = [("merged", None, str(other.id))]
 
     if other.id_number_enc is not None:
@@ -234,6 +235,24 @@ def _memberships(session: Session, keep: Person, other: Person, actor: str) -> t
         combined += 1
     session.flush()
     return moved, combined
+
+
+def _refuse_award_records(session: Session, other_id: uuid.UUID) -> None:
+    """Award nominations and reviews are not moved between people: say so instead of failing."""
+    from ..awards.models import Assignment, DeclaredConflict, Nomination, ReviewerEvent
+
+    for table, column in (
+        (Nomination, Nomination.nominee_person_id),
+        (Assignment, Assignment.reviewer_person_id),
+        (ReviewerEvent, ReviewerEvent.reviewer_person_id),
+        (DeclaredConflict, DeclaredConflict.reviewer_person_id),
+        (DeclaredConflict, DeclaredConflict.nominee_person_id),
+    ):
+        if session.scalar(select(table.id).where(column == other_id).limit(1)) is not None:
+            raise Conflict(
+                "the person to merge away has award nominations or reviews; keep that person"
+                " as KEEP instead, or settle those records first"
+            )
 
 
 def _applications(session: Session, keep_id: uuid.UUID, other_id: uuid.UUID) -> None:
