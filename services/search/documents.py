@@ -10,7 +10,8 @@ from datetime import date
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from services.registry.core.disciplines import labels_of
+from services.registry.core.clock import age_on
+from services.registry.core.disciplines import labels_of, prefixes
 from services.registry.memberships.models import Membership
 from services.registry.orgs.models import Organisation
 from services.registry.people.models import Person
@@ -58,8 +59,7 @@ class ExpertDocument:
 
     @property
     def discipline_prefixes(self) -> tuple[str, ...]:
-        codes = self.discipline_codes
-        return tuple(dict.fromkeys(c[:n] for c in codes for n in (3, 5, 7) if len(c) >= n))
+        return tuple(dict.fromkeys(p for code in self.discipline_codes for p in prefixes(code)))
 
     @property
     def province(self) -> str | None:
@@ -78,8 +78,7 @@ def is_indexed(person: Person) -> bool:
 def _age_band(birth: date | None, today: date) -> str | None:
     if birth is None:
         return None
-    age = today.year - birth.year - ((today.month, today.day) < (birth.month, birth.day))
-    low = max(0, age // 10 * 10)
+    low = max(0, age_on(birth, today) // 10 * 10)
     return f"{low}-{low + 9}"
 
 

@@ -12,6 +12,8 @@ from datetime import date
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from services.registry.core import clock
+from services.registry.core.clock import years_before
 from services.registry.core.disciplines import first_level
 from services.registry.core.errors import InvalidField, ProblemError
 from services.registry.orgs.models import Organisation
@@ -21,13 +23,6 @@ from . import analysis, conflicts
 from .highlight import highlights
 from .protocol import FACETS, ExpertQuery, SearchBackend, SearchUnavailable
 from .schemas import ExpertHitRead, ExpertSearchRequest, ExpertSearchResponse, Facets
-
-
-def _years_before(day: date, years: int) -> date:
-    try:
-        return day.replace(year=day.year - years)
-    except ValueError:  # 29 February
-        return day.replace(year=day.year - years, day=28)
 
 
 def _fingerprint(body: ExpertSearchRequest) -> str:
@@ -80,8 +75,8 @@ def build_query(session: Session, body: ExpertSearchRequest, today: date) -> Exp
         region_codes=tuple(body.region_codes),
         title_levels=tuple(body.title_levels),
         gender=body.gender,
-        born_after=_years_before(today, body.age_max + 1) if body.age_max is not None else None,
-        born_on_or_before=_years_before(today, body.age_min) if body.age_min is not None else None,
+        born_after=years_before(today, body.age_max + 1) if body.age_max is not None else None,
+        born_on_or_before=years_before(today, body.age_min) if body.age_min is not None else None,
         org_codes=tuple(body.org_codes),
         exclusions=exclusions,
         limit=body.limit,
@@ -96,7 +91,7 @@ def search_experts(
 ) -> ExpertSearchResponse:
     fingerprint = _fingerprint(body)
     after = decode_cursor(body.cursor, fingerprint) if body.cursor else None
-    query = build_query(session, body, today or date.today())
+    query = build_query(session, body, today or clock.today())
     empty = Facets(**{name: {} for name in FACETS})
     if query is None:
         return ExpertSearchResponse(total=0, hits=[], facets=empty, next_cursor=None)

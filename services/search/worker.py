@@ -15,9 +15,8 @@ from __future__ import annotations
 import logging
 import threading
 import uuid
-from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import delete, func, select, text, update
+from sqlalchemy import case, delete, func, select, text, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from services.registry.core.db import transaction
@@ -37,12 +36,10 @@ _NEXT_VERSION = text("SELECT nextval(pg_get_serial_sequence('search_outbox', 'id
 
 BATCH_SIZE = 500
 MAX_ATTEMPTS = 12
-MAX_BACKOFF = timedelta(minutes=15)
-
-
-def backoff(attempts: int) -> timedelta:
-    """1 s, 2 s, 4 s … capped at 15 minutes."""
-    return min(timedelta(seconds=2 ** max(0, attempts - 1)), MAX_BACKOFF)
+# 1 s, 2 s, 4 s … after each failed attempt (counted before this one), capped at 15 minutes.
+_BACKOFF = text(
+    "least(make_interval(secs => power(2, search_outbox.attempts)), interval '15 minutes')"
+)
 
 
 def drain_batch(
@@ -76,23 +73,20 @@ def drain_batch(
 
 
 def _postpone(session: Session, ids: list[int], exc: Exception) -> None:
+    """One statement for the batch: count the attempt, back off, park rows out of attempts."""
     message = f"{type(exc).__name__}: {exc}"[:1000]
     log.warning("search indexing failed for %d outbox rows: %s", len(ids), type(exc).__name__)
-    now = datetime.now(UTC)
-    for row in session.execute(
-        select(SearchOutbox.id, SearchOutbox.attempts).where(SearchOutbox.id.in_(ids))
-    ):
-        attempts = row.attempts + 1
-        session.execute(
-            update(SearchOutbox)
-            .where(SearchOutbox.id == row.id)
-            .values(
-                attempts=attempts,
-                last_error=message,
-                next_attempt_at=now + backoff(attempts),
-                failed_at=now if attempts >= MAX_ATTEMPTS else None,
-            )
+    attempts = SearchOutbox.attempts + 1
+    session.execute(
+        update(SearchOutbox)
+        .where(SearchOutbox.id.in_(ids))
+        .values(
+            attempts=attempts,
+            last_error=message,
+            next_attempt_at=func.now() + _BACKOFF,
+            failed_at=case((attempts >= MAX_ATTEMPTS, func.now()), else_=None),
         )
+    )
 
 
 def drain(

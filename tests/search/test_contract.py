@@ -68,7 +68,7 @@ def test_title_gender_and_age_filters_combine(world: SearchWorld, corpus: Corpus
     young = set(names(world, corpus, age_max=35, limit=100))
     assert young == {"刘洋", "周敏"}
     middle = set(names(world, corpus, age_min=40, age_max=50, gender="男", limit=100))
-    assert middle == {"赵磊"} or middle <= {"赵磊", "张伟"}
+    assert middle == {"赵磊"}
 
 
 def test_membership_filter_uses_org_codes(world: SearchWorld, corpus: Corpus) -> None:
@@ -145,16 +145,13 @@ def test_punctuation_or_stop_words_give_an_empty_well_formed_answer(
     world: SearchWorld, corpus: Corpus, query: str
 ) -> None:
     answer = world.search(q=query)
+    assert set(answer["facets"]) == {"discipline_codes", "region_codes", "title_level", "gender"}
     if query.strip():
         assert answer["total"] == 0
         assert answer["hits"] == []
         assert answer["next_cursor"] is None
-        assert set(answer["facets"]) == {
-            "discipline_codes",
-            "region_codes",
-            "title_level",
-            "gender",
-        }
+    else:  # blank text is no text: every expert, as without `q`
+        assert answer["total"] == world.search()["total"] > 0
 
 
 @pytest.mark.parametrize(

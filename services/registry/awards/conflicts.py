@@ -24,6 +24,7 @@ from services.search.analysis import institution_key
 from services.search.protocol import Exclusions
 
 from ..auth.models import Account, Role, RoleGrant
+from ..core.clock import years_before
 from ..core.models import ChangeRecord
 from ..governance.models import BodySeat, GovernanceBody
 from ..orgs.models import Organisation
@@ -119,11 +120,7 @@ def _same_institution(session: Session, subject: Subject, candidates: Sequence[P
 
 
 def _since(today: date, years: int) -> datetime:
-    try:
-        day = today.replace(year=today.year - years)
-    except ValueError:  # 29 February
-        day = today.replace(year=today.year - years, day=28)
-    return datetime.combine(day, time.min, tzinfo=UTC)
+    return datetime.combine(years_before(today, years), time.min, tzinfo=UTC)
 
 
 def past_institutions(

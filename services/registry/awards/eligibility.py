@@ -10,6 +10,7 @@ from typing import Any
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
+from ..core.clock import age_on
 from ..memberships.models import Membership, MembershipStatus
 from ..orgs.models import Organisation
 from ..people.models import Person, PersonStatus
@@ -28,11 +29,6 @@ class Failure:
 
     def as_dict(self) -> dict[str, str]:
         return {"rule": self.rule, "reason": self.reason}
-
-
-def age_on(birth: date, day: date) -> int:
-    """Full years of age on `day`."""
-    return day.year - birth.year - ((day.month, day.day) < (birth.month, birth.day))
 
 
 def check_person(

@@ -23,3 +23,16 @@ def get_today() -> date:
 
 
 TodayDep = Annotated[date, Depends(get_today)]
+
+
+def age_on(birth: date, day: date) -> int:
+    """Full years of age on `day`."""
+    return day.year - birth.year - ((day.month, day.day) < (birth.month, birth.day))
+
+
+def years_before(day: date, years: int) -> date:
+    """The same calendar day `years` earlier; 29 February falls back to the 28th."""
+    try:
+        return day.replace(year=day.year - years)
+    except ValueError:
+        return day.replace(year=day.year - years, day=28)

@@ -93,23 +93,15 @@ def _load_principal(runtime: Runtime, account_id: uuid.UUID) -> Principal | None
 
 def require(permission: Permission) -> Callable[..., Awaitable[Principal]]:
     """A dependency that admits principals holding `permission` somewhere; routes narrow scope."""
-
-    async def dependency(principal: Annotated[Principal, Depends(get_principal)]) -> Principal:
-        if not principal.can(permission):
-            raise Forbidden(f"this needs the {permission.value} permission")
-        return principal
-
-    dependency.__permission__ = permission  # type: ignore[attr-defined]
-    dependency.__name__ = f"require_{permission.name}"
-    return dependency
+    return require_any(permission)
 
 
 def require_any(*permissions: Permission) -> Callable[..., Awaitable[Principal]]:
     """Admits principals holding at least one of `permissions`; the route decides which applies."""
+    needed = " or ".join(p.value for p in permissions)
 
     async def dependency(principal: Annotated[Principal, Depends(get_principal)]) -> Principal:
         if not any(principal.can(p) for p in permissions):
-            needed = " or ".join(p.value for p in permissions)
             raise Forbidden(f"this needs the {needed} permission")
         return principal
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from sqlalchemy import Engine, event
 from sqlalchemy.orm import Session, sessionmaker
@@ -71,7 +71,6 @@ class Runtime:
 
         event.listen(self.sessions, "after_commit", _committed)
         event.listen(self.sessions, "after_rollback", _rolled_back)
-        self._listeners: list[Any] = [_committed, _rolled_back]
 
     def close(self) -> None:
         if self.drainer is not None:

@@ -4,7 +4,6 @@ positions its kind has, and the composition report the plans ask for."""
 from __future__ import annotations
 
 import uuid
-from datetime import date
 from typing import Any
 
 from sqlalchemy import func, select
@@ -13,6 +12,7 @@ from sqlalchemy.orm import Session
 from ..auth.permissions import Permission
 from ..auth.principals import Principal
 from ..core import history, normalize
+from ..core.clock import age_on
 from ..core.errors import Conflict, InvalidField, NotFound, ProblemError, register_unique
 from ..orgs import service as org_service
 from ..orgs.models import Organisation
@@ -262,10 +262,6 @@ def update_seat(
     return _seat_read(seat, name)
 
 
-def _age_on(birth: date, day: date) -> int:
-    return day.year - birth.year - ((day.month, day.day) < (birth.month, birth.day))
-
-
 def _tagged(tags: list[str], group: str) -> bool:
     wanted = {normalize.label_key(t) for t in TAGS[group]}
     return any(normalize.label_key(t) in wanted for t in tags)
@@ -300,7 +296,7 @@ def composition(
     by_position: dict[str, int] = {}
     for position, gender, birth, tags, origin in rows:
         by_position[position] = by_position.get(position, 0) + 1
-        young = birth is not None and _age_on(birth, body.term_start) <= young_age
+        young = birth is not None and age_on(birth, body.term_start) <= young_age
         unknown_birth += birth is None
         grassroots = _tagged(tags, "grassroots")
         leading = _tagged(tags, "leading_talent")
