@@ -12,6 +12,7 @@ from functools import lru_cache
 
 import rjieba
 from pypinyin import Style, lazy_pinyin
+from pypinyin.constants import PHRASES_DICT, PINYIN_DICT
 
 _CJK = r"\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff"
 _RUNS = re.compile(rf"[{_CJK}]+|[a-z0-9]+(?:[.\-+#][a-z0-9]+)*")
@@ -28,15 +29,30 @@ def fold(text: str) -> str:
     return " ".join(unicodedata.normalize("NFKC", text).lower().split())
 
 
+@lru_cache(maxsize=1 << 17)
+def _words(run: str, for_search: bool) -> tuple[str, ...]:
+    """The words of one run of Chinese, stop words dropped.
+
+    Segmentation is the costly step of analysis and the same runs recur across profiles
+    (institutions, field phrases, the clauses of biographies), so each is segmented once.
+    """
+    words = rjieba.cut_for_search(run) if for_search else rjieba.cut(run)
+    return tuple(w for w in words if w.strip() and w not in STOP_WORDS)
+
+
+@lru_cache(maxsize=1 << 16)
+def _cut(run: str) -> tuple[str, ...]:
+    return tuple(rjieba.cut(run))
+
+
 def _segment(text: str, *, for_search: bool) -> list[str]:
     tokens: list[str] = []
     for run in _RUNS.findall(fold(text)):
         if _IS_CJK.match(run):
-            words = rjieba.cut_for_search(run) if for_search else rjieba.cut(run)
-            tokens.extend(w for w in words if w.strip())
-        else:
+            tokens.extend(_words(run, for_search))
+        elif run not in STOP_WORDS:
             tokens.append(run)
-    return [t for t in tokens if t not in STOP_WORDS]
+    return tokens
 
 
 def index_tokens(text: str | None) -> list[str]:
@@ -85,9 +101,24 @@ def phrase_tokens(phrases: list[str]) -> list[str]:
     return dedupe([t for t in (phrase_token(p) for p in phrases) if t])
 
 
-@lru_cache(maxsize=65536)
-def _pinyin(name: str) -> tuple[str, ...]:
-    return tuple(lazy_pinyin(name, style=Style.NORMAL, errors="ignore"))
+@lru_cache(maxsize=1 << 14)  # bounded by the characters in use
+def _char_pinyin(char: str) -> tuple[str, ...]:
+    return tuple(lazy_pinyin(char, style=Style.NORMAL, errors="ignore"))
+
+
+def _has_phrase(run: str) -> bool:
+    n = len(run)
+    return any(run[i:j] in PHRASES_DICT for i in range(n - 1) for j in range(i + 2, n + 1))
+
+
+@lru_cache(maxsize=1 << 16)
+def _pinyin(run: str) -> tuple[str, ...]:
+    """`lazy_pinyin` of a run of Chinese. Without a dictionary phrase in it, pypinyin reads a
+    run character by character, so each character's reading is looked up once and reused
+    (names seldom repeat, their characters always do); runs holding a phrase ask pypinyin."""
+    if all(ord(c) in PINYIN_DICT for c in run) and not _has_phrase(run):
+        return tuple(s for c in run for s in _char_pinyin(c))
+    return tuple(lazy_pinyin(run, style=Style.NORMAL, errors="ignore"))
 
 
 _NAME_SPANS = 4  # up to this many characters, every run of a name is a token of its own
@@ -113,7 +144,7 @@ def name_tokens(name: str, name_en: str | None = None) -> list[str]:
     for run in _RUNS.findall(folded):
         if _IS_CJK.match(run):
             tokens.extend(run)
-            tokens.extend(rjieba.cut(run))
+            tokens.extend(_cut(run))
             tokens.extend(_spans(list(run)))
             syllables = [s for s in _pinyin(run) if s]
             tokens.extend(syllables)

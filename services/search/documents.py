@@ -6,15 +6,14 @@ import json
 import uuid
 from dataclasses import dataclass, field
 from datetime import date
+from functools import lru_cache
+from typing import Any, NamedTuple
 
-from sqlalchemy import select
+from sqlalchemy import text
 from sqlalchemy.orm import Session
 
 from services.registry.core.clock import age_on
 from services.registry.core.disciplines import labels_of, prefixes
-from services.registry.memberships.models import Membership
-from services.registry.orgs.models import Organisation
-from services.registry.people.models import Person
 
 from . import analysis
 
@@ -59,7 +58,7 @@ class ExpertDocument:
 
     @property
     def discipline_prefixes(self) -> tuple[str, ...]:
-        return tuple(dict.fromkeys(p for code in self.discipline_codes for p in prefixes(code)))
+        return _discipline_prefixes(self.discipline_codes)
 
     @property
     def province(self) -> str | None:
@@ -70,9 +69,60 @@ class ExpertDocument:
         return tuple(dict.fromkeys(c[:3] for c in self.discipline_codes))
 
 
-def is_indexed(person: Person) -> bool:
+@lru_cache(maxsize=1 << 14)
+def _discipline_prefixes(codes: tuple[str, ...]) -> tuple[str, ...]:
+    return tuple(dict.fromkeys(p for code in codes for p in prefixes(code)))
+
+
+class ExpertSource(NamedTuple):
+    """One person as the document needs them: a row of SOURCE_SQL, the same for every reader.
+
+    The outbox drain and the rebuild both read people through SOURCE_SQL and build through
+    `build`, so a document cannot depend on which of them wrote it.
+    """
+
+    person_id: uuid.UUID
+    name: str
+    name_en: str | None
+    gender: str | None
+    birth_date: date | None
+    title_level: str | None
+    position: str | None
+    institution: str | None
+    institution_uscc: str | None
+    region_code: str | None
+    biography: str | None
+    discipline_codes: list[str] | None
+    research_fields: list[str] | None
+    talent_tags: list[str] | None
+    expert_opt_in: bool
+    status: str
+    org_codes: list[str] | None  # memberships in good standing: organisation codes ...
+    grades: list[str] | None  # ... and the grade of each, in the same order
+
+
+# Columns in ExpertSource order; memberships in good standing (active, or within their grace
+# period) aggregated per person. `{where}` selects the people (ids, or a key range).
+SOURCE_SQL = """
+SELECT p.id, p.name, p.name_en, p.gender, p.birth_date, p.title_level, p.position,
+       p.institution, p.institution_uscc, p.region_code, p.biography,
+       p.discipline_codes, p.research_fields, p.talent_tags, p.expert_opt_in, p.status,
+       m.org_codes, m.grades
+FROM person p
+LEFT JOIN LATERAL (
+    SELECT array_agg(o.code) AS org_codes, array_agg(ms.grade) AS grades
+    FROM membership ms JOIN organisation o ON o.id = ms.org_id
+    WHERE ms.person_id = p.id AND ms.status IN ('active', 'grace')
+) m ON true
+WHERE {where}
+"""
+# Only experts who opted in and whose profile is active are searchable.
+SEARCHABLE = "p.expert_opt_in AND p.status = 'active'"
+
+
+def is_indexed(source: ExpertSource) -> bool:
     """Only experts who opted in and whose profile is active are searchable."""
-    return bool(person.expert_opt_in) and person.status == "active"
+    return bool(source.expert_opt_in) and source.status == "active"
 
 
 def _age_band(birth: date | None, today: date) -> str | None:
@@ -82,51 +132,89 @@ def _age_band(birth: date | None, today: date) -> str | None:
     return f"{low}-{low + 9}"
 
 
-def build(
-    person: Person, version: int, memberships: list[tuple[str, str]], today: date
-) -> ExpertDocument:
-    """One document from a person and their active memberships (org code, grade)."""
-    disciplines = tuple(person.discipline_codes or ())
-    fields = tuple(person.research_fields or ())
-    discipline_words: list[str] = []
-    for code in disciplines:
-        discipline_words.append(code)
-        for label in labels_of(code):
-            discipline_words.extend(analysis.index_tokens(label))
-    prior = _TITLE_PRIOR.get(person.title_level or "", 0.1)
-    prior += max((_GRADE_PRIOR.get(grade, 0.0) for _, grade in memberships), default=0.0)
-    prior += 0.1 * min(len(memberships), 3) + 0.05 * min(len(fields), 4)
-    bio_text = " ".join(p for p in (person.position, person.biography, *person.talent_tags) if p)
+# Institutions, research-field phrases, discipline codes and names repeat across profiles far
+# more than they differ: each distinct one is analysed once (bounded, so memory stays flat).
+_CACHED = 1 << 16
+
+
+@lru_cache(maxsize=_CACHED)
+def _field_analysis(phrase: str) -> tuple[tuple[str, ...], str | None]:
+    return tuple(analysis.index_tokens(phrase)), analysis.phrase_token(phrase)
+
+
+@lru_cache(maxsize=_CACHED)
+def _institution_analysis(name: str | None) -> tuple[tuple[str, ...], str | None]:
+    return tuple(analysis.index_tokens(name)), analysis.institution_key(name)
+
+
+@lru_cache(maxsize=4096)
+def _discipline_words(code: str) -> tuple[str, ...]:
+    words = [code]
+    for label in labels_of(code):
+        words.extend(analysis.index_tokens(label))
+    return tuple(words)
+
+
+@lru_cache(maxsize=1 << 14)
+def _discipline_tokens(codes: tuple[str, ...]) -> tuple[str, ...]:
+    return tuple(dict.fromkeys(word for code in codes for word in _discipline_words(code)))
+
+
+@lru_cache(maxsize=1 << 17)
+def _name_tokens(name: str, name_en: str | None) -> tuple[str, ...]:
+    return tuple(analysis.name_tokens(name, name_en))
+
+
+@lru_cache(maxsize=1 << 16)
+def _text_tokens(text: str) -> tuple[str, ...]:
+    """Biography tokens: most profiles have only a position and tags, which repeat."""
+    return tuple(analysis.index_tokens(text))
+
+
+def build(source: ExpertSource, version: int, today: date) -> ExpertDocument:
+    """The one document of a person, with their memberships in good standing."""
+    disciplines = tuple(source.discipline_codes or ())
+    fields = tuple(source.research_fields or ())
+    talent_tags = tuple(source.talent_tags or ())
+    org_codes = source.org_codes or ()
+    grades = source.grades or ()
+    field_words: list[str] = []
+    phrases: list[str] = []
+    for phrase in fields:
+        words, phrase_token = _field_analysis(phrase)
+        field_words.extend(words)
+        if phrase_token:
+            phrases.append(phrase_token)
+    institution_tokens, institution_key = _institution_analysis(source.institution)
+    prior = _TITLE_PRIOR.get(source.title_level or "", 0.1)
+    prior += max((_GRADE_PRIOR.get(grade, 0.0) for grade in grades), default=0.0)
+    prior += 0.1 * min(len(org_codes), 3) + 0.05 * min(len(fields), 4)
+    bio_text = " ".join(p for p in (source.position, source.biography, *talent_tags) if p)
     return ExpertDocument(
-        person_id=person.id,
+        person_id=source.person_id,
         version=version,
-        name=person.name,
-        name_en=person.name_en,
-        gender=person.gender,
-        birth_date=person.birth_date,
-        age_band=_age_band(person.birth_date, today),
-        title_level=person.title_level,
-        position=person.position,
-        institution=person.institution,
-        institution_key=analysis.institution_key(person.institution),
-        institution_uscc=person.institution_uscc,
-        region_code=person.region_code,
+        name=source.name,
+        name_en=source.name_en,
+        gender=source.gender,
+        birth_date=source.birth_date,
+        age_band=_age_band(source.birth_date, today),
+        title_level=source.title_level,
+        position=source.position,
+        institution=source.institution,
+        institution_key=institution_key,
+        institution_uscc=source.institution_uscc,
+        region_code=source.region_code,
         discipline_codes=disciplines,
         research_fields=fields,
-        talent_tags=tuple(person.talent_tags or ()),
-        biography=person.biography,
-        org_codes=tuple(sorted({code for code, _ in memberships})),
+        talent_tags=talent_tags,
+        biography=source.biography,
+        org_codes=tuple(sorted(set(org_codes))),
         prior=round(prior, 4),
-        name_tokens=tuple(analysis.name_tokens(person.name, person.name_en)),
-        field_tokens=tuple(
-            analysis.dedupe(
-                [t for f in fields for t in analysis.index_tokens(f)]
-                + analysis.phrase_tokens(list(fields))
-            )
-        ),
-        discipline_tokens=tuple(dict.fromkeys(discipline_words)),
-        institution_tokens=tuple(analysis.index_tokens(person.institution)),
-        bio_tokens=tuple(analysis.index_tokens(bio_text)),
+        name_tokens=_name_tokens(source.name, source.name_en),
+        field_tokens=tuple(analysis.dedupe(field_words + phrases)),
+        discipline_tokens=_discipline_tokens(disciplines),
+        institution_tokens=institution_tokens,
+        bio_tokens=_text_tokens(bio_text),
     )
 
 
@@ -135,23 +223,15 @@ def load(
 ) -> tuple[list[ExpertDocument], list[tuple[uuid.UUID, int]]]:
     """Current documents for these people, and tombstones for those no longer searchable."""
     today = today or date.today()
-    people = {p.id: p for p in session.scalars(select(Person).where(Person.id.in_(list(versions))))}
-    memberships: dict[uuid.UUID, list[tuple[str, str]]] = {}
-    rows = session.execute(
-        select(Membership.person_id, Organisation.code, Membership.grade)
-        .join(Organisation, Organisation.id == Membership.org_id)
-        .where(
-            Membership.person_id.in_(list(people)),
-            Membership.status.in_(("active", "grace")),  # in good standing
-        )
-    )
-    for person_id, code, grade in rows:
-        memberships.setdefault(person_id, []).append((code, grade))
+    statement = text(SOURCE_SQL.format(where="p.id = ANY(CAST(:ids AS uuid[]))"))
+    people = {
+        row[0]: ExpertSource(*row) for row in session.execute(statement, {"ids": list(versions)})
+    }
     docs, tombstones = [], []
     for person_id, version in versions.items():
-        person = people.get(person_id)
-        if person is not None and is_indexed(person):
-            docs.append(build(person, version, memberships.get(person_id, []), today))
+        source = people.get(person_id)
+        if source is not None and is_indexed(source):
+            docs.append(build(source, version, today))
         else:
             tombstones.append((person_id, version))
     return docs, tombstones
@@ -166,16 +246,21 @@ _TOKEN_FIELDS = (
 )
 
 
+_JSON = json.JSONEncoder(ensure_ascii=False)  # what json.dumps(..., ensure_ascii=False) uses
+
+
 def to_json(doc: ExpertDocument) -> str:
     """The stored form of a document's public fields (tokens are rebuilt, never stored twice)."""
-    data = {k: v for k, v in doc.__dict__.items() if k not in _TOKEN_FIELDS}
+    data: dict[str, Any] = doc.__dict__.copy()
+    for key in _TOKEN_FIELDS:
+        del data[key]
     data["person_id"] = str(doc.person_id)
     data["birth_date"] = doc.birth_date.isoformat() if doc.birth_date else None
-    return json.dumps(data, ensure_ascii=False)
+    return _JSON.encode(data)
 
 
-def from_json(text: str) -> ExpertDocument:
-    data = json.loads(text)
+def from_json(text_: str) -> ExpertDocument:
+    data = json.loads(text_)
     data["person_id"] = uuid.UUID(data["person_id"])
     data["birth_date"] = date.fromisoformat(data["birth_date"]) if data["birth_date"] else None
     for key in ("discipline_codes", "research_fields", "talent_tags", "org_codes"):

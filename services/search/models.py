@@ -5,11 +5,14 @@ from __future__ import annotations
 import uuid
 from datetime import date, datetime
 
-from sqlalchemy import REAL, BigInteger, Column, Index, Text
-from sqlalchemy.dialects.postgresql import ARRAY, TSVECTOR
+from sqlalchemy import REAL, BigInteger, Column, Index, Integer, Text, text
+from sqlalchemy.dialects.postgresql import ARRAY, BIT, TSVECTOR
 from sqlmodel import Field, SQLModel
 
 from services.registry.core.models import created_field
+
+# Bits per bitmap row: 3,968 bytes, so two rows share a page (no TOAST: storage is PLAIN).
+CHUNK_BITS = 31_744
 
 
 def _array() -> Column:
@@ -17,17 +20,17 @@ def _array() -> Column:
 
 
 class ExpertDoc(SQLModel, table=True):
-    """Derived data: filters as plain and prefix-array columns, text as one weighted tsvector."""
+    """Derived data: one weighted tsvector holding the text and the filters as tokens
+    (`D:130`, `R:11`, `T:senior`, `G:female`, `O:CODE`), so one GIN scan intersects
+    them; plain columns for facets, exclusions and hits; a dense ordinal for the bitmaps."""
 
     __tablename__ = "expert_doc"
     __table_args__ = (
         Index(None, "tsv", postgresql_using="gin"),
-        Index(None, "discipline_prefixes", postgresql_using="gin"),
-        Index(None, "region_prefixes", postgresql_using="gin"),
-        Index(None, "org_codes", postgresql_using="gin"),
+        Index(None, "ord", unique=True),
         Index(None, "prior", "person_id"),  # read backwards: strongest profiles first
-        Index(None, "birth_date"),
         Index(None, "institution_key"),
+        Index(None, "institution_uscc"),
     )
 
     person_id: uuid.UUID = Field(primary_key=True)
@@ -52,6 +55,36 @@ class ExpertDoc(SQLModel, table=True):
     document: str = Field(sa_type=Text, description="the full document as JSON, for hits")
     tsv: str = Field(sa_column=Column(TSVECTOR, nullable=False))
     indexed_at: datetime = created_field()
+    ord: int = Field(
+        sa_column=Column(
+            Integer, nullable=False, server_default=text("nextval('expert_doc_ord_seq')")
+        ),
+        description="dense position of the row in every bitmap (expert_bitmap)",
+    )
+
+
+class ExpertBitmap(SQLModel, table=True):
+    """Which experts (bit `ord % CHUNK_BITS` of chunk `ord // CHUNK_BITS`) carry a key: a
+    common tsvector token, a facet value, or `*` (everyone). Broad queries combine these
+    instead of visiting hundreds of thousands of rows."""
+
+    __tablename__ = "expert_bitmap"
+
+    key: str = Field(sa_type=Text, primary_key=True)
+    chunk: int = Field(sa_type=Integer, primary_key=True)
+    bits: str = Field(sa_column=Column(BIT(CHUNK_BITS), nullable=False))
+
+
+class ExpertBitmapKey(SQLModel, table=True):
+    """The keys that have a complete bitmap, with their facet (if any) and document count at
+    the last rebuild (used only to choose between the row and the bitmap paths)."""
+
+    __tablename__ = "expert_bitmap_key"
+
+    key: str = Field(sa_type=Text, primary_key=True)
+    facet: str | None = Field(default=None, sa_type=Text)
+    value: str | None = Field(default=None, sa_type=Text)
+    df: int = Field(default=0, sa_type=Integer)
 
 
 class ExpertTombstone(SQLModel, table=True):

@@ -448,7 +448,7 @@ class OpenSearchBackend:
         one was loading are put back on the outbox after the swap, so they reach the new index.
         """
         clock = time.monotonic()
-        started = rebuild_module.database_now(sessions)
+        replay_from = rebuild_module.replay_point(sessions)  # before the build's snapshot
         self.ensure_index()
         new = self._create_index(with_alias=False, bulk_load=True)
         documents = 0
@@ -491,7 +491,7 @@ class OpenSearchBackend:
             except Exception:
                 log.warning("could not delete the unfinished index %s", new)
             raise
-        replayed = rebuild_module.replay_changes_since(sessions, started)
+        replayed = rebuild_module.replay_changes_since(sessions, replay_from)
         for index in old:
             self._call(self.client.indices.delete, index=index, ignore=[404])
         self._ready = True

@@ -1,46 +1,50 @@
-"""The postgres backend: a derived table in the registry's own database, tsvector and GIN indexes.
+"""The postgres backend: a derived table in the registry's own database, tsvector, GIN, bitmaps.
 
-Small and selective result sets are ranked and counted exactly. PostgreSQL checks the tsvector
-of every matching row, so a very broad query (hundreds of thousands of matches) would cost
-hundreds of milliseconds; past EXACT_LIMIT matches the answer counts facets on a repeatable
-table sample and ranks the strongest profiles by relevance, and says so in `approximate`.
+Totals and facets are exact on both of its paths:
+- the row path, for queries whose match is small (a rare word or a selective filter in every
+  reading of the query): one statement materialises the matching rows once (the GIN index
+  intersects the words with the filters, which are tokens of the same tsvector) and computes
+  the total, the facets and the ranked page from them;
+- the bitmap path, for broad queries: every common token, every facet value and `*` (everyone)
+  has a bitmap over the experts' dense ordinals (`expert_bitmap`); the match is the AND/OR of
+  its keys' bitmaps chunk by chunk, the total and each facet value a `bit_count` of the match
+  and the facet's bitmap, and excluded people (conflicts) inside the match are subtracted.
+  Its hits are ranked in full up to RANK_LIMIT matches; above that the CANDIDATES strongest
+  profiles that match are ranked by relevance, and `approximate` says so.
 """
 
 from __future__ import annotations
 
 import time
 import uuid
+from array import array
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from functools import lru_cache, partial
+from itertools import chain
+from operator import itemgetter
 from typing import Any
 
-from sqlalchemy import (
-    ARRAY,
-    REAL,
-    ColumnElement,
-    FromClause,
-    and_,
-    bindparam,
-    cast,
-    func,
-    literal,
-    or_,
-    select,
-    tablesample,
-    text,
-    true,
-    union_all,
-)
-from sqlalchemy.dialects.postgresql import TSQUERY
+from sqlalchemy import func, select, text
+from sqlalchemy.dialects import postgresql
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.schema import CreateIndex
 
 from .. import rebuild as rebuild_module
 from ..documents import ExpertDocument, from_json, to_json
-from ..models import ExpertDoc
+from ..models import CHUNK_BITS, ExpertDoc
 from ..protocol import FACETS, ExpertHit, ExpertQuery, SearchResult
 
-EXACT_LIMIT = 50_000
-CANDIDATES = 2_000
-SAMPLE_ROWS = 100_000
+ROW_PATH_LIMIT = 20_000  # estimated matches up to which the rows are read
+# Bitmap-path matches up to which every match is ranked: reading them through the GIN index
+# costs about what finding CANDIDATES of them in profile-strength order costs at 1M experts.
+RANK_LIMIT = 40_000
+CANDIDATES = 1_000
+DRIVE_SHARE = 0.1  # a filter admitting more than this share of experts does not drive the index
+# A token in at least this share of documents gets a bitmap (about ROW_PATH_LIMIT at 1M: a
+# rarer key sends its query to the row path anyway).
+BITMAP_MIN_SHARE = 0.02
+BITMAP_MIN_DOCS = 1_000
 RANK_WEIGHTS = "{0.1, 0.3, 0.6, 1.0}"  # D (biography), C (institution), B (fields), A (name)
 _TABLE = ExpertDoc.__table__
 
@@ -87,6 +91,18 @@ def _lexeme(token: str) -> str:
     return "'" + token.replace("\\", "\\\\").replace("'", "''") + "'"
 
 
+_LAST_POSITION = 16383  # PostgreSQL's largest position: later tokens are left out
+_LONGEST_LEXEME = 2000  # bytes; longer tokens are left out and take no position
+# ":1A", ":2A", ... for each weight: a token's suffix by position, rendered once.
+_SUFFIXES = {w: [f":{p}{w}" for p in range(_LAST_POSITION + 1)] for w in "ABCD"}
+
+
+@lru_cache(maxsize=1 << 17)
+def _indexed_lexeme(token: str) -> str | None:
+    """A token as a quoted lexeme, or None when it is too long to index."""
+    return None if len(token.encode()) > _LONGEST_LEXEME else _lexeme(token)
+
+
 def tsvector_literal(doc: ExpertDocument) -> str:
     """Weighted lexemes with positions (PostgreSQL keeps weights only on positions)."""
     parts: list[str] = []
@@ -98,11 +114,10 @@ def tsvector_literal(doc: ExpertDocument) -> str:
         (doc.institution_tokens, "C"),
         (doc.bio_tokens, "D"),
     ):
-        for token in tokens:
-            if position > 16383 or len(token.encode()) > 2000:
-                continue
-            parts.append(f"{_lexeme(token)}:{position}{weight}")
-            position += 1
+        lexemes = [q for q in map(_indexed_lexeme, tokens) if q is not None]
+        end = min(position + len(lexemes), _LAST_POSITION + 1)
+        parts.extend(map(str.__add__, lexemes, _SUFFIXES[weight][position:end]))
+        position = end
     return " ".join(parts)
 
 
@@ -129,7 +144,7 @@ def row(doc: ExpertDocument) -> dict[str, Any]:
         "org_codes": list(doc.org_codes),
         "prior": doc.prior,
         "document": to_json(doc),
-        "tsv": tsvector_literal(doc),
+        "tsv": f"{tsvector_literal(doc)} {filter_tokens(doc)}",
     }
 
 
@@ -147,43 +162,255 @@ def _tsquery(query: ExpertQuery, *, ranking: bool = False) -> str:
     return required
 
 
-def _where(src: FromClause, query: ExpertQuery) -> ColumnElement[bool]:
-    c = src.c
-    conditions: list[ColumnElement[bool]] = []
-    if query.terms:
-        conditions.append(c.tsv.op("@@")(cast(bindparam("match", _tsquery(query)), TSQUERY)))
-    if query.discipline_codes:
-        conditions.append(c.discipline_prefixes.overlap(list(query.discipline_codes)))
-    if query.region_codes:
-        conditions.append(c.region_prefixes.overlap(list(query.region_codes)))
-    if query.title_levels:
-        conditions.append(c.title_level.in_(query.title_levels))
+# A query as keys: every clause must hold; a clause holds when one of its alternatives does;
+# an alternative holds when the expert carries all of its keys (tsvector tokens).
+Clauses = list[list[list[str]]]
+
+
+def _clauses(query: ExpertQuery) -> Clauses:
+    clauses: Clauses = [[[word], list(parts)] if parts else [[word]] for word, parts in query.terms]
+    for prefix, values in (
+        ("D:", query.discipline_codes),
+        ("R:", query.region_codes),
+        ("T:", query.title_levels),
+        ("O:", query.org_codes),
+    ):
+        if values:
+            clauses.append([[prefix + v] for v in dict.fromkeys(values)])
     if query.gender:
-        conditions.append(c.gender == query.gender)
-    if query.born_after:
-        conditions.append(c.birth_date > query.born_after)
-    if query.born_on_or_before:
-        conditions.append(c.birth_date <= query.born_on_or_before)
-    if query.org_codes:
-        conditions.append(c.org_codes.overlap(list(query.org_codes)))
-    ex = query.exclusions
-    if ex.person_ids:
-        conditions.append(c.person_id.not_in(list(ex.person_ids)))
-    if ex.institution_keys:
-        conditions.append(
-            or_(c.institution_key.is_(None), c.institution_key.not_in(list(ex.institution_keys)))
-        )
-    if ex.institution_usccs:
-        conditions.append(
-            or_(c.institution_uscc.is_(None), c.institution_uscc.not_in(list(ex.institution_usccs)))
-        )
-    return and_(true(), *conditions)
+        clauses.append([["G:" + query.gender]])
+    return clauses
+
+
+def _match_text(clauses: Clauses) -> str | None:
+    if not clauses:
+        return None
+    return " & ".join(
+        "(" + " | ".join("(" + " & ".join(map(_lexeme, alt)) + ")" for alt in clause) + ")"
+        for clause in clauses
+    )
+
+
+def _facet_of(key: str) -> tuple[str, str] | None:
+    """The facet and value a token counts for, if any: `R:11` is region `110000`."""
+    if key.startswith("T:"):
+        return "title_level", key[2:]
+    if key.startswith("G:"):
+        return "gender", key[2:]
+    if key.startswith("R:") and len(key) == 4:
+        return "region_codes", key[2:] + "0000"
+    if key.startswith("D:") and len(key) == 5:
+        return "discipline_codes", key[2:]
+    return None
+
+
+def filter_tokens(doc: ExpertDocument) -> str:
+    """The filters as tsvector tokens without positions (no indexed word has upper case)."""
+    tokens = [f"D:{p}" for p in doc.discipline_prefixes]
+    tokens += [f"R:{p}" for p in doc.region_prefixes]
+    tokens += [f"O:{c}" for c in doc.org_codes]
+    if doc.title_level:
+        tokens.append(f"T:{doc.title_level}")
+    if doc.gender:
+        tokens.append(f"G:{doc.gender}")
+    return " ".join(_lexeme(t) for t in dict.fromkeys(tokens))
+
+
+def _text_clauses(query: ExpertQuery) -> Clauses:
+    return [[[word], list(parts)] if parts else [[word]] for word, parts in query.terms]
+
+
+def _estimate(clause: list[list[str]], df: dict[str, int]) -> int:
+    """At most how many experts a clause admits (a key without a bitmap is rare: 0)."""
+    return sum(min(df.get(k, 0) for k in alt) for alt in clause)
+
+
+class _Sql:
+    """One query's WHERE clause, score and parameters, shared by the row and bitmap paths.
+
+    The GIN index is driven by the selective words and filters only: a common token (研究, a
+    gender, a large province) would make the index read long posting lists for little
+    narrowing. Common words are checked on the rows the index found, and every filter on its
+    column, which is cheap there.
+    """
+
+    def __init__(self, query: ExpertQuery, df: dict[str, int]) -> None:
+        self.params: dict[str, Any] = {}
+        everyone = df.get("*", 0)
+        words = _text_clauses(query)
+        clauses = _clauses(query)
+        drive = [c for c in clauses if _estimate(c, df) <= DRIVE_SHARE * everyone]
+        if not drive and clauses:
+            drive = [min(clauses, key=lambda c: _estimate(c, df))]
+        conditions: list[str] = []
+        match = _match_text(drive)
+        if match:
+            conditions.append("tsv @@ CAST(:match AS tsquery)")
+            self.params["match"] = match
+        # Common words are checked on the rows found, by the function behind `@@`, which the
+        # planner does not turn into an index condition.
+        check = _match_text([c for c in words if c not in drive])
+        if check:
+            conditions.append("ts_match_vq(tsv, CAST(:check AS tsquery))")
+            self.params["check"] = check
+        for column, name, values, kind in (
+            ("discipline_prefixes", "f_disciplines", query.discipline_codes, "&&"),
+            ("region_prefixes", "f_regions", query.region_codes, "&&"),
+            ("org_codes", "f_orgs", query.org_codes, "&&"),
+            ("title_level", "f_titles", query.title_levels, "= ANY"),
+        ):
+            if values:
+                conditions.append(f"{column} {kind}(CAST(:{name} AS text[]))")
+                self.params[name] = list(values)
+        if query.gender:
+            conditions.append("gender = :f_gender")
+            self.params["f_gender"] = query.gender
+        if query.born_after:
+            conditions.append("birth_date > :born_after")
+            self.params["born_after"] = query.born_after
+        if query.born_on_or_before:
+            conditions.append("birth_date <= :born_on_or_before")
+            self.params["born_on_or_before"] = query.born_on_or_before
+        ex = query.exclusions
+        if ex.person_ids:
+            conditions.append("person_id <> ALL(CAST(:ex_ids AS uuid[]))")
+            self.params["ex_ids"] = list(ex.person_ids)
+        if ex.institution_keys:
+            conditions.append(
+                "(institution_key IS NULL OR institution_key <> ALL(CAST(:ex_keys AS text[])))"
+            )
+            self.params["ex_keys"] = list(ex.institution_keys)
+        if ex.institution_usccs:
+            conditions.append(
+                "(institution_uscc IS NULL OR institution_uscc <> ALL(CAST(:ex_usccs AS text[])))"
+            )
+            self.params["ex_usccs"] = list(ex.institution_usccs)
+        self.where = " AND ".join(conditions) or "true"
+        if query.terms:
+            self.score = (
+                f"ts_rank(CAST('{RANK_WEIGHTS}' AS real[]), tsv, CAST(:rank AS tsquery))"
+                " + prior * CAST(0.001 AS float8)"
+            )
+            self.params["rank"] = _tsquery(query, ranking=True)
+        else:
+            self.score = "CAST(prior AS float8)"
+        self.after = "true"
+        if query.after is not None:
+            self.after = (
+                "(score < :after_score OR (score = :after_score AND person_id < :after_id))"
+            )
+            self.params["after_score"], self.params["after_id"] = query.after
+        self.params["page"] = query.limit + 1
+
+
+_FACET_ROWS = """
+    UNION ALL SELECT 'title_level', title_level, count(*), NULL, NULL, NULL FROM m
+        GROUP BY title_level
+    UNION ALL SELECT 'gender', gender, count(*), NULL, NULL, NULL FROM m GROUP BY gender
+    UNION ALL SELECT 'region_codes', province, count(*), NULL, NULL, NULL FROM m GROUP BY province
+    UNION ALL SELECT 'discipline_codes', code, count(*), NULL, NULL, NULL
+        FROM m CROSS JOIN LATERAL unnest(m.disciplines_l1) AS code GROUP BY code
+    UNION ALL SELECT '_total', NULL, count(*), NULL, NULL, NULL FROM m
+"""
+
+# The total and facets of the match, from bitmaps: the match per chunk is the AND over clauses
+# of the OR over alternatives of the AND of their keys' bitmaps (a missing row is all zeros);
+# excluded people inside the match are counted again and subtracted.
+_BITMAP_MATCH = """
+WITH q AS (
+    SELECT q.clause, q.alt, q.key, count(*) OVER (PARTITION BY q.clause, q.alt) AS width
+    FROM unnest(CAST(:clause AS int[]), CAST(:alt AS int[]), CAST(:key AS text[]))
+        AS q(clause, alt, key)
+    JOIN expert_bitmap_key k ON k.key = q.key  -- first: the rebuild's swap locks it first
+), a AS (
+    SELECT b.chunk, q.clause, q.alt, bit_and(b.bits) AS bits
+    FROM q JOIN expert_bitmap b ON b.key = q.key
+    GROUP BY b.chunk, q.clause, q.alt, q.width HAVING count(*) = q.width
+), c AS (
+    SELECT chunk, clause, bit_or(bits) AS bits FROM a GROUP BY chunk, clause
+), m AS MATERIALIZED (
+    SELECT chunk, bit_and(bits) AS bits FROM c GROUP BY chunk HAVING count(*) = :clauses
+)
+, fk AS MATERIALIZED (
+    SELECT key, facet, value FROM expert_bitmap_key WHERE facet IS NOT NULL
+), f AS MATERIALIZED (  -- one index probe per facet value and chunk, counted before grouping
+    SELECT fk.facet, fk.value, bit_count(m.bits & b.bits) AS n
+    FROM m CROSS JOIN fk JOIN expert_bitmap b ON b.key = fk.key AND b.chunk = m.chunk
+)
+SELECT f.facet, f.value, sum(f.n)::bigint FROM f GROUP BY f.facet, f.value
+UNION ALL SELECT '_total', NULL, coalesce(sum(bit_count(bits)), 0)::bigint FROM m
+"""
+_BITMAP_EXCLUDED = """
+UNION ALL SELECT 'title_level', title_level, -count(*) FROM x GROUP BY title_level
+UNION ALL SELECT 'gender', gender, -count(*) FROM x GROUP BY gender
+UNION ALL SELECT 'region_codes', province, -count(*) FROM x GROUP BY province
+UNION ALL SELECT 'discipline_codes', code, -count(*)
+    FROM x CROSS JOIN LATERAL unnest(x.disciplines_l1) AS code GROUP BY code
+UNION ALL SELECT '_total', NULL, -count(*) FROM x
+"""
+# Excluded people inside the match, found through their indexes and their bit in the match.
+_EXCLUDED_CTE = f"""
+, x AS MATERIALIZED (
+    SELECT d.title_level, d.gender, d.province, d.disciplines_l1
+    FROM expert_doc d JOIN m ON m.chunk = d.ord / {CHUNK_BITS}
+    WHERE ({{who}}) AND get_bit(m.bits, d.ord % {CHUNK_BITS}) = 1
+)
+"""  # noqa: S608 - constants only
+
+_KEYS = text("SELECT key, df FROM expert_bitmap_key WHERE key = ANY(CAST(:keys AS text[]))")
+
+# Bit changes of one batch, applied per bitmap row: set bits OR'ed in, cleared bits masked out.
+_ZERO = f"CAST(B'0' AS bit({CHUNK_BITS}))"
+_LOCK_BITMAPS = text(
+    "SELECT 1 FROM expert_bitmap WHERE (key, chunk) IN"
+    " (SELECT * FROM unnest(CAST(:keys AS text[]), CAST(:chunks AS int[])))"
+    " ORDER BY key, chunk FOR UPDATE"
+)
+_ADD_BITMAPS = text(
+    f"""
+    INSERT INTO expert_bitmap (key, chunk, bits)
+    SELECT key, chunk, {_ZERO} FROM unnest(CAST(:keys AS text[]), CAST(:chunks AS int[]))
+        AS n(key, chunk)
+    ORDER BY key, chunk ON CONFLICT DO NOTHING
+    """  # noqa: S608 - constants only
+)
+_CHANGE_BITS = text(
+    f"""
+    UPDATE expert_bitmap b SET bits = (b.bits & ~u.cleared) | u.set
+    FROM (
+        SELECT key, chunk,
+               bit_or(CASE WHEN v THEN set_bit({_ZERO}, pos, 1) ELSE {_ZERO} END) AS set,
+               bit_or(CASE WHEN v THEN {_ZERO} ELSE set_bit({_ZERO}, pos, 1) END) AS cleared
+        FROM unnest(CAST(:keys AS text[]), CAST(:chunks AS int[]), CAST(:pos AS int[]),
+                    CAST(:vals AS boolean[])) AS u(key, chunk, pos, v)
+        GROUP BY key, chunk
+    ) u
+    WHERE b.key = u.key AND b.chunk = u.chunk
+    """  # noqa: S608 - constants only
+)
+_REGISTER = text(
+    "INSERT INTO expert_bitmap_key (key, facet, value, df)"
+    " SELECT * FROM unnest(CAST(:keys AS text[]), CAST(:facets AS text[]),"
+    " CAST(:vals AS text[]), CAST(:dfs AS int[])) ON CONFLICT DO NOTHING"
+)
+_ROW_KEYS = text(
+    "SELECT person_id, ord, tsvector_to_array(tsv) FROM expert_doc"
+    " WHERE person_id = ANY(CAST(:ids AS uuid[])) FOR UPDATE"
+)
 
 
 class PostgresBackend:
-    """Expert documents in `expert_doc`, written in the outbox drain's own transaction."""
+    """Expert documents in `expert_doc`, written in the outbox drain's own transaction.
+
+    `row_path_limit`: a query whose estimated match is at most this many experts is answered
+    from its rows; `rank_limit`: a bitmap-path match up to this size is still ranked in full.
+    """
 
     name = "postgres"
+
+    def __init__(self, row_path_limit: int = ROW_PATH_LIMIT, rank_limit: int = RANK_LIMIT) -> None:
+        self.row_path_limit = row_path_limit
+        self.rank_limit = rank_limit
 
     def apply(
         self,
@@ -191,12 +418,79 @@ class PostgresBackend:
         upserts: list[ExpertDocument],
         deletes: list[tuple[uuid.UUID, int]],
     ) -> None:
+        ids = [d.person_id for d in upserts] + [pid for pid, _ in deletes]
+        before = self._row_keys(session, ids)
         if upserts:
             session.execute(UPSERT, [row(d) for d in upserts])
         if deletes:
             params = [{"person_id": pid, "version": version} for pid, version in deletes]
             session.execute(DELETE, params)
             session.execute(TOMBSTONE, params)
+        if before is not None:
+            self._change_bits(session, before, self._row_keys(session, ids) or {})
+
+    def _row_keys(
+        self, session: Session, ids: list[uuid.UUID]
+    ) -> dict[uuid.UUID, tuple[int, set[str]]] | None:
+        """Each indexed person's ordinal and tokens; None while no bitmaps exist (no rebuild
+        yet): then there is nothing to keep true."""
+        if not ids:
+            return None
+        if session.scalar(text("SELECT 1 FROM expert_bitmap_key WHERE key = '*'")) is None:
+            return None
+        rows = session.execute(_ROW_KEYS, {"ids": ids})
+        return {pid: (ord_, {"*", *tokens}) for pid, ord_, tokens in rows}
+
+    def _change_bits(
+        self,
+        session: Session,
+        before: dict[uuid.UUID, tuple[int, set[str]]],
+        after: dict[uuid.UUID, tuple[int, set[str]]],
+    ) -> None:
+        """Set and clear the bits of what the batch changed, in bitmaps that exist; a facet
+        value seen for the first time gets its bitmap (it had no experts before)."""
+        changes: list[tuple[str, int, bool]] = []
+        for pid in before.keys() | after.keys():
+            old_ord, old = before.get(pid, (None, set()))
+            new_ord, new = after.get(pid, (None, set()))
+            if old_ord is not None and old_ord != new_ord:
+                changes += [(k, old_ord, False) for k in old]
+                old = set()
+            if new_ord is not None:
+                changes += [(k, new_ord, True) for k in new - old]
+            if old_ord is not None and new_ord == old_ord:
+                changes += [(k, old_ord, False) for k in old - new]
+        if not changes:
+            return
+        keys = sorted({k for k, _, _ in changes})
+        known = {k for k, _ in session.execute(_KEYS, {"keys": keys})}
+        fresh = [k for k in keys if k not in known and _facet_of(k) is not None]
+        if fresh:
+            facets = [_facet_of(k) for k in fresh]
+            session.execute(
+                _REGISTER,
+                {
+                    "keys": fresh,
+                    "facets": [f[0] for f in facets if f],
+                    "vals": [f[1] for f in facets if f],
+                    "dfs": [0] * len(fresh),
+                },
+            )
+            known.update(fresh)
+        changes = sorted((k, o, v) for k, o, v in changes if k in known)
+        if not changes:
+            return
+        keys_, chunks, pos, vals = [], [], [], []
+        for key, ord_, value in changes:
+            keys_.append(key)
+            chunks.append(ord_ // CHUNK_BITS)
+            pos.append(ord_ % CHUNK_BITS)
+            vals.append(value)
+        rows = sorted(set(zip(keys_, chunks, strict=True)))
+        pairs = {"keys": [k for k, _ in rows], "chunks": [c for _, c in rows]}
+        session.execute(_LOCK_BITMAPS, pairs)
+        session.execute(_ADD_BITMAPS, pairs)
+        session.execute(_CHANGE_BITS, {"keys": keys_, "chunks": chunks, "pos": pos, "vals": vals})
 
     def rebuild(self, sessions: sessionmaker[Session]) -> dict[str, Any]:
         return rebuild(sessions)
@@ -209,157 +503,410 @@ class PostgresBackend:
         return from_json(text_) if text_ else None
 
     def search(self, session: Session, query: ExpertQuery) -> SearchResult:
-        where = _where(_TABLE, query)
-        capped = session.scalar(
-            select(func.count()).select_from(
-                select(literal(1))
-                .select_from(_TABLE)
-                .where(where)
-                .limit(EXACT_LIMIT + 1)
-                .subquery()
+        clauses = _clauses(query) or [[["*"]]]
+        keys = sorted({"*"} | {k for clause in clauses for alt in clause for k in alt})
+        df = dict(session.execute(_KEYS, {"keys": keys}).all())
+        estimate = min(_estimate(clause, df) for clause in clauses)
+        bitmaps = len(df) == len(keys) and query.born_after is None
+        bitmaps = bitmaps and query.born_on_or_before is None
+        if not bitmaps or estimate <= self.row_path_limit:
+            return self._row_path(session, query, df)
+        return self._bitmap_path(session, query, clauses, df)
+
+    def _row_path(self, session: Session, query: ExpertQuery, df: dict[str, int]) -> SearchResult:
+        """One statement over the materialised match: total, facets and the ranked page."""
+        sql = _Sql(query, df)
+        statement = f"""
+            WITH m AS MATERIALIZED (
+                SELECT person_id, title_level, gender, province, disciplines_l1,
+                       {sql.score} AS score
+                FROM expert_doc WHERE {sql.where}
+            ), h AS (
+                SELECT person_id, score FROM m WHERE {sql.after}
+                ORDER BY score DESC, person_id DESC LIMIT :page
             )
-        )
-        exact = (capped or 0) <= EXACT_LIMIT
+            SELECT 'hit', CAST(NULL AS text), CAST(0 AS bigint), h.score, h.person_id, d.document
+            FROM h JOIN expert_doc d ON d.person_id = h.person_id
+            {_FACET_ROWS}
+        """  # noqa: S608 - fragments are constants, values are bound
+        hits: list[ExpertHit] = []
+        counts: list[tuple[str, str | None, int]] = []
+        for facet, value, n, score, pid, document in session.execute(text(statement), sql.params):
+            if facet == "hit":
+                hits.append(ExpertHit(person_id=pid, score=score, document=from_json(document)))
+            else:
+                counts.append((facet, value, n))
+        total, facets = _facets(counts)
+        return SearchResult(total=total, hits=_ordered(hits), facets=facets)
+
+    def _bitmap_path(
+        self, session: Session, query: ExpertQuery, clauses: Clauses, df: dict[str, int]
+    ) -> SearchResult:
+        """Total and facets from bitmaps; hits ranked in full up to `rank_limit` matches."""
+        flat = [
+            (c, a, key)
+            for c, clause in enumerate(clauses)
+            for a, alt in enumerate(clause)
+            for key in alt
+        ]
+        ex = query.exclusions
+        params: dict[str, Any] = {
+            "clause": [c for c, _, _ in flat],
+            "alt": [a for _, a, _ in flat],
+            "key": [k for _, _, k in flat],
+            "clauses": len(clauses),
+        }
+        who = []
+        for column, name, values, kind in (
+            ("person_id", "ex_ids", ex.person_ids, "uuid"),
+            ("institution_key", "ex_keys", ex.institution_keys, "text"),
+            ("institution_uscc", "ex_usccs", ex.institution_usccs, "text"),
+        ):
+            if values:
+                who.append(f"d.{column} = ANY(CAST(:{name} AS {kind}[]))")
+                params[name] = list(values)
+        statement = _BITMAP_MATCH
+        if who:
+            head, tail = statement.split("\n, fk AS", 1)
+            excluded = _EXCLUDED_CTE.replace("{who}", " OR ".join(who))
+            statement = f"{head}{excluded}, fk AS{tail}{_BITMAP_EXCLUDED}"
+        total, facets = _facets(session.execute(text(statement), params).all())
+        sql = _Sql(query, df)
         approximate: dict[str, str] = {}
-        sample_percent = 100.0
-        if not exact:
-            sample_percent = self._sample_percent(session)
-            if sample_percent < 100:
-                approximate["total"] = approximate["facets"] = (
-                    f"estimated from a {sample_percent:g}% sample of the index"
+        if not query.terms:  # ranked by profile strength: the index order is the ranking
+            statement = f"""
+                WITH h AS (
+                    SELECT person_id, {sql.score} AS score FROM expert_doc
+                    WHERE {sql.where} ORDER BY prior DESC, person_id DESC
                 )
-            approximate["ranking"] = (
-                f"the {CANDIDATES:,} strongest matching profiles, ranked by relevance"
-            )
-        total, facets = self._facets(session, query, sample_percent)
-        if exact:
-            total = capped or 0
-        hits = self._hits(session, query, where, exact)
-        return SearchResult(total=total, hits=hits, facets=facets, approximate=approximate)
-
-    def _sample_percent(self, session: Session) -> float:
-        estimate = session.scalar(
-            text("SELECT reltuples FROM pg_class WHERE oid = 'expert_doc'::regclass")
-        )
-        if not estimate or estimate <= SAMPLE_ROWS:
-            return 100.0
-        return max(1.0, round(100.0 * SAMPLE_ROWS / float(estimate), 1))
-
-    def _facets(
-        self, session: Session, query: ExpertQuery, percent: float
-    ) -> tuple[int, dict[str, dict[str, int]]]:
-        src: FromClause = _TABLE
-        if percent < 100:
-            src = tablesample(_TABLE, func.system(percent), name="sample", seed=literal(7))
-        matched = (
-            select(src.c.title_level, src.c.gender, src.c.province, src.c.disciplines_l1)
-            .where(_where(src, query))
-            .cte("matched")
-        )
-        discipline = func.unnest(matched.c.disciplines_l1).table_valued("code").render_derived()
-        parts = [
-            select(literal("title_level"), matched.c.title_level, func.count()).group_by(
-                matched.c.title_level
-            ),
-            select(literal("gender"), matched.c.gender, func.count()).group_by(matched.c.gender),
-            select(literal("region_codes"), matched.c.province, func.count()).group_by(
-                matched.c.province
-            ),
-            select(literal("discipline_codes"), discipline.c.code, func.count())
-            .select_from(matched.join(discipline, true()))
-            .group_by(discipline.c.code),
-            select(literal("_total"), literal(None), func.count()).select_from(matched),
-        ]
-        scale = 100.0 / percent
-        facets: dict[str, dict[str, int]] = {name: {} for name in FACETS}
-        total = 0
-        for facet, value, count in session.execute(union_all(*parts)):
-            estimate = round(count * scale)
-            if facet == "_total":
-                total = estimate
-            elif value is not None and estimate:
-                facets[facet][value] = estimate
-        for name in FACETS:
-            facets[name] = dict(sorted(facets[name].items(), key=lambda kv: (-kv[1], kv[0])))
-        return total, facets
-
-    def _hits(
-        self, session: Session, query: ExpertQuery, where: ColumnElement[bool], exact: bool
-    ) -> list[ExpertHit]:
-        t = _TABLE
-        if query.terms:
-            rank_query = cast(bindparam("rank", _tsquery(query, ranking=True)), TSQUERY)
-            score = (
-                func.ts_rank(cast(literal(RANK_WEIGHTS), ARRAY(REAL)), t.c.tsv, rank_query)
-                + t.c.prior * 0.001
-            )
+                SELECT h.person_id, h.score, d.document FROM (
+                    SELECT * FROM h WHERE {sql.after} LIMIT :page
+                ) h JOIN expert_doc d ON d.person_id = h.person_id
+            """  # noqa: S608 - fragments are constants, values are bound
         else:
-            score = t.c.prior * 1.0
-        inner = select(t.c.person_id, t.c.document, score.label("score")).where(where)
-        if not exact:
-            inner = inner.order_by(t.c.prior.desc(), t.c.person_id.desc()).limit(CANDIDATES)
-        sub = inner.subquery()
-        stmt = select(sub.c.person_id, sub.c.document, sub.c.score)
-        if query.after is not None:
-            last_score, last_id = query.after
-            stmt = stmt.where(
-                or_(
-                    sub.c.score < last_score,
-                    and_(sub.c.score == last_score, sub.c.person_id > last_id),
+            limit = ""
+            if total > self.rank_limit:
+                limit = f"ORDER BY prior DESC, person_id DESC LIMIT {CANDIDATES}"
+                approximate["ranking"] = (
+                    f"the {CANDIDATES:,} strongest matching profiles, ranked by relevance"
                 )
-            )
-        stmt = stmt.order_by(sub.c.score.desc(), sub.c.person_id).limit(query.limit + 1)
-        return [
-            ExpertHit(person_id=pid, score=float(score_), document=from_json(doc))
-            for pid, doc, score_ in session.execute(stmt)
+            statement = f"""
+                WITH m AS MATERIALIZED (
+                    SELECT person_id, {sql.score} AS score FROM expert_doc
+                    WHERE {sql.where} {limit}
+                ), h AS (
+                    SELECT person_id, score FROM m WHERE {sql.after}
+                    ORDER BY score DESC, person_id DESC LIMIT :page
+                )
+                SELECT h.person_id, h.score, d.document
+                FROM h JOIN expert_doc d ON d.person_id = h.person_id
+            """  # noqa: S608 - fragments are constants, values are bound
+        hits = [
+            ExpertHit(person_id=pid, score=score, document=from_json(document))
+            for pid, score, document in session.execute(text(statement), sql.params)
         ]
+        return SearchResult(
+            total=total, hits=_ordered(hits), facets=facets, approximate=approximate
+        )
 
 
-def rebuild(sessions: sessionmaker[Session]) -> dict[str, Any]:
-    """Build `expert_doc` anew beside the live table, then swap the two in one transaction.
+def _ordered(hits: list[ExpertHit]) -> list[ExpertHit]:
+    """Best first; equal scores in a stable order (the larger id first, as the index reads)."""
+    return sorted(hits, key=lambda h: (h.score, h.person_id), reverse=True)
 
-    Searches keep reading the old table until the swap, which takes a brief exclusive lock.
+
+def _facets(
+    counts: list[tuple[str, str | None, int]] | Any,
+) -> tuple[int, dict[str, dict[str, int]]]:
+    """Sum the counts of each facet value (the bitmap path subtracts excluded people)."""
+    facets: dict[str, dict[str, int]] = {name: {} for name in FACETS}
+    total = 0
+    for facet, value, n in counts:
+        if facet == "_total":
+            total += n
+        elif value is not None:
+            facets[facet][value] = facets[facet].get(value, 0) + n
+    for name in FACETS:
+        kept = ((v, n) for v, n in facets[name].items() if n > 0)
+        facets[name] = dict(sorted(kept, key=lambda kv: (-kv[1], kv[0])))
+    return total, facets
+
+
+def rebuild(
+    sessions: sessionmaker[Session],
+    *,
+    bitmap_share: float = BITMAP_MIN_SHARE,
+    bitmap_min_docs: int = BITMAP_MIN_DOCS,
+) -> dict[str, Any]:
+    """Build `expert_doc` and its bitmaps anew beside the live tables, then swap them in one
+    transaction. Tokens in at least `bitmap_share` of the documents (and `bitmap_min_docs`)
+    get a bitmap, as do every facet value and `*`.
+
+    Searches keep reading the old tables until the swap, which takes a brief exclusive lock.
     """
     started_clock = time.monotonic()
-    started = rebuild_module.database_now(sessions)
+    replay_from = rebuild_module.replay_point(sessions)  # before the build's snapshot
     build = "expert_doc_rebuild"
     with sessions.begin() as session:
-        session.execute(text(f"DROP TABLE IF EXISTS {build}"))
+        session.execute(text(f"DROP TABLE IF EXISTS {build}, {_BITMAP_BUILD}, {_KEY_BUILD}"))
+        session.execute(text(f"DROP SEQUENCE IF EXISTS {_ORD_BUILD}"))
         session.execute(text(f"CREATE TABLE {build} (LIKE expert_doc INCLUDING DEFAULTS)"))
-    count = 0
-    with sessions() as session:
-        raw = session.connection().connection.driver_connection
-        columns = [c.strip() for c in _COLUMNS.split(",")]
-        for docs in rebuild_module.searchable_batches(sessions):
-            statement = f"COPY {build} ({', '.join(columns)}) FROM STDIN"
-            with raw.cursor() as cursor, cursor.copy(statement) as copy:
-                for doc in docs:
-                    values = row(doc)
-                    copy.write_row([values[c] for c in columns])
-            raw.commit()
-            count += len(docs)
-    with sessions.begin() as session:
-        session.execute(text(f"ALTER TABLE {build} ADD PRIMARY KEY (person_id)"))
-        for index in _TABLE.indexes:
-            ddl = str(CreateIndex(index).compile(dialect=session.bind.dialect))
-            ddl = ddl.replace(
-                f"INDEX {index.name} ON expert_doc", f"INDEX {index.name}_new ON {build}"
+        # Ordinals count from 0 again in the order documents arrive, so the bitmaps are dense.
+        session.execute(text(f"CREATE SEQUENCE {_ORD_BUILD} MINVALUE 0 START 0"))
+        session.execute(text(f"ALTER SEQUENCE {_ORD_BUILD} OWNED BY {build}.ord"))
+        session.execute(
+            text(f"ALTER TABLE {build} ALTER COLUMN ord SET DEFAULT nextval('{_ORD_BUILD}')")
+        )
+        session.execute(
+            text(f"CREATE TABLE {_KEY_BUILD} (LIKE expert_bitmap_key, PRIMARY KEY (key))")
+        )
+        session.execute(
+            text(
+                f"CREATE TABLE {_BITMAP_BUILD} (LIKE expert_bitmap INCLUDING STORAGE,"
+                f" PRIMARY KEY (key, chunk))"
             )
-            session.execute(text(ddl))
-        session.execute(text(f"ANALYZE {build}"))
+        )
+    columns = [c.strip() for c in _COLUMNS.split(",")]
+    in_order = itemgetter(*columns)
+    bitmaps = BitmapBuilder(bitmap_share)  # numbers documents in COPY order: ord goes with them
+    parts: dict[str, float] = {}
+    count = rebuild_module.copy_documents(
+        sessions,
+        build,
+        [*columns, "ord"],
+        lambda doc: (*in_order(row(doc)), bitmaps.add(doc)),
+        timings=parts,
+    )
+    indexes = [f"CREATE UNIQUE INDEX {build}_pkey ON {build} (person_id)"]
+    for index in _TABLE.indexes:
+        ddl = str(CreateIndex(index).compile(dialect=postgresql.dialect()))
+        indexes.append(
+            ddl.replace(f"INDEX {index.name} ON expert_doc", f"INDEX {index.name}_new ON {build}")
+        )
+
+    def write_bitmaps() -> None:
+        with sessions.begin() as session:
+            bitmaps.write(session, max(bitmap_min_docs, round(bitmap_share * count)))
+            session.execute(text(f"ANALYZE {_BITMAP_BUILD}, {_KEY_BUILD}"))
+            session.execute(text(f"SELECT setval('{_ORD_BUILD}', :n, false)"), {"n": count})
+
+    timed = time.monotonic()
+    parts |= _create_indexes(sessions, indexes, alongside=write_bitmaps)
     with sessions.begin() as session:
-        session.execute(text("LOCK TABLE expert_doc IN ACCESS EXCLUSIVE MODE"))
-        session.execute(text("DROP TABLE expert_doc"))
+        session.execute(
+            text(
+                f"ALTER TABLE {build} ADD CONSTRAINT {build}_pkey"
+                f" PRIMARY KEY USING INDEX {build}_pkey"
+            )
+        )
+    parts["indexes_and_bitmaps"] = time.monotonic() - timed
+    timed = time.monotonic()
+    with sessions.begin() as session:
+        session.execute(text(f"ANALYZE {build}"))
+    parts["analyze"] = time.monotonic() - timed
+    with sessions.begin() as session:
+        # In the order searches and the outbox drain take them: the key table comes first.
+        session.execute(
+            text("LOCK TABLE expert_bitmap_key, expert_bitmap, expert_doc IN ACCESS EXCLUSIVE MODE")
+        )
+        session.execute(text("DROP TABLE expert_doc, expert_bitmap, expert_bitmap_key"))
         session.execute(text(f"ALTER TABLE {build} RENAME TO expert_doc"))
         session.execute(
             text(f"ALTER TABLE expert_doc RENAME CONSTRAINT {build}_pkey TO pk_expert_doc")
         )
+        session.execute(text(f"ALTER SEQUENCE {_ORD_BUILD} RENAME TO expert_doc_ord_seq"))
         for index in _TABLE.indexes:
             session.execute(text(f"ALTER INDEX {index.name}_new RENAME TO {index.name}"))
-    replayed = rebuild_module.replay_changes_since(sessions, started)
+        for table in ("expert_bitmap", "expert_bitmap_key"):
+            session.execute(text(f"ALTER TABLE {table}_rebuild RENAME TO {table}"))
+            session.execute(
+                text(f"ALTER TABLE {table} RENAME CONSTRAINT {table}_rebuild_pkey TO pk_{table}")
+            )
+    replayed = rebuild_module.replay_changes_since(sessions, replay_from)
     return {
         "backend": "postgres",
         "documents": count,
         "replayed": replayed,
         "seconds": round(time.monotonic() - started_clock, 2),
+        "seconds_by_part": {k: round(v, 2) for k, v in parts.items()},
     }
+
+
+INDEX_MEMORY = "256MB"  # maintenance_work_mem of each index build
+
+
+def _create_indexes(
+    sessions: sessionmaker[Session], statements: list[str], *, alongside: Callable[[], None]
+) -> dict[str, float]:
+    """Run the CREATE INDEX statements two at a time, GIN first (the longest by far), and
+    `alongside` once a connection is free: on two cores PostgreSQL builds the GIN index on one
+    while the B-trees and `alongside` use the other. Each runs in its own transaction.
+    Returns the seconds each kind took (they overlap)."""
+
+    took: dict[str, float] = {}
+
+    def timed(part: str, work: Callable[[], None]) -> None:
+        started = time.monotonic()
+        work()
+        took[part] = took.get(part, 0.0) + time.monotonic() - started
+
+    def create(statement: str) -> None:
+        with sessions.begin() as session:
+            session.execute(text(f"SET LOCAL maintenance_work_mem = '{INDEX_MEMORY}'"))
+            session.execute(text(statement))
+
+    gin = [s for s in statements if " USING gin " in s]
+    btree = [s for s in statements if s not in gin]
+    with ThreadPoolExecutor(2, thread_name_prefix="rebuild-index") as pool:
+        futures = [pool.submit(timed, "gin_indexes", partial(create, s)) for s in gin]
+        futures += [pool.submit(timed, "btree_indexes", partial(create, s)) for s in btree]
+        futures.append(pool.submit(timed, "bitmaps", alongside))
+        for future in futures:
+            future.result()
+    return took
+
+
+_ORD_BUILD = "expert_doc_ord_seq_rebuild"
+_BITMAP_BUILD = "expert_bitmap_rebuild"
+_KEY_BUILD = "expert_bitmap_key_rebuild"
+
+
+_FILTER_PREFIXES = ("D:", "R:", "O:", "T:", "G:")
+
+
+def _facet_tokens(doc: ExpertDocument) -> set[str]:
+    """The tokens of the facet values a document counts for (province, first-level disciplines)."""
+    tokens = {f"D:{code}" for code in doc.disciplines_l1}
+    if doc.region_code:
+        tokens.add(f"R:{doc.region_code[:2]}")
+    if doc.title_level:
+        tokens.add(f"T:{doc.title_level}")
+    if doc.gender:
+        tokens.add(f"G:{doc.gender}")
+    return tokens
+
+
+def document_tokens(doc: ExpertDocument) -> set[str]:
+    """The lexemes `row(doc)["tsv"]` holds: the tokens `tsvector_literal` keeps (positions up to
+    16383, lexemes up to 2000 bytes), and the filter tokens."""
+    groups = (
+        doc.name_tokens,
+        doc.field_tokens,
+        doc.discipline_tokens,
+        doc.institution_tokens,
+        doc.bio_tokens,
+    )
+    tokens = set().union(*groups)
+    if sum(map(len, groups)) > 16383 or max(map(len, tokens), default=0) > 500:
+        tokens = set()
+        position = 0
+        for token in (t for group in groups for t in group):
+            if len(token) > 500 and len(token.encode()) > 2000:
+                continue  # too long to index: takes no position
+            position += 1
+            if position > 16383:
+                break
+            tokens.add(token)
+    tokens.update([f"D:{p}" for p in doc.discipline_prefixes])
+    tokens.update([f"R:{p}" for p in doc.region_prefixes])
+    tokens.update([f"O:{c}" for c in doc.org_codes])
+    if doc.title_level:
+        tokens.add(f"T:{doc.title_level}")
+    if doc.gender:
+        tokens.add(f"G:{doc.gender}")
+    return tokens
+
+
+_MASKS = tuple(128 >> i for i in range(8))
+SAMPLE_DOCS = 20_000  # documents whose every token is noted, to find the common ones
+
+
+class BitmapBuilder:
+    """Numbers the documents of a rebuild as they stream into COPY and notes which documents
+    carry each token; then writes the bitmaps of the common tokens and of every facet value.
+
+    Every token of the first SAMPLE_DOCS documents is noted; after them, only the words common
+    in that sample (at least half of `share`) and the facet values, so that the stream pays
+    for a dozen tokens a document (other filter tokens get bitmaps only if the whole corpus
+    fits in the sample). A word that only becomes common later gets no bitmap, and
+    its queries take the row path (exact). Unnesting every tsvector in SQL instead cost far
+    more than the whole stream.
+    """
+
+    def __init__(self, share: float = BITMAP_MIN_SHARE) -> None:
+        self.count = 0
+        self.share = share
+        self.postings: dict[str, array[int]] = {}
+        self.common: set[str] | None = None
+
+    def add(self, doc: ExpertDocument) -> int:
+        """The document's ordinal (its place in the stream)."""
+        ordinal = self.count
+        self.count += 1
+        postings = self.postings
+        if self.common is None:
+            tokens = document_tokens(doc)
+        else:
+            tokens = self.common.intersection(
+                chain(
+                    doc.name_tokens,
+                    doc.field_tokens,
+                    doc.discipline_tokens,
+                    doc.institution_tokens,
+                    doc.bio_tokens,
+                )
+            )
+            tokens |= _facet_tokens(doc)
+        for token in tokens:
+            found = postings.get(token)
+            if found is None:
+                found = postings[token] = array("i")
+            found.append(ordinal)
+        if self.count == SAMPLE_DOCS:  # from now on: common words and facet values only
+            floor = self.share / 2 * SAMPLE_DOCS
+            self.common = {
+                t
+                for t, found in postings.items()
+                if len(found) >= floor and t[:2] not in _FILTER_PREFIXES
+            }
+            self.postings = {
+                t: found
+                for t, found in postings.items()
+                if t in self.common or _facet_of(t) is not None
+            }
+        return ordinal
+
+    def keys(self, min_docs: int) -> list[tuple[str, str | None, str | None, int]]:
+        """(key, facet, value, documents) of every key that gets a bitmap."""
+        found = [("*", None, None, self.count)]
+        for token, ordinals in self.postings.items():
+            facet = _facet_of(token)
+            if facet is not None or len(ordinals) >= min_docs:
+                found.append((token, *(facet or (None, None)), len(ordinals)))
+        return found
+
+    def rows(self, min_docs: int) -> Iterator[tuple[str, int, str]]:
+        """(key, chunk, bits as hex input) for every chunk with at least one bit set."""
+        size = CHUNK_BITS // 8
+        chunks = -(-self.count // CHUNK_BITS)
+        everyone = array("i", range(self.count))
+        masks = _MASKS
+        for key, *_ in self.keys(min_docs):
+            buffer = bytearray(chunks * size)
+            for ordinal in self.postings.get(key, everyone) if key != "*" else everyone:
+                buffer[ordinal >> 3] |= masks[ordinal & 7]
+            for chunk in range(chunks):
+                part = buffer[chunk * size : (chunk + 1) * size]
+                if any(part):
+                    yield key, chunk, "x" + part.hex()
+
+    def write(self, session: Session, min_docs: int) -> None:
+        """COPY the keys and bitmaps into the `_rebuild` tables."""
+        raw = session.connection().connection.driver_connection
+        with raw.cursor() as cursor:
+            with cursor.copy(f"COPY {_KEY_BUILD} (key, facet, value, df) FROM STDIN") as copy:
+                for key_row in self.keys(min_docs):
+                    copy.write_row(key_row)
+            with cursor.copy(f"COPY {_BITMAP_BUILD} (key, chunk, bits) FROM STDIN") as copy:
+                for bitmap_row in self.rows(min_docs):
+                    copy.write_row(bitmap_row)

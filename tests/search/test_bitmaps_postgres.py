@@ -1,0 +1,254 @@
+"""The postgres backend's bitmap path: totals and facets equal a straightforward count.
+
+The thresholds are lowered so that a few hundred experts take the path a national corpus
+takes for broad words: every token gets a bitmap, and every query that can be answered from
+bitmaps is. Each answer is checked against plain SQL over the table's columns, and against
+the row path, before and after the outbox drain changes people (the bitmaps must stay true).
+"""
+
+from __future__ import annotations
+
+import random
+import uuid
+from datetime import date
+from typing import Any
+
+import pytest
+from sqlalchemy import and_, cast, event, func, literal, not_, or_, select, true, update
+from sqlalchemy.dialects.postgresql import TSQUERY, TSVECTOR
+from sqlalchemy.orm import Session
+
+from services.registry.people.models import Person
+from services.search import worker
+from services.search.backends.postgres import (
+    PostgresBackend,
+    _tsquery,
+    document_tokens,
+    rebuild,
+    row,
+)
+from services.search.documents import load
+from services.search.models import ExpertDoc
+from services.search.protocol import FACETS, ExpertQuery
+from services.search.schemas import ExpertSearchRequest
+from services.search.service import build_query
+
+from ..factories import Factory
+
+TODAY = date(2026, 11, 23)
+REGIONS = ["110108", "110105", "310104", "330106", "440305", "630102"]
+DISCIPLINES = ["130", "13015", "1301510", "520", "52010", "150"]
+TITLES = ["senior", "associate_senior", "intermediate", "junior"]
+FIELDS = ["材料研究", "系统设计方法", "流体力学研究", "机器学习方法", "计算流体力学", "草地生态"]
+INSTITUTIONS = ["清华大学", "北京大学", "浙江大学", "青海大学", "南方科技大学"]
+
+REQUESTS: list[dict[str, Any]] = [
+    {"q": "研究"},
+    {"q": "方法", "gender": "female", "title_levels": ["senior", "associate_senior"]},
+    {"q": "研究", "discipline_codes": ["130"], "region_codes": ["11"]},
+    {"q": "研究 方法"},
+    {"q": "流体力学"},
+    {"q": "计算流体力学", "title_levels": ["senior"]},
+    {"discipline_codes": ["13015", "520"]},
+    {"region_codes": ["1101"], "gender": "male"},
+    {"org_codes": ["BITMAP-A"]},
+    {},
+    {"q": "研究", "exclude_person_ids": "FIRST_THREE"},
+    {"q": "方法", "conflicts_with": "FIRST"},
+    {"conflicts_with": "FIRST"},
+]
+
+
+@pytest.fixture(scope="module")
+def people(runtime) -> list[Person]:  # type: ignore[no-untyped-def]
+    """Two hundred experts with skewed attributes, in two societies; then a rebuild with
+    thresholds low enough that every token has a bitmap."""
+    rng = random.Random(13)
+    factory = Factory(runtime)
+    org_a = factory.org(code="BITMAP-A")
+    org_b = factory.org(code="BITMAP-B")
+    created = []
+    for i in range(200):
+        person = factory.person(
+            name="专家" + "".join(rng.choice("伟芳娜洋静杰敏强磊丽") for _ in range(2)),
+            gender=rng.choice(("male", "male", "female")),
+            birth_date=date(rng.randint(1955, 2000), rng.randint(1, 12), 1),
+            institution=rng.choice(INSTITUTIONS),
+            region_code=rng.choice(REGIONS),
+            title_level=rng.choice(TITLES),
+            discipline_codes=rng.sample(DISCIPLINES, rng.choice((1, 1, 2))),
+            research_fields=rng.sample(FIELDS, rng.choice((1, 2, 3))),
+            expert_opt_in=True,
+        )
+        if i % 3 == 0:
+            factory.membership(org_a if i % 2 else org_b, person, member_no=f"B{i}")
+        created.append(person)
+    worker.drain(runtime.sessions, runtime.search)
+    rebuild(runtime.sessions, bitmap_share=0.0, bitmap_min_docs=1)
+    worker.drain(runtime.sessions, runtime.search)  # the rebuild's replay
+    return created
+
+
+def _query(session: Session, people: list[Person], body: dict[str, Any]) -> ExpertQuery:
+    body = dict(body)
+    if body.get("exclude_person_ids") == "FIRST_THREE":
+        body["exclude_person_ids"] = [str(p.id) for p in people[:3]]
+    if body.get("conflicts_with") == "FIRST":
+        body["conflicts_with"] = str(people[0].id)
+    query = build_query(session, ExpertSearchRequest(**body, limit=100), TODAY)
+    assert query is not None
+    return query
+
+
+def _straightforward(session: Session, query: ExpertQuery) -> tuple[int, dict[str, dict[str, int]]]:
+    """Total and facets with plain conditions on the columns, as the table was first queried."""
+    t = ExpertDoc.__table__.c
+    conditions: list[Any] = [true()]
+    if query.terms:  # the words only: the filters are checked on their columns below
+        conditions.append(t.tsv.op("@@")(cast(literal(_tsquery(query)), TSQUERY)))
+    if query.discipline_codes:
+        conditions.append(t.discipline_prefixes.overlap(list(query.discipline_codes)))
+    if query.region_codes:
+        conditions.append(t.region_prefixes.overlap(list(query.region_codes)))
+    if query.title_levels:
+        conditions.append(t.title_level.in_(query.title_levels))
+    if query.gender:
+        conditions.append(t.gender == query.gender)
+    if query.org_codes:
+        conditions.append(t.org_codes.overlap(list(query.org_codes)))
+    ex = query.exclusions
+    if ex.person_ids:
+        conditions.append(t.person_id.not_in(list(ex.person_ids)))
+    if ex.institution_keys:
+        conditions.append(
+            or_(t.institution_key.is_(None), not_(t.institution_key.in_(ex.institution_keys)))
+        )
+    where = and_(*conditions)
+    table = ExpertDoc.__table__
+    total = session.scalar(select(func.count()).select_from(table).where(where))
+    facets: dict[str, dict[str, int]] = {}
+    for name, column in (
+        ("title_level", t.title_level),
+        ("gender", t.gender),
+        ("region_codes", t.province),
+    ):
+        rows = session.execute(
+            select(column, func.count()).select_from(table).where(where).group_by(column)
+        )
+        facets[name] = {v: n for v, n in rows if v is not None}
+    code = func.unnest(t.disciplines_l1).label("code")
+    inner = select(code).where(where).subquery()
+    rows = session.execute(select(inner.c.code, func.count()).group_by(inner.c.code))
+    facets["discipline_codes"] = dict(rows.all())
+    return total or 0, facets
+
+
+def _check_every_request(runtime, people: list[Person]) -> None:  # type: ignore[no-untyped-def]
+    fast = PostgresBackend(row_path_limit=0, rank_limit=10**9)
+    rows = PostgresBackend(row_path_limit=10**9)
+    statements: list[str] = []
+
+    def record(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
+        statements.append(statement)
+
+    event.listen(runtime.engine, "before_cursor_execute", record)
+    try:
+        _compare(runtime, people, fast, rows, statements)
+    finally:
+        event.remove(runtime.engine, "before_cursor_execute", record)
+
+
+def _compare(  # type: ignore[no-untyped-def]
+    runtime, people: list[Person], fast: PostgresBackend, rows: PostgresBackend, statements: list
+) -> None:
+    for body in REQUESTS:
+        with runtime.sessions() as session:
+            query = _query(session, people, body)
+            expected_total, expected_facets = _straightforward(session, query)
+            assert expected_total > 0, body
+            statements.clear()
+            by_bitmaps = fast.search(session, query)
+            assert any("expert_bitmap" in s for s in statements), body
+            by_rows = rows.search(session, query)
+        assert by_bitmaps.total == by_rows.total == expected_total, body
+        for name in FACETS:
+            assert by_bitmaps.facets[name] == by_rows.facets[name] == expected_facets[name], (
+                body,
+                name,
+            )
+        assert [h.person_id for h in by_bitmaps.hits] == [h.person_id for h in by_rows.hits], body
+        assert by_bitmaps.approximate == by_rows.approximate == {}, body
+
+
+def test_bitmap_totals_and_facets_equal_a_straightforward_count(runtime, people) -> None:  # type: ignore[no-untyped-def]
+    _check_every_request(runtime, people)
+
+
+def test_the_drain_keeps_the_bitmaps_true(runtime, factory, people) -> None:  # type: ignore[no-untyped-def]
+    with runtime.sessions.begin() as session:
+        session.execute(  # a change of title and of fields, and one expert opting out
+            update(Person)
+            .where(Person.id.in_([p.id for p in people[3:40]]))
+            .values(title_level="senior", research_fields=["研究方法"])
+        )
+        session.execute(
+            update(Person).where(Person.id == people[41].id).values(expert_opt_in=False)
+        )
+    from services.search.outbox import enqueue_people
+
+    with runtime.sessions.begin() as session:
+        enqueue_people(session, [p.id for p in people[3:42]])
+    factory.person(  # a new expert in a province nobody was in before
+        name="新疆专家",
+        gender="female",
+        region_code="650102",
+        title_level="junior",
+        discipline_codes=["150"],
+        research_fields=["材料研究"],
+        expert_opt_in=True,
+    )
+    worker.drain(runtime.sessions, runtime.search)
+    _check_every_request(runtime, people)
+
+
+def test_broad_answers_say_when_the_ranking_is_of_the_strongest_candidates(
+    runtime,
+    people,  # type: ignore[no-untyped-def]
+) -> None:
+    backend = PostgresBackend(row_path_limit=0, rank_limit=0)
+    with runtime.sessions() as session:
+        query = _query(session, people, {"q": "研究"})
+        answer = backend.search(session, query)
+        expected_total, expected_facets = _straightforward(session, query)
+    assert answer.total == expected_total
+    assert answer.facets == expected_facets
+    assert set(answer.approximate) == {"ranking"}
+
+
+def test_pages_of_a_bitmap_answer_walk_every_hit_once(runtime, people) -> None:  # type: ignore[no-untyped-def]
+    backend = PostgresBackend(row_path_limit=0)
+    seen: list[uuid.UUID] = []
+    after = None
+    with runtime.sessions() as session:
+        query = _query(session, people, {"region_codes": ["11"]})
+        total = backend.search(session, query).total
+        while True:
+            page = ExpertQuery(**{**query.__dict__, "limit": 7, "after": after})
+            hits = backend.search(session, page).hits
+            seen.extend(h.person_id for h in hits[:7])
+            if len(hits) <= 7:
+                break
+            after = (hits[6].score, hits[6].person_id)
+    assert len(seen) == len(set(seen)) == total
+
+
+def test_the_rebuild_numbers_exactly_the_tokens_the_tsvector_holds(runtime, people) -> None:  # type: ignore[no-untyped-def]
+    """The bitmaps are built from `document_tokens`; they must be the tsvector's lexemes."""
+    with runtime.sessions() as session:
+        versions = {p.id: 1 for p in people[:60]}
+        docs, _ = load(session, versions, TODAY)
+        for doc in docs:
+            stored = session.scalar(
+                select(func.tsvector_to_array(cast(literal(row(doc)["tsv"]), TSVECTOR)))
+            )
+            assert set(stored) == document_tokens(doc), doc.name
