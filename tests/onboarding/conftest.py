@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import itertools
 import json
 import random
 from collections.abc import Callable
@@ -36,6 +37,8 @@ HEADER = [
 ]
 
 _rng = random.Random()
+# Member numbers never repeat across rows: a collision would turn a clean row into a rejected one.
+_member_numbers = itertools.count(_rng.randrange(10**8))
 
 
 def phone() -> str:
@@ -75,7 +78,7 @@ def member(**overrides: Any) -> dict[str, str]:
         "学科": "130 力学",
         "研究方向": "湍流、固体力学",
         "会员等级": "会员",
-        "会员编号": f"M{_rng.randrange(10**9):09d}",
+        "会员编号": f"M{next(_member_numbers):09d}",
         "入会日期": "2015-06-01",
         "有效期至": "2030-12-31",
     }

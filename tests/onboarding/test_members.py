@@ -242,6 +242,76 @@ def test_a_document_added_later_is_sealed_on_the_matched_person(  # type: ignore
     assert runtime.pii.decrypt(person["id_number_enc"], context=person["id"].bytes) == number
 
 
+def test_created_people_and_memberships_show_their_batch_as_the_created_entry(  # type: ignore[no-untyped-def]
+    registry, factory, db, runtime, tmp_path
+):
+    from sqlalchemy.orm import Session
+
+    from services.registry.core import history
+
+    org = factory.org()
+    row = member()
+    first = registry(
+        "import", "members", write_csv(tmp_path / "a.csv", [row]), "--org", org.code, "--json"
+    ).summary
+    renamed = {**row, "工作单位": "北京大学", "会员等级": "会士"}
+    second = registry(
+        "import", "members", write_csv(tmp_path / "b.csv", [renamed]), "--org", org.code, "--json"
+    ).summary
+    person = people_of(db, org.code)[0]
+    # The document was sealed for the new row's id before the row reached the database.
+    assert (
+        runtime.pii.decrypt(person["id_number_enc"], context=person["id"].bytes) == row["证件号码"]
+    )
+    membership_id = db.execute(
+        text("SELECT id FROM membership WHERE person_id = :p"), {"p": person["id"]}
+    ).scalar_one()
+    with Session(runtime.engine) as session:
+        shown = history.list_for(
+            session, entity="person", entity_id=person["id"], after=None, limit=50
+        )
+        shown_membership = history.list_for(
+            session, entity="membership", entity_id=membership_id, after=None, limit=50
+        )
+        later = history.list_for(
+            session, entity="person", entity_id=person["id"], after=0, limit=50
+        )
+    assert [(h.field, h.new_value, h.source) for h in shown] == [
+        ("created", row["姓名"], f"import:{first['batch_id']}"),
+        ("institution", "北京大学", f"import:{second['batch_id']}"),
+    ]
+    assert shown[0].actor.startswith("cli:")
+    assert [(h.field, h.old_value, h.new_value) for h in shown_membership] == [
+        ("created", None, "active"),
+        ("grade", "member", "fellow"),
+    ]
+    assert [h.field for h in later] == ["institution"]  # the next page starts after it
+
+
+def test_only_people_in_the_expert_pool_reach_the_search_outbox(registry, factory, db, tmp_path):  # type: ignore[no-untyped-def]
+    org, other = factory.org(), factory.org()
+    header = [*HEADER, "入选专家库"]
+    expert, plain = member(入选专家库="是"), member(入选专家库="否")
+    rows = [expert, plain]
+    registry(
+        "import", "members", write_csv(tmp_path / "a.csv", rows, header=header), "--org", org.code
+    )
+    people = {p["id_number_masked"][-4:]: p["id"] for p in people_of(db, org.code)}
+    expert_id, plain_id = people[expert["证件号码"][-4:]], people[plain["证件号码"][-4:]]
+    assert (outbox_count(db, [expert_id]), outbox_count(db, [plain_id])) == (1, 0)
+    # A membership in another society changes the expert's document only.
+    registry(
+        "import", "members", write_csv(tmp_path / "b.csv", rows, header=header), "--org", other.code
+    )
+    assert (outbox_count(db, [expert_id]), outbox_count(db, [plain_id])) == (2, 0)
+    # Opting out removes the document: the person is queued once more.
+    out = [{**expert, "入选专家库": "否"}]
+    registry(
+        "import", "members", write_csv(tmp_path / "c.csv", out, header=header), "--org", org.code
+    )
+    assert outbox_count(db, [expert_id]) == 3
+
+
 def test_a_person_repeated_in_the_file_gives_one_person_and_one_membership(
     registry, factory, db, tmp_path
 ) -> None:

@@ -7,7 +7,7 @@ from collections.abc import Iterable
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import insert, select
+from sqlalchemy import insert, select, text
 from sqlalchemy.orm import Session
 
 from ..auth.principals import Principal
@@ -115,4 +115,62 @@ def list_for(
     )
     if after is not None:
         query = query.where(ChangeRecord.id > after)
-    return list(session.scalars(query))
+    rows = list(session.scalars(query))
+    if after is None and (created := created_by_import(session, entity, entity_id)):
+        rows.insert(0, created)
+    return rows
+
+
+# Rows an import creates carry their batch (`import_batch_id`) instead of a `created` history
+# row each; the entry is shown from it: entity -> (table, the value a `created` entry holds).
+_IMPORTED = {"person": ("person", "name"), "membership": ("membership", "status")}
+
+
+def created_by_import(session: Session, entity: str, entity_id: uuid.UUID) -> ChangeRecord | None:
+    """The `created` entry of an object an import created (id 0, before every stored entry),
+    with the value it was created with: the oldest recorded change's old value, or the current
+    one. None for anything else."""
+    if entity not in _IMPORTED:
+        return None
+    table, column = _IMPORTED[entity]
+    row = session.execute(
+        text(
+            f"SELECT t.import_batch_id, t.created_at, t.{column} AS value, b.actor "  # noqa: S608
+            f"FROM {table} t LEFT JOIN import_batch b ON b.id = t.import_batch_id "
+            "WHERE t.id = :id AND t.import_batch_id IS NOT NULL"
+        ),
+        {"id": entity_id},
+    ).first()
+    if row is None:
+        return None
+    first = session.execute(
+        select(ChangeRecord.old_value)
+        .where(
+            ChangeRecord.entity == entity,
+            ChangeRecord.entity_id == entity_id,
+            ChangeRecord.field == column,
+        )
+        .order_by(ChangeRecord.id)
+        .limit(1)
+    ).first()
+    return ChangeRecord(
+        id=0,
+        entity=entity,
+        entity_id=entity_id,
+        change_id=row.import_batch_id,
+        field="created",
+        old_value=None,
+        new_value=first[0] if first else row.value,
+        actor=row.actor or "import",
+        source=f"import:{row.import_batch_id}",
+        changed_at=row.created_at,
+    )
+
+
+def keep_created_by_import(session: Session, entity: str, entity_id: uuid.UUID) -> None:
+    """Store the shown `created` entry as a row, before the object's history moves to another
+    object (a merge) and the object itself goes."""
+    created = created_by_import(session, entity, entity_id)
+    if created is not None:
+        values = created.model_dump(exclude={"id"})
+        session.execute(insert(ChangeRecord), [values])

@@ -142,7 +142,20 @@ def uuid7_hex_batch(count: int) -> list[str]:
     ms = (time.time_ns() // 1_000_000) & ((1 << 48) - 1)
     rand = os.urandom(6 * count).hex()
     stamp = f"{ms:012x}7"
-    return [
-        f"{stamp}{(i >> 14) & 0xFFF:03x}{0x8000 | (i & 0x3FFF):04x}{rand[12 * i : 12 * i + 12]}"
-        for i in range(count)
-    ]
+    # Built from precomputed pieces (the counter's high part changes every 2**14 ids): half
+    # the time of formatting each id, which showed in a million-row import.
+    ids: list[str] = []
+    for block in range(0, count, 1 << 14):
+        high = f"{stamp}{(block >> 14) & 0xFFF:03x}"
+        size = min(1 << 14, count - block)
+        ids.extend(
+            map(
+                str.__add__,
+                [high + low for low in _UUID7_LOW[:size]],
+                [rand[k : k + 12] for k in range(12 * block, 12 * (block + size), 12)],
+            )
+        )
+    return ids
+
+
+_UUID7_LOW = [f"{0x8000 | i:04x}" for i in range(1 << 14)]

@@ -141,6 +141,8 @@ class Membership(SQLModel, table=True):
     joined_on: date | None = None
     valid_until: date | None = None
     ended_on: date | None = None
+    # The import batch that created it, standing for a `created` history row (as on person).
+    import_batch_id: uuid.UUID | None = None
     created_at: datetime = created_field()
     updated_at: datetime = created_field()
     version: int = Field(default=1)

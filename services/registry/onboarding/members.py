@@ -16,10 +16,12 @@ A document number is only ever added to a person who has none.
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import io
+import time
 import uuid
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -54,6 +56,7 @@ CREATE TEMP TABLE import_stage (
     id_type text,
     id_bidx bytea,
     id_masked text,
+    id_enc bytea,
     region_of_origin text,
     phone text,
     email text,
@@ -80,7 +83,8 @@ CREATE TEMP TABLE import_state (
     accepted boolean NOT NULL,
     dup boolean NOT NULL,
     person_differs boolean NOT NULL,
-    membership_differs boolean NOT NULL
+    membership_differs boolean NOT NULL,
+    was_expert boolean NOT NULL
 ) ON COMMIT DROP;
 CREATE TEMP TABLE import_enc (row_no bigint NOT NULL, enc bytea NOT NULL) ON COMMIT DROP;
 CREATE TEMP TABLE import_person_changed (row_no bigint NOT NULL) ON COMMIT DROP;
@@ -91,7 +95,7 @@ CREATE TEMP TABLE import_created (person_id uuid PRIMARY KEY) ON COMMIT DROP;
 
 STAGE_COLUMNS = (
     "row_no", "new_id", "new_membership_id", "name", "name_en", "gender", "birth_date",
-    "id_type", "id_bidx", "id_masked", "region_of_origin", "phone", "email", "orcid",
+    "id_type", "id_bidx", "id_masked", "id_enc", "region_of_origin", "phone", "email", "orcid",
     "region_code", "institution", "title_level", "position", "discipline_codes",
     "research_fields", "expert_opt_in", "grade", "member_no", "joined_on", "valid_until",
 )  # fmt: skip
@@ -130,8 +134,9 @@ ACCEPTED = "st.accepted"
 
 @dataclass
 class Prepared:
-    """A validated chunk ready for the database: the staged rows as CSV, plaintext document
-    numbers kept in memory (never sent) until the rows that need them are known."""
+    """A validated chunk ready for the database: the staged rows as CSV (document numbers
+    sealed for the new person each row would create), plaintext numbers kept in memory (never
+    sent) for a matched person who has none yet."""
 
     csv: bytes
     rows: int
@@ -148,27 +153,37 @@ class ChunkResult:
 
 
 def prepare(checked: Checked, pii: PiiCipher, labels: dict[str, str]) -> Prepared:
-    """Blind indexes, masked numbers, fresh ids, and the first-row-wins rule inside the chunk."""
+    """Blind indexes, masked numbers, fresh ids, documents sealed for new people, and the
+    first-row-wins rule inside the chunk.
+
+    Sealing here, in the reading thread, for every row as if it created a person (bound to the
+    row's fresh id) keeps the cipher off the database's critical path: most rows of a first
+    import do create one. The few matched people who gain a document are sealed again with
+    their own id (`MemberMerge._encrypt`)."""
     good = checked.good
     rejected = list(checked.rejected)
     n = good.height
     rows = good["row_no"].to_list()
     types = good["id_type"].to_list()
     numbers = good["id_number"].to_list()
+    new_ids = uuid7_hex_batch(n)
     bidx: list[str | None] = [None] * n
     masked: list[str | None] = [None] * n
+    sealed: list[str | None] = [None] * n
     plain: dict[int, str] = {}
-    blind_index = pii.blind_index
+    blind_index, encrypt = pii.blind_index, pii.encrypt
     for i, number in enumerate(numbers):
         if number is not None:
             bidx[i] = "\\x" + blind_index(types[i], number).hex()
             masked[i] = mask_document(number)
+            sealed[i] = "\\x" + encrypt(number, context=bytes.fromhex(new_ids[i])).hex()
             plain[rows[i]] = number
     frame = good.with_columns(
-        new_id=pl.Series(uuid7_hex_batch(n), dtype=pl.String),
+        new_id=pl.Series(new_ids, dtype=pl.String),
         new_membership_id=pl.Series(uuid7_hex_batch(n), dtype=pl.String),
         id_bidx=pl.Series(bidx, dtype=pl.String),
         id_masked=pl.Series(masked, dtype=pl.String),
+        id_enc=pl.Series(sealed, dtype=pl.String),
     )
     keep = _first_rows(frame, labels, rejected)
     if keep is not None:
@@ -254,6 +269,7 @@ class MemberMerge:
         conn: psycopg.Connection[Any],
         *,
         org_id: uuid.UUID,
+        batch_id: uuid.UUID,
         source: str,
         actor: str,
         pii: PiiCipher,
@@ -261,6 +277,7 @@ class MemberMerge:
     ) -> None:
         self.conn = conn
         self.org_id = org_id
+        self.batch_id = batch_id
         self.source = source
         self.actor = actor
         self.pii = pii
@@ -269,12 +286,29 @@ class MemberMerge:
         # staging tables in local buffers (possible only before this session touches a
         # temporary table, hence the savepoint).
         conn.execute("SET LOCAL work_mem = '256MB'")
+        # The merge statements are planned afresh for every chunk and their cost estimates
+        # over a large table cross the JIT threshold, but they run index probes, where
+        # compiling costs more than it saves (0.2-0.7 s per statement, measured).
+        conn.execute("SET LOCAL jit = off")
         conn.execute("SAVEPOINT import_buffers")
         try:
             conn.execute("SET LOCAL temp_buffers = '512MB'")
         except psycopg.Error:
             conn.execute("ROLLBACK TO SAVEPOINT import_buffers")
+        # Released, so that the rows are written by the transaction itself rather than by a
+        # subtransaction that stays open for the whole import.
+        conn.execute("RELEASE SAVEPOINT import_buffers")
         conn.execute(STAGE)
+        # Seconds per step over all chunks (the import's `seconds_by_step`).
+        self.seconds: dict[str, float] = {}
+
+    @contextlib.contextmanager
+    def _step(self, name: str) -> Iterator[None]:
+        mark = time.perf_counter()
+        try:
+            yield
+        finally:
+            self.seconds[name] = self.seconds.get(name, 0.0) + time.perf_counter() - mark
 
     def _exec(self, query: str, params: dict[str, Any] | None = None) -> None:
         self.conn.execute(query, params or {})  # type: ignore[arg-type]
@@ -282,19 +316,31 @@ class MemberMerge:
     def merge(self, prepared: Prepared) -> ChunkResult:
         result = ChunkResult()
         rejected = list(prepared.rejected)
-        p = {"org": self.org_id, "actor": self.actor, "source": self.source}
-        self._exec(
-            "TRUNCATE import_stage, import_state, import_enc, import_person_changed, "
-            "import_membership_changed"
-        )
+        p = {
+            "org": self.org_id,
+            "batch": self.batch_id,
+            "actor": self.actor,
+            "source": self.source,
+        }
+        with self._step("stage"):
+            self._exec(
+                "TRUNCATE import_stage, import_state, import_enc, import_person_changed, "
+                "import_membership_changed"
+            )
         if prepared.rows:
-            with self.conn.cursor() as cur:
+            with self._step("stage"), self.conn.cursor() as cur:
                 columns = ", ".join(STAGE_COLUMNS)
                 with cur.copy(f"COPY import_stage ({columns}) FROM STDIN (FORMAT csv)") as copy:
                     copy.write(prepared.csv)
-            self._judge(p)
+                # Autovacuum never analyzes temporary tables: without this the planner
+                # guesses their size from nothing and picks joins for a few rows. One column
+                # is enough for the row count (all columns cost a second per chunk, measured).
+                self._exec("ANALYZE import_stage (row_no)")
+            with self._step("judge"):
+                self._judge(p)
             self._apply(prepared, p)
-            result.counts = self._counts()
+            with self._step("counts"):
+                result.counts = self._counts()
             with self.conn.cursor() as cur:
                 cur.execute("SELECT row_no, reject FROM import_state WHERE reject IS NOT NULL")
                 for row_no, reason in cur.fetchall():
@@ -311,52 +357,53 @@ class MemberMerge:
 
     def _judge(self, p: dict[str, Any]) -> None:
         """Match every staged row to a person, find its membership, decide what the stored
-        records refuse, and which rows repeat a person met earlier: all before any write."""
+        records refuse, and which rows repeat a person met earlier: all before any write.
+
+        Each probe compares the stored person with the staged row where it finds it and
+        hands on only the few columns the rules need, so the rows sorted for the
+        first-row-wins window stay narrow (a whole person record per row made the
+        re-import of an unchanged file sort and copy hundreds of megabytes)."""
         label = self.label
+        probe = (
+            "p.id, p.name, p.gender, p.birth_date, p.id_type, "
+            "p.id_number_bidx IS NOT NULL AS has_doc, p.expert_opt_in, "
+            f"{person_differs('p')} AS differs"
+        )
         self._exec(
             f"""
             INSERT INTO import_state (row_no, person_id, matched_by, membership_id,
                                       needs_document, reject, accepted, dup, person_differs,
-                                      membership_differs)
+                                      membership_differs, was_expert)
             WITH judged AS (
-                SELECT s.row_no, s.new_id, found.person_id,
-                       CASE WHEN d.id IS NOT NULL THEN 'document'
-                            WHEN c.id IS NOT NULL THEN 'contact'
-                            WHEN n.id IS NOT NULL THEN 'member_no' END AS matched_by,
+                SELECT s.row_no, s.new_id, found.person_id, found.matched_by,
                        ms.id AS membership_id,
                        s.id_bidx IS NOT NULL
-                           AND (found.person_id IS NULL OR (found.rec).id_number_bidx IS NULL)
+                           AND (found.person_id IS NULL OR NOT found.has_doc)
                            AS needs_document,
                        CASE
                            WHEN d.id IS NOT NULL AND d.name <> s.name THEN %(name_doc)s
-                           WHEN (found.rec).id_type = 'resident_id'
-                                AND s.gender <> (found.rec).gender THEN %(gender_doc)s
-                           WHEN (found.rec).id_type = 'resident_id'
-                                AND s.birth_date <> (found.rec).birth_date THEN %(birth_doc)s
+                           WHEN found.id_type = 'resident_id'
+                                AND s.gender <> found.gender THEN %(gender_doc)s
+                           WHEN found.id_type = 'resident_id'
+                                AND s.birth_date <> found.birth_date THEN %(birth_doc)s
                            WHEN held.id IS NOT NULL AND held.person_id IS DISTINCT FROM
                                 found.person_id THEN %(taken)s
                            WHEN coalesce(s.valid_until, ms.valid_until)
                                 < coalesce(s.joined_on, ms.joined_on) THEN %(order)s
                        END AS reject,
                        seen.hit IS NOT NULL AS seen,
-                       coalesce({person_differs("(found.rec)")}, false) AS person_differs,
+                       coalesce(found.differs, false) AS person_differs,
+                       coalesce(found.expert_opt_in, false) AS was_expert,
                        ms.id IS NOT NULL AND {membership_differs("ms")} AS membership_differs
                 FROM import_stage s
                 -- Index probes (LIMIT keeps the planner from turning them into joins that
                 -- read whole tables): a chunk is small, the tables may hold millions.
                 LEFT JOIN LATERAL (
-                    -- who holds this member number here (unique per organisation)
-                    SELECT m.id, m.person_id FROM membership m
-                    WHERE s.member_no IS NOT NULL AND m.org_id = %(org)s
-                      AND m.member_no = s.member_no
-                    LIMIT 1
-                ) held ON true
-                LEFT JOIN LATERAL (
-                    SELECT p.id, p.name, p AS rec
+                    SELECT {probe}
                     FROM person p WHERE p.id_number_bidx = s.id_bidx LIMIT 1
                 ) d ON true
                 LEFT JOIN LATERAL (
-                    SELECT p.id, p AS rec
+                    SELECT {probe}
                     FROM person p
                     WHERE d.id IS NULL AND s.birth_date IS NOT NULL
                       AND p.name = s.name AND p.birth_date = s.birth_date
@@ -365,23 +412,68 @@ class MemberMerge:
                     ORDER BY p.id LIMIT 1
                 ) c ON true
                 LEFT JOIN LATERAL (
-                    SELECT p.id, p AS rec FROM person p
+                    -- the membership here of the person found so far
+                    SELECT ms.id, ms.person_id, ms.grade, ms.member_no, ms.joined_on,
+                           ms.valid_until
+                    FROM membership ms
+                    WHERE coalesce(d.id, c.id) IS NOT NULL
+                      AND ms.org_id = %(org)s AND ms.person_id = coalesce(d.id, c.id)
+                    LIMIT 1
+                ) own ON true
+                LEFT JOIN LATERAL (
+                    -- who holds this member number here (unique per organisation), unless
+                    -- it is that membership (an unchanged row: no second probe)
+                    SELECT m.id, m.person_id, m.grade, m.member_no, m.joined_on, m.valid_until
+                    FROM membership m
+                    WHERE s.member_no IS NOT NULL
+                      AND own.member_no IS DISTINCT FROM s.member_no
+                      AND m.org_id = %(org)s AND m.member_no = s.member_no
+                    LIMIT 1
+                ) other ON true
+                CROSS JOIN LATERAL (
+                    SELECT coalesce(
+                        other.id, CASE WHEN own.member_no = s.member_no THEN own.id END
+                    ) AS id,
+                    coalesce(
+                        other.person_id,
+                        CASE WHEN own.member_no = s.member_no THEN own.person_id END
+                    ) AS person_id
+                ) held
+                LEFT JOIN LATERAL (
+                    SELECT {probe} FROM person p
                     WHERE d.id IS NULL AND c.id IS NULL AND held.person_id IS NOT NULL
                       AND p.id = held.person_id AND p.name = s.name
                       AND (s.id_bidx IS NULL OR p.id_number_bidx IS NULL)
                     LIMIT 1
                 ) n ON true
+                -- At most one of d, c, n found someone, so coalescing column by column
+                -- takes every value from that one.
                 CROSS JOIN LATERAL (
                     SELECT coalesce(d.id, c.id, n.id) AS person_id,
-                           coalesce(d.rec, c.rec, n.rec) AS rec
+                           CASE WHEN d.id IS NOT NULL THEN 'document'
+                                WHEN c.id IS NOT NULL THEN 'contact'
+                                WHEN n.id IS NOT NULL THEN 'member_no' END AS matched_by,
+                           coalesce(d.gender, c.gender, n.gender) AS gender,
+                           coalesce(d.birth_date, c.birth_date, n.birth_date) AS birth_date,
+                           coalesce(d.id_type, c.id_type, n.id_type) AS id_type,
+                           coalesce(d.has_doc, c.has_doc, n.has_doc) AS has_doc,
+                           coalesce(d.expert_opt_in, c.expert_opt_in, n.expert_opt_in)
+                               AS expert_opt_in,
+                           coalesce(d.differs, c.differs, n.differs) AS differs
                 ) found
-                LEFT JOIN LATERAL (
-                    SELECT ms.id, ms.grade, ms.member_no, ms.joined_on, ms.valid_until
-                    FROM membership ms
-                    WHERE found.person_id IS NOT NULL
-                      AND ms.org_id = %(org)s AND ms.person_id = found.person_id
-                    LIMIT 1
-                ) ms ON true
+                -- A person found by member number holds that membership (one per person
+                -- and organisation).
+                CROSS JOIN LATERAL (
+                    SELECT CASE WHEN n.id IS NOT NULL THEN other.id ELSE own.id END AS id,
+                           CASE WHEN n.id IS NOT NULL THEN other.grade ELSE own.grade END
+                               AS grade,
+                           CASE WHEN n.id IS NOT NULL THEN other.member_no
+                                ELSE own.member_no END AS member_no,
+                           CASE WHEN n.id IS NOT NULL THEN other.joined_on
+                                ELSE own.joined_on END AS joined_on,
+                           CASE WHEN n.id IS NOT NULL THEN other.valid_until
+                                ELSE own.valid_until END AS valid_until
+                ) ms
                 LEFT JOIN LATERAL (
                     SELECT 1 AS hit FROM import_seen
                     WHERE found.person_id IS NOT NULL AND person_id = found.person_id
@@ -396,7 +488,8 @@ class MemberMerge:
             )
             SELECT r.row_no, coalesce(r.person_id, r.new_id), coalesce(r.matched_by, 'new'),
                    r.membership_id, r.needs_document, r.reject,
-                   r.reject IS NULL AND NOT r.dup, r.dup, r.person_differs, r.membership_differs
+                   r.reject IS NULL AND NOT r.dup, r.dup, r.person_differs, r.membership_differs,
+                   r.was_expert
             FROM ranked r
             """,  # noqa: S608 - fragments built here from constants
             {
@@ -415,13 +508,15 @@ class MemberMerge:
         self._exec(
             "INSERT INTO import_seen SELECT person_id FROM import_state st WHERE st.accepted"
         )
+        self._exec("ANALYZE import_state (row_no)")
 
     def _encrypt(self, prepared: Prepared) -> None:
-        """Documents for new people and for matched people who had none, bound to their row."""
+        """Documents for matched people who had none, bound to their row (new people's are
+        sealed in `prepare`)."""
         with self.conn.cursor() as cur:
             cur.execute(
                 "SELECT row_no, person_id FROM import_state st "
-                "WHERE st.accepted AND st.needs_document"
+                "WHERE st.accepted AND st.needs_document AND st.matched_by <> 'new'"
             )
             wanted = cur.fetchall()
             if not wanted:
@@ -432,6 +527,14 @@ class MemberMerge:
                     copy.write_row((row_no, encrypt(numbers[row_no], context=person_id.bytes)))
 
     def _apply(self, prepared: Prepared, p: dict[str, Any]) -> None:
+        with self._step("people"):
+            self._people(prepared, p)
+        with self._step("memberships"):
+            self._memberships(p)
+        with self._step("outbox"):
+            self._outbox()
+
+    def _people(self, prepared: Prepared, p: dict[str, Any]) -> None:
         self._encrypt(prepared)
         new = f"{ACCEPTED} AND st.matched_by = 'new'"
         self._exec(
@@ -441,48 +544,50 @@ class MemberMerge:
                     id, name, name_en, gender, birth_date, id_type, id_number_enc,
                     id_number_bidx, id_number_masked, phone, email, orcid, region_of_origin,
                     region_code, institution, title_level, position, discipline_codes,
-                    research_fields, talent_tags, expert_opt_in, status, source_org_id, version)
+                    research_fields, talent_tags, expert_opt_in, status, source_org_id,
+                    import_batch_id, version)
                 SELECT st.person_id, s.name, s.name_en, s.gender, s.birth_date,
-                       CASE WHEN e.enc IS NOT NULL THEN s.id_type END, e.enc,
-                       CASE WHEN e.enc IS NOT NULL THEN s.id_bidx END,
-                       CASE WHEN e.enc IS NOT NULL THEN s.id_masked END,
+                       s.id_type, s.id_enc, s.id_bidx, s.id_masked,
                        s.phone, s.email, s.orcid, s.region_of_origin, s.region_code,
                        s.institution, s.title_level, s.position,
                        coalesce(string_to_array(s.discipline_codes, E'\\x1f'), '{{}}'),
                        coalesce(string_to_array(s.research_fields, E'\\x1f'), '{{}}'),
-                       '{{}}', coalesce(s.expert_opt_in, false), 'active', %(org)s, 1
+                       '{{}}', coalesce(s.expert_opt_in, false), 'active', %(org)s,
+                       %(batch)s, 1
                 FROM import_state st JOIN import_stage s ON s.row_no = st.row_no
-                LEFT JOIN import_enc e ON e.row_no = st.row_no
                 WHERE {new}
-                RETURNING id, name
-            ), noted AS (
-                INSERT INTO import_created SELECT id FROM created
+                RETURNING id
             )
-            INSERT INTO change_history (entity, entity_id, change_id, field, old_value,
-                                        new_value, actor, source)
-            SELECT 'person', id, gen_random_uuid(), 'created', NULL, name, %(actor)s, %(source)s
-            FROM created
+            -- A created person carries its batch (`import_batch_id`) instead of a `created`
+            -- history row: the history read shows it as one (core/history.py).
+            INSERT INTO import_created SELECT id FROM created
             """,  # noqa: S608
             p,
         )
         with self.conn.cursor() as cur:
             cur.execute(
-                "SELECT count(*) FILTER (WHERE matched_by <> 'new' "
-                "                        AND (person_differs OR needs_document)), "
-                "       count(*) FILTER (WHERE membership_differs) "
-                "FROM import_state st WHERE st.accepted"
+                "SELECT count(*) FROM import_state st WHERE st.accepted "
+                "AND matched_by <> 'new' AND (person_differs OR needs_document)"
             )
-            people, memberships = cur.fetchone() or (0, 0)
+            people = (cur.fetchone() or (0,))[0]
         if people:
             self._update_people(p)
-        self._memberships(p, changed=bool(memberships))
+
+    def _outbox(self) -> None:
+        # Only people in the expert pool have a search document (documents.SEARCHABLE):
+        # new ones who opted in, and matched ones who were or now are in it whose profile or
+        # memberships changed (an opt-out removes the document).
         self._exec(
             f"""
             INSERT INTO search_outbox (person_id, attempts)
-            SELECT DISTINCT st.person_id, 0 FROM import_state st
-            WHERE {ACCEPTED} AND (st.matched_by = 'new' OR st.membership_id IS NULL
-                  OR st.row_no IN (SELECT row_no FROM import_person_changed)
-                  OR st.row_no IN (SELECT row_no FROM import_membership_changed))
+            SELECT DISTINCT st.person_id, 0
+            FROM import_state st JOIN import_stage s ON s.row_no = st.row_no
+            WHERE {ACCEPTED} AND (
+                (st.matched_by = 'new' AND s.expert_opt_in)
+                OR (st.matched_by <> 'new' AND (st.was_expert OR s.expert_opt_in)
+                    AND (st.membership_id IS NULL
+                         OR st.row_no IN (SELECT row_no FROM import_person_changed)
+                         OR st.row_no IN (SELECT row_no FROM import_membership_changed))))
             """  # noqa: S608
         )
 
@@ -567,9 +672,14 @@ class MemberMerge:
         )
         _copy_history(self.conn, history)
 
-    def _memberships(self, p: dict[str, Any], *, changed: bool) -> None:
+    def _memberships(self, p: dict[str, Any]) -> None:
         fields = MEMBERSHIP_FIELDS
         sets = ", ".join(f"{f} = coalesce(c.{f}, m.{f})" for f in fields)
+        with self.conn.cursor() as cur:
+            cur.execute(
+                "SELECT count(*) FROM import_state st WHERE st.accepted AND membership_differs"
+            )
+            changed = (cur.fetchone() or (0,))[0]
         if changed:
             self._exec(
                 f"""
@@ -606,23 +716,16 @@ class MemberMerge:
                 """,  # noqa: S608
                 p,
             )
+        # Like people, a created membership carries its batch instead of a history row.
         self._exec(
             f"""
-            WITH created AS (
-                INSERT INTO membership (id, org_id, person_id, grade, status, member_no,
-                                        joined_on, valid_until, version)
-                SELECT s.new_membership_id, %(org)s, st.person_id, coalesce(s.grade, 'member'),
-                       CASE WHEN s.valid_until < current_date THEN 'lapsed' ELSE 'active' END,
-                       s.member_no, s.joined_on, s.valid_until, 1
-                FROM import_state st JOIN import_stage s ON s.row_no = st.row_no
-                WHERE {ACCEPTED} AND st.membership_id IS NULL
-                RETURNING id, status
-            )
-            INSERT INTO change_history (entity, entity_id, change_id, field, old_value,
-                                        new_value, actor, source)
-            SELECT 'membership', id, gen_random_uuid(), 'created', NULL, status,
-                   %(actor)s, %(source)s
-            FROM created
+            INSERT INTO membership (id, org_id, person_id, grade, status, member_no,
+                                    joined_on, valid_until, import_batch_id, version)
+            SELECT s.new_membership_id, %(org)s, st.person_id, coalesce(s.grade, 'member'),
+                   CASE WHEN s.valid_until < current_date THEN 'lapsed' ELSE 'active' END,
+                   s.member_no, s.joined_on, s.valid_until, %(batch)s, 1
+            FROM import_state st JOIN import_stage s ON s.row_no = st.row_no
+            WHERE {ACCEPTED} AND st.membership_id IS NULL
             """,  # noqa: S608
             p,
         )

@@ -123,6 +123,7 @@ def merge_people(
         keep.expert_opt_in = True
 
     moved, combined = _memberships(session, keep, other, actor)
+    history.keep_created_by_import(session, "person", other.id)
     moved_history = session.execute(
         update(ChangeRecord)
         .where(ChangeRecord.entity == "person", ChangeRecord.entity_id == other.id)
@@ -214,6 +215,7 @@ def _memberships(session: Session, keep: Person, other: Person, actor: str) -> t
         ):
             changes.append(("valid_until", ours.valid_until, theirs.valid_until))
             ours.valid_until = theirs.valid_until
+        history.keep_created_by_import(session, "membership", theirs.id)
         session.execute(
             update(ChangeRecord)
             .where(ChangeRecord.entity == "membership", ChangeRecord.entity_id == theirs.id)

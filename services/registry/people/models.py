@@ -64,7 +64,9 @@ class Person(SQLModel, table=True):
         ),
         Index(None, "id_number_bidx", unique=True),
         Index(None, "name", "birth_date"),
-        Index(None, "discipline_codes", postgresql_using="gin"),
+        # No GIN index on discipline_codes: the people list filters by code prefix over
+        # unnest(), which it cannot serve, and expert search has its own index; every
+        # imported person paid for its entries.
     )
 
     id: uuid.UUID = id_field()
@@ -94,6 +96,9 @@ class Person(SQLModel, table=True):
     expert_opt_in: bool = Field(default=False)
     status: str = Field(default=PersonStatus.active, max_length=16)
     source_org_id: uuid.UUID | None = Field(default=None, foreign_key="organisation.id", index=True)
+    # The import batch that created this profile (it stands for a `created` history row);
+    # no foreign key, so that a bulk insert checks nothing per row.
+    import_batch_id: uuid.UUID | None = None
     created_at: datetime = created_field()
     updated_at: datetime = created_field()
     version: int = Field(default=1)
