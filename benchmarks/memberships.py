@@ -8,17 +8,19 @@ with set-based SQL on the server:
 - a federation and `--societies` national societies, each with a membership type (calendar
   year or rolling 12 months, 30 or 60 days of grace) and a member-number format;
 - people (about 0.6 per membership: many belong to two societies) with genders, birth dates
-  1940-2005, regions of origin (mostly mainland, some HK/Macao/Taiwan and foreign) and
-  province region codes;
-- `--memberships` memberships with grades, join dates 2000-2026 and end dates spread from
-  three years ago to two years ahead, all stored `active` (as an import of old lists leaves
-  them), and 1% suspended by hand.
+  1940-2005, regions of origin (mostly mainland, some HK/Macao/Taiwan and foreign),
+  province region codes, and one in five opted in to expert search;
+- `--memberships` memberships (time-ordered UUIDv7 ids, as the service makes them) with
+  grades, join dates 2000-2026 and end dates spread from three years ago to two years ahead,
+  all stored `active` (as an import of old lists leaves them), and 1% suspended by hand.
 
-Then it times, each as the user would run it:
+Then it runs the first refresh's statement under EXPLAIN (ANALYZE, BUFFERS, WAL) on a copy of
+the database (time, buffers and WAL of each part, and the server process's CPU seconds), and
+times, each as the user would run it:
 
 1. `registry memberships refresh --today T --json` as a subprocess (process start included):
-   the first run moves the ended memberships to `grace` or `lapsed`, with a history row and an
-   outbox row each;
+   the first run moves the ended memberships to `grace` or `lapsed`, with a history row each,
+   and queues for search the searchable people who left good standing (one row each);
 2. the same command again (nothing to change: the cost of checking a million rows);
 3. the same command a month later (the memberships whose period ended in that month);
 4. the statistics query (`memberships.statistics.compute`, what
@@ -51,7 +53,7 @@ from benchmarks.common import DEFAULT_SERVER_URL, bench_database, libpq  # noqa:
 from services.registry.auth.models import Role  # noqa: E402
 from services.registry.auth.principals import Grant, Principal  # noqa: E402
 from services.registry.core.db import make_engine, make_sessionmaker, transaction  # noqa: E402
-from services.registry.memberships import statistics  # noqa: E402
+from services.registry.memberships import lifecycle, statistics  # noqa: E402
 
 TODAY = date(2026, 11, 23)
 
@@ -100,14 +102,17 @@ LOAD = [
            (ARRAY['110108','310104','440305','320102','510107','420111','330106','370102',
                   '610113','120101','500103','430104','210102','350102','410105'])
                [1 + abs(hashint4(p * 7)) % 15],
-           false, 'active', 1
+           abs(hashint4(p * 11)) % 100 < 20, 'active', 1
     FROM generate_series(0, %(people)s - 1) AS p
     """,
     # Membership i belongs to person i mod P in society (7p + round) mod S: unique per pair.
+    # Its id is a UUIDv7 as the service and the importer make them (time-ordered: a list
+    # imported row after row gets increasing ids), here one millisecond apart.
     """
     INSERT INTO membership (id, org_id, person_id, type_id, grade, status, status_override,
                             override_reason, member_no, joined_on, valid_until, version)
-    SELECT gen_random_uuid(), o.id,
+    SELECT (lpad(to_hex(1735689600000 + i), 12, '0') || '7' || substr(md5(i::text), 1, 3)
+            || '8' || substr(md5(i::text), 4, 15))::uuid, o.id,
            ('10000000-0000-4000-8000-' || lpad(to_hex(i % %(people)s), 12, '0'))::uuid, t.id,
            (ARRAY['student','member','member','member','senior','senior','fellow','honorary'])
                [1 + abs(hashint4(i)) % 8],
@@ -164,9 +169,88 @@ def refresh(url: str, today: date, label: str) -> dict[str, object]:
     summary = json.loads(done.stdout.strip().splitlines()[-1])
     print(
         f"refresh {label:<22} {wall:6.2f} s wall ({summary['seconds']:.2f} s in the statement"
-        f" and commit), {summary['changed']:,} changed {summary['by_status']}"
+        f" and commit), {summary['changed']:,} changed {summary['by_status']},"
+        f" {summary['queued_for_search']:,} people queued for search"
     )
     return {"wall_seconds": round(wall, 3), **summary}
+
+
+def _backend_cpu(conn: psycopg.Connection) -> float | None:
+    """CPU seconds used so far by the connection's server process (when it runs here)."""
+    pid = conn.execute("SELECT pg_backend_pid()").fetchone()[0]  # type: ignore[index]
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return None
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def explain_refresh(server_url: str, url: str, today: date) -> dict[str, object]:
+    """The first refresh's statement under EXPLAIN (ANALYZE, BUFFERS, WAL) on a copy of the
+    loaded database: time, rows, buffers and WAL of each part (the rule, the UPDATE, the
+    history and outbox INSERTs), and the server process's CPU seconds."""
+    from sqlalchemy.engine import make_url
+
+    source = make_url(url).database
+    copy = f"{source}_explain"
+    with psycopg.connect(libpq(server_url), autocommit=True) as admin:
+        admin.execute(f'CREATE DATABASE "{copy}" TEMPLATE "{source}"')
+    try:
+        copy_url = libpq(make_url(url).set(database=copy).render_as_string(hide_password=False))
+        statement = lifecycle.refresh_statement(scoped=False).text
+        for name in ("today", "actor", "source"):
+            statement = statement.replace(f":{name}", f"%({name})s")
+        with psycopg.connect(copy_url) as conn:
+            for setting, value in lifecycle.REFRESH_SETTINGS.items():
+                conn.execute("SELECT set_config(%s, %s, true)", (setting, value))
+            cpu = _backend_cpu(conn)
+            started = time.perf_counter()
+            row = conn.execute(
+                "EXPLAIN (ANALYZE, BUFFERS, WAL, FORMAT JSON) " + _placeholders(statement),
+                {"today": today, "actor": "system", "source": "refresh"},
+            ).fetchone()
+            conn.commit()
+            wall = time.perf_counter() - started
+            cpu_after = _backend_cpu(conn)
+    finally:
+        with psycopg.connect(libpq(server_url), autocommit=True) as admin:
+            admin.execute(f'DROP DATABASE IF EXISTS "{copy}"')
+    assert row is not None
+    plan = row[0][0]
+    parts: dict[str, object] = {}
+    for node in plan["Plan"].get("Plans", []):
+        name = node.get("Subplan Name", "")
+        if not name.startswith("CTE ") or node.get("Actual Loops", 0) == 0:
+            continue
+        total = node["Actual Total Time"]
+        children = sum(c["Actual Total Time"] for c in node.get("Plans", []))
+        parts[name[4:]] = {
+            "node": node["Node Type"] + (f" {node['Operation']}" if "Operation" in node else ""),
+            "ms": round(total),
+            "own_ms": round(total - children) if node["Node Type"] == "ModifyTable" else None,
+            "wal_mb": round(node.get("WAL Bytes", 0) / 2**20, 1),
+            "buffers_hit": node.get("Shared Hit Blocks", 0),
+        }
+    figures = {
+        "execution_ms": round(plan["Execution Time"]),
+        "wall_seconds_with_commit": round(wall, 2),
+        "server_cpu_seconds": None
+        if cpu is None or cpu_after is None
+        else round(cpu_after - cpu, 2),
+        "parts": parts,
+    }
+    print(f"refresh first, by statement (EXPLAIN ANALYZE on a copy): {json.dumps(figures)}")
+    return figures
+
+
+def hot_share(url: str) -> dict[str, object]:
+    """How many membership updates so far were HOT (no index entries written)."""
+    with psycopg.connect(libpq(url)) as conn:
+        row = conn.execute(
+            "SELECT n_tup_upd, n_tup_hot_upd FROM pg_stat_user_tables WHERE relname = 'membership'"
+        ).fetchone()
+    assert row is not None
+    return {"updates": row[0], "hot_updates": row[1]}
 
 
 def timed_statistics(url: str, principal: Principal, org_code: str | None, label: str) -> dict:
@@ -216,7 +300,10 @@ def main() -> None:
         bench_database(args.server_url, Path(scratch), keep=args.keep) as url,
     ):
         figures.update(load(url, args.memberships, args.societies))
+        figures["refresh_first_by_statement"] = explain_refresh(args.server_url, url, TODAY)
         figures["refresh_first"] = refresh(url, TODAY, "first (many changes)")
+        time.sleep(1)  # the refresh's process reports its table statistics as it exits
+        figures["membership_updates_first"] = hot_share(url)
         figures["refresh_again"] = refresh(url, TODAY, "again (no changes)")
         figures["refresh_month_later"] = refresh(url, date(2026, 12, 23), "a month later")
         platform = Principal(

@@ -173,8 +173,10 @@ def _load(session: Any, pii: PiiCipher, password: str) -> None:
         person_id=first_person.id if first_person else None,
     )
     from .awards.demo import load_awards
+    from .memberships.demo import load_membership_platform
 
     load_awards(session)
+    load_membership_platform(session)
 
 
 def _join(

@@ -17,6 +17,7 @@ from .awards.models import (
 )
 from .core.db import metadata
 from .core.models import ChangeRecord
+from .core.ratelimit import RateLimitCounter
 from .governance.models import BodySeat, GovernanceBody
 from .memberships.models import (
     ClaimCode,
@@ -61,6 +62,7 @@ __all__ = [
     "Person",
     "PersonDuplicate",
     "Programme",
+    "RateLimitCounter",
     "RefreshToken",
     "Review",
     "ReviewerEvent",

@@ -14,20 +14,29 @@ import pytest
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
+from fastapi.testclient import TestClient
+from sqlalchemy import text
 
+from services.registry.app import create_app
 from services.registry.auth.tokens import KeySet
-from services.registry.core.ratelimit import RateLimiter
+from services.registry.core import ratelimit
+from services.registry.core.db import transaction
 from services.registry.memberships.certificates import AUDIENCE
 
 API = "/api/v1"
 VERIFY = f"{API}/certificates/verify"
 
 
+def _forget_counts(runtime) -> None:  # type: ignore[no-untyped-def]
+    with transaction(runtime.sessions) as session:
+        session.execute(text("DELETE FROM rate_limit_counter"))
+
+
 @pytest.fixture(autouse=True)
 def fresh_rate_limit(runtime):  # type: ignore[no-untyped-def]
-    runtime.limits.pop("certificates-verify", None)
+    _forget_counts(runtime)
     yield
-    runtime.limits.pop("certificates-verify", None)
+    _forget_counts(runtime)
 
 
 @pytest.fixture
@@ -229,15 +238,53 @@ def test_access_tokens_and_certificates_are_not_interchangeable(client, factory,
     assert client.get(f"{API}/me", headers={"Authorization": f"Bearer {token}"}).status_code == 401
 
 
-def test_verification_is_rate_limited_per_client(client, runtime, member) -> None:
-    runtime.limits["certificates-verify"] = RateLimiter(3, 60)
+def test_verification_is_rate_limited_per_client(client, runtime, member, monkeypatch) -> None:
+    monkeypatch.setattr(runtime.settings, "verify_rate_limit", 3)
     for _ in range(3):
         assert client.post(VERIFY, json={"token": "x.y.z"}).status_code == 200
     refused = client.post(VERIFY, json={"token": "x.y.z"})
     assert refused.status_code == 429
     assert refused.headers["content-type"].startswith("application/problem+json")
+    assert refused.json()["type"].endswith("/too-many-requests")
     assert 1 <= int(refused.headers["Retry-After"]) <= 60
     assert client.get(VERIFY, params={"token": "x.y.z"}).status_code == 429
+
+
+def test_api_processes_share_the_verification_limit(settings, database_url, runtime) -> None:
+    """Two app instances (as two API workers) over one database: one limit, not two."""
+    limited = settings.model_copy(update={"verify_rate_limit": 3})
+    first, second = create_app(limited, database_url), create_app(limited, database_url)
+    try:
+        a, b = TestClient(first), TestClient(second)
+        assert a.post(VERIFY, json={"token": "x.y.z"}).status_code == 200
+        assert b.post(VERIFY, json={"token": "x.y.z"}).status_code == 200
+        assert a.post(VERIFY, json={"token": "x.y.z"}).status_code == 200
+        assert b.post(VERIFY, json={"token": "x.y.z"}).status_code == 429
+        assert a.post(VERIFY, json={"token": "x.y.z"}).status_code == 429
+    finally:
+        for app in (first, second):
+            app.state.runtime.close()
+
+
+def test_counters_of_ended_windows_are_deleted_by_later_hits(runtime) -> None:
+    with transaction(runtime.read_sessions) as session:
+        session.execute(
+            text(
+                "INSERT INTO rate_limit_counter VALUES ('certificates-verify', 'old', now()"
+                " - interval '2 minutes', now() - interval '1 minute', 7)"
+            )
+        )
+        assert (
+            ratelimit.hit(session, name="certificates-verify", client="a", limit=2, window=60)
+            is None
+        )
+        assert (
+            ratelimit.hit(session, name="certificates-verify", client="a", limit=2, window=60)
+            is None
+        )
+        assert ratelimit.hit(session, name="certificates-verify", client="a", limit=2, window=60)
+        rows = session.execute(text("SELECT client_key, hits FROM rate_limit_counter")).all()
+    assert [tuple(r) for r in rows] == [(ratelimit.client_key("a"), 3)]
 
 
 def test_verify_needs_a_token(client) -> None:

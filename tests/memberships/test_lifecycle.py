@@ -16,6 +16,7 @@ from services.registry.core.clock import get_today
 from services.registry.core.db import transaction
 from services.registry.memberships import lifecycle
 from services.registry.memberships.models import Membership, MembershipType
+from services.search import documents
 
 PROBLEM = "application/problem+json"
 API = "/api/v1"
@@ -70,8 +71,8 @@ def make_type(client, society, headers, **fields) -> dict:  # type: ignore[no-un
     return response.json()
 
 
-def join(client, factory, society, headers, **fields) -> dict:  # type: ignore[no-untyped-def]
-    person = factory.person(org=society)
+def join(client, factory, society, headers, *, person=None, **fields) -> dict:  # type: ignore[no-untyped-def]
+    person = person or factory.person(org=society)
     response = client.post(
         f"{API}/orgs/{society.code}/memberships",
         json={"person_id": str(person.id), **fields},
@@ -281,7 +282,10 @@ def test_active_then_grace_then_lapsed_as_the_days_pass(
     client, factory, society, admin, runtime, db
 ):  # type: ignore[no-untyped-def]
     make_type(client, society, admin, grace_days=30)
-    m = join(client, factory, society, admin, type_code="regular", joined_on="2026-01-10")
+    expert = factory.person(org=society, expert_opt_in=True)
+    m = join(
+        client, factory, society, admin, person=expert, type_code="regular", joined_on="2026-01-10"
+    )
     assert m["valid_until"] == "2026-12-31"
     assert refresh(runtime, society, date(2026, 12, 31)) == {}
     assert refresh(runtime, society, date(2027, 1, 1)) == {"grace": 1}
@@ -305,6 +309,52 @@ def test_active_then_grace_then_lapsed_as_the_days_pass(
         text("SELECT count(*) FROM search_outbox WHERE person_id = :p"), {"p": m["person_id"]}
     ).scalar_one()
     assert outbox == 3  # profile, joining, lapse (active and grace read the same to search)
+
+
+def test_refresh_leaves_the_callers_settings_as_they_were(runtime) -> None:  # type: ignore[no-untyped-def]
+    with runtime.sessions() as session:
+        show = "SELECT current_setting('work_mem'), current_setting('jit')"
+        before = tuple(session.execute(text(show)).one())
+        lifecycle.refresh(session, today=date(2026, 1, 1), org_ids=[uuid.uuid4()])
+        lifecycle.refresh(session, today=date(2026, 1, 1))
+        assert tuple(session.execute(text(show)).one()) == before
+        session.rollback()  # the other tests' memberships stay as they were
+
+
+def test_refresh_knows_who_is_searchable_as_the_search_documents_do() -> None:
+    assert lifecycle.SEARCHABLE == documents.SEARCHABLE
+
+
+def test_refresh_queues_only_searchable_people_and_each_once(
+    client, factory, society, admin, runtime, db
+):  # type: ignore[no-untyped-def]
+    make_type(client, society, admin, grace_days=0)
+    other = factory.org(name="中国化学会" + uuid.uuid4().hex[:4])
+    expert = factory.person(org=society, expert_opt_in=True)
+    private = factory.person(org=society)
+    for person in (expert, private):
+        join(client, factory, society, admin, person=person, type_code="regular",
+             joined_on="2026-01-10")  # fmt: skip
+    factory.membership(other, expert, joined_on=date(2026, 1, 10), valid_until=date(2026, 12, 31))
+    db.rollback()
+    db.execute(text("DELETE FROM search_outbox"))
+    db.commit()
+    with transaction(runtime.sessions) as session:
+        result = lifecycle.refresh(session, today=date(2027, 1, 1), org_ids=[society.id, other.id])
+    assert result.changed == {"lapsed": 3}
+    assert result.queued_for_search == 1
+    queued = db.execute(text("SELECT person_id FROM search_outbox")).scalars().all()
+    assert queued == [expert.id]  # both of the expert's memberships lapsed: one row
+    history = db.execute(
+        text(
+            "SELECT count(*) FROM change_history WHERE entity = 'membership'"
+            " AND field = 'status' AND source = 'refresh' AND actor = 'system'"
+            " AND reason = 'dates' AND entity_id IN (SELECT id FROM membership"
+            " WHERE org_id IN (:a, :b))"
+        ),
+        {"a": society.id, "b": other.id},
+    ).scalar_one()
+    assert history == 3  # every change is in its membership's history, searchable or not
 
 
 def test_without_a_type_there_is_no_grace(client, factory, society, admin, runtime, freeze) -> None:

@@ -1,42 +1,68 @@
-"""A per-key sliding-window rate limit kept in the process (public endpoints, per client IP)."""
+"""Rate limits shared by every API process: hit counters per client and fixed window in
+PostgreSQL (public endpoints, per client address)."""
 
 from __future__ import annotations
 
-import math
-import threading
-import time
-from collections import OrderedDict, deque
+import hashlib
+from datetime import datetime
+
+from sqlalchemy import DateTime, Index, Integer, bindparam, text
+from sqlalchemy.orm import Session
+from sqlalchemy.types import Float, String
+from sqlmodel import Field, SQLModel
 
 
-class RateLimiter:
-    """At most `limit` hits per `window` seconds per key. Memory is bounded: beyond `keys`
-    keys the least recently seen are forgotten. Each API process counts on its own, so with N
-    workers a client gets up to N times the limit; put a shared limit in the proxy for more."""
+class RateLimitCounter(SQLModel, table=True):
+    """How often one client hit one limit in one window. Rows of past windows are deleted by
+    later hits (a few at a time), so the table holds about one row per recent client."""
 
-    def __init__(self, limit: int, window: float, keys: int = 100_000) -> None:
-        self.limit = limit
-        self.window = window
-        self._keys = keys
-        self._hits: OrderedDict[str, deque[float]] = OrderedDict()
-        self._lock = threading.Lock()
+    __tablename__ = "rate_limit_counter"
+    __table_args__ = (Index(None, "expires_at"),)
 
-    def hit(self, key: str) -> int | None:
-        """Count a hit; None when allowed, else the seconds until the next one would be."""
-        now = time.monotonic()
-        with self._lock:
-            hits = self._hits.get(key)
-            if hits is None:
-                hits = self._hits[key] = deque()
-            self._hits.move_to_end(key)
-            while hits and hits[0] <= now - self.window:
-                hits.popleft()
-            if len(hits) >= self.limit:
-                return max(1, math.ceil(hits[0] + self.window - now))
-            hits.append(now)
-            while len(self._hits) > self._keys:
-                self._hits.popitem(last=False)
-            return None
+    name: str = Field(max_length=32, primary_key=True)
+    # SHA-256 of the client address: the table is not a log of who called.
+    client_key: str = Field(max_length=64, primary_key=True)
+    window_start: datetime = Field(sa_type=DateTime(timezone=True), primary_key=True)
+    expires_at: datetime = Field(sa_type=DateTime(timezone=True))
+    hits: int = Field(sa_type=Integer)
 
-    def reset(self) -> None:
-        with self._lock:
-            self._hits.clear()
+
+# One statement, on the database's clock so that every process agrees on the window: count
+# the hit (one row per client and window, concurrent hits add up under the row lock) and
+# delete a few counters of windows that have ended.
+_HIT = text(
+    """
+    WITH stale AS (
+        DELETE FROM rate_limit_counter WHERE ctid = ANY(ARRAY(
+            SELECT ctid FROM rate_limit_counter WHERE expires_at <= now()
+            ORDER BY expires_at LIMIT 20 FOR UPDATE SKIP LOCKED
+        ))
+    ), slot AS (
+        SELECT to_timestamp(floor(extract(epoch FROM now()) / :window) * :window) AS start
+    )
+    INSERT INTO rate_limit_counter AS c (name, client_key, window_start, expires_at, hits)
+    SELECT :name, :key, start, start + make_interval(secs => :window), 1 FROM slot
+    ON CONFLICT (name, client_key, window_start) DO UPDATE SET hits = c.hits + 1
+    RETURNING c.hits, ceil(extract(epoch FROM c.expires_at - now()))::int
+    """
+).bindparams(
+    bindparam("window", type_=Float),
+    bindparam("name", type_=String),
+    bindparam("key", type_=String),
+)
+
+
+def client_key(address: str) -> str:
+    return hashlib.sha256(f"rate-limit:{address}".encode()).hexdigest()
+
+
+def hit(session: Session, *, name: str, client: str, limit: int, window: float) -> int | None:
+    """Count a hit of `client` on the limit `name` (at most `limit` per `window` seconds,
+    windows aligned on the epoch); None when allowed, else the seconds until the window ends.
+    Run it on an autocommit session: the count holds whatever the request does next."""
+    hits, retry_after = session.execute(
+        _HIT, {"window": window, "name": name, "key": client_key(client)}
+    ).one()
+    if hits > limit:
+        return max(1, int(retry_after))
+    return None

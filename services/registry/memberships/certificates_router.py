@@ -10,9 +10,9 @@ from fastapi import APIRouter, Depends, Query, Request
 
 from ..auth.permissions import Permission
 from ..auth.principals import Principal
+from ..core import ratelimit
 from ..core.deps import PUBLIC, RuntimeDep, SessionDep, require_any
 from ..core.errors import TooManyRequests
-from ..core.ratelimit import RateLimiter
 from ..core.runtime import Runtime
 from . import certificates
 from .schemas import CertificateRead, CertificateVerification, VerifyBody
@@ -42,17 +42,17 @@ def get_certificate(
 
 
 def _limit(request: Request, runtime: Runtime) -> None:
-    """Per client address: a public endpoint must not become an oracle for bulk checks."""
-    limiter = runtime.limits.get("certificates-verify")
-    if limiter is None:
-        limiter = runtime.limits.setdefault(
-            "certificates-verify",
-            RateLimiter(
-                runtime.settings.verify_rate_limit, runtime.settings.verify_rate_window_seconds
-            ),
-        )
+    """Per client address, counted in the database so that every API process shares the
+    limit: a public endpoint must not become an oracle for bulk checks."""
     client = request.client.host if request.client else "unknown"
-    retry_after = limiter.hit(client)
+    with runtime.read_sessions() as counting:  # autocommit: the count stands on its own
+        retry_after = ratelimit.hit(
+            counting,
+            name="certificates-verify",
+            client=client,
+            limit=runtime.settings.verify_rate_limit,
+            window=runtime.settings.verify_rate_window_seconds,
+        )
     if retry_after is not None:
         raise TooManyRequests("too many verifications from this address; try later", retry_after)
 

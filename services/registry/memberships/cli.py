@@ -53,6 +53,7 @@ def refresh(
         "changed": result.total,
         "by_status": result.changed,
         "group_members_by_status": result.groups_changed,
+        "queued_for_search": result.queued_for_search,
         "seconds": round(seconds, 3),
     }
     if json_:

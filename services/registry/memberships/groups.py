@@ -2,8 +2,9 @@
 动态调整、末位淘汰」: a cap per society that new group members may not exceed, activity recorded
 by staff, and a report that ranks group members by activity and flags the bottom N for review.
 
-The same table as the bulk import (`onboarding/groups.py`): an import of an existing list is
-not refused by the cap (the report then shows how far over it the society is)."""
+The same table as the bulk import (`onboarding/groups.py`), which refuses new group members
+beyond the cap row by row, as the API does (the report shows how far over it a society is
+whose cap was lowered below its count)."""
 
 from __future__ import annotations
 
@@ -78,7 +79,8 @@ def to_read(group: GroupMembership, org_code: str) -> GroupMemberRead:
     )
 
 
-def _counted(session: Session, org_id: uuid.UUID) -> int:
+def count_against_cap(session: Session, org_id: uuid.UUID) -> int:
+    """Group members of the society that count against its cap."""
     return (
         session.scalar(
             select(func.count())
@@ -89,7 +91,7 @@ def _counted(session: Session, org_id: uuid.UUID) -> int:
     )
 
 
-def _policy_locked(session: Session, org_id: uuid.UUID) -> MembershipPolicy:
+def policy_locked(session: Session, org_id: uuid.UUID) -> MembershipPolicy:
     """The society's policy row, locked: group members are added one at a time per society,
     so two additions at once cannot both take the last place under the cap."""
     session.execute(
@@ -114,7 +116,7 @@ def get_policy(session: Session, *, principal: Principal, org_code: str) -> Memb
     return MembershipPolicyRead(
         org_code=org.code,
         group_member_cap=policy.group_member_cap if policy else None,
-        group_members=_counted(session, org.id),
+        group_members=count_against_cap(session, org.id),
     )
 
 
@@ -124,7 +126,7 @@ def set_policy(
     org = org_service.get_scoped(
         session, principal=principal, code=org_code, permission=Permission.memberships_configure
     )
-    policy = _policy_locked(session, org.id)
+    policy = policy_locked(session, org.id)
     changes = history.assign(policy, data.model_dump(exclude_unset=True))
     if changes:
         policy.version += 1
@@ -141,7 +143,7 @@ def set_policy(
     return MembershipPolicyRead(
         org_code=org.code,
         group_member_cap=policy.group_member_cap,
-        group_members=_counted(session, org.id),
+        group_members=count_against_cap(session, org.id),
     )
 
 
@@ -155,14 +157,14 @@ def create(
         raise ProblemError(
             f"the society is {org.status} and cannot accept members", 409, "society-closed"
         )
-    policy = _policy_locked(session, org.id)
+    policy = policy_locked(session, org.id)
     if session.scalar(
         select(GroupMembership.id).where(
             GroupMembership.org_id == org.id, GroupMembership.uscc == data.uscc
         )
     ):
         raise Conflict("this institution is a group member already", "uscc")
-    counted = _counted(session, org.id)
+    counted = count_against_cap(session, org.id)
     if policy.group_member_cap is not None and counted >= policy.group_member_cap:
         raise ProblemError(
             f"the society has {counted} group members and its cap is"
@@ -221,8 +223,8 @@ def update(
     if "status" in values and values["status"] != group.status and not data.reason:
         raise InvalidField("reason", "required when the status changes")
     if values.get("status") in COUNTED and group.status not in COUNTED:
-        policy = _policy_locked(session, org.id)
-        counted = _counted(session, org.id)
+        policy = policy_locked(session, org.id)
+        counted = count_against_cap(session, org.id)
         if policy.group_member_cap is not None and counted >= policy.group_member_cap:
             raise ProblemError(
                 f"the society's cap of {policy.group_member_cap} group members is reached",
@@ -395,7 +397,7 @@ def report(
     ]
     policy = session.get(MembershipPolicy, org.id)
     cap = policy.group_member_cap if policy else None
-    counted = _counted(session, org.id)
+    counted = count_against_cap(session, org.id)
     return GroupReport(
         org_code=org.code,
         as_of=today,

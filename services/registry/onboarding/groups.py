@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session
 
 from ..core import history, normalize
 from ..core.types import AnyDate, Email, Phone, RegionCode, ShortText, Uscc
+from ..memberships import groups as group_service
 from ..memberships.models import GroupGrade, GroupMembership
 from .columns import HeaderMap
 from .orgs import pydantic_reasons
@@ -73,8 +74,12 @@ def write_chunk(
     source: str,
     labels: dict[str, str],
 ) -> list[tuple[int, str]]:
-    """Upsert one chunk of valid rows; returns rejected (row, reason)."""
+    """Upsert one chunk of valid rows; returns rejected (row, reason). A new group member
+    that would count against the society's cap (总量控制) is refused once the cap is reached,
+    as in the API; the policy row stays locked until the import commits."""
     rejected: list[tuple[int, str]] = []
+    cap = group_service.policy_locked(session, org_id).group_member_cap
+    counted = group_service.count_against_cap(session, org_id) if cap is not None else 0
     usccs = [r.uscc for _, r in rows]
     existing = {
         g.uscc: g
@@ -106,12 +111,22 @@ def write_chunk(
         group = existing.get(row.uscc)
         if group is None:
             valid_until: date | None = row.valid_until
+            status = "lapsed" if valid_until and valid_until < date.today() else "active"
+            if cap is not None and status in group_service.COUNTED:
+                if counted >= cap:
+                    seen.discard(row.uscc)
+                    rejected.append(
+                        (row_no, f"group_member_cap: the society has {counted} group members"
+                         f" and its cap is {cap} (总量控制); end one or raise the cap first")
+                    )  # fmt: skip
+                    continue
+                counted += 1
             group = GroupMembership(
                 org_id=org_id,
                 uscc=row.uscc,
                 name=row.name,
                 grade=row.grade or GroupGrade.member,
-                status="lapsed" if valid_until and valid_until < date.today() else "active",
+                status=status,
                 **{f: getattr(row, f) for f in FIELDS if f not in {"name", "grade"}},
             )
             session.add(group)

@@ -32,6 +32,7 @@ from sqlalchemy.orm import Session
 
 from ..core.ids import uuid7
 from ..core.security import PiiCipher
+from ..memberships import lifecycle
 from ..orgs.models import Organisation, OrgStatus
 from . import duplicates, members
 from .columns import MEMBER_COLUMNS, HeaderMap, map_header
@@ -257,6 +258,7 @@ def import_members(engine: Engine, pii: PiiCipher, request: ImportRequest) -> di
                 merger = members.MemberMerge(
                     raw,  # type: ignore[arg-type]
                     org_id=org.id,
+                    batch_id=batch.id,
                     source=batch.source,
                     actor=request.actor,
                     pii=pii,
@@ -301,7 +303,14 @@ def import_members(engine: Engine, pii: PiiCipher, request: ImportRequest) -> di
                 mark = time.perf_counter()
                 summary["possible_duplicates"] = duplicates.record(raw, source=batch.source)  # type: ignore[arg-type]
                 timings["duplicates"] = time.perf_counter() - mark
-                # Where the time went: reading and validating run beside the merge.
+                mark = time.perf_counter()
+                summary["status_changes"] = lifecycle.apply_rules_after_import(
+                    conn, org_id=org.id, batch_id=batch.id, actor=request.actor, source=batch.source
+                )
+                timings["rules"] = time.perf_counter() - mark
+                # Where the time went: reading and validating run beside the merge, whose
+                # own steps follow (`merge_*`, summing to about `merge`).
+                timings.update({f"merge_{k}": v for k, v in merger.seconds.items()})
                 summary["seconds_by_step"] = {k: round(v, 2) for k, v in timings.items()}
                 _describe(summary, request, table, header, batch, started)
                 _finish(conn, batch, summary, request.dry_run)
