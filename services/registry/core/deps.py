@@ -63,9 +63,22 @@ SessionDep = Annotated[Session, Depends(get_session, scope="function")]
 _bearer = HTTPBearer(auto_error=False)
 
 
-async def get_principal(
-    runtime: RuntimeDep,
-    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+BearerDep = Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
+_PRINCIPAL_KEY = "registry.principal"  # the request's caller, once found
+
+
+async def get_principal(request: Request, credentials: BearerDep) -> Principal:
+    """The verified caller. Each dependency level costs FastAPI tens of microseconds per
+    request, so this takes the runtime from the app itself rather than from a dependency."""
+    found: Principal | None = request.scope.get(_PRINCIPAL_KEY)
+    if found is None:
+        found = await _authenticate(request.app.state.runtime, credentials)
+        request.scope[_PRINCIPAL_KEY] = found
+    return found
+
+
+async def _authenticate(
+    runtime: Runtime, credentials: HTTPAuthorizationCredentials | None
 ) -> Principal:
     if credentials is None or credentials.scheme.lower() != "bearer":
         raise Unauthorized("a bearer token is required")
@@ -100,7 +113,9 @@ def require_any(*permissions: Permission) -> Callable[..., Awaitable[Principal]]
     """Admits principals holding at least one of `permissions`; the route decides which applies."""
     needed = " or ".join(p.value for p in permissions)
 
-    async def dependency(principal: Annotated[Principal, Depends(get_principal)]) -> Principal:
+    # Resolves the caller itself (no get_principal level below it): a dependency level less.
+    async def dependency(request: Request, credentials: BearerDep) -> Principal:
+        principal = await get_principal(request, credentials)
         if not any(principal.can(p) for p in permissions):
             raise Forbidden(f"this needs the {needed} permission")
         return principal

@@ -68,7 +68,8 @@ class PageParams:
         return int(raw[1:])
 
 
-def page_params(
+# async: FastAPI runs a plain def dependency in the thread pool, a trip costlier than the work.
+async def page_params(
     cursor: Annotated[
         str | None, Query(max_length=64, description="next_cursor of the previous page")
     ] = None,

@@ -12,13 +12,15 @@ from ..auth.principals import Principal
 from ..auth.tokens import AccessTokens, KeySet
 from .cache import ExpiringCache
 from .config import Settings
-from .db import make_engine, make_sessionmaker
-from .ratelimit import RateLimiter
+from .db import ReadPool, make_engine, make_sessionmaker
 from .security import PiiCipher
 
 if TYPE_CHECKING:
     from services.search.protocol import SearchBackend
     from services.search.worker import InlineDrainer
+
+
+READ_POOL_SIZE = 8
 
 
 @dataclass
@@ -27,14 +29,13 @@ class Runtime:
     engine: Engine
     sessions: sessionmaker[Session]
     read_sessions: sessionmaker[Session]
+    reads: ReadPool  # the busiest single-row reads, on the event loop
     keys: KeySet
     access_tokens: AccessTokens
     pii: PiiCipher
     search: SearchBackend
     drainer: InlineDrainer | None = field(default=None)
     principals: ExpiringCache[Principal] = field(default_factory=lambda: ExpiringCache(10_000))
-    # Per-process rate limits of public endpoints, by name (see core/ratelimit.py).
-    limits: dict[str, RateLimiter] = field(default_factory=dict)
 
     @classmethod
     def build(cls, settings: Settings, database_url: str) -> Runtime:
@@ -47,6 +48,8 @@ class Runtime:
             engine=engine,
             sessions=make_sessionmaker(engine),
             read_sessions=make_sessionmaker(engine.execution_options(isolation_level="AUTOCOMMIT")),
+            # A handful per process: each statement holds its connection for well under 1 ms.
+            reads=ReadPool(database_url, engine.dialect, max_size=READ_POOL_SIZE),
             keys=keys,
             access_tokens=AccessTokens(keys, settings),
             pii=PiiCipher(settings.pii_key_bytes, settings.blind_index_key_bytes),
