@@ -284,7 +284,7 @@ def test_counters_of_ended_windows_are_deleted_by_later_hits(runtime) -> None:
         )
         assert ratelimit.hit(session, name="certificates-verify", client="a", limit=2, window=60)
         rows = session.execute(text("SELECT client_key, hits FROM rate_limit_counter")).all()
-    assert [tuple(r) for r in rows] == [(ratelimit.client_key("a"), 3)]
+    assert [tuple(r) for r in rows] == [("a", 3)]
 
 
 def test_verify_needs_a_token(client) -> None:

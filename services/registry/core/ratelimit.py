@@ -3,7 +3,6 @@ PostgreSQL (public endpoints, per client address)."""
 
 from __future__ import annotations
 
-import hashlib
 from datetime import datetime
 
 from sqlalchemy import DateTime, Index, Integer, bindparam, text
@@ -20,7 +19,8 @@ class RateLimitCounter(SQLModel, table=True):
     __table_args__ = (Index(None, "expires_at"),)
 
     name: str = Field(max_length=32, primary_key=True)
-    # SHA-256 of the client address: the table is not a log of who called.
+    # A keyed hash of the client address (HMAC with the service's index key, so the 2**32
+    # IPv4 addresses cannot simply be tried): the table is not a log of who called.
     client_key: str = Field(max_length=64, primary_key=True)
     window_start: datetime = Field(sa_type=DateTime(timezone=True), primary_key=True)
     expires_at: datetime = Field(sa_type=DateTime(timezone=True))
@@ -52,17 +52,12 @@ _HIT = text(
 )
 
 
-def client_key(address: str) -> str:
-    return hashlib.sha256(f"rate-limit:{address}".encode()).hexdigest()
-
-
 def hit(session: Session, *, name: str, client: str, limit: int, window: float) -> int | None:
-    """Count a hit of `client` on the limit `name` (at most `limit` per `window` seconds,
-    windows aligned on the epoch); None when allowed, else the seconds until the window ends.
-    Run it on an autocommit session: the count holds whatever the request does next."""
-    hits, retry_after = session.execute(
-        _HIT, {"window": window, "name": name, "key": client_key(client)}
-    ).one()
+    """Count a hit of `client` (an opaque client key, never a plain address) on the limit
+    `name` (at most `limit` per `window` seconds, windows aligned on the epoch); None when
+    allowed, else the seconds until the window ends. Run it on an autocommit session: the
+    count holds whatever the request does next."""
+    hits, retry_after = session.execute(_HIT, {"window": window, "name": name, "key": client}).one()
     if hits > limit:
         return max(1, int(retry_after))
     return None

@@ -44,7 +44,8 @@ def get_certificate(
 def _limit(request: Request, runtime: Runtime) -> None:
     """Per client address, counted in the database so that every API process shares the
     limit: a public endpoint must not become an oracle for bulk checks."""
-    client = request.client.host if request.client else "unknown"
+    address = request.client.host if request.client else "unknown"
+    client = runtime.pii.blind_index("rate-limit", address).hex()
     with runtime.read_sessions() as counting:  # autocommit: the count stands on its own
         retry_after = ratelimit.hit(
             counting,
