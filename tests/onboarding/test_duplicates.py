@@ -4,10 +4,14 @@ merge` merges on request and loses nothing."""
 from __future__ import annotations
 
 import json
+import uuid
 from datetime import date
 from pathlib import Path
 
 from sqlalchemy import text
+from sqlalchemy.orm import Session
+
+from services.registry.core import history
 
 from .conftest import member, phone, write_csv
 
@@ -97,6 +101,13 @@ def test_merge_moves_memberships_and_history_and_keeps_every_value(
         ),
         {"o": other_id},
     ).scalar_one()
+    # The other was renamed once: that change moves with its history, and must not change
+    # how the kept person's own creation reads.
+    history.record(
+        db, entity="person", entity_id=uuid.UUID(other_id),
+        changes=[("name", "司马香如", "司马湘如")], actor="staff", source="api",
+    )  # fmt: skip
+    db.commit()
     run = registry("people", "merge", keep_id, other_id, "--reason", "confirmed by phone", "--json")
     assert run.exit_code == 0, run.output
     result = json.loads(run.stdout.strip().splitlines()[-1])
@@ -128,11 +139,18 @@ def test_merge_moves_memberships_and_history_and_keeps_every_value(
     moved = db.execute(
         text(
             "SELECT count(*) FROM change_history WHERE entity = 'person' AND entity_id = :k "
-            "AND source LIKE 'import:%' AND new_value = '司马湘如'"
+            "AND source LIKE 'import:%' AND new_value = '司马香如'"
         ),
         {"k": keep_id},
     ).scalar_one()
     assert moved == 1
+    with Session(bind=db) as session:
+        read = history.list_for(
+            session, entity="person", entity_id=uuid.UUID(keep_id), after=None, limit=50
+        )
+    created = [(r.field, r.new_value) for r in read if r.field == "created"]
+    # Each as created: the kept one, then the other under the name it was imported with.
+    assert created == [("created", "司马相如"), ("created", "司马香如")]
     assert other_history >= 1
     merged = db.execute(
         text(

@@ -123,6 +123,10 @@ def merge_people(
         keep.expert_opt_in = True
 
     moved, combined = _memberships(session, keep, other, actor)
+    # The kept person's `created` entry is read from its oldest changes: store it as a row
+    # before the other's history joins them, so the merge cannot change how it reads.
+    history.keep_created_by_import(session, "person", keep.id)
+    keep.import_batch_id = None
     history.keep_created_by_import(session, "person", other.id)
     moved_history = session.execute(
         update(ChangeRecord)
@@ -215,6 +219,8 @@ def _memberships(session: Session, keep: Person, other: Person, actor: str) -> t
         ):
             changes.append(("valid_until", ours.valid_until, theirs.valid_until))
             ours.valid_until = theirs.valid_until
+        history.keep_created_by_import(session, "membership", ours.id)
+        ours.import_batch_id = None
         history.keep_created_by_import(session, "membership", theirs.id)
         session.execute(
             update(ChangeRecord)
