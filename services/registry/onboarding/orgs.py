@@ -14,7 +14,6 @@ from sqlalchemy.orm import Session
 
 from ..core import history, normalize
 from ..core.errors import ProblemError
-from ..core.ids import uuid7
 from ..orgs import service as org_service
 from ..orgs.models import Organisation
 from ..orgs.schemas import OrgCreate
@@ -122,34 +121,8 @@ def _upsert(
         return f"{labels['parent_code']}: an organisation cannot sit below itself"
     org = org_service.by_code(session, data.code)
     if org is None:
-        org_id = uuid7()
-        path = org_id.hex + "/"
-        parent_id = None
-        if data.parent_code:
-            parent = org_service.by_code(session, data.parent_code)
-            assert parent is not None
-            parent_id, path = parent.id, parent.path + path
-        org = Organisation(
-            id=org_id,
-            code=data.code,
-            name=data.name,
-            name_en=data.name_en,
-            kind=data.kind,
-            parent_id=parent_id,
-            path=path,
-            uscc=data.uscc,
-            region_code=data.region_code,
-        )
-        session.add(org)
-        session.flush()
-        history.record(
-            session,
-            entity="organisation",
-            entity_id=org.id,
-            changes=[("created", None, org.code)],
-            actor=actor,
-            source=source,
-        )
+        # Parents are ordered before their children, so the parent exists by now.
+        org_service.add(session, data, actor=actor, source=source)
         rows.counts["created_orgs"] += 1
         return None
     changes: list[tuple[str, Any, Any]] = []

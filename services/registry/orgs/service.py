@@ -64,6 +64,13 @@ def read(session: Session, *, principal: Principal, code: str) -> OrgRead:
 def create(session: Session, *, principal: Principal, data: OrgCreate) -> OrgRead:
     if by_code(session, data.code):
         raise Conflict("an organisation with this code exists", "code")
+    org = add(session, data, actor=history.actor_of(principal), source="api")
+    return to_read(org, data.parent_code)
+
+
+def add(session: Session, data: OrgCreate, *, actor: str, source: str) -> Organisation:
+    """A new organisation below its parent, with its `created` history entry (the API and the
+    import both add organisations this way)."""
     org_id = uuid7()
     path = org_id.hex + "/"
     parent_id = None
@@ -90,10 +97,10 @@ def create(session: Session, *, principal: Principal, data: OrgCreate) -> OrgRea
         entity="organisation",
         entity_id=org.id,
         changes=[("created", None, org.code)],
-        actor=history.actor_of(principal),
-        source="api",
+        actor=actor,
+        source=source,
     )
-    return to_read(org, data.parent_code)
+    return org
 
 
 def list_orgs(
