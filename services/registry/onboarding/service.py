@@ -241,79 +241,105 @@ def import_members(engine: Engine, pii: PiiCipher, request: ImportRequest) -> di
     summary = _summary()
     summary.update(duplicate_rows=0, possible_duplicates=0)
     errors = ErrorFile(request.errors_path, table.header)
+    frame = _Frame(request, table, header, summary, started)
     try:
+        with frame.transaction(engine, ImportKind.members, org.id, lock=_LOCK) as (conn, batch):
+            raw = conn.connection.driver_connection
+            assert raw is not None
+            merger = members.MemberMerge(
+                raw,  # type: ignore[arg-type]
+                org_id=org.id,
+                batch_id=batch.id,
+                source=batch.source,
+                actor=request.actor,
+                pii=pii,
+                labels=header.labels,
+            )
+            validator = MemberValidator(header, pads=table.format == "xlsx")
+
+            timings = {"read": 0.0, "validate": 0.0, "merge": 0.0}
+
+            def produce() -> Iterator[tuple[int, members.Prepared]]:
+                chunks = table.chunks(request.chunk_rows)
+                while True:
+                    mark = time.perf_counter()
+                    chunk = next(chunks, None)
+                    if chunk is None:
+                        return
+                    read = time.perf_counter()
+                    prepared = members.prepare(validator.check(chunk), pii, header.labels)
+                    timings["read"] += read - mark
+                    timings["validate"] += time.perf_counter() - read
+                    yield len(chunk.rows), prepared
+
+            index = {"n": 0}
+
+            def consume(item: tuple[int, members.Prepared]) -> None:
+                count, prepared = item
+                mark = time.perf_counter()
+                result = merger.merge(prepared)
+                timings["merge"] += time.perf_counter() - mark
+                summary["rows"] += count
+                summary["rejected"] += len(result.rejected)
+                for key, value in result.counts.items():
+                    summary[key] += value
+                errors.write(result.rejected)
+                if request.progress:
+                    request.progress(summary["rows"], table.done_fraction())
+                if request.after_chunk:
+                    request.after_chunk(index["n"])
+                index["n"] += 1
+
+            _pipeline(produce(), consume)
+            mark = time.perf_counter()
+            summary["possible_duplicates"] = duplicates.record(raw, source=batch.source)  # type: ignore[arg-type]
+            timings["duplicates"] = time.perf_counter() - mark
+            mark = time.perf_counter()
+            summary["status_changes"] = lifecycle.apply_rules_after_import(
+                conn, org_id=org.id, batch_id=batch.id, actor=request.actor, source=batch.source
+            )
+            timings["rules"] = time.perf_counter() - mark
+            # Where the time went: reading and validating run beside the merge, whose
+            # own steps follow (`merge_*`, summing to about `merge`).
+            timings.update({f"merge_{k}": v for k, v in merger.seconds.items()})
+            summary["seconds_by_step"] = {k: round(v, 2) for k, v in timings.items()}
+    finally:
+        errors.close()
+    return summary
+
+
+@dataclass
+class _Frame:
+    """What an import's one transaction needs besides its rows: the batch record around it,
+    and the summary and batch completed at its end."""
+
+    request: ImportRequest
+    table: Table
+    header: HeaderMap
+    summary: dict[str, Any]
+    started: float
+
+    @contextlib.contextmanager
+    def transaction(
+        self, engine: Engine, kind: ImportKind, org_id: uuid.UUID | None, *, lock: str
+    ) -> Iterator[tuple[Connection, ImportBatch]]:
+        """One transaction for the whole file, named after the batch and holding the import's
+        lock; committed with the batch finished (rolled back on a dry run or any failure)."""
+        request = self.request
         with (
-            _batch_record(engine, request, ImportKind.members, table, org.id) as batch,
+            _batch_record(engine, request, kind, self.table, org_id) as batch,
             engine.connect() as conn,
         ):
             trans = conn.begin()
             try:
-                raw = conn.connection.driver_connection
-                assert raw is not None
                 conn.execute(
                     text("SELECT set_config('application_name', :name, true)"),
                     {"name": f"registry-import {batch.id}"},
                 )
-                conn.execute(text("SELECT pg_advisory_xact_lock(hashtext(:k))"), {"k": _LOCK})
-                merger = members.MemberMerge(
-                    raw,  # type: ignore[arg-type]
-                    org_id=org.id,
-                    batch_id=batch.id,
-                    source=batch.source,
-                    actor=request.actor,
-                    pii=pii,
-                    labels=header.labels,
-                )
-                validator = MemberValidator(header, pads=table.format == "xlsx")
-
-                timings = {"read": 0.0, "validate": 0.0, "merge": 0.0}
-
-                def produce() -> Iterator[tuple[int, members.Prepared]]:
-                    chunks = table.chunks(request.chunk_rows)
-                    while True:
-                        mark = time.perf_counter()
-                        chunk = next(chunks, None)
-                        if chunk is None:
-                            return
-                        read = time.perf_counter()
-                        prepared = members.prepare(validator.check(chunk), pii, header.labels)
-                        timings["read"] += read - mark
-                        timings["validate"] += time.perf_counter() - read
-                        yield len(chunk.rows), prepared
-
-                index = {"n": 0}
-
-                def consume(item: tuple[int, members.Prepared]) -> None:
-                    count, prepared = item
-                    mark = time.perf_counter()
-                    result = merger.merge(prepared)
-                    timings["merge"] += time.perf_counter() - mark
-                    summary["rows"] += count
-                    summary["rejected"] += len(result.rejected)
-                    for key, value in result.counts.items():
-                        summary[key] += value
-                    errors.write(result.rejected)
-                    if request.progress:
-                        request.progress(summary["rows"], table.done_fraction())
-                    if request.after_chunk:
-                        request.after_chunk(index["n"])
-                    index["n"] += 1
-
-                _pipeline(produce(), consume)
-                mark = time.perf_counter()
-                summary["possible_duplicates"] = duplicates.record(raw, source=batch.source)  # type: ignore[arg-type]
-                timings["duplicates"] = time.perf_counter() - mark
-                mark = time.perf_counter()
-                summary["status_changes"] = lifecycle.apply_rules_after_import(
-                    conn, org_id=org.id, batch_id=batch.id, actor=request.actor, source=batch.source
-                )
-                timings["rules"] = time.perf_counter() - mark
-                # Where the time went: reading and validating run beside the merge, whose
-                # own steps follow (`merge_*`, summing to about `merge`).
-                timings.update({f"merge_{k}": v for k, v in merger.seconds.items()})
-                summary["seconds_by_step"] = {k: round(v, 2) for k, v in timings.items()}
-                _describe(summary, request, table, header, batch, started)
-                _finish(conn, batch, summary, request.dry_run)
+                conn.execute(text("SELECT pg_advisory_xact_lock(hashtext(:k))"), {"k": lock})
+                yield conn, batch
+                _describe(self.summary, request, self.table, self.header, batch, self.started)
+                _finish(conn, batch, self.summary, request.dry_run)
                 if request.dry_run:
                     trans.rollback()
                 else:
@@ -321,9 +347,6 @@ def import_members(engine: Engine, pii: PiiCipher, request: ImportRequest) -> di
             except BaseException:
                 trans.rollback()
                 raise
-    finally:
-        errors.close()
-    return summary
 
 
 def _require_identity_columns(header: HeaderMap, file_name: str) -> None:
@@ -428,33 +451,16 @@ def _small_import(
             org = find_org(probe, org_code, for_members=True)
     summary = _summary()
     errors = ErrorFile(request.errors_path, table.header)
+    frame = _Frame(request, table, header, summary, started)
     try:
         with (
-            _batch_record(engine, request, kind, table, org.id if org else None) as batch,
-            engine.connect() as conn,
+            frame.transaction(
+                engine, kind, org.id if org else None, lock=f"registry-import-{kind}"
+            ) as (conn, batch),
+            Session(bind=conn) as session,
         ):
-            trans = conn.begin()
-            try:
-                conn.execute(
-                    text("SELECT set_config('application_name', :name, true)"),
-                    {"name": f"registry-import {batch.id}"},
-                )
-                conn.execute(
-                    text("SELECT pg_advisory_xact_lock(hashtext(:k))"),
-                    {"k": f"registry-import-{kind}"},
-                )
-                with Session(bind=conn) as session:
-                    work(session, table, header, batch, org, errors, summary)
-                    session.flush()
-                _describe(summary, request, table, header, batch, started)
-                _finish(conn, batch, summary, request.dry_run)
-                if request.dry_run:
-                    trans.rollback()
-                else:
-                    trans.commit()
-            except BaseException:
-                trans.rollback()
-                raise
+            work(session, table, header, batch, org, errors, summary)
+            session.flush()
     finally:
         errors.close()
     return summary
