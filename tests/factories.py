@@ -24,15 +24,21 @@ from services.registry.people.schemas import PersonCreate
 PASSWORD = "correct-horse-battery-9"
 _REGIONS = ["110101", "110105", "110108", "310104", "320102", "440305", "510107", "420111"]
 _rng = random.Random()
+_issued: set[str] = set()
 _hash_cache: dict[str, str] = {}
 
 
 def resident_id(birth: date | None = None, gender: str = "male", region: str | None = None) -> str:
-    """A valid GB 11643 number that no other test used (random sequence digits)."""
-    birth = birth or date(_rng.randint(1950, 2000), _rng.randint(1, 12), _rng.randint(1, 28))
-    seq = _rng.randint(0, 499) * 2 + (1 if gender == "male" else 0)
-    body = f"{region or _rng.choice(_REGIONS)}{birth:%Y%m%d}{seq:03d}"
-    return body + ric.calc_check_digit(body + "0")
+    """A valid GB 11643 number that no other test of this run used (the database is shared
+    and tests commit; a birth date leaves only a few thousand numbers per gender)."""
+    while True:
+        day = birth or date(_rng.randint(1950, 2000), _rng.randint(1, 12), _rng.randint(1, 28))
+        seq = _rng.randint(0, 499) * 2 + (1 if gender == "male" else 0)
+        body = f"{region or _rng.choice(_REGIONS)}{day:%Y%m%d}{seq:03d}"
+        number = body + ric.calc_check_digit(body + "0")
+        if number not in _issued:
+            _issued.add(number)
+            return number
 
 
 def with_wrong_check_digit(number: str) -> str:

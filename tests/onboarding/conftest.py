@@ -45,18 +45,6 @@ def phone() -> str:
     return f"1{_rng.choice('3578')}{_rng.randrange(10**9):09d}"
 
 
-_issued: set[str] = set()
-
-
-def _unused_resident_id(birth: date, gender: str) -> str:
-    """A resident ID number no other row of this test run has (the database is shared)."""
-    while True:
-        number = resident_id(birth, gender)
-        if number not in _issued:
-            _issued.add(number)
-            return number
-
-
 def member(**overrides: Any) -> dict[str, str]:
     """One clean member row (Chinese headers); override any cell."""
     gender = overrides.pop("gender_en", _rng.choice(["male", "female"]))
@@ -70,7 +58,7 @@ def member(**overrides: Any) -> dict[str, str]:
         "性别": "男" if gender == "male" else "女",
         "出生日期": birth.isoformat(),
         "证件类型": "居民身份证",
-        "证件号码": _unused_resident_id(birth, gender),
+        "证件号码": resident_id(birth, gender),
         "手机": phone(),
         "邮箱": f"u{_rng.randrange(10**9)}@example.cn",
         "工作单位": "清华大学",
