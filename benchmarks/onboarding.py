@@ -1,6 +1,7 @@
 """Import a 1,000,000-row member list end to end and compare it with a raw COPY of the same file.
 
     python benchmarks/onboarding.py [--rows 1000000] [--dirty 0.05] [--keep] [--file PATH]
+    python benchmarks/onboarding.py --file-side-only [--file PATH | --rows N]
 
 Generates a realistic society member list (the 14 CONTRACT.md columns a society exports:
 Chinese names, valid GB 11643 resident ID numbers for most members, phones, e-mails,
@@ -18,6 +19,11 @@ benchmarks/api.py creates it) it then times, in this order:
 
 Prints rows/s for each, the ratio import/raw-COPY throughput, the importer's peak resident
 memory, and as the last line one JSON object with every figure.
+
+`--file-side-only` needs no database: it runs, in this process, what the import does to the
+file before the database sees it (reading, validation, and `members.prepare`: blind indexes,
+sealing, staging CSV), chunk by chunk as the import does, and prints wall and CPU seconds for
+each step and the peak resident memory.
 """
 
 from __future__ import annotations
@@ -201,6 +207,56 @@ def run_import(env: dict[str, str], path: Path) -> tuple[float, int, float, dict
     return seconds, usage.ru_maxrss * 1024, cpu, summary
 
 
+def file_side(path: Path) -> dict[str, Any]:
+    """Read, validate and prepare `path` as `registry import members` does, without a
+    database: seconds (wall and CPU) by step."""
+    from services.registry.core.security import PiiCipher
+    from services.registry.onboarding import members
+    from services.registry.onboarding.columns import MEMBER_COLUMNS, map_header
+    from services.registry.onboarding.readers import open_table
+    from services.registry.onboarding.service import CHUNK_ROWS
+    from services.registry.onboarding.validate import MemberValidator
+
+    pii = PiiCipher(os.urandom(32), os.urandom(32))
+    wall = dict.fromkeys(("open", "read", "validate", "prepare"), 0.0)
+    cpu = dict(wall)
+    marks = (time.perf_counter(), time.process_time())
+
+    def lap(step: str) -> None:
+        nonlocal marks
+        now = (time.perf_counter(), time.process_time())
+        wall[step] += now[0] - marks[0]
+        cpu[step] += now[1] - marks[1]
+        marks = now
+
+    table = open_table(path)
+    header = map_header(table.header, MEMBER_COLUMNS, required=("name",), file_name=path.name)
+    validator = MemberValidator(header, pads=table.format == "xlsx")
+    lap("open")
+    rows = staged = rejected = 0
+    for chunk in table.chunks(CHUNK_ROWS):
+        lap("read")
+        checked = validator.check(chunk)
+        lap("validate")
+        prepared = members.prepare(checked, pii, header.labels)
+        lap("prepare")
+        rows += len(chunk)
+        staged += prepared.rows
+        rejected += len(prepared.rejected)
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return {
+        "rows": rows,
+        "staged": staged,
+        "rejected_before_database": rejected,
+        "seconds": round(sum(wall.values()), 2),
+        "cpu_seconds": round(sum(cpu.values()), 2),
+        "seconds_by_step": {k: round(v, 2) for k, v in wall.items()},
+        "cpu_seconds_by_step": {k: round(v, 2) for k, v in cpu.items()},
+        "peak_memory_mib": round(usage.ru_maxrss / 1024),
+        "load_average_1m": round(os.getloadavg()[0], 1),
+    }
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rows", type=int, default=1_000_000)
@@ -213,7 +269,20 @@ def main() -> None:
     parser.add_argument(
         "--file", type=Path, help="import this member list (one written by --keep) instead"
     )
+    parser.add_argument(
+        "--file-side-only",
+        action="store_true",
+        help="only read, validate and prepare the file, in this process (no database)",
+    )
     args = parser.parse_args()
+    if args.file_side_only:
+        with tempfile.TemporaryDirectory(prefix="registry-onboarding-bench-") as scratch_dir:
+            path = args.file or Path(scratch_dir) / "members.csv"
+            if not args.file:
+                generate(path, args.rows, args.dirty, args.seed)
+            figures = file_side(path)
+        print(json.dumps(figures, ensure_ascii=False))
+        return
     scratch = Path(tempfile.mkdtemp(prefix="registry-onboarding-bench-"))
     figures: dict[str, Any] = {"rows": args.rows, "dirty": args.dirty}
     try:

@@ -3,13 +3,17 @@ reader streams files of any length."""
 
 from __future__ import annotations
 
+import csv
 import random
 from datetime import date
 from pathlib import Path
 
 import polars as pl
+import pytest
+from cryptography.exceptions import InvalidTag
 
 from services.registry.core import bulk, ids, normalize
+from services.registry.onboarding import readers
 from services.registry.onboarding.readers import open_table
 
 from ..factories import resident_id, with_wrong_check_digit
@@ -140,3 +144,84 @@ def test_the_reader_streams_a_file_of_1048576_rows_in_chunks(tmp_path: Path) -> 
     assert count == rows
     assert biggest == 100_000
     assert last == rows + 1  # spreadsheet numbering: the header is row 1
+
+
+def test_the_date_fast_path_reads_what_parse_date_reads() -> None:
+    values = [
+        "1985-03-02", "1985-02-29", "1984-02-29", "0000-01-01", "0985-03-02", "1899-12-31",
+        "1900-01-01", "2999-12-31", "3000-01-01", "1985-3-2", "1985-13-01", "１９８５-０３-０２",
+        " 1985-03-02", "1985/03/02", "19850302", "2099-01-01", None,
+    ]  # fmt: skip
+    frame = pl.DataFrame({"raw": pl.Series(values, dtype=pl.String)})
+    got = frame.select(
+        iso=bulk.iso_dates(pl.col("raw")), past=bulk.past_dates(pl.col("raw"))
+    ).iter_rows()
+    for value, (iso, past) in zip(values, got, strict=True):
+        if value is None:
+            assert iso is None
+            assert past is None
+            continue
+        if iso is not None:  # the fast path only ever gives what parse_date gives
+            assert scalar(normalize.parse_date, value) == (iso, None), value
+        if past is not None:
+            parsed, _ = scalar(normalize.parse_date, value)
+            assert scalar(normalize.not_future, parsed) == (past, None), value
+    assert [iso for iso, _ in frame.select(bulk.iso_dates(pl.col("raw")), pl.lit(0)).iter_rows()][
+        :3
+    ] == [date(1985, 3, 2), None, date(1984, 2, 29)]
+
+
+def test_bulk_blind_indexes_and_sealing_match_the_one_at_a_time_cipher() -> None:
+    from services.registry.core.security import PiiCipher
+
+    for index_key in (b"i" * 32, b"k" * 100):  # a key longer than SHA-256's block is hashed
+        pii = PiiCipher(b"e" * 32, index_key)
+        documents = [("resident_id", resident_id()) for _ in range(20)] + [("passport", "E1234567")]
+        assert pii.blind_indexes(documents) == [pii.blind_index(k, v) for k, v in documents]
+    numbers = [number for _, number in documents]
+    contexts = [bytes([i]) * 16 for i in range(len(numbers))]
+    sealed = pii.encrypt_many(numbers, contexts)
+    assert len({blob[1:13] for blob in sealed}) == len(sealed)  # a fresh nonce for each
+    for blob, number, context in zip(sealed, numbers, contexts, strict=True):
+        assert pii.decrypt(blob, context=context) == number
+    with pytest.raises(InvalidTag):  # bound to its own row: another row's context fails
+        pii.decrypt(sealed[0], context=contexts[1])
+
+
+def _csv_module_rows(path: Path, encoding: str) -> list[tuple[int, list[str]]]:
+    """What the csv module reads: every record numbered, blank ones left out."""
+    with path.open(encoding=encoding, newline="") as handle:
+        records = list(enumerate(csv.reader(handle), start=1))
+    return [(number, row) for number, row in records if "".join(row).strip()]
+
+
+def test_the_reader_gives_the_csv_modules_records_for_every_kind_of_line(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Blocks of 4 KiB rather than 4 MiB, so that a small file spans many of them.
+    monkeypatch.setattr(readers, "_BLOCK", 4096)
+    rng = random.Random(3)
+    cells = ["张三", "", " ", "\x1c", "\u3000", "a b", "M001", "\x00", "１３８"]
+    widths = [2, 3, 3, 4]
+    lines = [",".join(rng.choice(cells) for _ in range(rng.choice(widths))) for _ in range(3_000)]
+    plain = "姓名,会员编号,手机\n" + "\n".join(lines) + "\n\n \n,,\n"
+    quoted = 'x,"a, b",1\n"two\nlines",2,3\n""""\n'
+    texts = {
+        "plain": plain,
+        "crlf": plain.replace("\n", "\r\n"),
+        "no final newline": plain.rstrip("\n"),
+        # past the first blocks, so the bulk path hands over to the csv module mid-file
+        "quoted later": plain * 3 + quoted + plain.split("\n", 1)[1],
+        "quoted at once": quoted + plain,
+        "bare CR": plain[:500] + "\r" + plain[500:],
+    }
+    for name, text in texts.items():
+        for encoding in ("utf-8", "utf-8-sig", "gb18030"):
+            path = tmp_path / f"{name}-{encoding}.csv"
+            path.write_bytes(text.encode(encoding))
+            expected = _csv_module_rows(path, encoding)
+            table = open_table(path)
+            got = [(table.header_row, table.header)]
+            for chunk in table.chunks(999):
+                got.extend(zip(chunk.numbers, chunk.rows, strict=True))
+            assert got == expected, (name, encoding)

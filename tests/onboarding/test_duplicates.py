@@ -12,6 +12,7 @@ from sqlalchemy import text
 from sqlalchemy.orm import Session
 
 from services.registry.core import history
+from services.registry.onboarding import duplicates
 
 from .conftest import member, phone, write_csv
 
@@ -207,3 +208,43 @@ def test_two_people_with_documents_are_never_proposed(registry, factory, tmp_pat
     ).summary
     assert s["created_people"] == 2
     assert s["possible_duplicates"] == 0
+
+
+def test_names_alike_by_spelling_or_sound_and_unlike_otherwise() -> None:
+    assert duplicates.alike("欧阳晓明", "欧阳晓明") == "same name"
+    assert duplicates.alike("欧阳晓明", "欧阳小明") == "names one character apart"
+    assert duplicates.alike("张伟", "章伟") == "names sound alike"
+    assert duplicates.alike("李静", "李晶") == "names sound alike"
+    # Two characters are too short for "one character apart"; different sounds and different
+    # numbers of syllables are not alike.
+    assert duplicates.alike("张伟", "张强") is None
+    assert duplicates.alike("王芳", "王芳芳芳") is None
+    assert duplicates.alike("Li Wei", "Li Wey") == "names one character apart"
+
+
+def test_a_large_batch_finds_the_same_pairs_without_narrowing_to_its_birth_dates(
+    registry, factory, tmp_path: Path, monkeypatch
+) -> None:
+    """Above `_SMALL_BATCH` people the search reads every birth date instead of the batch's
+    own: the pairs found must not change."""
+    monkeypatch.setattr(duplicates, "_SMALL_BATCH", 0)
+    first, second = factory.org(), factory.org()
+    born = "1968-08-08"
+    original = member(姓名="上官云飞", 出生日期=born, 证件类型="", 证件号码="", 性别="男")
+    registry("import", "members", write_csv(tmp_path / "a.csv", [original]), "--org", first.code)
+    rows = [
+        {**original, "姓名": "上官云菲", "手机": phone(), "邮箱": "", "会员编号": "L1"},
+        member(姓名="尚官云飞", birth=date(1968, 8, 8), gender_en="male", 会员编号="L2"),
+        member(姓名="上官云飞", 出生日期="1968-08-09", 性别="男", 证件类型="", 证件号码=""),
+    ]
+    s = registry(
+        "import", "members", write_csv(tmp_path / "b.csv", rows), "--org", second.code, "--json"
+    ).summary
+    assert s["created_people"] == 3, json.dumps(s, ensure_ascii=False)
+    # 上官云菲 (one character apart) and 尚官云飞 (the same sound) pair with the original; they
+    # share no first or last character with each other, and the third was born a day later.
+    assert s["possible_duplicates"] == 2
+    pairs = [json.loads(x) for x in registry("people", "duplicates", "--json").stdout.splitlines()]
+    names = {frozenset((p["person_name"], p["other_name"])) for p in pairs}
+    assert frozenset(("上官云飞", "上官云菲")) in names
+    assert frozenset(("上官云飞", "尚官云飞")) in names

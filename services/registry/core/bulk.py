@@ -29,17 +29,19 @@ def _reason(exc: Exception) -> str:
     return str(exc)
 
 
-def by_value(
-    raw: pl.Series,
+def lookup_table(
+    keys: list[str],
     fn: Callable[[str], Any],
     dtype: pl.DataType | type[pl.DataType],
     cache: Cache | None = None,
-) -> tuple[pl.Series, pl.Series]:
-    """`fn` applied once per distinct non-null value; (values, reasons) in the order of `raw`."""
-    keys: list[str] = []
+    *,
+    names: tuple[str, str, str] = ("raw", "value", "reason"),
+) -> pl.DataFrame:
+    """`fn` applied to each of the distinct `keys` (or its answer taken from `cache`): a frame
+    of key, value and reason (null where the value is good), to join values to."""
     values: list[Any] = []
     reasons: list[str | None] = []
-    for value in raw.drop_nulls().unique().to_list():
+    for value in keys:
         hit = cache.get(value) if cache is not None else None
         if hit is None:
             try:
@@ -48,16 +50,25 @@ def by_value(
                 hit = (None, _reason(exc))
             if cache is not None and len(cache) < CACHE_LIMIT:
                 cache[value] = hit
-        keys.append(value)
         values.append(hit[0])
         reasons.append(hit[1])
-    table = pl.DataFrame(
+    return pl.DataFrame(
         {
-            "raw": pl.Series(keys, dtype=pl.String),
-            "value": pl.Series(values, dtype=dtype),
-            "reason": pl.Series(reasons, dtype=pl.String),
+            names[0]: pl.Series(keys, dtype=pl.String),
+            names[1]: pl.Series(values, dtype=dtype),
+            names[2]: pl.Series(reasons, dtype=pl.String),
         }
     )
+
+
+def by_value(
+    raw: pl.Series,
+    fn: Callable[[str], Any],
+    dtype: pl.DataType | type[pl.DataType],
+    cache: Cache | None = None,
+) -> tuple[pl.Series, pl.Series]:
+    """`fn` applied once per distinct non-null value; (values, reasons) in the order of `raw`."""
+    table = lookup_table(raw.drop_nulls().unique().to_list(), fn, dtype, cache)
     joined = raw.rename("raw").to_frame().join(table, on="raw", how="left", maintain_order="left")
     return joined["value"], joined["reason"]
 
@@ -86,8 +97,61 @@ EMAIL_FAST = r"^[A-Za-z0-9._%+\-]{1,64}@[a-z0-9\-]+(\.[a-z0-9\-]+)+$"
 MEMBER_NO_FAST = r"^[!-~]{1,64}$"
 RESIDENT_FAST = r"^[0-9]{17}[0-9X]$"
 
+# A date already written YYYY-MM-DD in ASCII digits (years 1000 to 2999): `parse_date` reads
+# exactly that date when it is one of the calendar (polars gives null when it is not).
+DATE_FAST = r"^[12][0-9]{3}-[0-9]{2}-[0-9]{2}$"
+
+
+def iso_dates(raw: pl.Expr) -> pl.Expr:
+    """The dates `parse_date` reads from values matching `DATE_FAST`; null for other values,
+    which must go through `parse_date` for an answer or a reason."""
+    return pl.when(raw.str.contains(DATE_FAST)).then(raw.str.to_date("%Y-%m-%d", strict=False))
+
+
+def past_dates(raw: pl.Expr) -> pl.Expr:
+    """`iso_dates` that `not_future` also accepts (1900 to today); null otherwise."""
+    dates = iso_dates(raw)
+    return pl.when((dates.dt.year() >= 1900) & (dates <= date.today())).then(dates)
+
+
 _WEIGHTS = [7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2]
 _CHECK = "10X98765432"
+
+
+def resident_birth_date(number: pl.Expr) -> pl.Expr:
+    """The birth date an 18-character resident ID number encodes (null if none)."""
+    return number.str.slice(6, 8).str.to_date("%Y%m%d", strict=False)
+
+
+def resident_gender(number: pl.Expr) -> pl.Expr:
+    """The gender an 18-character resident ID number's 17th digit encodes."""
+    return (
+        pl.when(number.str.slice(16, 1).cast(pl.Int64, strict=False) % 2 == 1)
+        .then(pl.lit("male"))
+        .otherwise(pl.lit("female"))
+    )
+
+
+def resident_id_checked(raw: pl.Expr) -> pl.Expr:
+    """Canonical resident ID numbers that pass every check of `ids.parse_resident_id` but the
+    region one: format, MOD 11-2 check digit, encoded birth date (1900 to today). True or
+    false, never null; the region (`raw.str.slice(0, 6)`) still has to be known."""
+    digits = [raw.str.slice(i, 1).cast(pl.Int64, strict=False) * w for i, w in enumerate(_WEIGHTS)]
+    check = (pl.sum_horizontal(*digits) % 11).replace_strict(
+        list(range(11)), list(_CHECK), default=None, return_dtype=pl.String
+    )
+    birth = resident_birth_date(raw)
+    return (
+        raw.str.contains(RESIDENT_FAST)
+        & (raw.str.slice(17, 1) == check)
+        & (birth.dt.year() >= 1900)
+        & (birth <= date.today())
+    ).fill_null(False)
+
+
+def known_region(code: str) -> bool:
+    """Whether a six-digit code is in the GB/T 2260 table `ids.region_name` reads."""
+    return ids.region_name(code) is not None
 
 
 def resident_ids(raw: pl.Series, regions: Cache | None = None) -> pl.DataFrame:
@@ -97,36 +161,16 @@ def resident_ids(raw: pl.Series, regions: Cache | None = None) -> pl.DataFrame:
     Returns columns `fast` (bool: valid and already canonical), `birth_date`, `gender`; the
     values where `fast` is false must go through `parse_resident_id`, for an answer or a reason.
     """
-    shape = raw.str.contains(RESIDENT_FAST).fill_null(False)
-    digits = [raw.str.slice(i, 1).cast(pl.Int64, strict=False) * w for i, w in enumerate(_WEIGHTS)]
-    frame = pl.DataFrame({"raw": raw, "shape": shape})
-    checks = pl.select(
-        (pl.sum_horizontal(*digits) % 11).replace_strict(
-            list(range(11)), list(_CHECK), default=None, return_dtype=pl.String
-        )
-    ).to_series()
-    frame = frame.with_columns(
-        check_ok=(raw.str.slice(17, 1) == checks).fill_null(False),
-        birth_date=raw.str.slice(6, 8).str.to_date("%Y%m%d", strict=False),
-        gender=pl.when(raw.str.slice(16, 1).cast(pl.Int64, strict=False) % 2 == 1)
-        .then(pl.lit("male"))
-        .otherwise(pl.lit("female")),
-    )
+    frame = raw.rename("raw").to_frame()
+    checked = frame.select(resident_id_checked(pl.col("raw"))).to_series()
     region_ok, _ = by_value(
-        pl.select(pl.when(shape).then(raw.str.slice(0, 6))).to_series(),
-        lambda code: ids.region_name(code) is not None,
+        frame.select(pl.when(checked).then(pl.col("raw").str.slice(0, 6))).to_series(),
+        known_region,
         pl.Boolean,
         regions,
     )
-    today = date.today()
-    fast = (
-        frame["shape"]
-        & frame["check_ok"]
-        & region_ok.fill_null(False)
-        & frame["birth_date"].is_not_null()
-        & (frame["birth_date"].dt.year() >= 1900).fill_null(False)
-        & (frame["birth_date"] <= today).fill_null(False)
-    )
-    return pl.DataFrame(
-        {"fast": fast, "birth_date": frame["birth_date"], "gender": frame["gender"]}
+    return frame.select(
+        fast=checked & region_ok.fill_null(False),
+        birth_date=resident_birth_date(pl.col("raw")),
+        gender=resident_gender(pl.col("raw")),
     )

@@ -115,7 +115,8 @@ class Membership(SQLModel, table=True):
     __tablename__ = "membership"
     __table_args__ = (
         UniqueConstraint("org_id", "member_no"),
-        UniqueConstraint("org_id", "person_id"),
+        # Also the index for lookups by person (migration 0014).
+        UniqueConstraint("person_id", "org_id"),
         CheckConstraint(_in("grade", Grade), name="grade"),
         CheckConstraint(_in("status", MembershipStatus), name="status"),
         CheckConstraint(
@@ -130,7 +131,7 @@ class Membership(SQLModel, table=True):
 
     id: uuid.UUID = id_field()
     org_id: uuid.UUID = Field(foreign_key="organisation.id")
-    person_id: uuid.UUID = Field(foreign_key="person.id", index=True)
+    person_id: uuid.UUID = Field(foreign_key="person.id")
     type_id: uuid.UUID | None = Field(default=None, foreign_key="membership_type.id")
     grade: str = Field(default=Grade.member, max_length=16)
     status: str = Field(default=MembershipStatus.active, max_length=16)

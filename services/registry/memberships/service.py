@@ -43,7 +43,7 @@ register_unique(
     "uq_membership_org_id_member_no", "member_no", "this member number is taken in the organisation"
 )
 register_unique(
-    "uq_membership_org_id_person_id",
+    "uq_membership_person_id_org_id",
     "person_id",
     "the person is already a member of the organisation",
 )

@@ -21,7 +21,7 @@ import csv
 import io
 import time
 import uuid
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -90,7 +90,6 @@ CREATE TEMP TABLE import_enc (row_no bigint NOT NULL, enc bytea NOT NULL) ON COM
 CREATE TEMP TABLE import_person_changed (row_no bigint NOT NULL) ON COMMIT DROP;
 CREATE TEMP TABLE import_membership_changed (row_no bigint NOT NULL) ON COMMIT DROP;
 CREATE TEMP TABLE import_seen (person_id uuid PRIMARY KEY) ON COMMIT DROP;
-CREATE TEMP TABLE import_created (person_id uuid PRIMARY KEY) ON COMMIT DROP;
 """
 
 STAGE_COLUMNS = (
@@ -143,7 +142,7 @@ class Prepared:
     numbers: dict[int, str]
     rejected: list[tuple[int, list[str], str]]
     duplicates: int
-    raw_by_row: dict[int, list[str]]
+    raw_by_row: Mapping[int, list[str]]
 
 
 @dataclass
@@ -163,27 +162,31 @@ def prepare(checked: Checked, pii: PiiCipher, labels: dict[str, str]) -> Prepare
     good = checked.good
     rejected = list(checked.rejected)
     n = good.height
-    rows = good["row_no"].to_list()
-    types = good["id_type"].to_list()
-    numbers = good["id_number"].to_list()
     new_ids = uuid7_hex_batch(n)
-    bidx: list[str | None] = [None] * n
-    masked: list[str | None] = [None] * n
-    sealed: list[str | None] = [None] * n
-    plain: dict[int, str] = {}
-    blind_index, encrypt = pii.blind_index, pii.encrypt
-    for i, number in enumerate(numbers):
-        if number is not None:
-            bidx[i] = "\\x" + blind_index(types[i], number).hex()
-            masked[i] = mask_document(number)
-            sealed[i] = "\\x" + encrypt(number, context=bytes.fromhex(new_ids[i])).hex()
-            plain[rows[i]] = number
+    documents = good.select(
+        index=pl.int_range(n, dtype=pl.UInt32), row_no="row_no", id_type="id_type",
+        id_number="id_number",
+    ).filter(pl.col("id_number").is_not_null())  # fmt: skip
+    index = documents["index"]
+    types, numbers = documents["id_type"].to_list(), documents["id_number"].to_list()
+    plain = dict(zip(documents["row_no"].to_list(), numbers, strict=True))
+    contexts = [bytes.fromhex(new_ids[i]) for i in index.to_list()]
+    bidx = pii.blind_indexes(zip(types, numbers, strict=True))
+    sealed = pii.encrypt_many(numbers, contexts)
+
+    def spread(values: pl.Series) -> pl.Series:
+        """One value per row with a document, null for the others; bytea in COPY's text
+        form (\\x and hex digits)."""
+        if values.dtype == pl.Binary:
+            values = pl.select(pl.lit("\\x") + values.bin.encode("hex")).to_series()
+        return pl.repeat(None, n, dtype=pl.String, eager=True).scatter(index, values)
+
     frame = good.with_columns(
         new_id=pl.Series(new_ids, dtype=pl.String),
         new_membership_id=pl.Series(uuid7_hex_batch(n), dtype=pl.String),
-        id_bidx=pl.Series(bidx, dtype=pl.String),
-        id_masked=pl.Series(masked, dtype=pl.String),
-        id_enc=pl.Series(sealed, dtype=pl.String),
+        id_bidx=spread(pl.Series(bidx, dtype=pl.Binary)),
+        id_masked=spread(pl.Series([mask_document(v) for v in numbers], dtype=pl.String)),
+        id_enc=spread(pl.Series(sealed, dtype=pl.Binary)),
     )
     keep = _first_rows(frame, labels, rejected)
     if keep is not None:
@@ -537,30 +540,27 @@ class MemberMerge:
     def _people(self, prepared: Prepared, p: dict[str, Any]) -> None:
         self._encrypt(prepared)
         new = f"{ACCEPTED} AND st.matched_by = 'new'"
+        # A created person carries its batch (`import_batch_id`) instead of a `created`
+        # history row: the history read shows it as one (core/history.py), and the search
+        # for possible duplicates finds the people this import created by it.
         self._exec(
             f"""
-            WITH created AS (
-                INSERT INTO person (
-                    id, name, name_en, gender, birth_date, id_type, id_number_enc,
-                    id_number_bidx, id_number_masked, phone, email, orcid, region_of_origin,
-                    region_code, institution, title_level, position, discipline_codes,
-                    research_fields, talent_tags, expert_opt_in, status, source_org_id,
-                    import_batch_id, version)
-                SELECT st.person_id, s.name, s.name_en, s.gender, s.birth_date,
-                       s.id_type, s.id_enc, s.id_bidx, s.id_masked,
-                       s.phone, s.email, s.orcid, s.region_of_origin, s.region_code,
-                       s.institution, s.title_level, s.position,
-                       coalesce(string_to_array(s.discipline_codes, E'\\x1f'), '{{}}'),
-                       coalesce(string_to_array(s.research_fields, E'\\x1f'), '{{}}'),
-                       '{{}}', coalesce(s.expert_opt_in, false), 'active', %(org)s,
-                       %(batch)s, 1
-                FROM import_state st JOIN import_stage s ON s.row_no = st.row_no
-                WHERE {new}
-                RETURNING id
-            )
-            -- A created person carries its batch (`import_batch_id`) instead of a `created`
-            -- history row: the history read shows it as one (core/history.py).
-            INSERT INTO import_created SELECT id FROM created
+            INSERT INTO person (
+                id, name, name_en, gender, birth_date, id_type, id_number_enc,
+                id_number_bidx, id_number_masked, phone, email, orcid, region_of_origin,
+                region_code, institution, title_level, position, discipline_codes,
+                research_fields, talent_tags, expert_opt_in, status, source_org_id,
+                import_batch_id, version)
+            SELECT st.person_id, s.name, s.name_en, s.gender, s.birth_date,
+                   s.id_type, s.id_enc, s.id_bidx, s.id_masked,
+                   s.phone, s.email, s.orcid, s.region_of_origin, s.region_code,
+                   s.institution, s.title_level, s.position,
+                   coalesce(string_to_array(s.discipline_codes, E'\\x1f'), '{{}}'),
+                   coalesce(string_to_array(s.research_fields, E'\\x1f'), '{{}}'),
+                   '{{}}', coalesce(s.expert_opt_in, false), 'active', %(org)s,
+                   %(batch)s, 1
+            FROM import_state st JOIN import_stage s ON s.row_no = st.row_no
+            WHERE {new}
             """,  # noqa: S608
             p,
         )

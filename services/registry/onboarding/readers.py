@@ -4,6 +4,12 @@ A file is read in chunks of rows, so memory does not grow with its size. Rows ar
 a spreadsheet numbers them: the header is row 1 when it is the first line, and every record
 counts (blank ones too), so a reported row number is the one the operator sees in Excel.
 Records with a quoted newline count once. Blank records (no cell with text) are skipped.
+
+Rows travel as polars frames (`row_no`, and `cells`: the record's fields as read). A CSV block
+with no quote character and no carriage return other than a line's CRLF ending is one record
+per line and its fields are the line split at the delimiter, exactly what the csv module
+returns for it, so such blocks are split in bulk; from the first block that holds a quote (a
+quoted comma or newline) the csv module reads the rest of the file.
 """
 
 from __future__ import annotations
@@ -12,11 +18,15 @@ import codecs
 import csv
 import hashlib
 import io
-from collections.abc import Iterator
+import re
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import date, datetime, time
+from functools import cached_property
 from pathlib import Path
 from typing import IO, Any
+
+import polars as pl
 
 _BLOCK = 1 << 22
 _XLSX_MAGIC = b"PK\x03\x04"
@@ -27,12 +37,34 @@ class FileProblem(Exception):
     """The file cannot be processed at all: the import stops with exit status 1."""
 
 
-@dataclass
 class Chunk:
-    """Consecutive data rows: their row numbers and cells exactly as read (as text)."""
+    """Consecutive data rows: their row numbers and cells exactly as read (as text), held as a
+    frame (`row_no`, `cells`) and as Python lists on demand."""
 
-    numbers: list[int]
-    rows: list[list[str]]
+    def __init__(self, frame: pl.DataFrame) -> None:
+        self.frame = frame
+
+    def __len__(self) -> int:
+        return self.frame.height
+
+    @cached_property
+    def numbers(self) -> list[int]:
+        return self.frame["row_no"].to_list()
+
+    @cached_property
+    def rows(self) -> list[list[str]]:
+        return self.frame["cells"].to_list()
+
+
+# A stream's frames: `row_no` (the record's number) and `cells` (its fields as read).
+CELLS_SCHEMA = {"row_no": pl.Int64, "cells": pl.List(pl.String)}
+# Rows gathered into one frame by the readers that go record by record.
+_FRAME_ROWS = 8192
+
+
+def cells_frame(numbers: list[int], rows: list[list[str]]) -> pl.DataFrame:
+    """Records read one by one as a frame of the stream's schema."""
+    return pl.DataFrame({"row_no": numbers, "cells": rows}, schema=CELLS_SCHEMA)
 
 
 @dataclass
@@ -46,21 +78,31 @@ class Table:
     header_row: int
     sha256: str
     size: int
-    _rows: Iterator[tuple[int, list[str]]]
+    _frames: Iterator[pl.DataFrame]
     _progress: Any = field(default=None)
     total_rows: int | None = None
 
+    def frames(self, size: int) -> Iterator[pl.DataFrame]:
+        """The data rows as frames of `size` rows (the last may be shorter): `row_no` and
+        `cells`, blank records left out."""
+        pending: list[pl.DataFrame] = []
+        count = 0
+        for frame in self._frames:
+            while frame.height:
+                take = min(size - count, frame.height)
+                pending.append(frame.slice(0, take))
+                frame = frame.slice(take)
+                count += take
+                if count == size:
+                    yield pl.concat(pending, rechunk=True) if len(pending) > 1 else pending[0]
+                    pending, count = [], 0
+        if count:
+            yield pl.concat(pending, rechunk=True) if len(pending) > 1 else pending[0]
+
     def chunks(self, size: int) -> Iterator[Chunk]:
-        numbers: list[int] = []
-        rows: list[list[str]] = []
-        for number, row in self._rows:
-            numbers.append(number)
-            rows.append(row)
-            if len(rows) >= size:
-                yield Chunk(numbers, rows)
-                numbers, rows = [], []
-        if rows:
-            yield Chunk(numbers, rows)
+        """The data rows, `size` at a time (the last chunk may be shorter)."""
+        for frame in self.frames(size):
+            yield Chunk(frame)
 
     def done_fraction(self) -> float | None:
         """How far through the file the reader is (by bytes for CSV), when known."""
@@ -123,6 +165,11 @@ def _detect_encoding(path: Path, valid_utf8: bool) -> str:
     return "utf-8" if valid_utf8 else "gb18030"
 
 
+# Encodings in which a 0x0A byte is always a line feed, so a file can be cut into blocks
+# at line ends and each block decoded on its own.
+_BLOCK_ENCODINGS = {"utf-8", "utf-8-sig", "gb18030", "gbk", "gb2312"}
+
+
 def _open_csv(path: Path, encoding: str | None) -> Table:
     sha256, size, valid_utf8 = _digest(path)
     if encoding:
@@ -137,20 +184,23 @@ def _open_csv(path: Path, encoding: str | None) -> Table:
     else:
         encoding = _detect_encoding(path, valid_utf8)
     binary = path.open("rb")
-    text = io.TextIOWrapper(binary, encoding=encoding, errors="strict", newline="")
     try:
-        sample = text.read(1 << 16)
+        sample = codecs.getincrementaldecoder(encoding)(errors="strict").decode(
+            binary.read(1 << 16)
+        )
     except UnicodeDecodeError:
         binary.close()
         raise FileProblem(
             f"{path.name} is not valid {encoding} text; give the right --encoding"
         ) from None
+    binary.seek(0)
     first_line = sample.split("\n", 1)[0]
     delimiter = "\t" if "\t" in first_line and "," not in first_line else ","
-    text.seek(0)
-    reader = csv.reader(text, delimiter=delimiter)
-    records = _numbered_csv(reader, path, encoding)
-    header_row, header = _first_non_blank(records, path)
+    if encoding in _BLOCK_ENCODINGS:
+        frames = _csv_blocks(binary, path, encoding, delimiter)
+    else:
+        frames = _csv_records(binary, path, encoding, delimiter, 0)
+    header_row, header, frames = _first_non_blank(frames, path)
 
     def fraction() -> float:
         if binary.closed or not size:
@@ -165,15 +215,106 @@ def _open_csv(path: Path, encoding: str | None) -> Table:
         header_row=header_row,
         sha256=sha256,
         size=size,
-        _rows=_closing(records, binary),
+        _frames=_closing(frames, binary),
         _progress=fraction,
     )
 
 
-def _numbered_csv(
-    reader: Iterator[list[str]], path: Path, encoding: str
-) -> Iterator[tuple[int, list[str]]]:
+def _blank_pattern(delimiter: str) -> str:
+    # Exactly the characters `str.strip` removes (Unicode White_Space and U+001C..U+001F),
+    # plus the delimiter: a line of only these is a record whose cells are all blank.
+    return r"^[\s\x{1c}-\x{1f}" + re.escape(delimiter) + "]*$"
+
+
+def _csv_blocks(
+    binary: IO[bytes], path: Path, encoding: str, delimiter: str
+) -> Iterator[pl.DataFrame]:
+    """Blocks of whole lines split in bulk while they hold no quote and no bare CR; from the
+    first one that does, the csv module reads on from that block's first byte."""
     number = 0
+    offset = 0
+    carry = b""
+    blank = _blank_pattern(delimiter)
+    while True:
+        block = binary.read(_BLOCK)
+        data = carry + block
+        if block:
+            cut = data.rfind(b"\n") + 1
+            if cut == 0:
+                carry = data
+                continue
+            data, carry = data[:cut], data[cut:]
+        else:
+            carry = b""
+            if not data:
+                return
+        # A BOM is only at the start of the file.
+        codec = encoding if offset == 0 or encoding != "utf-8-sig" else "utf-8"
+        try:
+            text = data.decode(codec)
+        except UnicodeDecodeError as exc:
+            good = number + data.count(b"\n", 0, exc.start)
+            raise FileProblem(
+                f"{path.name} is not valid {encoding} text after row {good}; "
+                "give the right --encoding"
+            ) from None
+        crlf = text.count("\r\n")
+        if '"' in text or text.count("\r") != crlf:
+            binary.seek(offset)
+            yield from _csv_records(binary, path, codec, delimiter, number, name=encoding)
+            return
+        offset += len(data)
+        lines = pl.Series("line", [text]).str.split("\n").explode()
+        if text.endswith("\n"):
+            lines = lines.slice(0, len(lines) - 1)
+        if crlf:
+            lines = lines.str.strip_suffix("\r")
+        frame = pl.DataFrame(
+            {
+                "row_no": pl.int_range(number + 1, number + 1 + len(lines), eager=True),
+                "line": lines,
+            }
+        )
+        number += len(lines)
+        yield frame.filter(~pl.col("line").str.contains(blank)).select(
+            "row_no", cells=pl.col("line").str.split(delimiter)
+        )
+
+
+def _csv_records(
+    binary: IO[bytes],
+    path: Path,
+    encoding: str,
+    delimiter: str,
+    number: int,
+    *,
+    name: str | None = None,
+) -> Iterator[pl.DataFrame]:
+    """The csv module's records from the handle's position on, numbered after `number`
+    (`name`: the file's encoding as reported, when reading on past a BOM)."""
+    text = io.TextIOWrapper(binary, encoding=encoding, errors="strict", newline="")
+    reader = csv.reader(text, delimiter=delimiter)
+    yield from _framed(_numbered_csv(reader, path, name or encoding, number))
+
+
+def _framed(records: Iterable[tuple[int, list[str]]]) -> Iterator[pl.DataFrame]:
+    numbers: list[int] = []
+    rows: list[list[str]] = []
+    for number, row in records:
+        if _blank(row):
+            continue
+        numbers.append(number)
+        rows.append(row)
+        if len(rows) >= _FRAME_ROWS:
+            yield cells_frame(numbers, rows)
+            numbers, rows = [], []
+    if rows:
+        yield cells_frame(numbers, rows)
+
+
+def _numbered_csv(
+    reader: Iterator[list[str]], path: Path, encoding: str, number: int = 0
+) -> Iterator[tuple[int, list[str]]]:
     while True:
         try:
             row = next(reader)
@@ -190,18 +331,24 @@ def _numbered_csv(
         yield number, row
 
 
-def _first_non_blank(records: Iterator[tuple[int, list[str]]], path: Path) -> tuple[int, list[str]]:
-    for number, row in records:
-        if not _blank(row):
-            return number, row
+def _first_non_blank(
+    frames: Iterator[pl.DataFrame], path: Path
+) -> tuple[int, list[str], Iterator[pl.DataFrame]]:
+    """The header (the first record with text) and the frames after it."""
+    for frame in frames:
+        if frame.height:
+            return int(frame["row_no"][0]), frame["cells"][0].to_list(), _after(frame, frames)
     raise FileProblem(f"{path.name} is empty: expected a header row and member rows")
 
 
-def _closing(records: Iterator[tuple[int, list[str]]], handle: IO[bytes]) -> Iterator[Any]:
+def _after(first: pl.DataFrame, frames: Iterator[pl.DataFrame]) -> Iterator[pl.DataFrame]:
+    yield first.slice(1)
+    yield from frames
+
+
+def _closing(frames: Iterator[pl.DataFrame], handle: Any) -> Iterator[pl.DataFrame]:
     try:
-        for number, row in records:
-            if not _blank(row):
-                yield number, row
+        yield from frames
     finally:
         handle.close()
 
@@ -247,16 +394,7 @@ def _open_xlsx(path: Path, sheet: str | None) -> Table:
                 row.pop()  # read-only sheets pad rows to the widest one
             yield number, row
 
-    stream = records()
-    header_row, header = _first_non_blank(stream, path)
-
-    def rows() -> Iterator[tuple[int, list[str]]]:
-        try:
-            for number, row in stream:
-                if not _blank(row):
-                    yield number, row
-        finally:
-            book.close()
+    header_row, header, frames = _first_non_blank(_framed(records()), path)
 
     def fraction() -> float | None:
         return min(1.0, position["row"] / total) if total else None
@@ -269,7 +407,7 @@ def _open_xlsx(path: Path, sheet: str | None) -> Table:
         header_row=header_row,
         sha256=sha256,
         size=size,
-        _rows=rows(),
+        _frames=_closing(frames, book),
         _progress=fraction,
         total_rows=(total - header_row) if total else None,
     )

@@ -270,7 +270,7 @@ def import_members(engine: Engine, pii: PiiCipher, request: ImportRequest) -> di
                     prepared = members.prepare(validator.check(chunk), pii, header.labels)
                     timings["read"] += read - mark
                     timings["validate"] += time.perf_counter() - read
-                    yield len(chunk.rows), prepared
+                    yield len(chunk), prepared
 
             index = {"n": 0}
 
@@ -292,7 +292,11 @@ def import_members(engine: Engine, pii: PiiCipher, request: ImportRequest) -> di
 
             _pipeline(produce(), consume)
             mark = time.perf_counter()
-            summary["possible_duplicates"] = duplicates.record(raw, source=batch.source)  # type: ignore[arg-type]
+            summary["possible_duplicates"] = duplicates.record(
+                raw,  # type: ignore[arg-type]
+                source=batch.source,
+                batch_id=batch.id,
+            )
             timings["duplicates"] = time.perf_counter() - mark
             mark = time.perf_counter()
             summary["status_changes"] = lifecycle.apply_rules_after_import(
