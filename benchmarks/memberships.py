@@ -198,7 +198,7 @@ def explain_refresh(server_url: str, url: str, today: date) -> dict[str, object]
     try:
         copy_url = libpq(make_url(url).set(database=copy).render_as_string(hide_password=False))
         statement = lifecycle.refresh_statement(scoped=False).text
-        for name in ("today", "actor", "source"):
+        for name in ("today", "actor", "source", "change_id"):
             statement = statement.replace(f":{name}", f"%({name})s")
         with psycopg.connect(copy_url) as conn:
             for setting, value in lifecycle.REFRESH_SETTINGS.items():
@@ -207,7 +207,7 @@ def explain_refresh(server_url: str, url: str, today: date) -> dict[str, object]
             started = time.perf_counter()
             row = conn.execute(
                 "EXPLAIN (ANALYZE, BUFFERS, WAL, FORMAT JSON) " + _placeholders(statement),
-                {"today": today, "actor": "system", "source": "refresh"},
+                {"today": today, "actor": "system", "source": "refresh", "change_id": uuid.uuid4()},
             ).fetchone()
             conn.commit()
             wall = time.perf_counter() - started

@@ -13,7 +13,6 @@ from rich.console import Console
 
 from .auth.models import AccountKind, Role
 from .core.config import Settings, get_settings
-from .core.errors import ProblemError
 from .memberships.cli import memberships_app
 
 app = typer.Typer(
@@ -151,6 +150,7 @@ def users_create(
     import uuid
 
     from .auth import service
+    from .core.errors import ProblemError
 
     password = _read_secret(password_stdin, "password")
     try:
@@ -178,6 +178,7 @@ def clients_create(
     import secrets
 
     from .auth import service
+    from .core.errors import ProblemError
 
     secret = secrets.token_urlsafe(32)
     try:
@@ -520,6 +521,7 @@ def people_merge(
     """Merge OTHER into KEEP: memberships, history and accounts move; gaps are filled."""
     import uuid
 
+    from .core.errors import ProblemError
     from .onboarding.service import _user
     from .people import merge
 

@@ -15,7 +15,7 @@ from typer.testing import CliRunner
 from services.registry.core.clock import get_today
 from services.registry.core.db import transaction
 from services.registry.memberships import lifecycle
-from services.registry.memberships.models import Membership, MembershipType
+from services.registry.memberships.models import Membership, MembershipStatus, MembershipType
 from services.search import documents
 
 PROBLEM = "application/problem+json"
@@ -355,6 +355,122 @@ def test_refresh_queues_only_searchable_people_and_each_once(
         {"a": society.id, "b": other.id},
     ).scalar_one()
     assert history == 3  # every change is in its membership's history, searchable or not
+
+
+def test_refresh_knows_every_status_the_tables_allow() -> None:
+    # The refresh reads each row's old status by joining it to this list: a status missing
+    # from it would never be refreshed.
+    assert tuple(MembershipStatus) == lifecycle.STATUSES
+
+
+def test_refresh_history_holds_each_old_status_and_one_change_id_per_run(
+    client, factory, society, admin, runtime, db
+):  # type: ignore[no-untyped-def]
+    """Memberships stored in different statuses move in one run; each history entry has the
+    status its membership had, all share the run's change id, shown by the history API."""
+    held = {"status": "suspended", "status_override": "suspended", "override_reason": "欠费"}
+    stored = {
+        "active": {"status": "active"},
+        "grace": {"status": "grace"},
+        "stale_lapsed": {"status": "lapsed"},  # ended later than an old import thought
+        "suspended": held,
+    }
+    valid_until = {
+        "active": date(2026, 12, 31),
+        "grace": date(2026, 12, 31),
+        "stale_lapsed": date(2027, 6, 30),
+        "suspended": date(2026, 12, 31),
+    }
+    ids = {}
+    for name, fields in stored.items():
+        person = factory.person(org=society)
+        row = factory.membership(
+            society, person, joined_on=date(2026, 1, 1), valid_until=valid_until[name], **fields
+        )
+        ids[name] = row.id
+    with transaction(runtime.sessions) as session:
+        first = lifecycle.refresh(session, today=date(2027, 1, 1), org_ids=[society.id])
+    with transaction(runtime.sessions) as session:
+        second = lifecycle.refresh(session, today=date(2027, 3, 1), org_ids=[society.id])
+    assert first.changed == {"lapsed": 2, "active": 1}  # no type: no grace
+    assert second.changed == {}
+    assert first.change_id is not None
+    assert second.change_id is None
+    db.rollback()
+    rows = db.execute(
+        text(
+            "SELECT entity_id, old_value, new_value, change_id, reason FROM change_history"
+            " WHERE entity = 'membership' AND entity_id = ANY(:ids)"
+        ),
+        {"ids": list(ids.values())},
+    ).all()
+    by_id = {r.entity_id: (r.old_value, r.new_value) for r in rows}
+    assert by_id == {
+        ids["active"]: ("active", "lapsed"),
+        ids["grace"]: ("grace", "lapsed"),
+        ids["stale_lapsed"]: ("lapsed", "active"),
+    }  # the suspension holds: no entry
+    assert {(r.change_id, r.reason) for r in rows} == {(first.change_id, "dates")}
+    shown = client.get(f"{API}/memberships/{ids['grace']}/history", headers=admin).json()
+    assert [(e["field"], e["old_value"], e["new_value"], e["actor"], e["change_id"])
+            for e in shown["items"]] == [
+        ("status", "grace", "lapsed", "system", str(first.change_id))
+    ]  # fmt: skip
+
+
+def test_a_membership_renewed_while_the_refresh_runs_is_not_lapsed(factory, society, runtime, db):  # type: ignore[no-untyped-def]
+    """The refresh checks a row changed under it again on its newest version: a renewal
+    committed while the refresh waits on the row's lock keeps the membership active."""
+    person = factory.person(org=society)
+    renewed = factory.membership(
+        society, person, joined_on=date(2026, 1, 1), valid_until=date(2026, 12, 31)
+    )
+    untouched = factory.membership(
+        society, factory.person(org=society), joined_on=date(2026, 1, 1),
+        valid_until=date(2026, 12, 31),
+    )  # fmt: skip
+    results: list[lifecycle.RefreshResult] = []
+    renewal = runtime.sessions()
+    renewal.execute(
+        text("UPDATE membership SET valid_until = :d, version = version + 1 WHERE id = :id"),
+        {"d": date(2027, 12, 31), "id": renewed.id},
+    )  # holds the row's lock until it commits
+
+    def run() -> None:
+        with transaction(runtime.sessions) as session:
+            results.append(lifecycle.refresh(session, today=date(2027, 1, 1), org_ids=[society.id]))
+
+    worker = threading.Thread(target=run)
+    worker.start()
+    waiting = 0
+    for _ in range(200):  # until the refresh waits on the renewal's lock
+        waiting = db.execute(
+            text(
+                "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock'"
+                " AND query LIKE '%UPDATE membership m%'"
+            )
+        ).scalar_one()
+        db.rollback()
+        if waiting:
+            break
+        worker.join(0.05)
+    assert waiting
+    renewal.commit()
+    renewal.close()
+    worker.join(30)
+    assert len(results) == 1
+    assert results[0].changed == {"lapsed": 1}
+    statuses = dict(
+        db.execute(
+            text("SELECT id, status FROM membership WHERE id IN (:a, :b)"),
+            {"a": renewed.id, "b": untouched.id},
+        ).all()
+    )
+    assert statuses == {renewed.id: "active", untouched.id: "lapsed"}
+    entries = db.execute(
+        text("SELECT count(*) FROM change_history WHERE entity_id = :id"), {"id": renewed.id}
+    ).scalar_one()
+    assert entries == 0
 
 
 def test_without_a_type_there_is_no_grace(client, factory, society, admin, runtime, freeze) -> None:

@@ -52,7 +52,8 @@ class ChangeRecord(SQLModel, table=True):
     """One field's change on one object: old and new value (sensitive ones masked), who, why."""
 
     __tablename__ = "change_history"
-    __table_args__ = (Index(None, "entity", "entity_id", "id"),)
+    # One object's history in order; object ids are unique across tables (migration 0015).
+    __table_args__ = (Index(None, "entity_id", "id"),)
 
     id: int | None = Field(default=None, sa_type=BigInteger, primary_key=True)
     entity: str = Field(max_length=32)

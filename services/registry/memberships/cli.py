@@ -9,13 +9,15 @@ from typing import Annotated
 
 import typer
 
-from ..core import clock, normalize
+from ..core import normalize
 
 memberships_app = typer.Typer(help="Membership lifecycle and reports.", no_args_is_help=True)
 
 
 def _parse_day(value: str | None) -> date:
     if value is None:
+        from ..core import clock
+
         return clock.today()
     try:
         return normalize.parse_date(value)
@@ -33,20 +35,22 @@ def refresh(
 ) -> None:
     """Recompute every membership's status from its dates and type (active, grace, lapsed),
     leaving statuses set by hand alone. One set-based statement; safe to run at any time."""
+    # Loaded here, and only what the refresh needs: the command starts in about a second.
     from ..cli import _fail, _runtime_session
-    from ..orgs import service as org_service
-    from . import lifecycle
+    from . import status_refresh
 
     day = _parse_day(today)
     started = time.perf_counter()
     with _runtime_session() as session:
         org_ids = None
         if org:
+            from ..orgs import service as org_service
+
             found = org_service.by_code(session, org)
             if found is None:
                 raise _fail(f"no organisation with code {org}")
             org_ids = [found.id]
-        result = lifecycle.refresh(session, today=day, org_ids=org_ids, actor="system")
+        result = status_refresh.refresh(session, today=day, org_ids=org_ids, actor="system")
     seconds = time.perf_counter() - started
     summary = {
         "today": day.isoformat(),
@@ -54,6 +58,7 @@ def refresh(
         "by_status": result.changed,
         "group_members_by_status": result.groups_changed,
         "queued_for_search": result.queued_for_search,
+        "change_id": None if result.change_id is None else str(result.change_id),
         "seconds": round(seconds, 3),
     }
     if json_:

@@ -18,15 +18,12 @@ import calendar
 import re
 import string
 import uuid
-from collections.abc import Iterator
-from contextlib import contextmanager
-from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, TextClause, bindparam, select, text
+from sqlalchemy import Connection, bindparam, select, text
 from sqlalchemy.orm import Session
-from sqlalchemy.types import Date, String, Uuid
+from sqlalchemy.types import Uuid
 
 from services.search.outbox import enqueue_people
 
@@ -42,31 +39,18 @@ from .models import (
     TerminationReason,
 )
 
-STATUS_RULE = """
-CASE
-    WHEN m.status_override IS NOT NULL THEN m.status_override
-    WHEN m.status = 'pending' THEN 'pending'
-    WHEN m.valid_until IS NULL OR m.valid_until >= :today THEN 'active'
-    WHEN m.valid_until + coalesce(t.grace_days, 0) >= :today THEN 'grace'
-    ELSE 'lapsed'
-END"""
-
-# Group members (institutions) have no types: no grace, and only their dates decide, unless
-# their status was set by hand (pending, suspended, terminated).
-GROUP_STATUS_RULE = """
-CASE
-    WHEN g.status IN ('pending', 'suspended', 'terminated') THEN g.status
-    WHEN g.valid_until IS NULL OR g.valid_until >= :today THEN 'active'
-    ELSE 'lapsed'
-END"""
-
-_TODAY = bindparam("today", type_=Date)
-
-# Who has a search document: `services.search.documents.SEARCHABLE` (a test holds them equal),
-# not imported from there because that module loads the Chinese text analysis, which the
-# refresh command does not need and would pay for at every start.
-SEARCHABLE = "p.expert_opt_in AND p.status = 'active'"
-
+# The refresh lives in its own module so that the command loads little; these names are
+# part of this module's interface as well.
+from .status_refresh import GROUP_STATUS_RULE as GROUP_STATUS_RULE
+from .status_refresh import REFRESH_SETTINGS as REFRESH_SETTINGS
+from .status_refresh import SEARCHABLE as SEARCHABLE
+from .status_refresh import STATUS_RULE as STATUS_RULE
+from .status_refresh import STATUSES as STATUSES
+from .status_refresh import TODAY_PARAM
+from .status_refresh import RefreshResult as RefreshResult
+from .status_refresh import refresh as refresh
+from .status_refresh import refresh_statement as refresh_statement
+from .status_refresh import server_settings as server_settings
 
 # --- periods ------------------------------------------------------------------------------------
 
@@ -167,167 +151,9 @@ def computed_status(session: Session, membership: Membership, today: date) -> st
         text(
             f"SELECT {STATUS_RULE} FROM membership m"  # noqa: S608 - a constant
             " LEFT JOIN membership_type t ON t.id = m.type_id WHERE m.id = :id"
-        ).bindparams(_TODAY, bindparam("id", type_=Uuid)),
+        ).bindparams(TODAY_PARAM, bindparam("id", type_=Uuid)),
         {"today": today, "id": membership.id},
     ).scalar_one()
-
-
-@dataclass
-class RefreshResult:
-    """How many memberships (and group memberships) moved into each status."""
-
-    changed: dict[str, int]
-    groups_changed: dict[str, int]
-    # People queued for the search index (searchable, and in or out of good standing).
-    queued_for_search: int = 0
-
-    @property
-    def total(self) -> int:
-        return sum(self.changed.values())
-
-
-# Settings for the refresh statement alone. Memory: the changed rows are kept once (the
-# data-modifying CTE's result) and the table is joined to them by hash; with the server's
-# default work_mem (4 MB) a catch-up of hundreds of thousands of rows spills to disk.
-# No JIT: over a million rows the plan's cost asks for compiling, inlining and optimising its
-# expressions, which takes longer than evaluating them.
-REFRESH_SETTINGS = {"work_mem": "64MB", "jit": "off"}
-
-
-def refresh_statement(*, scoped: bool) -> TextClause:
-    """The refresh as one statement (`:today`, `:actor`, `:source`, and `:org_ids` when
-    `scoped`); `benchmarks/memberships.py` runs it under EXPLAIN ANALYZE."""
-    where = "m.org_id = ANY(:org_ids)" if scoped else "TRUE"
-    group_where = "g.org_id = ANY(:org_ids)" if scoped else "TRUE"
-    return text(
-        f"""
-        WITH computed AS MATERIALIZED (
-            SELECT tid, id, person_id, old_status, new_status FROM (
-                SELECT m.ctid AS tid, m.id, m.person_id, m.status AS old_status,
-                       {STATUS_RULE} AS new_status
-                FROM membership m LEFT JOIN membership_type t ON t.id = m.type_id
-                WHERE {where}
-            ) rule
-            WHERE new_status <> old_status
-        ), changed AS (
-            -- Only the rows that change are written, each fetched by its address (ctid);
-            -- handed over as one array they are looked up one by one instead of the whole
-            -- table being scanned and hashed again. One changed by someone else since the
-            -- snapshot has a new address and is left for the next run. No index holds a
-            -- column set here and the table keeps room on its pages (fillfactor), so these
-            -- are HOT updates that leave the indexes alone.
-            UPDATE membership m
-            SET status = c.new_status, updated_at = now(), version = m.version + 1
-            FROM unnest(ARRAY(SELECT computed FROM computed)) AS c(
-                tid tid, id uuid, person_id uuid, old_status varchar, new_status varchar)
-            WHERE m.ctid = c.tid AND m.status = c.old_status
-            RETURNING m.id, m.person_id, m.version, c.old_status, c.new_status
-        ), history AS (
-            -- The change's id is derived from the membership and its new version (each
-            -- version is written once): a random UUID per row cost a quarter of this INSERT.
-            INSERT INTO change_history (entity, entity_id, change_id, field, old_value,
-                                        new_value, reason, actor, source)
-            SELECT 'membership', id, md5('membership:' || id || ':' || version)::uuid,
-                   'status', old_status, new_status, 'dates', :actor, :source
-            FROM changed
-        ), searchable AS MATERIALIZED (
-            -- Read only when something changed (the hash join below ends at once otherwise);
-            -- a CTE has no index, so the planner hashes it instead of looking up each person.
-            SELECT p.id FROM person p WHERE {SEARCHABLE}
-        ), outbox AS (
-            -- A search document lists the organisations of the memberships in good standing,
-            -- and only searchable people have one: moving between active and grace, or a
-            -- person who is not searchable, changes no document. One row per person.
-            INSERT INTO search_outbox (person_id, attempts)
-            SELECT s.id, 0 FROM searchable s
-            WHERE s.id IN (
-                SELECT person_id FROM changed
-                WHERE (old_status IN ('active', 'grace')) <> (new_status IN ('active', 'grace'))
-            )
-            RETURNING person_id
-        ), group_computed AS MATERIALIZED (
-            SELECT id, old_status, new_status FROM (
-                SELECT g.id, g.status AS old_status, {GROUP_STATUS_RULE} AS new_status
-                FROM group_membership g WHERE {group_where}
-            ) rule
-            WHERE new_status <> old_status
-        ), group_changed AS (
-            UPDATE group_membership g
-            SET status = c.new_status, updated_at = now(), version = g.version + 1
-            FROM group_computed c
-            WHERE g.id = c.id AND g.status = c.old_status
-            RETURNING g.id, c.old_status, c.new_status
-        ), group_history AS (
-            INSERT INTO change_history (entity, entity_id, change_id, field, old_value,
-                                        new_value, reason, actor, source)
-            SELECT 'group_membership', id, gen_random_uuid(), 'status', old_status, new_status,
-                   'dates', :actor, :source
-            FROM group_changed
-        )
-        SELECT 'individual', new_status, count(*) FROM changed GROUP BY new_status
-        UNION ALL
-        SELECT 'group', new_status, count(*) FROM group_changed GROUP BY new_status
-        UNION ALL
-        SELECT 'outbox', NULL, count(*) FROM outbox
-        """  # noqa: S608 - constants only
-    ).bindparams(_TODAY, bindparam("actor", type_=String), bindparam("source", type_=String))
-
-
-@contextmanager
-def server_settings(
-    session: Session | Connection, values: dict[str, str], *, local: bool = True
-) -> Iterator[None]:
-    """Server settings for the statements inside, then back to what they were, so that the
-    caller's transaction (an import's, say) or, with `local=False` on an autocommit
-    connection, the pooled connection keeps its own."""
-    set_config = text("SELECT set_config(:name, :value, :local)")
-    previous = {
-        name: session.execute(text("SELECT current_setting(:name)"), {"name": name}).scalar_one()
-        for name in values
-    }
-    for name, value in values.items():
-        session.execute(set_config, {"name": name, "value": value, "local": local})
-    try:
-        yield
-    except BaseException:
-        # A failed statement aborts the transaction, and with it its local settings.
-        if not local:
-            _restore(session, set_config, previous, local=local)
-        raise
-    _restore(session, set_config, previous, local=local)
-
-
-def _restore(
-    session: Session | Connection, set_config: TextClause, values: dict[str, str], *, local: bool
-) -> None:
-    for name, value in values.items():
-        session.execute(set_config, {"name": name, "value": value, "local": local})
-
-
-def refresh(
-    session: Session | Connection,
-    *,
-    today: date,
-    org_ids: list[uuid.UUID] | None = None,
-    actor: str = "system",
-    source: str = "refresh",
-) -> RefreshResult:
-    """Bring every membership's status in line with the rule, in one set-based statement:
-    only rows whose status changes are written, each with a history entry, and the people
-    whose search document changes are queued for the index in the same transaction. Running
-    it again changes nothing, so it is safe at any time (cron, after an import, twice at once:
-    the second waits on the row locks and then finds nothing to do)."""
-    params: dict[str, Any] = {"today": today, "actor": actor, "source": source}
-    if org_ids is not None:
-        params["org_ids"] = list(org_ids)
-    with server_settings(session, REFRESH_SETTINGS):
-        rows = session.execute(refresh_statement(scoped=org_ids is not None), params).all()
-    changed = {str(status): int(n) for kind, status, n in rows if kind == "individual"}
-    groups = {str(status): int(n) for kind, status, n in rows if kind == "group"}
-    queued = sum(int(n) for kind, _, n in rows if kind == "outbox")
-    if queued:
-        session.info["outbox_dirty"] = True
-    return RefreshResult(changed, groups, queued)
 
 
 def apply_rules_after_import(

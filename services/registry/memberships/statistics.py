@@ -34,8 +34,11 @@ AGE_BANDS: Sequence[tuple[str, int]] = (
     ("70_plus", 70),
 )
 # Over a million memberships the plan's cost asks PostgreSQL to compile, inline and optimise
-# the query's expressions: longer than evaluating them for a query that runs once.
-NO_JIT = {"jit": "off"}
+# the query's expressions: longer than evaluating them for a query that runs once. With the
+# server's default work_mem (4 MB) the join and the grouping sets of a million rows spill to
+# temporary files (the people hashed in 16 batches, the rows sorted by society: about 340 MB
+# written and read back); with 64 MB every grouping set is hashed in memory.
+SETTINGS = {"jit": "off", "work_mem": "64MB"}
 DIMENSIONS = (
     "org_id",
     "grade",
@@ -109,7 +112,7 @@ def compute(
     counts: dict[str, dict[object, int]] = {name: {} for name in DIMENSIONS}
     width = len(DIMENSIONS)
     # Reads run on autocommit connections: the setting is the connection's until put back.
-    with lifecycle.server_settings(session, NO_JIT, local=False):
+    with lifecycle.server_settings(session, SETTINGS, local=False):
         result = session.execute(query).all()
     for row in result:
         flags, values, n = row[:width], row[width : 2 * width], row[-1]

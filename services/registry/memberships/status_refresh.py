@@ -1,0 +1,224 @@
+"""The membership status refresh: every membership's status brought in line with the rule, in
+one set-based statement (`registry memberships refresh`, after imports, the demo data).
+
+The rule itself (`STATUS_RULE`, documented in `lifecycle`) is here too, with the statement,
+so that the command loads only SQLAlchemy's core and this module: not the models, the web
+framework or the search code, which it does not need and would pay for at every start.
+`lifecycle` re-exports all of it.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import date
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import Connection, TextClause, bindparam, text
+from sqlalchemy.types import Date, String, Uuid
+
+from ..core.ids import uuid7
+
+if TYPE_CHECKING:
+    from sqlalchemy.orm import Session
+
+# `models.MembershipStatus`, which the tables' CHECK constraints list (a test holds them
+# equal); not imported from there, which would define every table of the registry.
+STATUSES = ("pending", "active", "grace", "lapsed", "suspended", "terminated")
+
+STATUS_RULE = """
+CASE
+    WHEN m.status_override IS NOT NULL THEN m.status_override
+    WHEN m.status = 'pending' THEN 'pending'
+    WHEN m.valid_until IS NULL OR m.valid_until >= :today THEN 'active'
+    WHEN m.valid_until + coalesce(t.grace_days, 0) >= :today THEN 'grace'
+    ELSE 'lapsed'
+END"""
+
+# Group members (institutions) have no types: no grace, and only their dates decide, unless
+# their status was set by hand (pending, suspended, terminated).
+GROUP_STATUS_RULE = """
+CASE
+    WHEN g.status IN ('pending', 'suspended', 'terminated') THEN g.status
+    WHEN g.valid_until IS NULL OR g.valid_until >= :today THEN 'active'
+    ELSE 'lapsed'
+END"""
+
+TODAY_PARAM = bindparam("today", type_=Date)
+
+# Who has a search document: `services.search.documents.SEARCHABLE` (a test holds them equal),
+# not imported from there because that module loads the Chinese text analysis, which the
+# refresh command does not need and would pay for at every start.
+SEARCHABLE = "p.expert_opt_in AND p.status = 'active'"
+
+
+@dataclass
+class RefreshResult:
+    """How many memberships (and group memberships) moved into each status."""
+
+    changed: dict[str, int]
+    groups_changed: dict[str, int]
+    # People queued for the search index (searchable, and in or out of good standing).
+    queued_for_search: int = 0
+    # The change id of every history entry this refresh wrote (one per run, as an import's
+    # batch is the change id of what it created).
+    change_id: uuid.UUID | None = None
+
+    @property
+    def total(self) -> int:
+        return sum(self.changed.values())
+
+
+# Settings for the refresh statement alone. Memory: the changed rows are kept once (the
+# data-modifying CTE's result, read by the history and outbox INSERTs and the counts); with
+# the server's default work_mem (4 MB), or 64 MB, a catch-up of hundreds of thousands of rows
+# writes them to a temporary file and reads them back three times.
+# No JIT: over a million rows the plan's cost asks for compiling, inlining and optimising its
+# expressions, which takes longer than evaluating them.
+REFRESH_SETTINGS = {"work_mem": "256MB", "jit": "off"}
+
+# Every status the tables allow (their CHECK constraints). Each row is joined to its stored
+# status in this list, so the UPDATE's RETURNING (which sees only the new row) carries the
+# status the row had: the history's old value, read in the same scan that writes the row.
+_STATUSES = ", ".join(f"('{status}')" for status in STATUSES)
+# The type of memberships without one: no grace (the rule's `coalesce`), joined like a type
+# because an UPDATE's FROM list cannot be outer-joined to the updated table.
+_NO_TYPE = "'00000000-0000-0000-0000-000000000000'::uuid"
+
+
+def refresh_statement(*, scoped: bool) -> TextClause:
+    """The refresh as one statement (`:today`, `:actor`, `:source`, `:change_id`, and
+    `:org_ids` when `scoped`); `benchmarks/memberships.py` runs it under EXPLAIN ANALYZE."""
+    where = "m.org_id = ANY(:org_ids)" if scoped else "TRUE"
+    group_where = "g.org_id = ANY(:org_ids)" if scoped else "TRUE"
+    return text(
+        f"""
+        WITH changed AS (
+            -- One pass over the table: the rule is evaluated as each row is read, and only
+            -- the rows whose status it changes are written. No index holds a column set here
+            -- and the table keeps room on its pages (fillfactor), so these are HOT updates
+            -- that leave the indexes alone. A row changed by someone else since the
+            -- statement began is checked again, rule and stored status, on its newest version.
+            UPDATE membership m
+            SET status = {STATUS_RULE}, updated_at = now(), version = m.version + 1
+            FROM (VALUES {_STATUSES}) AS s(old_status),
+                 (SELECT id, grace_days FROM membership_type
+                  UNION ALL SELECT {_NO_TYPE}, 0) AS t
+            WHERE s.old_status = m.status
+              AND t.id = coalesce(m.type_id, {_NO_TYPE})
+              AND {STATUS_RULE} <> m.status
+              AND {where}
+            RETURNING m.id, m.person_id, s.old_status, m.status AS new_status
+        ), history AS (
+            INSERT INTO change_history (entity, entity_id, change_id, field, old_value,
+                                        new_value, reason, actor, source)
+            SELECT 'membership', id, :change_id, 'status', old_status, new_status, 'dates',
+                   :actor, :source
+            FROM changed
+        ), searchable AS MATERIALIZED (
+            -- Read only when something changed (the hash join below ends at once otherwise);
+            -- a CTE has no index, so the planner hashes it instead of looking up each person.
+            SELECT p.id FROM person p WHERE {SEARCHABLE}
+        ), outbox AS (
+            -- A search document lists the organisations of the memberships in good standing,
+            -- and only searchable people have one: moving between active and grace, or a
+            -- person who is not searchable, changes no document. One row per person.
+            INSERT INTO search_outbox (person_id, attempts)
+            SELECT s.id, 0 FROM searchable s
+            WHERE s.id IN (
+                SELECT person_id FROM changed
+                WHERE (old_status IN ('active', 'grace')) <> (new_status IN ('active', 'grace'))
+            )
+            RETURNING person_id
+        ), group_changed AS (
+            UPDATE group_membership g
+            SET status = {GROUP_STATUS_RULE}, updated_at = now(), version = g.version + 1
+            FROM (VALUES {_STATUSES}) AS s(old_status)
+            WHERE s.old_status = g.status
+              AND {GROUP_STATUS_RULE} <> g.status
+              AND {group_where}
+            RETURNING g.id, s.old_status, g.status AS new_status
+        ), group_history AS (
+            INSERT INTO change_history (entity, entity_id, change_id, field, old_value,
+                                        new_value, reason, actor, source)
+            SELECT 'group_membership', id, :change_id, 'status', old_status, new_status,
+                   'dates', :actor, :source
+            FROM group_changed
+        )
+        SELECT 'individual', new_status, count(*) FROM changed GROUP BY new_status
+        UNION ALL
+        SELECT 'group', new_status, count(*) FROM group_changed GROUP BY new_status
+        UNION ALL
+        SELECT 'outbox', NULL, count(*) FROM outbox
+        """  # noqa: S608 - constants only
+    ).bindparams(
+        TODAY_PARAM,
+        bindparam("actor", type_=String),
+        bindparam("source", type_=String),
+        bindparam("change_id", type_=Uuid),
+    )
+
+
+@contextmanager
+def server_settings(
+    session: Session | Connection, values: dict[str, str], *, local: bool = True
+) -> Iterator[None]:
+    """Server settings for the statements inside, then back to what they were, so that the
+    caller's transaction (an import's, say) or, with `local=False` on an autocommit
+    connection, the pooled connection keeps its own."""
+    set_config = text("SELECT set_config(:name, :value, :local)")
+    previous = {
+        name: session.execute(text("SELECT current_setting(:name)"), {"name": name}).scalar_one()
+        for name in values
+    }
+    for name, value in values.items():
+        session.execute(set_config, {"name": name, "value": value, "local": local})
+    try:
+        yield
+    except BaseException:
+        # A failed statement aborts the transaction, and with it its local settings.
+        if not local:
+            _restore(session, set_config, previous, local=local)
+        raise
+    _restore(session, set_config, previous, local=local)
+
+
+def _restore(
+    session: Session | Connection, set_config: TextClause, values: dict[str, str], *, local: bool
+) -> None:
+    for name, value in values.items():
+        session.execute(set_config, {"name": name, "value": value, "local": local})
+
+
+def refresh(
+    session: Session | Connection,
+    *,
+    today: date,
+    org_ids: list[uuid.UUID] | None = None,
+    actor: str = "system",
+    source: str = "refresh",
+) -> RefreshResult:
+    """Bring every membership's status in line with the rule, in one set-based statement:
+    only rows whose status changes are written, each with a history entry, and the people
+    whose search document changes are queued for the index in the same transaction. Running
+    it again changes nothing, so it is safe at any time (cron, after an import, twice at once:
+    the second waits on the row locks and then finds nothing to do)."""
+    change_id = uuid7()
+    params: dict[str, Any] = {
+        "today": today,
+        "actor": actor,
+        "source": source,
+        "change_id": change_id,
+    }
+    if org_ids is not None:
+        params["org_ids"] = list(org_ids)
+    with server_settings(session, REFRESH_SETTINGS):
+        rows = session.execute(refresh_statement(scoped=org_ids is not None), params).all()
+    changed = {str(status): int(n) for kind, status, n in rows if kind == "individual"}
+    groups = {str(status): int(n) for kind, status, n in rows if kind == "group"}
+    queued = sum(int(n) for kind, _, n in rows if kind == "outbox")
+    if queued:
+        session.info["outbox_dirty"] = True
+    return RefreshResult(changed, groups, queued, change_id if changed or groups else None)
