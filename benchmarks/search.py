@@ -561,6 +561,8 @@ def statement_kind(statement: str) -> str:
     s = " ".join(statement.lower().split())
     if "from expert_bitmap_key where key = any" in s:
         return "bitmap_keys"  # which query keys have bitmaps: chooses the path
+    if "as match_size" in s:
+        return "bitmap_count"  # the size of the match on bitmaps: row path or bitmap facets
     if "join expert_bitmap b" in s:
         return "bitmap_facets"  # total and facets from bitmaps (broad)
     if "'_total'" in s and "expert_doc" in s:

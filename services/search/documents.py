@@ -7,7 +7,8 @@ import uuid
 from dataclasses import dataclass, field
 from datetime import date
 from functools import lru_cache
-from typing import Any, NamedTuple
+from json.encoder import encode_basestring  # what json.dumps(..., ensure_ascii=False) uses
+from typing import NamedTuple
 
 from sqlalchemy import text
 from sqlalchemy.orm import Session
@@ -237,26 +238,93 @@ def load(
     return docs, tombstones
 
 
-_TOKEN_FIELDS = (
-    "name_tokens",
-    "field_tokens",
-    "discipline_tokens",
-    "institution_tokens",
-    "bio_tokens",
-)
+# The JSON document is joined from fragments: the members that repeat across profiles
+# (institution, title, position, region, disciplines, societies, tags) are encoded once each.
+def _json_str(value: str | None) -> str:
+    return "null" if value is None else encode_basestring(value)
 
 
-_JSON = json.JSONEncoder(ensure_ascii=False)  # what json.dumps(..., ensure_ascii=False) uses
+_json_str_cached = lru_cache(maxsize=_CACHED)(_json_str)
+
+
+@lru_cache(maxsize=_CACHED)
+def _json_list(values: tuple[str, ...]) -> str:
+    return "[" + ", ".join(map(_json_str_cached, values)) + "]"
+
+
+def _json_strings(values: tuple[str, ...]) -> str:
+    return "[" + ", ".join(map(_json_str_cached, values)) + "]"
+
+
+@lru_cache(maxsize=1 << 15)
+def _json_date(value: date | None) -> str:
+    return "null" if value is None else '"' + value.isoformat() + '"'
+
+
+@lru_cache(maxsize=_CACHED)
+def _json_profile(
+    title_level: str | None,
+    position: str | None,
+    institution: str | None,
+    institution_key: str | None,
+    institution_uscc: str | None,
+    region_code: str | None,
+) -> str:
+    return (
+        f', "title_level": {_json_str(title_level)}, "position": {_json_str(position)}'
+        f', "institution": {_json_str(institution)}'
+        f', "institution_key": {_json_str(institution_key)}'
+        f', "institution_uscc": {_json_str(institution_uscc)}'
+        f', "region_code": {_json_str(region_code)}'
+    )
+
+
+def _json_number(value: float | int) -> str:
+    return float.__repr__(value) if type(value) is float else int.__repr__(value)
 
 
 def to_json(doc: ExpertDocument) -> str:
-    """The stored form of a document's public fields (tokens are rebuilt, never stored twice)."""
-    data: dict[str, Any] = doc.__dict__.copy()
-    for key in _TOKEN_FIELDS:
-        del data[key]
-    data["person_id"] = str(doc.person_id)
-    data["birth_date"] = doc.birth_date.isoformat() if doc.birth_date else None
-    return _JSON.encode(data)
+    """The stored form of a document's public fields, as `json.dumps(..., ensure_ascii=False)`
+    writes them in field order (tokens are rebuilt, never stored twice)."""
+    return "".join(
+        (
+            '{"person_id": "',
+            str(doc.person_id),
+            '", "version": ',
+            int.__repr__(doc.version),
+            ', "name": ',
+            encode_basestring(doc.name),
+            ', "name_en": ',
+            _json_str(doc.name_en),
+            ', "gender": ',
+            _json_str_cached(doc.gender),
+            ', "birth_date": ',
+            _json_date(doc.birth_date),
+            ', "age_band": ',
+            _json_str_cached(doc.age_band),
+            _json_profile(
+                doc.title_level,
+                doc.position,
+                doc.institution,
+                doc.institution_key,
+                doc.institution_uscc,
+                doc.region_code,
+            ),
+            ', "discipline_codes": ',
+            _json_list(doc.discipline_codes),
+            ', "research_fields": ',
+            _json_strings(doc.research_fields),
+            ', "talent_tags": ',
+            _json_list(doc.talent_tags),
+            ', "biography": ',
+            _json_str(doc.biography),
+            ', "org_codes": ',
+            _json_list(doc.org_codes),
+            ', "prior": ',
+            _json_number(doc.prior),
+            "}",
+        )
+    )
 
 
 def from_json(text_: str) -> ExpertDocument:

@@ -13,6 +13,8 @@ from services.registry.core.models import created_field
 
 # Bits per bitmap row: 3,968 bytes, so two rows share a page (no TOAST: storage is PLAIN).
 CHUNK_BITS = 31_744
+# What the bitmap path needs of an excluded person: the ordinal and the facet values.
+EXCLUSION_COLUMNS = ("ord", "title_level", "gender", "province", "disciplines_l1")
 
 
 def _array() -> Column:
@@ -29,8 +31,10 @@ class ExpertDoc(SQLModel, table=True):
         Index(None, "tsv", postgresql_using="gin"),
         Index(None, "ord", unique=True),
         Index(None, "prior", "person_id"),  # read backwards: strongest profiles first
-        Index(None, "institution_key"),
-        Index(None, "institution_uscc"),
+        # Conflict rules exclude whole institutions: the bitmap path reads the colleagues'
+        # ordinals and facet values from these indexes alone (index-only), not their rows.
+        Index(None, "institution_key", postgresql_include=list(EXCLUSION_COLUMNS)),
+        Index(None, "institution_uscc", postgresql_include=list(EXCLUSION_COLUMNS)),
     )
 
     person_id: uuid.UUID = Field(primary_key=True)

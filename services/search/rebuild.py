@@ -3,13 +3,15 @@ replay the changes that snapshot cannot hold. Each backend swaps its new index i
 
 from __future__ import annotations
 
+import gc
+import multiprocessing
 import queue
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import closing, contextmanager
 from datetime import date, datetime, timedelta
-from typing import Any
+from typing import Any, Protocol
 
 import psycopg
 from psycopg import sql
@@ -226,7 +228,6 @@ def copy_line(values: Sequence[Any]) -> str:
     return "\t".join(escaped) + "\n"
 
 
-Values = Callable[[documents.ExpertDocument], Sequence[Any]]
 PARTS = ("reading", "building", "rendering", "writing")
 
 
@@ -236,15 +237,31 @@ def libpq_url(sessions: sessionmaker[Session]) -> str:
     return str(url.render_as_string(hide_password=False))
 
 
+@contextmanager
+def _no_cyclic_gc() -> Iterator[None]:
+    """Pause the cyclic garbage collector while documents stream. Documents hold no reference
+    cycles (reference counting frees them), but each batch allocates enough objects to set off
+    collections that walk every object alive, the analysis caches included: measured, about a
+    quarter of the stream's CPU time."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
+
+
 def _copy_part(
     url: str,
     snapshot_id: str,
     table: str,
     columns: Sequence[str],
-    values: Values,
+    part: Part,
     low: Any,
     high: Any,
     batch: int,
+    prepare: Sequence[str] = (),
 ) -> tuple[int, dict[str, float]]:
     """Build and COPY the documents of one key range, reading from an exported snapshot.
 
@@ -258,11 +275,13 @@ def _copy_part(
     clock = time.perf_counter
     timing = dict.fromkeys(PARTS, 0.0)
     count = 0
-    with psycopg.connect(url, application_name="registry-rebuild") as reader:
+    with _no_cyclic_gc(), psycopg.connect(url, application_name="registry-rebuild") as reader:
         reader.isolation_level = psycopg.IsolationLevel.REPEATABLE_READ
         reader.read_only = True
         reader.execute(sql.SQL("SET TRANSACTION SNAPSHOT {}").format(sql.Literal(snapshot_id)))
         with psycopg.connect(url, application_name="registry-rebuild") as writer:
+            for setting in prepare:
+                writer.execute(setting)  # type: ignore[arg-type]
             statement = sql.SQL("COPY {} ({}) FROM STDIN").format(
                 sql.Identifier(table), sql.SQL(", ").join(map(sql.Identifier, columns))
             )
@@ -278,7 +297,7 @@ def _copy_part(
                     docs = [build(make(row), REBUILD_VERSION, today) for row in rows]
                     built = clock()
                     timing["building"] += built - fetched
-                    block = "".join([copy_line(values(doc)) for doc in docs]).encode()
+                    block = "".join(map(part.render, docs)).encode()
                     rendered = clock()
                     timing["rendering"] += rendered - built
                     copy.write(block)
@@ -291,28 +310,118 @@ def _copy_part(
     return count, timing
 
 
+class Part(Protocol):
+    """What renders the rows of one key range: `render(doc)` gives the document's row as a line
+    of COPY text and is called once per document, in COPY (key) order; `result()` is what the
+    part learnt on the way (returned to the caller, across processes: picklable)."""
+
+    def render(self, doc: documents.ExpertDocument) -> str: ...
+
+    def result(self) -> Any: ...
+
+
+# Part factory: called with the ordinal of the part's first document (its place in key order).
+Parts = Callable[[int], Part]
+PARALLEL_FROM = 50_000  # documents from which the stream is split over two processes
+
+
 def copy_documents(
     sessions: sessionmaker[Session],
     table: str,
     columns: Sequence[str],
-    values: Values,
+    parts: Parts,
     *,
     batch: int = BATCH,
     timings: dict[str, float] | None = None,
-) -> int:
-    """COPY every searchable person's document into `table`; returns how many.
+    prepare: Sequence[str] = (),
+    parallel_from: int = PARALLEL_FROM,
+) -> tuple[int, list[Any]]:
+    """COPY every searchable person's document into `table`; returns how many, and the
+    `result()` of each part in key order.
 
-    `values(doc)` gives the row in `columns` order and is called once per document, in COPY
-    order. The documents are read from one snapshot exported by this process, so the table
-    holds the database as it was at one instant; rows are rendered as COPY text and sent in
-    blocks of about COPY_BLOCK bytes. (Splitting the work over two processes was measured and
-    did not pay on two cores: PostgreSQL's GIN build needs the second one.)
+    The documents are read from one snapshot exported by this process, so the table holds the
+    database as it was at one instant; a batch of rendered rows is sent as one block.
+    From `parallel_from` documents the key range is split in two halves at the middle
+    document: a second process builds, renders and COPYs the upper half on connections of its
+    own, reading the same snapshot, while this one does the lower half (building documents in
+    Python takes more CPU than PostgreSQL's side of the stream, GIN included). `prepare` holds
+    statements (SET) run first on each connection that writes. `timings` are summed over the
+    processes.
     """
     url = libpq_url(sessions)
     with snapshot(sessions) as conn:
         snapshot_id = conn.execute("SELECT pg_export_snapshot()").fetchone()[0]  # type: ignore[index]
-        count, timing = _copy_part(url, snapshot_id, table, columns, values, None, None, batch)
+        where = documents.SEARCHABLE
+        total = conn.execute(f"SELECT count(*) FROM person p WHERE {where}").fetchone()[0]  # type: ignore[index]  # noqa: S608
+        middle = None
+        if total >= max(parallel_from, 2):
+            half = total // 2
+            middle = conn.execute(
+                f"SELECT p.id FROM person p WHERE {where} ORDER BY p.id OFFSET %s LIMIT 1",  # noqa: S608
+                (half,),
+            ).fetchone()[0]  # type: ignore[index]
+        job = (url, snapshot_id, table, list(columns), batch, list(prepare))
+        if middle is None:
+            part = parts(0)
+            count, timing = _copy_part(
+                url, snapshot_id, table, columns, part, None, None, batch, prepare
+            )
+            results = [part.result()]
+        else:
+            context = multiprocessing.get_context("spawn")
+            receive, send = context.Pipe(duplex=False)
+            upper = context.Process(
+                target=_copy_upper, args=(send, parts, half, middle, *job), name="rebuild-upper"
+            )
+            upper.start()
+            send.close()
+            try:
+                part = parts(0)
+                count, timing = _copy_part(
+                    url, snapshot_id, table, columns, part, None, middle, batch, prepare
+                )
+                if count != half:
+                    raise RuntimeError(f"lower half held {count} documents, not {half}")
+                outcome = receive.recv()
+            except BaseException:
+                upper.terminate()  # its rows go to the build table, which is dropped unused
+                raise
+            finally:
+                upper.join()
+                receive.close()
+            if isinstance(outcome, BaseException):
+                raise outcome
+            upper_count, upper_timing, upper_result = outcome
+            count += upper_count
+            for name, seconds in upper_timing.items():
+                timing[name] = timing.get(name, 0.0) + seconds
+            results = [part.result(), upper_result]
     if timings is not None:
-        for part, seconds in timing.items():
-            timings[part] = timings.get(part, 0.0) + seconds
-    return count
+        for name, seconds in timing.items():
+            timings[name] = timings.get(name, 0.0) + seconds
+    return count, results
+
+
+def _copy_upper(
+    send: Any,
+    parts: Parts,
+    first: int,
+    middle: Any,
+    url: str,
+    snapshot_id: str,
+    table: str,
+    columns: list[str],
+    batch: int,
+    prepare: list[str],
+) -> None:
+    """The second process: COPY the upper half, send back (count, timing, result) or the error."""
+    try:
+        part = parts(first)
+        count, timing = _copy_part(
+            url, snapshot_id, table, columns, part, middle, None, batch, prepare
+        )
+        send.send((count, timing, part.result()))
+    except BaseException as exc:  # handed to the parent, which raises it
+        send.send(RuntimeError(f"upper half of the rebuild failed: {exc!r}"))
+    finally:
+        send.close()

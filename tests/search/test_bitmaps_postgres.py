@@ -144,7 +144,7 @@ def _straightforward(session: Session, query: ExpertQuery) -> tuple[int, dict[st
 
 
 def _check_every_request(runtime, people: list[Person]) -> None:  # type: ignore[no-untyped-def]
-    fast = PostgresBackend(row_path_limit=0, rank_limit=10**9)
+    fast = PostgresBackend(row_path_limit=0, rank_limit=10**9, recount_limit=0)
     rows = PostgresBackend(row_path_limit=10**9)
     statements: list[str] = []
 
@@ -226,7 +226,7 @@ def test_broad_answers_say_when_the_ranking_is_of_the_strongest_candidates(
 
 
 def test_pages_of_a_bitmap_answer_walk_every_hit_once(runtime, people) -> None:  # type: ignore[no-untyped-def]
-    backend = PostgresBackend(row_path_limit=0)
+    backend = PostgresBackend(row_path_limit=0, recount_limit=0)
     seen: list[uuid.UUID] = []
     after = None
     with runtime.sessions() as session:
@@ -252,3 +252,45 @@ def test_the_rebuild_numbers_exactly_the_tokens_the_tsvector_holds(runtime, peop
                 select(func.tsvector_to_array(cast(literal(row(doc)["tsv"]), TSVECTOR)))
             )
             assert set(stored) == document_tokens(doc), doc.name
+
+
+def test_an_overestimated_match_is_counted_on_bitmaps_and_answered_from_its_rows(  # type: ignore[no-untyped-def]
+    runtime, people
+) -> None:
+    """A query estimated above the row-path limit (and not broad) whose bitmaps count a small
+    match takes the row path: the same total, facets and hits, without the bitmap facets
+    statement; with a lower recount limit the same query keeps the bitmap facets."""
+    rows = PostgresBackend(row_path_limit=10**9)
+    statements: list[str] = []
+
+    def record(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
+        statements.append(" ".join(statement.split()))
+
+    event.listen(runtime.engine, "before_cursor_execute", record)
+    recounted_requests = 0
+    try:
+        for body in REQUESTS:
+            with runtime.sessions() as session:
+                query = _query(session, people, body)
+                expected = rows.search(session, query)
+                statements.clear()
+                recounting = PostgresBackend(row_path_limit=0, recount_share=1.0)
+                recounted = recounting.search(session, query)
+                counted = any("AS match_size" in s for s in statements)
+                bitmap_facets = any("fk AS MATERIALIZED" in s for s in statements)
+                statements.clear()
+                small = PostgresBackend(
+                    row_path_limit=0, recount_limit=expected.total - 1, recount_share=1.0
+                )
+                by_bitmaps = small.search(session, query)
+                kept_bitmaps = any("fk AS MATERIALIZED" in s for s in statements)
+            assert kept_bitmaps, body
+            assert bitmap_facets != counted, body  # counted small: no bitmap facets
+            recounted_requests += counted
+            for answer in (recounted, by_bitmaps):
+                assert answer.total == expected.total, body
+                assert answer.facets == expected.facets, body
+                assert [h.person_id for h in answer.hits] == [h.person_id for h in expected.hits]
+    finally:
+        event.remove(runtime.engine, "before_cursor_execute", record)
+    assert recounted_requests >= 3

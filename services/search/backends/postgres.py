@@ -22,7 +22,6 @@ from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from functools import lru_cache, partial
 from itertools import chain
-from operator import itemgetter
 from typing import Any
 
 from sqlalchemy import func, select, text
@@ -32,15 +31,24 @@ from sqlalchemy.schema import CreateIndex
 
 from .. import rebuild as rebuild_module
 from ..documents import ExpertDocument, from_json, to_json
-from ..models import CHUNK_BITS, ExpertDoc
+from ..models import CHUNK_BITS, EXCLUSION_COLUMNS, ExpertDoc
 from ..protocol import FACETS, ExpertHit, ExpertQuery, SearchResult
+from . import postgres_rows
 
 ROW_PATH_LIMIT = 20_000  # estimated matches up to which the rows are read
 # Bitmap-path matches up to which every match is ranked: reading them through the GIN index
 # costs about what finding CANDIDATES of them in profile-strength order costs at 1M experts.
 RANK_LIMIT = 40_000
+# A bitmap-path query whose estimate is at most this share of experts has its match counted on
+# the bitmaps first (a millisecond or two); up to RECOUNT_ROWS matches it takes the row path.
+RECOUNT_SHARE = 0.15
+RECOUNT_ROWS = 40_000
 CANDIDATES = 1_000
 DRIVE_SHARE = 0.1  # a filter admitting more than this share of experts does not drive the index
+# What reading one GIN posting costs against visiting one matching row (heap page, recheck,
+# rank): measured at 1M experts, a 420,000-posting token (a gender) cost 15 ms in the index and
+# spared 14,000 row visits (60-140 ms), about 35 ns against 5-10 µs.
+POSTING_COST = 1 / 150
 # A token in at least this share of documents gets a bitmap (about ROW_PATH_LIMIT at 1M: a
 # rarer key sends its query to the row path anyway).
 BITMAP_MIN_SHARE = 0.02
@@ -91,34 +99,9 @@ def _lexeme(token: str) -> str:
     return "'" + token.replace("\\", "\\\\").replace("'", "''") + "'"
 
 
-_LAST_POSITION = 16383  # PostgreSQL's largest position: later tokens are left out
-_LONGEST_LEXEME = 2000  # bytes; longer tokens are left out and take no position
-# ":1A", ":2A", ... for each weight: a token's suffix by position, rendered once.
-_SUFFIXES = {w: [f":{p}{w}" for p in range(_LAST_POSITION + 1)] for w in "ABCD"}
-
-
-@lru_cache(maxsize=1 << 17)
-def _indexed_lexeme(token: str) -> str | None:
-    """A token as a quoted lexeme, or None when it is too long to index."""
-    return None if len(token.encode()) > _LONGEST_LEXEME else _lexeme(token)
-
-
 def tsvector_literal(doc: ExpertDocument) -> str:
     """Weighted lexemes with positions (PostgreSQL keeps weights only on positions)."""
-    parts: list[str] = []
-    position = 1
-    for tokens, weight in (
-        (doc.name_tokens, "A"),
-        (doc.field_tokens, "B"),
-        (doc.discipline_tokens, "B"),
-        (doc.institution_tokens, "C"),
-        (doc.bio_tokens, "D"),
-    ):
-        lexemes = [q for q in map(_indexed_lexeme, tokens) if q is not None]
-        end = min(position + len(lexemes), _LAST_POSITION + 1)
-        parts.extend(map(str.__add__, lexemes, _SUFFIXES[weight][position:end]))
-        position = end
-    return " ".join(parts)
+    return postgres_rows.tsvector_text(doc)
 
 
 def row(doc: ExpertDocument) -> dict[str, Any]:
@@ -144,7 +127,7 @@ def row(doc: ExpertDocument) -> dict[str, Any]:
         "org_codes": list(doc.org_codes),
         "prior": doc.prior,
         "document": to_json(doc),
-        "tsv": f"{tsvector_literal(doc)} {filter_tokens(doc)}",
+        "tsv": postgres_rows.tsv_text(doc),
     }
 
 
@@ -206,14 +189,7 @@ def _facet_of(key: str) -> tuple[str, str] | None:
 
 def filter_tokens(doc: ExpertDocument) -> str:
     """The filters as tsvector tokens without positions (no indexed word has upper case)."""
-    tokens = [f"D:{p}" for p in doc.discipline_prefixes]
-    tokens += [f"R:{p}" for p in doc.region_prefixes]
-    tokens += [f"O:{c}" for c in doc.org_codes]
-    if doc.title_level:
-        tokens.append(f"T:{doc.title_level}")
-    if doc.gender:
-        tokens.append(f"G:{doc.gender}")
-    return " ".join(_lexeme(t) for t in dict.fromkeys(tokens))
+    return postgres_rows.filter_text(doc)
 
 
 def _text_clauses(query: ExpertQuery) -> Clauses:
@@ -225,23 +201,43 @@ def _estimate(clause: list[list[str]], df: dict[str, int]) -> int:
     return sum(min(df.get(k, 0) for k in alt) for alt in clause)
 
 
+def _drive(clauses: Clauses, df: dict[str, int]) -> Clauses:
+    """The clauses the GIN index intersects: the selective ones (at most DRIVE_SHARE of
+    experts), then each common one whose postings cost less than the row visits it spares (a
+    gender halves a 25,000-row topic match for the price of 2,800 row visits; it is not worth
+    it for a 1,000-row match)."""
+    everyone = df.get("*", 0)
+    drive = [c for c in clauses if _estimate(c, df) <= DRIVE_SHARE * everyone]
+    if not drive and clauses:
+        drive = [min(clauses, key=lambda c: _estimate(c, df))]
+    if not everyone:
+        return drive
+    # The words of one query go together (大 and 数据 of 大数据): the match is taken to be the
+    # smallest driving clause, and each clause added to it as independent of it.
+    rows = float(min((_estimate(c, df) for c in drive), default=everyone))
+    for clause in sorted((c for c in clauses if c not in drive), key=lambda c: _estimate(c, df)):
+        postings = _estimate(clause, df)
+        share = min(1.0, postings / everyone)
+        if rows * (1.0 - share) <= postings * POSTING_COST:
+            break
+        drive.append(clause)
+        rows *= share
+    return drive
+
+
 class _Sql:
     """One query's WHERE clause, score and parameters, shared by the row and bitmap paths.
 
-    The GIN index is driven by the selective words and filters only: a common token (研究, a
-    gender, a large province) would make the index read long posting lists for little
-    narrowing. Common words are checked on the rows the index found, and every filter on its
-    column, which is cheap there.
+    The GIN index is driven by the selective words and filters, and by a common token (研究, a
+    gender) only when the match it narrows is large enough to repay its long posting list
+    (`_drive`). Common words left out are checked on the rows the index found, and every
+    filter on its column, which is cheap there.
     """
 
     def __init__(self, query: ExpertQuery, df: dict[str, int]) -> None:
         self.params: dict[str, Any] = {}
-        everyone = df.get("*", 0)
         words = _text_clauses(query)
-        clauses = _clauses(query)
-        drive = [c for c in clauses if _estimate(c, df) <= DRIVE_SHARE * everyone]
-        if not drive and clauses:
-            drive = [min(clauses, key=lambda c: _estimate(c, df))]
+        drive = _drive(_clauses(query), df)
         conditions: list[str] = []
         match = _match_text(drive)
         if match:
@@ -349,15 +345,24 @@ UNION ALL SELECT 'discipline_codes', code, -count(*)
 UNION ALL SELECT '_total', NULL, -count(*) FROM x
 """
 # Excluded people inside the match, found through their indexes and their bit in the match.
+# Each kind of exclusion is its own scan (a colleague found twice counts once), so
+# that colleagues come from the covering institution indexes alone: a large institution has
+# tens of thousands of people, whose rows would cost a page each.
 _EXCLUDED_CTE = f"""
 , x AS MATERIALIZED (
-    SELECT d.title_level, d.gender, d.province, d.disciplines_l1
-    FROM expert_doc d JOIN m ON m.chunk = d.ord / {CHUNK_BITS}
-    WHERE ({{who}}) AND get_bit(m.bits, d.ord % {CHUNK_BITS}) = 1
+    SELECT DISTINCT ON (d.ord) d.title_level, d.gender, d.province, d.disciplines_l1
+    FROM ({{who}}) d JOIN m ON m.chunk = d.ord / {CHUNK_BITS}
+    WHERE get_bit(m.bits, d.ord % {CHUNK_BITS}) = 1
 )
 """  # noqa: S608 - constants only
+_EXCLUDED_COLUMNS = ", ".join(EXCLUSION_COLUMNS)
 
 _KEYS = text("SELECT key, df FROM expert_bitmap_key WHERE key = ANY(CAST(:keys AS text[]))")
+# The size of the match alone (before exclusions), from the same bitmaps: a few dozen rows.
+_MATCH_ONLY = _BITMAP_MATCH.split("\n, fk AS", 1)[0]
+_BITMAP_SIZE = text(
+    f"{_MATCH_ONLY} SELECT coalesce(sum(bit_count(bits)), 0)::bigint AS match_size FROM m"  # noqa: S608 - constants
+)
 
 # Bit changes of one batch, applied per bitmap row: set bits OR'ed in, cleared bits masked out.
 _ZERO = f"CAST(B'0' AS bit({CHUNK_BITS}))"
@@ -403,14 +408,25 @@ class PostgresBackend:
     """Expert documents in `expert_doc`, written in the outbox drain's own transaction.
 
     `row_path_limit`: a query whose estimated match is at most this many experts is answered
-    from its rows; `rank_limit`: a bitmap-path match up to this size is still ranked in full.
+    from its rows; `rank_limit`: a bitmap-path match up to this size is still ranked in full;
+    `recount_limit`: a query estimated above `row_path_limit` whose match, counted on the
+    bitmaps, is at most this (and `rank_limit`) is answered from its rows after all; only
+    queries estimated at most `recount_share` of experts are counted so (not broad ones).
     """
 
     name = "postgres"
 
-    def __init__(self, row_path_limit: int = ROW_PATH_LIMIT, rank_limit: int = RANK_LIMIT) -> None:
+    def __init__(
+        self,
+        row_path_limit: int = ROW_PATH_LIMIT,
+        rank_limit: int = RANK_LIMIT,
+        recount_limit: int = RECOUNT_ROWS,
+        recount_share: float = RECOUNT_SHARE,
+    ) -> None:
         self.row_path_limit = row_path_limit
         self.rank_limit = rank_limit
+        self.recount_limit = recount_limit
+        self.recount_share = recount_share
 
     def apply(
         self,
@@ -511,7 +527,20 @@ class PostgresBackend:
         bitmaps = bitmaps and query.born_on_or_before is None
         if not bitmaps or estimate <= self.row_path_limit:
             return self._row_path(session, query, df)
+        recount = min(self.rank_limit, self.recount_limit)
+        if (
+            estimate <= self.recount_share * df["*"]
+            and self._match_size(session, clauses) <= recount
+        ):
+            # Ranked in full, the bitmap path visits every match for its hits anyway; the row
+            # path's facets come from those same rows instead of a hundred bitmaps a chunk.
+            return self._row_path(session, query, df)
         return self._bitmap_path(session, query, clauses, df)
+
+    def _match_size(self, session: Session, clauses: Clauses) -> int:
+        """How many experts the clauses admit, counted on their bitmaps."""
+        params = _bitmap_params(clauses)
+        return session.scalar(_BITMAP_SIZE, params) or 0
 
     def _row_path(self, session: Session, query: ExpertQuery, df: dict[str, int]) -> SearchResult:
         """One statement over the materialised match: total, facets and the ranked page."""
@@ -543,19 +572,8 @@ class PostgresBackend:
         self, session: Session, query: ExpertQuery, clauses: Clauses, df: dict[str, int]
     ) -> SearchResult:
         """Total and facets from bitmaps; hits ranked in full up to `rank_limit` matches."""
-        flat = [
-            (c, a, key)
-            for c, clause in enumerate(clauses)
-            for a, alt in enumerate(clause)
-            for key in alt
-        ]
         ex = query.exclusions
-        params: dict[str, Any] = {
-            "clause": [c for c, _, _ in flat],
-            "alt": [a for _, a, _ in flat],
-            "key": [k for _, _, k in flat],
-            "clauses": len(clauses),
-        }
+        params = _bitmap_params(clauses)
         who = []
         for column, name, values, kind in (
             ("person_id", "ex_ids", ex.person_ids, "uuid"),
@@ -563,12 +581,15 @@ class PostgresBackend:
             ("institution_uscc", "ex_usccs", ex.institution_usccs, "text"),
         ):
             if values:
-                who.append(f"d.{column} = ANY(CAST(:{name} AS {kind}[]))")
+                who.append(
+                    f"SELECT {_EXCLUDED_COLUMNS} FROM expert_doc"  # noqa: S608 - constants
+                    f" WHERE {column} = ANY(CAST(:{name} AS {kind}[]))"
+                )
                 params[name] = list(values)
         statement = _BITMAP_MATCH
         if who:
             head, tail = statement.split("\n, fk AS", 1)
-            excluded = _EXCLUDED_CTE.replace("{who}", " OR ".join(who))
+            excluded = _EXCLUDED_CTE.replace("{who}", " UNION ALL ".join(who))
             statement = f"{head}{excluded}, fk AS{tail}{_BITMAP_EXCLUDED}"
         total, facets = _facets(session.execute(text(statement), params).all())
         sql = _Sql(query, df)
@@ -610,6 +631,22 @@ class PostgresBackend:
         )
 
 
+def _bitmap_params(clauses: Clauses) -> dict[str, Any]:
+    """The clauses as the parallel arrays `_BITMAP_MATCH` unnests."""
+    flat = [
+        (c, a, key)
+        for c, clause in enumerate(clauses)
+        for a, alt in enumerate(clause)
+        for key in alt
+    ]
+    return {
+        "clause": [c for c, _, _ in flat],
+        "alt": [a for _, a, _ in flat],
+        "key": [k for _, _, k in flat],
+        "clauses": len(clauses),
+    }
+
+
 def _ordered(hits: list[ExpertHit]) -> list[ExpertHit]:
     """Best first; equal scores in a stable order (the larger id first, as the index reads)."""
     return sorted(hits, key=lambda h: (h.score, h.person_id), reverse=True)
@@ -637,20 +674,34 @@ def rebuild(
     *,
     bitmap_share: float = BITMAP_MIN_SHARE,
     bitmap_min_docs: int = BITMAP_MIN_DOCS,
+    parallel_from: int = rebuild_module.PARALLEL_FROM,
 ) -> dict[str, Any]:
     """Build `expert_doc` and its bitmaps anew beside the live tables, then swap them in one
     transaction. Tokens in at least `bitmap_share` of the documents (and `bitmap_min_docs`)
-    get a bitmap, as do every facet value and `*`.
+    get a bitmap, as do every facet value and `*`. From `parallel_from` documents two
+    processes stream them (see `rebuild.copy_documents`).
 
     Searches keep reading the old tables until the swap, which takes a brief exclusive lock.
     """
     started_clock = time.monotonic()
     replay_from = rebuild_module.replay_point(sessions)  # before the build's snapshot
     build = "expert_doc_rebuild"
+    indexes = [f"CREATE UNIQUE INDEX {build}_pkey ON {build} (person_id)"]
+    for index in _TABLE.indexes:
+        ddl = str(CreateIndex(index).compile(dialect=postgresql.dialect()))
+        indexes.append(
+            ddl.replace(f"INDEX {index.name} ON expert_doc", f"INDEX {index.name}_new ON {build}")
+        )
+    gin = [s for s in indexes if " USING gin " in s]
+    gin_names = [s.split(" ON ")[0].rsplit(" ", 1)[1] for s in gin]
+    indexes = [s for s in indexes if s not in gin]
     with sessions.begin() as session:
         session.execute(text(f"DROP TABLE IF EXISTS {build}, {_BITMAP_BUILD}, {_KEY_BUILD}"))
         session.execute(text(f"DROP SEQUENCE IF EXISTS {_ORD_BUILD}"))
-        session.execute(text(f"CREATE TABLE {build} (LIKE expert_doc INCLUDING DEFAULTS)"))
+        # INCLUDING STORAGE: the tsvector stays in the row (STORAGE MAIN, see migration 0016).
+        session.execute(
+            text(f"CREATE TABLE {build} (LIKE expert_doc INCLUDING DEFAULTS INCLUDING STORAGE)")
+        )
         # Ordinals count from 0 again in the order documents arrive, so the bitmaps are dense.
         session.execute(text(f"CREATE SEQUENCE {_ORD_BUILD} MINVALUE 0 START 0"))
         session.execute(text(f"ALTER SEQUENCE {_ORD_BUILD} OWNED BY {build}.ord"))
@@ -666,23 +717,22 @@ def rebuild(
                 f" PRIMARY KEY (key, chunk))"
             )
         )
-    columns = [c.strip() for c in _COLUMNS.split(",")]
-    in_order = itemgetter(*columns)
-    bitmaps = BitmapBuilder(bitmap_share)  # numbers documents in COPY order: ord goes with them
+        # The text index exists before the rows arrive: the COPY backend adds each batch of
+        # rows to it through the index's pending list while this process renders the next, so
+        # the GIN work overlaps the stream instead of following it on one core.
+        for statement in gin:
+            session.execute(text(f"{statement} WITH (gin_pending_list_limit = {PENDING_LIST})"))
     parts: dict[str, float] = {}
-    count = rebuild_module.copy_documents(
+    count, builders = rebuild_module.copy_documents(
         sessions,
         build,
-        [*columns, "ord"],
-        lambda doc: (*in_order(row(doc)), bitmaps.add(doc)),
+        postgres_rows.COPY_COLUMNS,
+        partial(_RowPart, bitmap_share),
         timings=parts,
+        prepare=[f"SET work_mem = '{PENDING_MEMORY}'"],
+        parallel_from=parallel_from,
     )
-    indexes = [f"CREATE UNIQUE INDEX {build}_pkey ON {build} (person_id)"]
-    for index in _TABLE.indexes:
-        ddl = str(CreateIndex(index).compile(dialect=postgresql.dialect()))
-        indexes.append(
-            ddl.replace(f"INDEX {index.name} ON expert_doc", f"INDEX {index.name}_new ON {build}")
-        )
+    bitmaps = BitmapBuilder.merge(builders)
 
     def write_bitmaps() -> None:
         with sessions.begin() as session:
@@ -690,8 +740,21 @@ def rebuild(
             session.execute(text(f"ANALYZE {_BITMAP_BUILD}, {_KEY_BUILD}"))
             session.execute(text(f"SELECT setval('{_ORD_BUILD}', :n, false)"), {"n": count})
 
+    def clean_pending_lists() -> None:
+        """Move what is left in the pending lists into the index proper (a search would
+        otherwise scan it in full) and give the index the live table's settings."""
+        with sessions.begin() as session:
+            session.execute(text(f"SET LOCAL work_mem = '{PENDING_MEMORY}'"))
+            for name in gin_names:
+                session.execute(
+                    text("SELECT gin_clean_pending_list(CAST(:n AS regclass))"), {"n": name}
+                )
+                session.execute(text(f"ALTER INDEX {name} RESET (gin_pending_list_limit)"))
+
     timed = time.monotonic()
-    parts |= _create_indexes(sessions, indexes, alongside=write_bitmaps)
+    parts |= _create_indexes(
+        sessions, indexes, first=("gin_pending_lists", clean_pending_lists), alongside=write_bitmaps
+    )
     with sessions.begin() as session:
         session.execute(
             text(
@@ -701,9 +764,13 @@ def rebuild(
         )
     parts["indexes_and_bitmaps"] = time.monotonic() - timed
     timed = time.monotonic()
-    with sessions.begin() as session:
-        session.execute(text(f"ANALYZE {build}"))
-    parts["analyze"] = time.monotonic() - timed
+    # VACUUM sets the visibility map of the new rows (so index-only scans skip the heap) and
+    # their hint bits, which the first searches would otherwise write; the indexes are new and
+    # hold nothing to clean.
+    with sessions.kw["bind"].connect() as conn:
+        conn = conn.execution_options(isolation_level="AUTOCOMMIT")
+        conn.execute(text(f"VACUUM (ANALYZE, INDEX_CLEANUP OFF) {build}"))
+    parts["vacuum_analyze"] = time.monotonic() - timed
     with sessions.begin() as session:
         # In the order searches and the outbox drain take them: the key table comes first.
         session.execute(
@@ -733,15 +800,22 @@ def rebuild(
 
 
 INDEX_MEMORY = "256MB"  # maintenance_work_mem of each index build
+# The GIN index takes rows through its pending list while the rebuild streams: each time the
+# list holds PENDING_LIST kB, the COPY backend merges it into the index, sorting up to
+# PENDING_MEMORY of entries at a time.
+PENDING_LIST = 16_384
+PENDING_MEMORY = "256MB"
 
 
 def _create_indexes(
-    sessions: sessionmaker[Session], statements: list[str], *, alongside: Callable[[], None]
+    sessions: sessionmaker[Session],
+    statements: list[str],
+    *,
+    first: tuple[str, Callable[[], None]],
+    alongside: Callable[[], None],
 ) -> dict[str, float]:
-    """Run the CREATE INDEX statements two at a time, GIN first (the longest by far), and
-    `alongside` once a connection is free: on two cores PostgreSQL builds the GIN index on one
-    while the B-trees and `alongside` use the other. Each runs in its own transaction.
-    Returns the seconds each kind took (they overlap)."""
+    """Run `first`, the CREATE INDEX statements and `alongside` on two connections, each in
+    its own transaction. Returns the seconds each part took (they overlap)."""
 
     took: dict[str, float] = {}
 
@@ -755,11 +829,9 @@ def _create_indexes(
             session.execute(text(f"SET LOCAL maintenance_work_mem = '{INDEX_MEMORY}'"))
             session.execute(text(statement))
 
-    gin = [s for s in statements if " USING gin " in s]
-    btree = [s for s in statements if s not in gin]
     with ThreadPoolExecutor(2, thread_name_prefix="rebuild-index") as pool:
-        futures = [pool.submit(timed, "gin_indexes", partial(create, s)) for s in gin]
-        futures += [pool.submit(timed, "btree_indexes", partial(create, s)) for s in btree]
+        futures = [pool.submit(timed, *first)]
+        futures += [pool.submit(timed, "btree_indexes", partial(create, s)) for s in statements]
         futures.append(pool.submit(timed, "bitmaps", alongside))
         for future in futures:
             future.result()
@@ -774,16 +846,26 @@ _KEY_BUILD = "expert_bitmap_key_rebuild"
 _FILTER_PREFIXES = ("D:", "R:", "O:", "T:", "G:")
 
 
-def _facet_tokens(doc: ExpertDocument) -> set[str]:
+def _facet_tokens(doc: ExpertDocument) -> frozenset[str]:
     """The tokens of the facet values a document counts for (province, first-level disciplines)."""
-    tokens = {f"D:{code}" for code in doc.disciplines_l1}
-    if doc.region_code:
-        tokens.add(f"R:{doc.region_code[:2]}")
-    if doc.title_level:
-        tokens.add(f"T:{doc.title_level}")
-    if doc.gender:
-        tokens.add(f"G:{doc.gender}")
-    return tokens
+    code = doc.region_code
+    return _facet_values(
+        doc.disciplines_l1, code[:2] if code else None, doc.title_level, doc.gender
+    )
+
+
+@lru_cache(maxsize=1 << 14)
+def _facet_values(
+    disciplines_l1: tuple[str, ...], province: str | None, title: str | None, gender: str | None
+) -> frozenset[str]:
+    tokens = {f"D:{code}" for code in disciplines_l1}
+    if province:
+        tokens.add(f"R:{province}")
+    if title:
+        tokens.add(f"T:{title}")
+    if gender:
+        tokens.add(f"G:{gender}")
+    return frozenset(tokens)
 
 
 def document_tokens(doc: ExpertDocument) -> set[str]:
@@ -817,6 +899,20 @@ def document_tokens(doc: ExpertDocument) -> set[str]:
     return tokens
 
 
+class _RowPart:
+    """Renders the rows of one part of the rebuild's stream and numbers its documents for the
+    bitmaps, from the ordinal of its first document; its result is its bitmap postings."""
+
+    def __init__(self, share: float, first: int) -> None:
+        self.bitmaps = BitmapBuilder(share, first)
+
+    def render(self, doc: ExpertDocument) -> str:
+        return postgres_rows.copy_line(doc, self.bitmaps.add(doc))
+
+    def result(self) -> BitmapBuilder:
+        return self.bitmaps
+
+
 _MASKS = tuple(128 >> i for i in range(8))
 SAMPLE_DOCS = 20_000  # documents whose every token is noted, to find the common ones
 
@@ -833,7 +929,8 @@ class BitmapBuilder:
     more than the whole stream.
     """
 
-    def __init__(self, share: float = BITMAP_MIN_SHARE) -> None:
+    def __init__(self, share: float = BITMAP_MIN_SHARE, first: int = 0) -> None:
+        self.first = first  # the ordinal of the first document
         self.count = 0
         self.share = share
         self.postings: dict[str, array[int]] = {}
@@ -841,22 +938,23 @@ class BitmapBuilder:
 
     def add(self, doc: ExpertDocument) -> int:
         """The document's ordinal (its place in the stream)."""
-        ordinal = self.count
+        ordinal = self.first + self.count
         self.count += 1
         postings = self.postings
         if self.common is None:
             tokens = document_tokens(doc)
         else:
-            tokens = self.common.intersection(
-                chain(
-                    doc.name_tokens,
-                    doc.field_tokens,
-                    doc.discipline_tokens,
-                    doc.institution_tokens,
-                    doc.bio_tokens,
+            tokens = _facet_tokens(doc).union(
+                self.common.intersection(
+                    chain(
+                        doc.name_tokens,
+                        doc.field_tokens,
+                        doc.discipline_tokens,
+                        doc.institution_tokens,
+                        doc.bio_tokens,
+                    )
                 )
             )
-            tokens |= _facet_tokens(doc)
         for token in tokens:
             found = postings.get(token)
             if found is None:
@@ -876,6 +974,33 @@ class BitmapBuilder:
             }
         return ordinal
 
+    def complete(self, token: str) -> bool:
+        """Whether every document of this stream that carries the token was noted."""
+        return self.common is None or token in self.common or _facet_of(token) is not None
+
+    @classmethod
+    def merge(cls, parts: list[BitmapBuilder]) -> BitmapBuilder:
+        """One builder for consecutive streams (each starting where the previous one ended).
+        A token gets postings only if every stream noted all of its documents: a token one
+        stream found common and another did not gets no bitmap (its queries take the row
+        path, which is exact)."""
+        if len(parts) == 1:
+            return parts[0]
+        merged = cls(parts[0].share, parts[0].first)
+        for part in parts:
+            if part.first != merged.first + merged.count:
+                raise ValueError("bitmap streams are not consecutive")
+            merged.count += part.count
+        tokens = set().union(*(part.postings for part in parts))
+        for token in tokens:
+            if all(part.complete(token) for part in parts):
+                found = array("i")
+                for part in parts:
+                    found.extend(part.postings.get(token, ()))
+                merged.postings[token] = found
+        merged.common = set().union(*(part.common or () for part in parts))
+        return merged
+
     def keys(self, min_docs: int) -> list[tuple[str, str | None, str | None, int]]:
         """(key, facet, value, documents) of every key that gets a bitmap."""
         found = [("*", None, None, self.count)]
@@ -889,7 +1014,7 @@ class BitmapBuilder:
         """(key, chunk, bits as hex input) for every chunk with at least one bit set."""
         size = CHUNK_BITS // 8
         chunks = -(-self.count // CHUNK_BITS)
-        everyone = array("i", range(self.count))
+        everyone = array("i", range(self.first, self.first + self.count))
         masks = _MASKS
         for key, *_ in self.keys(min_docs):
             buffer = bytearray(chunks * size)

@@ -1,0 +1,210 @@
+"""The text of an `expert_doc` row (its JSON document, tsvector and COPY line), assembled from
+fragments rendered once per distinct value.
+
+Most experts share institutions, regions, disciplines, societies, titles and positions with
+many others, so what those values contribute to a row (JSON members, lexemes with their
+positions, filter tokens, COPY fields) is rendered the first time a value is seen and joined
+afterwards. The outbox drain (`postgres.row`) and the rebuild's COPY stream both render rows
+here, so a document reads the same whichever of them wrote it.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from functools import lru_cache
+from typing import Any
+
+from ..documents import ExpertDocument, to_json
+from ..rebuild import _array, _copy_escape
+
+_CACHED = 1 << 16
+_LAST_POSITION = 16383  # PostgreSQL's largest position: later tokens are left out
+_LONGEST_LEXEME = 2000  # bytes; longer tokens are left out and take no position
+# "':1A '", "':2A '", ... for each weight: what follows a token at each position, rendered once.
+_AFTER = {w: [f"':{p}{w} '" for p in range(_LAST_POSITION + 1)] for w in "ABCD"}
+_LONGEST_PLAIN = _LONGEST_LEXEME // 4  # characters: a token up to this long fits in any case
+
+
+def lexeme(token: str) -> str:
+    """A token as a quoted tsvector/tsquery lexeme."""
+    return "'" + token.replace("\\", "\\\\").replace("'", "''") + "'"
+
+
+def _positioned(tokens: tuple[str, ...], weight: str, start: int) -> tuple[str, int]:
+    """The lexemes of one group of tokens with positions from `start`, and the next position.
+
+    Tokens too long to index are left out and take no position; positions stop at 16383.
+    """
+    if not tokens:
+        return "", start
+    plain = "".join(tokens)
+    if "'" in plain or "\\" in plain or max(map(len, tokens)) > _LONGEST_PLAIN:
+        tokens = tuple(t.replace("\\", "\\\\").replace("'", "''") for t in tokens if _fits(t))
+    after = _AFTER[weight][start : start + len(tokens)]
+    if not after:
+        return "", start
+    # `'a':1A 'b':2A ` without its last space: each token followed by its closing quote,
+    # position, weight, and the next token's opening quote.
+    return "'" + "".join(map(str.__add__, tokens, after))[:-2], start + len(after)
+
+
+def _fits(token: str) -> bool:
+    return len(token.encode()) <= _LONGEST_LEXEME
+
+
+# Discipline, institution and biography tokens repeat across profiles; their positions depend
+# only on how many lexemes come before them, which takes few distinct values.
+_positioned_cached = lru_cache(maxsize=_CACHED)(_positioned)
+
+
+def tsvector_text(doc: ExpertDocument) -> str:
+    """Weighted lexemes with positions (PostgreSQL keeps weights only on positions): name (A),
+    research fields and disciplines (B), institution (C), biography, position and tags (D)."""
+    name, position = _positioned(doc.name_tokens, "A", 1)
+    fields, position = _positioned(doc.field_tokens, "B", position)
+    disciplines, position = _positioned_cached(doc.discipline_tokens, "B", position)
+    institution, position = _positioned_cached(doc.institution_tokens, "C", position)
+    bio, position = _positioned_cached(doc.bio_tokens, "D", position)
+    return " ".join([p for p in (name, fields, disciplines, institution, bio) if p])
+
+
+@lru_cache(maxsize=_CACHED)
+def _discipline_filters(prefixes: tuple[str, ...]) -> str:
+    return " ".join(lexeme("D:" + p) for p in prefixes)
+
+
+@lru_cache(maxsize=_CACHED)
+def _region_filters(prefixes: tuple[str, ...]) -> str:
+    return " ".join(lexeme("R:" + p) for p in dict.fromkeys(prefixes))
+
+
+@lru_cache(maxsize=_CACHED)
+def _org_filters(codes: tuple[str, ...]) -> str:
+    return " ".join(lexeme("O:" + c) for c in dict.fromkeys(codes))
+
+
+@lru_cache(maxsize=256)
+def _value_filter(prefix: str, value: str | None) -> str:
+    return lexeme(prefix + value) if value else ""
+
+
+def filter_text(doc: ExpertDocument) -> str:
+    """The filters as tsvector tokens without positions (no indexed word has upper case):
+    `D:` discipline prefixes, `R:` region prefixes, `O:` societies, `T:` title, `G:` gender."""
+    parts = (
+        _discipline_filters(doc.discipline_prefixes),
+        _region_filters(doc.region_prefixes),
+        _org_filters(doc.org_codes),
+        _value_filter("T:", doc.title_level),
+        _value_filter("G:", doc.gender),
+    )
+    return " ".join([p for p in parts if p])
+
+
+def tsv_text(doc: ExpertDocument) -> str:
+    """The `tsv` column's input: the text lexemes, then the filter tokens."""
+    return f"{tsvector_text(doc)} {filter_text(doc)}"
+
+
+# -- COPY text ---------------------------------------------------------------------------------
+
+_NULL = "\\N"
+
+
+def _copy_text(value: str | None) -> str:
+    return _NULL if value is None else _copy_escape(value)
+
+
+_copy_text_cached = lru_cache(maxsize=_CACHED)(_copy_text)
+
+
+def _copy_array(values: tuple[str, ...] | list[str]) -> str:
+    return _copy_escape(_array(values))
+
+
+@lru_cache(maxsize=_CACHED)
+def _copy_institution(name: str | None, key: str | None, uscc: str | None) -> str:
+    return "\t".join((_copy_text(name), _copy_text(key), _copy_text(uscc)))
+
+
+@lru_cache(maxsize=_CACHED)
+def _copy_region(code: str | None, province: str | None, prefixes: tuple[str, ...]) -> str:
+    return "\t".join((_copy_text(code), _copy_text(province), _copy_array(prefixes)))
+
+
+@lru_cache(maxsize=_CACHED)
+def _copy_disciplines(
+    codes: tuple[str, ...], prefixes: tuple[str, ...], first_level: tuple[str, ...]
+) -> str:
+    return "\t".join(map(_copy_array, (codes, prefixes, first_level)))
+
+
+_copy_array_cached = lru_cache(maxsize=_CACHED)(_copy_array)
+
+
+@lru_cache(maxsize=1 << 15)
+def _copy_date(value: date | None) -> str:
+    return _NULL if value is None else value.isoformat()
+
+
+def copy_line(doc: ExpertDocument, ordinal: int) -> str:
+    """The document's row of `COPY_COLUMNS` in COPY's text format, ending in a line break.
+
+    The same text as `rebuild.copy_line` gives for the values of `postgres.row(doc)`.
+    """
+    code = doc.region_code
+    return (
+        "\t".join(
+            (
+                str(doc.person_id),
+                int.__repr__(doc.version),
+                _copy_escape(doc.name),
+                _copy_text(doc.name_en),
+                _copy_text_cached(doc.gender),
+                _copy_date(doc.birth_date),
+                _copy_text_cached(doc.title_level),
+                _copy_institution(doc.institution, doc.institution_key, doc.institution_uscc),
+                _copy_region(code, code[:2] + "0000" if code else None, doc.region_prefixes),
+                _copy_disciplines(
+                    doc.discipline_codes, doc.discipline_prefixes, doc.disciplines_l1
+                ),
+                _copy_array(doc.research_fields),
+                _copy_array_cached(doc.org_codes),
+                _copy_number(doc.prior),
+                _copy_escape(to_json(doc)),
+                _copy_escape(tsv_text(doc)),
+                int.__repr__(ordinal),
+            )
+        )
+        + "\n"
+    )
+
+
+def _copy_number(value: Any) -> str:
+    return repr(value) if type(value) is float else str(value)
+
+
+COPY_COLUMNS = (
+    "person_id",
+    "version",
+    "name",
+    "name_en",
+    "gender",
+    "birth_date",
+    "title_level",
+    "institution",
+    "institution_key",
+    "institution_uscc",
+    "region_code",
+    "province",
+    "region_prefixes",
+    "discipline_codes",
+    "discipline_prefixes",
+    "disciplines_l1",
+    "research_fields",
+    "org_codes",
+    "prior",
+    "document",
+    "tsv",
+    "ord",
+)
