@@ -214,6 +214,7 @@ def test_the_reader_gives_the_csv_modules_records_for_every_kind_of_line(
         "quoted later": plain * 3 + quoted + plain.split("\n", 1)[1],
         "quoted at once": quoted + plain,
         "bare CR": plain[:500] + "\r" + plain[500:],
+        "only CR": plain.replace("\n", "\r"),
     }
     for name, text in texts.items():
         for encoding in ("utf-8", "utf-8-sig", "gb18030"):
@@ -225,3 +226,19 @@ def test_the_reader_gives_the_csv_modules_records_for_every_kind_of_line(
             for chunk in table.chunks(999):
                 got.extend(zip(chunk.numbers, chunk.rows, strict=True))
             assert got == expected, (name, encoding)
+
+
+def test_a_file_without_line_feeds_is_streamed_not_read_whole(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Old Mac exports end lines with a bare CR: no block has a line feed to cut at.
+    monkeypatch.setattr(readers, "_BLOCK", 4096)
+    path = tmp_path / "mac.csv"
+    lines = [f"张三{n},M{n:06d},13800138000" for n in range(100_000)]
+    path.write_bytes(("姓名,会员编号,手机\r" + "\r".join(lines) + "\r").encode("utf-8"))
+    table = open_table(path)
+    assert table.header == ["姓名", "会员编号", "手机"]
+    assert (table.done_fraction() or 0) < 0.1
+    rows = [row for chunk in table.chunks(5_000) for row in chunk.rows]
+    assert len(rows) == 100_000
+    assert rows[-1] == ["张三99999", "M099999", "13800138000"]

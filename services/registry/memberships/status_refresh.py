@@ -2,8 +2,9 @@
 one set-based statement (`registry memberships refresh`, after imports, the demo data).
 
 The rule itself (`STATUS_RULE`, documented in `lifecycle`) is here too, with the statement,
-so that the command loads only SQLAlchemy's core and this module: not the models, the web
-framework or the search code, which it does not need and would pay for at every start.
+so that the command needs only SQLAlchemy's core and this module beyond what `registry`
+itself loads: not the membership models, the web framework or the search code, which it does
+not need and would pay for at every start.
 `lifecycle` re-exports all of it.
 """
 

@@ -238,8 +238,16 @@ def _csv_blocks(
     while True:
         block = binary.read(_BLOCK)
         data = carry + block
+        # A BOM is only at the start of the file.
+        codec = encoding if offset == 0 or encoding != "utf-8-sig" else "utf-8"
         if block:
             cut = data.rfind(b"\n") + 1
+            if cut == 0 and len(data) > _BLOCK:
+                # No line feed in a whole block (lines ended by a bare CR, as old Mac exports
+                # do, or one huge record): the csv module streams it, so memory stays bounded.
+                binary.seek(offset)
+                yield from _csv_records(binary, path, codec, delimiter, number, name=encoding)
+                return
             if cut == 0:
                 carry = data
                 continue
@@ -248,8 +256,6 @@ def _csv_blocks(
             carry = b""
             if not data:
                 return
-        # A BOM is only at the start of the file.
-        codec = encoding if offset == 0 or encoding != "utf-8-sig" else "utf-8"
         try:
             text = data.decode(codec)
         except UnicodeDecodeError as exc:
