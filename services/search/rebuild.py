@@ -8,6 +8,7 @@ import multiprocessing
 import queue
 import threading
 import time
+import uuid
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import closing, contextmanager
 from datetime import date, datetime, timedelta
@@ -19,6 +20,7 @@ from sqlalchemy import or_, select, text
 from sqlalchemy.orm import Session, sessionmaker
 
 from services.registry.core.db import transaction
+from services.registry.core.models import ChangeRecord
 from services.registry.memberships.models import Membership
 from services.registry.people.models import Person
 
@@ -61,13 +63,26 @@ def replay_point(sessions: sessionmaker[Session]) -> datetime:
 
 
 def replay_changes_since(sessions: sessionmaker[Session], since: datetime) -> int:
-    """Put people changed at or after `since` (from `replay_point`) back on the outbox."""
+    """Put people changed at or after `since` (from `replay_point`) back on the outbox.
+
+    A person merged into another meanwhile is gone from `person` but may be in the snapshot:
+    the kept person's `merged` history entry names them, so they are replayed too, and the
+    worker removes them from the new index.
+    """
     with transaction(sessions) as session:
-        changed = set(
-            session.scalars(
-                select(Person.id).where(or_(Person.updated_at >= since, Person.created_at >= since))
+        recent = or_(Person.updated_at >= since, Person.created_at >= since)
+        changed = set(session.scalars(select(Person.id).where(recent)))
+        merged_away = session.scalars(
+            select(ChangeRecord.new_value)
+            .join(Person, Person.id == ChangeRecord.entity_id)
+            .where(
+                recent,
+                ChangeRecord.entity == "person",
+                ChangeRecord.field == "merged",
+                ChangeRecord.changed_at >= since,
             )
         )
+        changed |= {uuid.UUID(value) for value in merged_away if value}
         changed |= set(
             session.scalars(
                 select(Membership.person_id).where(

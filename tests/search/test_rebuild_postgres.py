@@ -8,16 +8,17 @@ from datetime import date
 
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
-from sqlalchemy import func, select, text
+from sqlalchemy import delete, func, select, text
 
 from services.registry.models import metadata
+from services.registry.people.merge import merge_people
 from services.registry.people.models import Person
 from services.search import worker
 from services.search.backends.postgres import rebuild
 from services.search.documents import from_json, load, to_json
 from services.search.models import ExpertDoc
 from services.search.outbox import SearchOutbox
-from services.search.rebuild import REBUILD_VERSION
+from services.search.rebuild import REBUILD_VERSION, replay_changes_since, replay_point
 
 
 def _searchable(session) -> int:  # type: ignore[no-untyped-def]
@@ -74,6 +75,26 @@ def test_changes_made_during_a_rebuild_are_replayed(runtime, factory) -> None:
     worker.drain(runtime.sessions, runtime.search)
     with runtime.sessions() as session:
         assert session.get(ExpertDoc, person.id) is not None
+
+
+def test_a_person_merged_away_during_a_rebuild_leaves_the_new_index(runtime, factory) -> None:
+    keep = factory.person(name="合并保留", research_fields=["光声成像"], expert_opt_in=True)
+    other = factory.person(name="合并并入", research_fields=["光声成像"], expert_opt_in=True)
+    worker.drain(runtime.sessions, runtime.search)
+    since = replay_point(runtime.sessions)
+    # The merge commits after the build's snapshot: the new table still holds `other`, and the
+    # outbox rows the merge wrote are drained against the old table before the swap.
+    with runtime.sessions.begin() as session:
+        merge_people(session, pii=runtime.pii, keep_id=keep.id, other_id=other.id, actor="test")
+    with runtime.sessions.begin() as session:
+        session.execute(delete(SearchOutbox).where(SearchOutbox.person_id.in_([keep.id, other.id])))
+        assert session.get(ExpertDoc, other.id) is not None
+
+    replay_changes_since(runtime.sessions, since)
+    worker.drain(runtime.sessions, runtime.search)
+    with runtime.sessions() as session:
+        assert session.get(ExpertDoc, other.id) is None
+        assert session.get(ExpertDoc, keep.id) is not None
 
 
 _COMPARED = (
