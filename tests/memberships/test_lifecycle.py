@@ -447,6 +447,7 @@ def test_a_membership_renewed_while_the_refresh_runs_is_not_lapsed(factory, soci
         waiting = db.execute(
             text(
                 "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock'"
+                " AND datname = current_database() AND pid <> pg_backend_pid()"
                 " AND query LIKE '%UPDATE membership m%'"
             )
         ).scalar_one()

@@ -66,13 +66,21 @@ def test_fast_paths_agree_with_the_scalar_normalisers_value_by_value() -> None:
         (bulk.MEMBER_NO_FAST, normalize.member_no): ["M001", "Ｍ００１", "M 001", "会员1", None],
     }
     for (pattern, fn), values in cases.items():
-        got, reasons = bulk.fast_or_by_value(pl.Series(values, dtype=pl.String), pattern, fn)
-        for value, out, reason in zip(values, got.to_list(), reasons.to_list(), strict=True):
+        raw = pl.Series(values, dtype=pl.String)
+        fast = raw.str.contains(pattern).fill_null(False).to_list()
+        table = bulk.lookup_table(
+            [v for v, ok in zip(values, fast, strict=True) if v is not None and not ok],
+            fn,
+            pl.String,
+        )
+        answers = {row["raw"]: (row["value"], row["reason"]) for row in table.iter_rows(named=True)}
+        for value, ok in zip(values, fast, strict=True):
             if value is None:
-                assert out is None
-                assert reason is None
+                assert not ok
                 continue
-            assert (out, reason) == scalar(fn, value), value
+            # A value matching the fast pattern is kept as it is: `fn` must give it back unchanged.
+            got = (value, None) if ok else answers[value]
+            assert got == scalar(fn, value), value
     del rng
 
 
@@ -96,7 +104,20 @@ def test_bulk_resident_id_check_matches_the_scalar_parser() -> None:
         ]
     )
     rng.shuffle(values)
-    checked = bulk.resident_ids(pl.Series(values, dtype=pl.String), {})
+    frame = pl.DataFrame({"raw": pl.Series(values, dtype=pl.String)})
+    frame = frame.with_columns(checked=bulk.resident_id_checked(pl.col("raw")))
+    regions = bulk.lookup_table(
+        frame.filter("checked")["raw"].str.slice(0, 6).unique().to_list(),
+        bulk.known_region,
+        pl.Boolean,
+        {},
+    )
+    known = {row["raw"] for row in regions.iter_rows(named=True) if row["value"]}
+    checked = frame.select(
+        fast=pl.col("checked") & pl.col("raw").str.slice(0, 6).is_in(list(known)),
+        birth_date=bulk.resident_birth_date(pl.col("raw")),
+        gender=bulk.resident_gender(pl.col("raw")),
+    )
     for value, fast, birth, gender in zip(
         values, checked["fast"], checked["birth_date"], checked["gender"], strict=True
     ):
@@ -115,15 +136,16 @@ def test_bulk_resident_id_check_matches_the_scalar_parser() -> None:
 
 def test_label_columns_go_through_the_one_table() -> None:
     values = ["男", "女", "Male", "ｆ", "未知", None, "男"]
-    got, reasons = bulk.by_value(pl.Series(values, dtype=pl.String), normalize.gender, pl.String)
-    assert got.to_list() == ["male", "female", "male", "female", None, None, "male"]
-    assert reasons.to_list() == [None, None, None, None, "unknown gender", None, None]
-    dates, _ = bulk.by_value(
-        pl.Series(["1985-03-02", "1985/3/2", "1985.3.2", "1985年3月2日", "19850302", "31108"]),
-        normalize.parse_date,
-        pl.Date,
+    table = bulk.lookup_table(
+        list(dict.fromkeys(v for v in values if v)), normalize.gender, pl.String
     )
-    assert set(dates.to_list()) == {date(1985, 3, 2)}
+    answers = {row["raw"]: (row["value"], row["reason"]) for row in table.iter_rows(named=True)}
+    got = [answers[v] if v else (None, None) for v in values]
+    assert [value for value, _ in got] == ["male", "female", "male", "female", None, None, "male"]
+    assert [reason for _, reason in got] == [None, None, None, None, "unknown gender", None, None]
+    spellings = ["1985-03-02", "1985/3/2", "1985.3.2", "1985年3月2日", "19850302", "31108"]
+    dates = bulk.lookup_table(spellings, normalize.parse_date, pl.Date)
+    assert set(dates["value"].to_list()) == {date(1985, 3, 2)}
 
 
 def test_the_reader_streams_a_file_of_1048576_rows_in_chunks(tmp_path: Path) -> None:
@@ -166,9 +188,17 @@ def test_the_date_fast_path_reads_what_parse_date_reads() -> None:
         if past is not None:
             parsed, _ = scalar(normalize.parse_date, value)
             assert scalar(normalize.not_future, parsed) == (past, None), value
-    assert [iso for iso, _ in frame.select(bulk.iso_dates(pl.col("raw")), pl.lit(0)).iter_rows()][
-        :3
-    ] == [date(1985, 3, 2), None, date(1984, 2, 29)]
+    parsed = frame.select(
+        iso=bulk.iso_dates(pl.col("raw")), past=bulk.past_dates(pl.col("raw"))
+    ).to_dict(as_series=False)
+    iso_expected = {
+        "1985-03-02": date(1985, 3, 2), "1984-02-29": date(1984, 2, 29),
+        "1899-12-31": date(1899, 12, 31), "1900-01-01": date(1900, 1, 1),
+        "2999-12-31": date(2999, 12, 31), "2099-01-01": date(2099, 1, 1),
+    }  # fmt: skip
+    assert parsed["iso"] == [iso_expected.get(v) for v in values]
+    past_expected = {v: d for v, d in iso_expected.items() if d.year >= 1900 and d <= date.today()}
+    assert parsed["past"] == [past_expected.get(v) for v in values]
 
 
 def test_bulk_blind_indexes_and_sealing_match_the_one_at_a_time_cipher() -> None:

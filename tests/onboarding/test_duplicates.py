@@ -215,10 +215,10 @@ def test_names_alike_by_spelling_or_sound_and_unlike_otherwise() -> None:
     assert duplicates.alike("欧阳晓明", "欧阳小明") == "names one character apart"
     assert duplicates.alike("张伟", "章伟") == "names sound alike"
     assert duplicates.alike("李静", "李晶") == "names sound alike"
-    # Two characters are too short for "one character apart"; different sounds and different
-    # numbers of syllables are not alike.
+    # Two characters are too short for "one character apart"; different sounds are not alike.
+    # (The syllable-count check in `alike` only saves work: with one pinyin item per character,
+    # names of different counts never sound alike, so no pair of names can tell it apart.)
     assert duplicates.alike("张伟", "张强") is None
-    assert duplicates.alike("王芳", "王芳芳芳") is None
     assert duplicates.alike("Li Wei", "Li Wey") == "names one character apart"
 
 

@@ -61,32 +61,6 @@ def lookup_table(
     )
 
 
-def by_value(
-    raw: pl.Series,
-    fn: Callable[[str], Any],
-    dtype: pl.DataType | type[pl.DataType],
-    cache: Cache | None = None,
-) -> tuple[pl.Series, pl.Series]:
-    """`fn` applied once per distinct non-null value; (values, reasons) in the order of `raw`."""
-    table = lookup_table(raw.drop_nulls().unique().to_list(), fn, dtype, cache)
-    joined = raw.rename("raw").to_frame().join(table, on="raw", how="left", maintain_order="left")
-    return joined["value"], joined["reason"]
-
-
-def fast_or_by_value(
-    raw: pl.Series,
-    fast: str,
-    fn: Callable[[str], Any],
-    cache: Cache | None = None,
-) -> tuple[pl.Series, pl.Series]:
-    """String values matching the `fast` pattern are kept as they are (they are already what
-    `fn` returns); the others go through `fn`."""
-    ok = raw.str.contains(fast).fill_null(False)
-    slow = pl.select(pl.when(ok).then(None).otherwise(raw)).to_series()
-    values, reasons = by_value(slow, fn, pl.String, cache)
-    return pl.select(pl.when(ok).then(raw).otherwise(values)).to_series(), reasons
-
-
 # Already-folded text: no spaces to collapse, no full-width letters or digits, nothing NFC
 # would change (CJK unified ideographs, ASCII, middle dots, Chinese punctuation).
 TEXT_FAST = (
@@ -152,25 +126,3 @@ def resident_id_checked(raw: pl.Expr) -> pl.Expr:
 def known_region(code: str) -> bool:
     """Whether a six-digit code is in the GB/T 2260 table `ids.region_name` reads."""
     return ids.region_name(code) is not None
-
-
-def resident_ids(raw: pl.Series, regions: Cache | None = None) -> pl.DataFrame:
-    """Canonical resident ID numbers checked in bulk, as `ids.parse_resident_id` checks them:
-    format, MOD 11-2 check digit, encoded birth date (1900 to today), GB/T 2260 region.
-
-    Returns columns `fast` (bool: valid and already canonical), `birth_date`, `gender`; the
-    values where `fast` is false must go through `parse_resident_id`, for an answer or a reason.
-    """
-    frame = raw.rename("raw").to_frame()
-    checked = frame.select(resident_id_checked(pl.col("raw"))).to_series()
-    region_ok, _ = by_value(
-        frame.select(pl.when(checked).then(pl.col("raw").str.slice(0, 6))).to_series(),
-        known_region,
-        pl.Boolean,
-        regions,
-    )
-    return frame.select(
-        fast=checked & region_ok.fill_null(False),
-        birth_date=resident_birth_date(pl.col("raw")),
-        gender=resident_gender(pl.col("raw")),
-    )

@@ -38,7 +38,7 @@ from . import duplicates, members
 from .columns import MEMBER_COLUMNS, HeaderMap, map_header
 from .models import BatchStatus, ImportBatch, ImportKind
 from .readers import FileProblem, Table, open_table
-from .validate import MemberValidator
+from .validate import MemberValidator, shape_reasons
 
 CHUNK_ROWS = 25_000
 _LOCK = "registry-import-members"
@@ -470,15 +470,9 @@ def _small_import(
     return summary
 
 
-def _shape(table: Table, header: HeaderMap, number: int, row: list[str]) -> str | None:
-    width = header.width
-    if "\x00" in "".join(row):
-        return "contains NUL characters (binary data, not text)"
-    if len(row) > width and any(c.strip() for c in row[width:]):
-        return f"row has {len(row)} fields, the header has {width}"
-    if len(row) < width and table.format != "xlsx":
-        return f"row has {len(row)} fields, the header has {width}"
-    return None
+def _shapes(table: Table, header: HeaderMap, rows: list[list[str]]) -> list[str | None]:
+    """Why each row cannot be read against the header (None where it can)."""
+    return shape_reasons(rows, header.width, pads=table.format == "xlsx")
 
 
 def import_orgs(engine: Engine, pii: PiiCipher, request: ImportRequest) -> dict[str, Any]:
@@ -491,11 +485,10 @@ def import_orgs(engine: Engine, pii: PiiCipher, request: ImportRequest) -> dict[
         raw: dict[int, list[str]] = {}
         rejected: list[tuple[int, list[str], str]] = []
         for chunk in table.chunks(request.chunk_rows):
-            for number, row in zip(chunk.numbers, chunk.rows, strict=True):
+            shapes = _shapes(table, header, chunk.rows)
+            for number, row, shape in zip(chunk.numbers, chunk.rows, shapes, strict=True):
                 summary["rows"] += 1
-                reason = _shape(table, header, number, row) or orgs.check_row(
-                    row, header, number, rows
-                )
+                reason = shape or orgs.check_row(row, header, number, rows)
                 if reason:
                     rejected.append((number, row, reason))
                 else:
@@ -530,9 +523,9 @@ def import_group_members(engine: Engine, pii: PiiCipher, request: ImportRequest)
             valid: list[tuple[int, groups.GroupMemberRow]] = []
             rejected: list[tuple[int, list[str], str]] = []
             by_number = dict(zip(chunk.numbers, chunk.rows, strict=True))
-            for number, row in by_number.items():
+            shapes = _shapes(table, header, chunk.rows)
+            for (number, row), reason in zip(by_number.items(), shapes, strict=True):
                 summary["rows"] += 1
-                reason = _shape(table, header, number, row)
                 parsed = reason or groups.parse(row, header)
                 if isinstance(parsed, str):
                     rejected.append((number, row, parsed))

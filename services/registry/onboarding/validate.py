@@ -23,7 +23,7 @@ import polars as pl
 from ..core import bulk, ids, normalize
 from ..people import service as people_service
 from .columns import HeaderMap
-from .readers import Chunk
+from .readers import Chunk, _blank_pattern
 
 TEXT_MAX = 200  # ShortText in the API
 
@@ -141,7 +141,7 @@ def _shape_reason(width: int, pads: bool) -> pl.Expr:
     padded, because a sheet does not store trailing empty cells)."""
     cells = pl.col("cells")
     size = cells.list.len()
-    blank = r"^[\s\x{1c}-\x{1f}]*$"  # exactly what `str.strip` removes
+    blank = _blank_pattern("")  # exactly what `str.strip` removes
     extra_blank = cells.list.slice(width).list.eval(pl.element().str.contains(blank)).list.all()
     wrong = pl.format("row has {} fields, the header has {}", size, pl.lit(width))
     short = (size < width) if not pads else pl.lit(False)
@@ -151,6 +151,13 @@ def _shape_reason(width: int, pads: bool) -> pl.Expr:
         .when(((size > width) & ~extra_blank) | short)
         .then(wrong)
     )
+
+
+def shape_reasons(rows: list[list[str]], width: int, *, pads: bool) -> list[str | None]:
+    """`_shape_reason` for rows read one at a time (organisation and group-member imports):
+    the same rule and messages as the member import, one reason or None per row."""
+    cells = pl.DataFrame({"cells": rows}, schema={"cells": pl.List(pl.String)})
+    return cells.select(_shape_reason(width, pads)).to_series().to_list()
 
 
 def _when(condition: pl.Expr, text: str) -> pl.Expr:
@@ -336,32 +343,24 @@ class MemberValidator:
                     pl.String,
                     caches["origin"],
                 ),
+            ],
+        )
+        frame = frame.with_columns(fast_id=pl.col("checked") & pl.col("v:region").fill_null(False))
+        # The rest, including numbers right in every way but an unknown region (the parser
+        # says why), one distinct value at a time.
+        frame = self._lookups(
+            frame,
+            [
                 _Lookup(
                     "id",
-                    pl.when(number.is_not_null() & ~pl.col("checked")).then(
+                    pl.when(number.is_not_null() & ~pl.col("fast_id")).then(
                         pl.col("kind") + "\x1f" + number
                     ),
                     _resolve,
                     _RESOLVED,
-                ),
+                )
             ],
         )
-        frame = frame.with_columns(fast_id=pl.col("checked") & pl.col("v:region").fill_null(False))
-        if frame.select((pl.col("checked") & ~pl.col("fast_id")).any()).item():
-            # Numbers right in every way but an unknown region: the parser says why.
-            frame = self._lookups(
-                frame.drop("k:id", "v:id", "r:id"),
-                [
-                    _Lookup(
-                        "id",
-                        pl.when(number.is_not_null() & ~pl.col("fast_id")).then(
-                            pl.col("kind") + "\x1f" + number
-                        ),
-                        _resolve,
-                        _RESOLVED,
-                    )
-                ],
-            )
         # Each value once, as `x:` columns, for the checks and the output below.
         document = pl.when("fast_id").then(number).otherwise(pl.col("v:id").struct.field("number"))
         frame = frame.with_columns(
