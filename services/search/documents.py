@@ -247,13 +247,12 @@ def _json_str(value: str | None) -> str:
 _json_str_cached = lru_cache(maxsize=_CACHED)(_json_str)
 
 
-@lru_cache(maxsize=_CACHED)
-def _json_list(values: tuple[str, ...]) -> str:
-    return "[" + ", ".join(map(_json_str_cached, values)) + "]"
-
-
 def _json_strings(values: tuple[str, ...]) -> str:
     return "[" + ", ".join(map(_json_str_cached, values)) + "]"
+
+
+# Codes, societies and tags repeat across profiles; research fields seldom do.
+_json_list = lru_cache(maxsize=_CACHED)(_json_strings)
 
 
 @lru_cache(maxsize=1 << 15)

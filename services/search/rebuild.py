@@ -212,37 +212,6 @@ def _array(values: Sequence[str]) -> str:
     return '{"' + inner + '"}'
 
 
-def _field(value: Any) -> str:
-    """One value as COPY text, before escaping (`None` is handled by the caller)."""
-    kind = type(value)
-    if kind is str:
-        return value  # type: ignore[no-any-return]
-    if kind is list or kind is tuple:
-        return _array(value)
-    if kind is float:
-        return repr(value)
-    return str(value)  # int, bool, date, UUID: their str() is PostgreSQL's input form
-
-
-def copy_line(values: Sequence[Any]) -> str:
-    """One row in COPY's text format: tab-separated, `\\N` for NULL, text arrays as `{"a"}`.
-
-    Values seldom hold a backslash, tab or line break, so the row is joined first and escaped
-    value by value only when the joined text shows one.
-    """
-    fields = ["\\N" if value is None else _field(value) for value in values]
-    line = "\t".join(fields)
-    if (
-        line.count("\t") == len(fields) - 1
-        and line.count("\\") == values.count(None)  # the backslashes of `\\N` alone
-        and "\n" not in line
-        and "\r" not in line
-    ):
-        return line + "\n"
-    escaped = ("\\N" if v is None else _copy_escape(_field(v)) for v in values)
-    return "\t".join(escaped) + "\n"
-
-
 PARTS = ("reading", "building", "rendering", "writing")
 
 

@@ -56,32 +56,21 @@ BITMAP_MIN_DOCS = 1_000
 RANK_WEIGHTS = "{0.1, 0.3, 0.6, 1.0}"  # D (biography), C (institution), B (fields), A (name)
 _TABLE = ExpertDoc.__table__
 
-_COLUMNS = (
-    "person_id, version, name, name_en, gender, birth_date, title_level, institution,"
-    " institution_key, institution_uscc, region_code, province, region_prefixes,"
-    " discipline_codes, discipline_prefixes, disciplines_l1, research_fields, org_codes,"
-    " prior, document, tsv"
+_COLUMNS = ", ".join(postgres_rows.ROW_COLUMNS)
+_VALUES = ", ".join(
+    "CAST(:tsv AS tsvector)" if c == "tsv" else f":{c}" for c in postgres_rows.ROW_COLUMNS
 )
+_EXCLUDED = ", ".join(f"EXCLUDED.{c}" for c in postgres_rows.ROW_COLUMNS)
 UPSERT = text(
     f"""
     INSERT INTO expert_doc ({_COLUMNS}, indexed_at)
-    SELECT :person_id, :version, :name, :name_en, :gender, :birth_date, :title_level,
-           :institution, :institution_key, :institution_uscc, :region_code, :province,
-           :region_prefixes, :discipline_codes, :discipline_prefixes, :disciplines_l1,
-           :research_fields, :org_codes, :prior, :document, CAST(:tsv AS tsvector), now()
+    SELECT {_VALUES}, now()
     WHERE NOT EXISTS (
         SELECT 1 FROM expert_doc_tombstone t
         WHERE t.person_id = :person_id AND t.version >= :version
     )
     ON CONFLICT (person_id) DO UPDATE SET
-        ({_COLUMNS}, indexed_at) = (
-            EXCLUDED.person_id, EXCLUDED.version, EXCLUDED.name, EXCLUDED.name_en,
-            EXCLUDED.gender, EXCLUDED.birth_date, EXCLUDED.title_level, EXCLUDED.institution,
-            EXCLUDED.institution_key, EXCLUDED.institution_uscc, EXCLUDED.region_code,
-            EXCLUDED.province, EXCLUDED.region_prefixes, EXCLUDED.discipline_codes,
-            EXCLUDED.discipline_prefixes, EXCLUDED.disciplines_l1, EXCLUDED.research_fields,
-            EXCLUDED.org_codes, EXCLUDED.prior, EXCLUDED.document, EXCLUDED.tsv, now()
-        )
+        ({_COLUMNS}, indexed_at) = ({_EXCLUDED}, now())
     WHERE expert_doc.version <= EXCLUDED.version
     """  # noqa: S608 - column list is a constant
 )
@@ -95,17 +84,13 @@ TOMBSTONE = text(
 )
 
 
-def _lexeme(token: str) -> str:
-    return "'" + token.replace("\\", "\\\\").replace("'", "''") + "'"
-
-
-def tsvector_literal(doc: ExpertDocument) -> str:
-    """Weighted lexemes with positions (PostgreSQL keeps weights only on positions)."""
-    return postgres_rows.tsvector_text(doc)
+# Query lexemes are quoted as the documents' are, so a word matches its indexed token.
+_lexeme = postgres_rows.lexeme
 
 
 def row(doc: ExpertDocument) -> dict[str, Any]:
-    """The expert_doc row of a document."""
+    """The expert_doc row of a document: the values of `postgres_rows.ROW_COLUMNS`, by name
+    (`postgres_rows.copy_line` renders the same values for the rebuild's COPY)."""
     return {
         "person_id": doc.person_id,
         "version": doc.version,
@@ -185,11 +170,6 @@ def _facet_of(key: str) -> tuple[str, str] | None:
     if key.startswith("D:") and len(key) == 5:
         return "discipline_codes", key[2:]
     return None
-
-
-def filter_tokens(doc: ExpertDocument) -> str:
-    """The filters as tsvector tokens without positions (no indexed word has upper case)."""
-    return postgres_rows.filter_text(doc)
 
 
 def _text_clauses(query: ExpertQuery) -> Clauses:
@@ -733,6 +713,7 @@ def rebuild(
         parallel_from=parallel_from,
     )
     bitmaps = BitmapBuilder.merge(builders)
+    del builders  # the merged postings are the first builder's; the others are emptied
 
     def write_bitmaps() -> None:
         with sessions.begin() as session:
@@ -848,9 +829,9 @@ _FILTER_PREFIXES = ("D:", "R:", "O:", "T:", "G:")
 
 def _facet_tokens(doc: ExpertDocument) -> frozenset[str]:
     """The tokens of the facet values a document counts for (province, first-level disciplines)."""
-    code = doc.region_code
+    province = doc.province
     return _facet_values(
-        doc.disciplines_l1, code[:2] if code else None, doc.title_level, doc.gender
+        doc.disciplines_l1, province[:2] if province else None, doc.title_level, doc.gender
     )
 
 
@@ -869,8 +850,8 @@ def _facet_values(
 
 
 def document_tokens(doc: ExpertDocument) -> set[str]:
-    """The lexemes `row(doc)["tsv"]` holds: the tokens `tsvector_literal` keeps (positions up to
-    16383, lexemes up to 2000 bytes), and the filter tokens."""
+    """The lexemes `row(doc)["tsv"]` holds: the tokens `postgres_rows.tsvector_text` keeps
+    (positions up to 16383, lexemes up to 2000 bytes), and the filter tokens."""
     groups = (
         doc.name_tokens,
         doc.field_tokens,
@@ -980,25 +961,38 @@ class BitmapBuilder:
 
     @classmethod
     def merge(cls, parts: list[BitmapBuilder]) -> BitmapBuilder:
-        """One builder for consecutive streams (each starting where the previous one ended).
-        A token gets postings only if every stream noted all of its documents: a token one
-        stream found common and another did not gets no bitmap (its queries take the row
-        path, which is exact)."""
+        """One builder for consecutive streams (each starting where the previous one ended),
+        made from the first one: the others' postings are moved into it and cleared, so no
+        token's postings are held twice. A token gets postings only if every stream noted all
+        of its documents: a token one stream found common and another did not gets no bitmap
+        (its queries take the row path, which is exact)."""
+        merged = parts[0]
         if len(parts) == 1:
-            return parts[0]
-        merged = cls(parts[0].share, parts[0].first)
-        for part in parts:
-            if part.first != merged.first + merged.count:
+            return merged
+        end = merged.first + merged.count
+        for part in parts[1:]:
+            if part.first != end:
                 raise ValueError("bitmap streams are not consecutive")
+            end += part.count
+        complete = {
+            token
+            for token in set().union(*(part.postings for part in parts))
+            if all(part.complete(token) for part in parts)
+        }
+        postings = merged.postings
+        for token in [t for t in postings if t not in complete]:
+            del postings[token]
+        for part in parts[1:]:
+            for token, found in part.postings.items():
+                if token in complete:
+                    ours = postings.get(token)
+                    if ours is None:
+                        postings[token] = found
+                    else:
+                        ours.extend(found)
+            part.postings = {}
             merged.count += part.count
-        tokens = set().union(*(part.postings for part in parts))
-        for token in tokens:
-            if all(part.complete(token) for part in parts):
-                found = array("i")
-                for part in parts:
-                    found.extend(part.postings.get(token, ()))
-                merged.postings[token] = found
-        merged.common = set().union(*(part.common or () for part in parts))
+            part.count = 0
         return merged
 
     def keys(self, min_docs: int) -> list[tuple[str, str | None, str | None, int]]:

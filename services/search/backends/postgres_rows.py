@@ -12,9 +12,8 @@ from __future__ import annotations
 
 from datetime import date
 from functools import lru_cache
-from typing import Any
 
-from ..documents import ExpertDocument, to_json
+from ..documents import ExpertDocument, _json_number, to_json
 from ..rebuild import _array, _copy_escape
 
 _CACHED = 1 << 16
@@ -52,8 +51,9 @@ def _fits(token: str) -> bool:
     return len(token.encode()) <= _LONGEST_LEXEME
 
 
-# Discipline, institution and biography tokens repeat across profiles; their positions depend
-# only on how many lexemes come before them, which takes few distinct values.
+# Discipline and institution tokens repeat across profiles; their positions depend only on how
+# many lexemes come before them, which takes few distinct values. Biographies are not cached:
+# real ones are nearly all unique, never found again, and each would hold kilobytes.
 _positioned_cached = lru_cache(maxsize=_CACHED)(_positioned)
 
 
@@ -64,7 +64,7 @@ def tsvector_text(doc: ExpertDocument) -> str:
     fields, position = _positioned(doc.field_tokens, "B", position)
     disciplines, position = _positioned_cached(doc.discipline_tokens, "B", position)
     institution, position = _positioned_cached(doc.institution_tokens, "C", position)
-    bio, position = _positioned_cached(doc.bio_tokens, "D", position)
+    bio, position = _positioned(doc.bio_tokens, "D", position)
     return " ".join([p for p in (name, fields, disciplines, institution, bio) if p])
 
 
@@ -148,11 +148,8 @@ def _copy_date(value: date | None) -> str:
 
 
 def copy_line(doc: ExpertDocument, ordinal: int) -> str:
-    """The document's row of `COPY_COLUMNS` in COPY's text format, ending in a line break.
-
-    The same text as `rebuild.copy_line` gives for the values of `postgres.row(doc)`.
-    """
-    code = doc.region_code
+    """The document's row of `COPY_COLUMNS` in COPY's text format, ending in a line break:
+    the values of `postgres.row(doc)` and the ordinal, as COPY reads them."""
     return (
         "\t".join(
             (
@@ -164,13 +161,13 @@ def copy_line(doc: ExpertDocument, ordinal: int) -> str:
                 _copy_date(doc.birth_date),
                 _copy_text_cached(doc.title_level),
                 _copy_institution(doc.institution, doc.institution_key, doc.institution_uscc),
-                _copy_region(code, code[:2] + "0000" if code else None, doc.region_prefixes),
+                _copy_region(doc.region_code, doc.province, doc.region_prefixes),
                 _copy_disciplines(
                     doc.discipline_codes, doc.discipline_prefixes, doc.disciplines_l1
                 ),
                 _copy_array(doc.research_fields),
                 _copy_array_cached(doc.org_codes),
-                _copy_number(doc.prior),
+                _json_number(doc.prior),
                 _copy_escape(to_json(doc)),
                 _copy_escape(tsv_text(doc)),
                 int.__repr__(ordinal),
@@ -180,11 +177,7 @@ def copy_line(doc: ExpertDocument, ordinal: int) -> str:
     )
 
 
-def _copy_number(value: Any) -> str:
-    return repr(value) if type(value) is float else str(value)
-
-
-COPY_COLUMNS = (
+ROW_COLUMNS = (
     "person_id",
     "version",
     "name",
@@ -206,5 +199,7 @@ COPY_COLUMNS = (
     "prior",
     "document",
     "tsv",
-    "ord",
 )
+"""The columns of an `expert_doc` row a document gives (`postgres.row`), `tsv` last."""
+COPY_COLUMNS = (*ROW_COLUMNS, "ord")
+"""The columns of `copy_line`: the document's, then its ordinal (the rebuild numbers them)."""
