@@ -11,7 +11,7 @@ from typing import Annotated, Any
 import typer
 from rich.console import Console
 
-from .auth.models import AccountKind, Role
+from .auth.roles import AccountKind, Role
 from .core.config import Settings, get_settings
 from .memberships.cli import memberships_app
 

@@ -4,27 +4,15 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from enum import StrEnum
 
 from sqlalchemy import CheckConstraint, Index, LargeBinary, text
 from sqlmodel import Field, SQLModel
 
 from ..core.models import created_field, id_field, timestamp_field
 from ..orgs.models import _in
+from .roles import AccountKind, Role
 
-
-class Role(StrEnum):
-    platform_admin = "platform_admin"
-    org_admin = "org_admin"
-    org_staff = "org_staff"
-    committee = "committee"
-    reviewer = "reviewer"
-    member = "member"
-
-
-class AccountKind(StrEnum):
-    user = "user"
-    client = "client"
+__all__ = ["Account", "AccountKind", "LoginThrottle", "RefreshToken", "Role", "RoleGrant"]
 
 
 class Account(SQLModel, table=True):
