@@ -6,7 +6,7 @@ import uuid
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import BigInteger, DateTime, Index, Text, func
+from sqlalchemy import BigInteger, DateTime, PrimaryKeyConstraint, Text, func
 from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 from sqlmodel import Column, Field, SQLModel
 
@@ -52,12 +52,19 @@ class ChangeRecord(SQLModel, table=True):
     """One field's change on one object: old and new value (sensitive ones masked), who, why."""
 
     __tablename__ = "change_history"
-    # One object's history in order; object ids are unique across tables (migration 0015).
-    __table_args__ = (Index(None, "entity_id", "id"),)
+    # One object's history in order, which is also the key: object ids are unique across tables
+    # (migration 0015) and `id` comes from a sequence, so each entry costs one index entry
+    # (migration 0017).
+    __table_args__ = (PrimaryKeyConstraint("entity_id", "id"),)
 
-    id: int | None = Field(default=None, sa_type=BigInteger, primary_key=True)
+    id: int | None = Field(
+        default=None,
+        sa_type=BigInteger,
+        primary_key=True,
+        sa_column_kwargs={"autoincrement": True},
+    )
     entity: str = Field(max_length=32)
-    entity_id: uuid.UUID
+    entity_id: uuid.UUID = Field(primary_key=True)
     change_id: uuid.UUID
     field: str = Field(max_length=64)
     old_value: str | None = Field(default=None, sa_type=Text)

@@ -125,13 +125,13 @@ def refresh_statement(*, scoped: bool) -> TextClause:
         ), outbox AS (
             -- A search document lists the organisations of the memberships in good standing,
             -- and only searchable people have one: moving between active and grace, or a
-            -- person who is not searchable, changes no document. One row per person.
+            -- person who is not searchable, changes no document. One row per person. The
+            -- searchable people (a fifth or so) are hashed and the changes probe them, so
+            -- only the matches are made distinct, not every changed membership's person.
             INSERT INTO search_outbox (person_id, attempts)
-            SELECT s.id, 0 FROM searchable s
-            WHERE s.id IN (
-                SELECT person_id FROM changed
-                WHERE (old_status IN ('active', 'grace')) <> (new_status IN ('active', 'grace'))
-            )
+            SELECT DISTINCT c.person_id, 0
+            FROM changed c JOIN searchable s ON s.id = c.person_id
+            WHERE (c.old_status IN ('active', 'grace')) <> (c.new_status IN ('active', 'grace'))
             RETURNING person_id
         ), group_changed AS (
             UPDATE group_membership g
