@@ -2,19 +2,14 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import date
 from typing import Annotated
-from zoneinfo import ZoneInfo
 
 from fastapi import Depends
 
-# Membership dates are civil dates in China: a membership valid until 31 December is valid
-# for the whole of that day in Beijing time, whatever the server's time zone.
-ZONE = ZoneInfo("Asia/Shanghai")
+from .civil_date import ZONE, age_on, today, years_before
 
-
-def today() -> date:
-    return datetime.now(ZONE).date()
+__all__ = ["ZONE", "TodayDep", "age_on", "get_today", "today", "years_before"]
 
 
 def get_today() -> date:
@@ -23,16 +18,3 @@ def get_today() -> date:
 
 
 TodayDep = Annotated[date, Depends(get_today)]
-
-
-def age_on(birth: date, day: date) -> int:
-    """Full years of age on `day`."""
-    return day.year - birth.year - ((day.month, day.day) < (birth.month, birth.day))
-
-
-def years_before(day: date, years: int) -> date:
-    """The same calendar day `years` earlier; 29 February falls back to the 28th."""
-    try:
-        return day.replace(year=day.year - years)
-    except ValueError:
-        return day.replace(year=day.year - years, day=28)

@@ -16,9 +16,9 @@ memberships_app = typer.Typer(help="Membership lifecycle and reports.", no_args_
 
 def _parse_day(value: str | None) -> date:
     if value is None:
-        from ..core import clock
+        from ..core import civil_date
 
-        return clock.today()
+        return civil_date.today()
     try:
         return normalize.parse_date(value)
     except ValueError as exc:
