@@ -19,7 +19,8 @@
    both always with facets. Prints p50/p95/p99, the observed match counts, the share of
    answers marked `approximate`, and where the time went, SQL statement by statement (the
    rest is Python, and for opensearch the engine). `--explain` adds EXPLAIN ANALYZE plans.
-4. Prints peak memory and, as the last line, one JSON object with every figure.
+4. Prints peak memory (this process, and its largest child: the rebuild's second process)
+   and, as the last line, one JSON object with every figure.
 
 The opensearch backend runs against OPENSEARCH_URL (or --opensearch-url) when set, otherwise
 against an in-memory osmem-server: that server is not OpenSearch, so its figures are only a
@@ -1013,13 +1014,20 @@ def main() -> None:
         else:
             shutil.rmtree(scratch, ignore_errors=True)
     peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    # The largest child waited for: the rebuild's second process (the upper half of the
+    # stream), or the osmem-server.
+    child_peak_mb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
     load_after = os.getloadavg()[0]
     figures |= {
         "peak_rss_mb": round(peak_mb, 1),
+        "children_peak_rss_mb": round(child_peak_mb, 1),
         "load_average_before": round(load_before, 2),
         "load_average_after": round(load_after, 2),
     }
-    print(f"\npeak memory of this process: {peak_mb:,.0f} MB; load average now {load_after:.2f}")
+    print(
+        f"\npeak memory of this process: {peak_mb:,.0f} MB, of its largest child process"
+        f" (the rebuild's upper half): {child_peak_mb:,.0f} MB; load average now {load_after:.2f}"
+    )
     print(json.dumps(figures, ensure_ascii=False))
 
 
