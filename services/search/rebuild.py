@@ -8,6 +8,7 @@ import multiprocessing
 import queue
 import threading
 import time
+import traceback
 import uuid
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import closing, contextmanager
@@ -246,12 +247,14 @@ def _copy_part(
     high: Any,
     batch: int,
     prepare: Sequence[str] = (),
+    check: Callable[[], None] | None = None,
 ) -> tuple[int, dict[str, float]]:
     """Build and COPY the documents of one key range, reading from an exported snapshot.
 
     Returns the count and where the time went: waiting for rows (reading), building documents,
     rendering COPY text, and handing it to PostgreSQL (writing: a full socket means the server
-    is still digesting earlier rows).
+    is still digesting earlier rows). `check` is called after each batch: an exception it
+    raises aborts the COPY (the other process of a split stream failed).
     """
     today = date.today()
     build = documents.build
@@ -269,8 +272,12 @@ def _copy_part(
             statement = sql.SQL("COPY {} ({}) FROM STDIN").format(
                 sql.Identifier(table), sql.SQL(", ").join(map(sql.Identifier, columns))
             )
-            with writer.cursor() as cursor, cursor.copy(statement) as copy:
-                batches = _prefetched(_fetch(reader, batch, low, high))
+            with (
+                writer.cursor() as cursor,
+                cursor.copy(statement) as copy,
+                # closed on the way out, failing or not: its thread stops before `reader` closes
+                closing(_prefetched(_fetch(reader, batch, low, high))) as batches,
+            ):
                 while True:
                     started = clock()
                     rows = next(batches, None)
@@ -287,6 +294,8 @@ def _copy_part(
                     copy.write(block)
                     timing["writing"] += clock() - rendered
                     count += len(rows)
+                    if check is not None:
+                        check()
                 finishing = clock()
             writer.commit()
             timing["writing"] += clock() - finishing
@@ -359,14 +368,39 @@ def copy_documents(
             )
             upper.start()
             send.close()
+            answered: list[Any] = []  # the upper half's outcome, once received
+
+            def ended() -> RuntimeError:
+                upper.join(timeout=30)
+                return RuntimeError(
+                    f"the upper half's process (pid {upper.pid}) ended without an answer,"
+                    f" exit code {upper.exitcode}"
+                )
+
+            def answer() -> Any:
+                try:
+                    return receive.recv()
+                except EOFError:  # killed or crashed before it could send anything
+                    raise ended() from None
+
+            def check() -> None:
+                """Take the upper half's outcome if it came early: fail now if it failed."""
+                if not answered and (receive.poll() or not upper.is_alive()):
+                    # A process that has ended has closed its end: readable, if only as EOF.
+                    if not receive.poll(1.0):
+                        raise ended()
+                    answered.append(answer())
+                if answered and isinstance(answered[0], BaseException):
+                    raise answered[0]
+
             try:
                 part = parts(0)
                 count, timing = _copy_part(
-                    url, snapshot_id, table, columns, part, None, middle, batch, prepare
+                    url, snapshot_id, table, columns, part, None, middle, batch, prepare, check
                 )
                 if count != half:
                     raise RuntimeError(f"lower half held {count} documents, not {half}")
-                outcome = receive.recv()
+                outcome = answered[0] if answered else answer()
             except BaseException:
                 upper.terminate()  # its rows go to the build table, which is dropped unused
                 raise
@@ -398,7 +432,8 @@ def _copy_upper(
     batch: int,
     prepare: list[str],
 ) -> None:
-    """The second process: COPY the upper half, send back (count, timing, result) or the error."""
+    """The second process: COPY the upper half, send back (count, timing, result) or the error
+    as a RuntimeError holding this process's traceback (the parent raises it)."""
     try:
         part = parts(first)
         count, timing = _copy_part(
@@ -406,6 +441,11 @@ def _copy_upper(
         )
         send.send((count, timing, part.result()))
     except BaseException as exc:  # handed to the parent, which raises it
-        send.send(RuntimeError(f"upper half of the rebuild failed: {exc!r}"))
+        send.send(
+            RuntimeError(
+                f"the upper half of the rebuild (keys from {middle}) failed: {exc!r}\n"
+                f"Traceback in its process:\n{traceback.format_exc()}"
+            )
+        )
     finally:
         send.close()

@@ -675,9 +675,14 @@ def rebuild(
     gin = [s for s in indexes if " USING gin " in s]
     gin_names = [s.split(" ON ")[0].rsplit(" ", 1)[1] for s in gin]
     indexes = [s for s in indexes if s not in gin]
-    with sessions.begin() as session:
+
+    def drop_build(session: Session) -> None:
+        """Drop the build objects (what a failed rebuild may have left behind)."""
         session.execute(text(f"DROP TABLE IF EXISTS {build}, {_BITMAP_BUILD}, {_KEY_BUILD}"))
         session.execute(text(f"DROP SEQUENCE IF EXISTS {_ORD_BUILD}"))
+
+    with sessions.begin() as session:
+        drop_build(session)
         # INCLUDING STORAGE: the tsvector stays in the row (STORAGE MAIN, see migration 0016).
         session.execute(
             text(f"CREATE TABLE {build} (LIKE expert_doc INCLUDING DEFAULTS INCLUDING STORAGE)")
@@ -702,74 +707,93 @@ def rebuild(
         # the GIN work overlaps the stream instead of following it on one core.
         for statement in gin:
             session.execute(text(f"{statement} WITH (gin_pending_list_limit = {PENDING_LIST})"))
-    parts: dict[str, float] = {}
-    count, builders = rebuild_module.copy_documents(
-        sessions,
-        build,
-        postgres_rows.COPY_COLUMNS,
-        partial(_RowPart, bitmap_share),
-        timings=parts,
-        prepare=[f"SET work_mem = '{PENDING_MEMORY}'"],
-        parallel_from=parallel_from,
-    )
-    bitmaps = BitmapBuilder.merge(builders)
-    del builders  # the merged postings are the first builder's; the others are emptied
+    try:
+        parts: dict[str, float] = {}
+        count, builders = rebuild_module.copy_documents(
+            sessions,
+            build,
+            postgres_rows.COPY_COLUMNS,
+            partial(_RowPart, bitmap_share),
+            timings=parts,
+            prepare=[f"SET work_mem = '{PENDING_MEMORY}'"],
+            parallel_from=parallel_from,
+        )
+        bitmaps = BitmapBuilder.merge(builders)
+        del builders  # the merged postings are the first builder's; the others are emptied
 
-    def write_bitmaps() -> None:
+        def write_bitmaps() -> None:
+            with sessions.begin() as session:
+                bitmaps.write(session, max(bitmap_min_docs, round(bitmap_share * count)))
+                session.execute(text(f"ANALYZE {_BITMAP_BUILD}, {_KEY_BUILD}"))
+                session.execute(text(f"SELECT setval('{_ORD_BUILD}', :n, false)"), {"n": count})
+
+        def clean_pending_lists() -> None:
+            """Move what is left in the pending lists into the index proper (a search would
+            otherwise scan it in full) and give the index the live table's settings."""
+            with sessions.begin() as session:
+                session.execute(text(f"SET LOCAL work_mem = '{PENDING_MEMORY}'"))
+                for name in gin_names:
+                    session.execute(
+                        text("SELECT gin_clean_pending_list(CAST(:n AS regclass))"), {"n": name}
+                    )
+                    session.execute(text(f"ALTER INDEX {name} RESET (gin_pending_list_limit)"))
+
+        timed = time.monotonic()
+        parts |= _create_indexes(
+            sessions,
+            indexes,
+            first=("gin_pending_lists", clean_pending_lists),
+            alongside=write_bitmaps,
+        )
         with sessions.begin() as session:
-            bitmaps.write(session, max(bitmap_min_docs, round(bitmap_share * count)))
-            session.execute(text(f"ANALYZE {_BITMAP_BUILD}, {_KEY_BUILD}"))
-            session.execute(text(f"SELECT setval('{_ORD_BUILD}', :n, false)"), {"n": count})
-
-    def clean_pending_lists() -> None:
-        """Move what is left in the pending lists into the index proper (a search would
-        otherwise scan it in full) and give the index the live table's settings."""
-        with sessions.begin() as session:
-            session.execute(text(f"SET LOCAL work_mem = '{PENDING_MEMORY}'"))
-            for name in gin_names:
-                session.execute(
-                    text("SELECT gin_clean_pending_list(CAST(:n AS regclass))"), {"n": name}
-                )
-                session.execute(text(f"ALTER INDEX {name} RESET (gin_pending_list_limit)"))
-
-    timed = time.monotonic()
-    parts |= _create_indexes(
-        sessions, indexes, first=("gin_pending_lists", clean_pending_lists), alongside=write_bitmaps
-    )
-    with sessions.begin() as session:
-        session.execute(
-            text(
-                f"ALTER TABLE {build} ADD CONSTRAINT {build}_pkey"
-                f" PRIMARY KEY USING INDEX {build}_pkey"
-            )
-        )
-    parts["indexes_and_bitmaps"] = time.monotonic() - timed
-    timed = time.monotonic()
-    # VACUUM sets the visibility map of the new rows (so index-only scans skip the heap) and
-    # their hint bits, which the first searches would otherwise write; the indexes are new and
-    # hold nothing to clean.
-    with sessions.kw["bind"].connect() as conn:
-        conn = conn.execution_options(isolation_level="AUTOCOMMIT")
-        conn.execute(text(f"VACUUM (ANALYZE, INDEX_CLEANUP OFF) {build}"))
-    parts["vacuum_analyze"] = time.monotonic() - timed
-    with sessions.begin() as session:
-        # In the order searches and the outbox drain take them: the key table comes first.
-        session.execute(
-            text("LOCK TABLE expert_bitmap_key, expert_bitmap, expert_doc IN ACCESS EXCLUSIVE MODE")
-        )
-        session.execute(text("DROP TABLE expert_doc, expert_bitmap, expert_bitmap_key"))
-        session.execute(text(f"ALTER TABLE {build} RENAME TO expert_doc"))
-        session.execute(
-            text(f"ALTER TABLE expert_doc RENAME CONSTRAINT {build}_pkey TO pk_expert_doc")
-        )
-        session.execute(text(f"ALTER SEQUENCE {_ORD_BUILD} RENAME TO expert_doc_ord_seq"))
-        for index in _TABLE.indexes:
-            session.execute(text(f"ALTER INDEX {index.name}_new RENAME TO {index.name}"))
-        for table in ("expert_bitmap", "expert_bitmap_key"):
-            session.execute(text(f"ALTER TABLE {table}_rebuild RENAME TO {table}"))
             session.execute(
-                text(f"ALTER TABLE {table} RENAME CONSTRAINT {table}_rebuild_pkey TO pk_{table}")
+                text(
+                    f"ALTER TABLE {build} ADD CONSTRAINT {build}_pkey"
+                    f" PRIMARY KEY USING INDEX {build}_pkey"
+                )
             )
+        parts["indexes_and_bitmaps"] = time.monotonic() - timed
+        timed = time.monotonic()
+        # VACUUM sets the visibility map of the new rows (so index-only scans skip the heap) and
+        # their hint bits, which the first searches would otherwise write; the indexes are new and
+        # hold nothing to clean.
+        with sessions.kw["bind"].connect() as conn:
+            conn = conn.execution_options(isolation_level="AUTOCOMMIT")
+            conn.execute(text(f"VACUUM (ANALYZE, INDEX_CLEANUP OFF) {build}"))
+        parts["vacuum_analyze"] = time.monotonic() - timed
+        with sessions.begin() as session:
+            # In the order searches and the outbox drain take them: the key table comes first.
+            session.execute(
+                text(
+                    "LOCK TABLE expert_bitmap_key, expert_bitmap, expert_doc"
+                    " IN ACCESS EXCLUSIVE MODE"
+                )
+            )
+            session.execute(text("DROP TABLE expert_doc, expert_bitmap, expert_bitmap_key"))
+            session.execute(text(f"ALTER TABLE {build} RENAME TO expert_doc"))
+            session.execute(
+                text(f"ALTER TABLE expert_doc RENAME CONSTRAINT {build}_pkey TO pk_expert_doc")
+            )
+            session.execute(text(f"ALTER SEQUENCE {_ORD_BUILD} RENAME TO expert_doc_ord_seq"))
+            for index in _TABLE.indexes:
+                session.execute(text(f"ALTER INDEX {index.name}_new RENAME TO {index.name}"))
+            for table in ("expert_bitmap", "expert_bitmap_key"):
+                session.execute(text(f"ALTER TABLE {table}_rebuild RENAME TO {table}"))
+                session.execute(
+                    text(
+                        f"ALTER TABLE {table} RENAME CONSTRAINT {table}_rebuild_pkey TO pk_{table}"
+                    )
+                )
+    except BaseException as exc:
+        # Nothing half-built is left behind; the live tables were not touched. Best effort: a
+        # failure here is noted on the original error (the next rebuild drops them anyway).
+        try:
+            with sessions.begin() as session:
+                session.execute(text("SET LOCAL lock_timeout = '30s'"))
+                drop_build(session)
+        except Exception as cleanup:
+            exc.add_note(f"dropping the rebuild's build tables failed too: {cleanup!r}")
+        raise
     replayed = rebuild_module.replay_changes_since(sessions, replay_from)
     return {
         "backend": "postgres",
