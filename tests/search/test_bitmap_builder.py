@@ -1,0 +1,174 @@
+"""The rebuild's bitmap postings: what each stream notes, and what merging the streams keeps."""
+
+from __future__ import annotations
+
+import uuid
+from array import array
+from datetime import date
+
+import pytest
+
+from services.search.backends import postgres as postgres_module
+from services.search.backends.postgres import BitmapBuilder
+from services.search.documents import ExpertDocument
+
+# With a sample of 4 documents and a share of 1.0, a word is common when at least
+# 1.0 / 2 * 4 = 2 of the sample's documents carry it.
+SAMPLE = 4
+SHARE = 1.0
+
+
+@pytest.fixture(autouse=True)
+def small_sample(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(postgres_module, "SAMPLE_DOCS", SAMPLE)
+
+
+def _doc(words: list[str], *, gender: str, region: str) -> ExpertDocument:
+    """A document whose only text tokens are `words` (as research-field tokens)."""
+    return ExpertDocument(
+        person_id=uuid.uuid4(),
+        version=1,
+        name="专家",
+        name_en=None,
+        gender=gender,
+        birth_date=date(1980, 1, 1),
+        age_band="40-49",
+        title_level="senior",
+        position=None,
+        institution=None,
+        institution_key=None,
+        institution_uscc=None,
+        region_code=region,
+        discipline_codes=("13015",),
+        research_fields=tuple(words),
+        talent_tags=(),
+        biography=None,
+        org_codes=("SOC",),
+        prior=1.0,
+        field_tokens=tuple(words),
+    )
+
+
+def _builder(first: int, words: list[list[str]], region: str) -> BitmapBuilder:
+    """A stream of documents from ordinal `first`; genders alternate by ordinal."""
+    builder = BitmapBuilder(SHARE, first)
+    for i, doc_words in enumerate(words):
+        gender = "female" if (first + i) % 2 == 0 else "male"
+        assert builder.add(_doc(doc_words, gender=gender, region=region)) == first + i
+    return builder
+
+
+# Ordinals 0-5; the sample is 0-3, where `both` and `upper_rare` are common, `lower_rare` not.
+LOWER = [
+    ["both", "upper_rare"],
+    ["both", "upper_rare", "lower_rare"],
+    [],
+    [],
+    ["both", "upper_rare", "lower_rare"],  # after the sample: only common words are noted
+    ["both"],
+]
+# Ordinals 6-11; the sample is 6-9, where `both` and `lower_rare` are common, `upper_rare` not.
+UPPER = [
+    ["both", "lower_rare"],
+    ["lower_rare", "upper_rare"],
+    ["both"],
+    [],
+    ["both", "upper_rare", "lower_rare"],
+    ["lower_rare"],
+]
+
+
+def test_merged_postings_keep_only_tokens_every_stream_noted_in_full() -> None:
+    lower = _builder(0, LOWER, "110108")
+    upper = _builder(6, UPPER, "310104")
+
+    # Each stream's view: a word it found rare in its sample is incomplete there (its later
+    # documents went unnoted); facet values are always complete; other filter tokens are not.
+    assert lower.complete("both")
+    assert upper.complete("both")
+    assert lower.complete("upper_rare")
+    assert not upper.complete("upper_rare")
+    assert upper.complete("lower_rare")
+    assert not lower.complete("lower_rare")
+    for facet in ("G:female", "G:male", "R:11", "R:31", "T:senior", "D:130"):
+        assert lower.complete(facet)
+        assert upper.complete(facet)
+    assert not lower.complete("R:1101")
+    assert not upper.complete("O:SOC")
+    # What merging has to drop: each stream still holds the word common in its own sample.
+    assert lower.postings["upper_rare"] == array("i", [0, 1, 4])
+    assert upper.postings["lower_rare"] == array("i", [6, 7, 10, 11])
+    assert "lower_rare" not in lower.postings
+    assert "upper_rare" not in upper.postings
+
+    merged = BitmapBuilder.merge([lower, upper])
+
+    assert merged is lower
+    assert (merged.first, merged.count) == (0, 12)
+    assert (upper.postings, upper.count) == ({}, 0)  # moved, not held twice
+    # Common in both samples: the union of both streams' ordinals, in order.
+    assert merged.postings["both"] == array("i", [0, 1, 4, 5, 6, 8, 10])
+    # Common in one sample only: no postings at all (its queries take the exact row path).
+    assert "upper_rare" not in merged.postings
+    assert "lower_rare" not in merged.postings
+    # Facet values keep every document of both streams.
+    assert merged.postings["G:female"] == array("i", range(0, 12, 2))
+    assert merged.postings["G:male"] == array("i", range(1, 12, 2))
+    assert merged.postings["R:11"] == array("i", range(0, 6))
+    assert merged.postings["R:31"] == array("i", range(6, 12))
+    assert merged.postings["T:senior"] == array("i", range(12))
+    assert merged.postings["D:130"] == array("i", range(12))
+    # Filter tokens that are no facet value were noted in the samples only: dropped.
+    assert not {"R:1101", "R:3101", "D:13015", "O:SOC"} & merged.postings.keys()
+    keys = {key: df for key, _, _, df in merged.keys(min_docs=1)}
+    assert keys == {
+        "*": 12,
+        "both": 7,
+        "G:female": 6,
+        "G:male": 6,
+        "R:11": 6,
+        "R:31": 6,
+        "T:senior": 12,
+        "D:130": 12,
+    }
+
+
+def test_a_stream_shorter_than_the_sample_noted_every_token() -> None:
+    lower = _builder(0, LOWER, "110108")
+    upper = _builder(6, [["upper_rare"], ["lower_rare", "only_upper"], []], "310104")
+    assert upper.common is None  # its sample never ended
+    assert upper.complete("upper_rare")
+    assert upper.complete("anything")
+
+    merged = BitmapBuilder.merge([lower, upper])
+
+    # Complete in both streams: the lower one found it common, the upper one noted all.
+    assert merged.postings["upper_rare"] == array("i", [0, 1, 4, 6])
+    assert merged.postings["both"] == array("i", [0, 1, 4, 5])
+    # The lower stream did not note every document of these: dropped with the upper's postings.
+    assert "lower_rare" not in merged.postings
+    assert "only_upper" not in merged.postings
+    assert merged.postings["R:31"] == array("i", [6, 7, 8])
+
+
+def test_streams_within_their_samples_merge_into_the_single_stream() -> None:
+    words = [["甲", "乙"], ["乙"], ["丙"], ["甲", "丁"], ["乙", "丙"], ["丁"]]
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(postgres_module, "SAMPLE_DOCS", 100)
+        single = _builder(0, words, "110108")
+    parts = [_builder(0, words[:3], "110108"), _builder(3, words[3:], "110108")]
+    assert all(part.common is None for part in parts)  # 3 documents each: within the sample
+
+    merged = BitmapBuilder.merge(parts)
+
+    assert merged.count == single.count == len(words)
+    assert merged.postings == single.postings
+    assert merged.postings["乙"] == array("i", [0, 1, 4])
+    assert merged.postings["O:SOC"] == array("i", range(6))  # every token, filters too
+
+
+def test_streams_that_do_not_follow_each_other_are_refused() -> None:
+    lower = _builder(0, LOWER, "110108")
+    upper = _builder(7, UPPER, "310104")
+    with pytest.raises(ValueError, match="not consecutive"):
+        BitmapBuilder.merge([lower, upper])
