@@ -120,6 +120,12 @@ def test_merged_postings_keep_only_tokens_every_stream_noted_in_full() -> None:
     assert merged.postings["D:130"] == array("i", range(12))
     # Filter tokens that are no facet value were noted in the samples only: dropped.
     assert not {"R:1101", "R:3101", "D:13015", "O:SOC"} & merged.postings.keys()
+    # The merged builder says what it holds in full: no more the first stream's own view.
+    assert merged.complete("both")
+    assert not merged.complete("upper_rare")
+    assert not merged.complete("lower_rare")
+    assert merged.complete("G:female")
+    assert not merged.complete("R:1101")
     keys = {key: df for key, _, _, df in merged.keys(min_docs=1)}
     assert keys == {
         "*": 12,

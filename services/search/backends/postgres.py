@@ -1006,6 +1006,9 @@ class BitmapBuilder:
         postings = merged.postings
         for token in [t for t in postings if t not in complete]:
             del postings[token]
+        if any(part.common is not None for part in parts):
+            # What the merged builder holds in full, for `complete()` after the merge.
+            merged.common = {t for t in complete if _facet_of(t) is None}
         for part in parts[1:]:
             for token, found in part.postings.items():
                 if token in complete:
