@@ -34,23 +34,33 @@ def refresh(
     json_: Annotated[bool, typer.Option("--json", help="print one JSON object")] = False,
 ) -> None:
     """Recompute every membership's status from its dates and type (active, grace, lapsed),
-    leaving statuses set by hand alone. One set-based statement; safe to run at any time."""
+    leaving statuses set by hand alone. Set-based (a large table is split into page ranges
+    refreshed at once, one statement each, committed together); safe to run at any time."""
     # Loaded here, and only what the refresh needs: the command starts in about a second.
     from ..cli import _fail, _runtime_session
     from . import status_refresh
 
     day = _parse_day(today)
     started = time.perf_counter()
-    with _runtime_session() as session:
-        org_ids = None
-        if org:
+    if org is None:
+        # The whole table: split over a connection per CPU when it is large.
+        from ..cli import database_url
+        from ..core.config import get_settings
+        from ..core.db import make_engine
+
+        engine = make_engine(database_url(get_settings()), pool_size=status_refresh.MAX_PARTS)
+        try:
+            result = status_refresh.refresh_in_parts(engine, today=day, actor="system")
+        finally:
+            engine.dispose()
+    else:
+        with _runtime_session() as session:
             from ..orgs import service as org_service
 
             found = org_service.by_code(session, org)
             if found is None:
                 raise _fail(f"no organisation with code {org}")
-            org_ids = [found.id]
-        result = status_refresh.refresh(session, today=day, org_ids=org_ids, actor="system")
+            result = status_refresh.refresh(session, today=day, org_ids=[found.id], actor="system")
     seconds = time.perf_counter() - started
     summary = {
         "today": day.isoformat(),

@@ -10,14 +10,16 @@ not need and would pay for at every start.
 
 from __future__ import annotations
 
+import os
 import uuid
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import Connection, TextClause, bindparam, text
+from sqlalchemy import Connection, Engine, TextClause, bindparam, text
 from sqlalchemy.types import Date, String, Uuid
 
 from ..core.ids import uuid7
@@ -89,11 +91,22 @@ _STATUSES = ", ".join(f"('{status}')" for status in STATUSES)
 _NO_TYPE = "'00000000-0000-0000-0000-000000000000'::uuid"
 
 
-def refresh_statement(*, scoped: bool) -> TextClause:
+def refresh_statement(
+    *, scoped: bool, people: tuple[bool, bool] | None = None, groups: bool = True
+) -> TextClause:
     """The refresh as one statement (`:today`, `:actor`, `:source`, `:change_id`, and
-    `:org_ids` when `scoped`); `benchmarks/memberships.py` runs it under EXPLAIN ANALYZE."""
-    where = "m.org_id = ANY(:org_ids)" if scoped else "TRUE"
-    group_where = "g.org_id = ANY(:org_ids)" if scoped else "TRUE"
+    `:org_ids` when `scoped`); `benchmarks/memberships.py` runs it under EXPLAIN ANALYZE.
+
+    `people` limits it to the memberships of a range of people: from the person id `:low`
+    when its first item is true, before `:high` when its second is; `groups=False` leaves
+    the group memberships to another part."""
+    conditions = ["m.org_id = ANY(:org_ids)"] if scoped else []
+    if people is not None:
+        low, high = people
+        conditions += ["m.person_id >= :low"] if low else []
+        conditions += ["m.person_id < :high"] if high else []
+    where = " AND ".join(conditions) or "TRUE"
+    group_where = ("g.org_id = ANY(:org_ids)" if scoped else "TRUE") if groups else "FALSE"
     return text(
         f"""
         WITH changed AS (
@@ -193,6 +206,97 @@ def _restore(
         session.execute(set_config, {"name": name, "value": value, "local": local})
 
 
+# From this many memberships the whole-table refresh of `refresh_in_parts` is split over
+# several connections.
+PARALLEL_MIN_ROWS = 100_000
+MAX_PARTS = 4
+
+
+def _result(rows: list[Any], change_id: uuid.UUID) -> RefreshResult:
+    changed: dict[str, int] = {}
+    groups: dict[str, int] = {}
+    queued = 0
+    for kind, status, n in rows:
+        if kind == "individual":
+            changed[str(status)] = changed.get(str(status), 0) + int(n)
+        elif kind == "group":
+            groups[str(status)] = groups.get(str(status), 0) + int(n)
+        else:
+            queued += int(n)
+    return RefreshResult(changed, groups, queued, change_id if changed or groups else None)
+
+
+def refresh_in_parts(
+    engine: Engine,
+    *,
+    today: date,
+    actor: str = "system",
+    source: str = "refresh",
+    parts: int | None = None,
+    min_rows: int = PARALLEL_MIN_ROWS,
+) -> RefreshResult:
+    """Every membership's status brought in line with the rule, as `refresh` does, with the
+    people split into ranges of ids whose memberships are refreshed at once on `parts`
+    connections (default: one per CPU, at most MAX_PARTS; one below `min_rows` memberships).
+    Each part is the same set-based statement over its people's memberships (all of a
+    person's memberships are in one part, so each person is queued for search once), and
+    all share one change id; they commit one after the other once every part has succeeded,
+    and otherwise all roll back. (Should a commit itself fail after another part's went
+    through, the parts committed stand: each is whole, and the next run does the rest.)"""
+    change_id = uuid7()
+    params: dict[str, Any] = {
+        "today": today,
+        "actor": actor,
+        "source": source,
+        "change_id": change_id,
+    }
+    count = parts if parts is not None else min(os.cpu_count() or 1, MAX_PARTS)
+    with engine.connect() as conn:
+        if parts is None:
+            estimate = conn.execute(
+                text("SELECT reltuples FROM pg_class WHERE oid = 'membership'::regclass")
+            ).scalar_one()
+            count = count if estimate >= min_rows else 1
+        people = conn.execute(text("SELECT count(*) FROM person")).scalar_one()
+        # The person ids that cut the people into `count` equal ranges.
+        cuts = [
+            conn.execute(
+                text("SELECT id FROM person ORDER BY id OFFSET :n LIMIT 1"),
+                {"n": people * i // count},
+            ).scalar_one_or_none()
+            for i in range(1, count)
+        ]
+    # Distinct cuts only (few people, or none, give fewer), so that no two parts overlap.
+    edges = [None, *sorted({cut for cut in cuts if cut is not None}), None]
+    jobs = []
+    for i in range(len(edges) - 1):
+        low, high = edges[i], edges[i + 1]
+        statement = refresh_statement(
+            scoped=False, people=(low is not None, high is not None), groups=i == 0
+        )
+        jobs.append((statement, dict(params, low=low, high=high)))
+    connections = [engine.connect() for _ in jobs]
+    try:
+
+        def run(conn: Connection, statement: TextClause, job: dict[str, Any]) -> list[Any]:
+            conn.begin()
+            with server_settings(conn, REFRESH_SETTINGS):
+                return list(conn.execute(statement, job).all())
+
+        with ThreadPoolExecutor(len(jobs), thread_name_prefix="refresh") as pool:
+            futures = [
+                pool.submit(run, conn, statement, job)
+                for conn, (statement, job) in zip(connections, jobs, strict=True)
+            ]
+            rows = [row for future in futures for row in future.result()]
+        for conn in connections:
+            conn.commit()
+    finally:
+        for conn in connections:
+            conn.close()  # rolls back whatever was not committed
+    return _result(rows, change_id)
+
+
 def refresh(
     session: Session | Connection,
     *,
@@ -217,9 +321,7 @@ def refresh(
         params["org_ids"] = list(org_ids)
     with server_settings(session, REFRESH_SETTINGS):
         rows = session.execute(refresh_statement(scoped=org_ids is not None), params).all()
-    changed = {str(status): int(n) for kind, status, n in rows if kind == "individual"}
-    groups = {str(status): int(n) for kind, status, n in rows if kind == "group"}
-    queued = sum(int(n) for kind, _, n in rows if kind == "outbox")
-    if queued:
+    result = _result(list(rows), change_id)
+    if result.queued_for_search:
         session.info["outbox_dirty"] = True
-    return RefreshResult(changed, groups, queued, change_id if changed or groups else None)
+    return result
