@@ -1016,17 +1016,18 @@ def main() -> None:
     peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     # The largest child waited for: the rebuild's second process (the upper half of the
     # stream), or the osmem-server.
-    child_peak_mb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+    children_peak_mb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
     load_after = os.getloadavg()[0]
     figures |= {
         "peak_rss_mb": round(peak_mb, 1),
-        "children_peak_rss_mb": round(child_peak_mb, 1),
+        "children_peak_rss_mb": round(children_peak_mb, 1),
         "load_average_before": round(load_before, 2),
         "load_average_after": round(load_after, 2),
     }
     print(
         f"\npeak memory of this process: {peak_mb:,.0f} MB, of its largest child process"
-        f" (the rebuild's upper half): {child_peak_mb:,.0f} MB; load average now {load_after:.2f}"
+        f" (the rebuild's upper half): {children_peak_mb:,.0f} MB;"
+        f" load average now {load_after:.2f}"
     )
     print(json.dumps(figures, ensure_ascii=False))
 

@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import json
+import os
+import time
+from concurrent.futures import ThreadPoolExecutor
 from datetime import date
 from typing import Any
 
 import psycopg
 import pytest
 from sqlalchemy.exc import IntegrityError
+from typer.testing import CliRunner
 
 from services.registry import migrate
 from services.registry.core.db import make_engine
@@ -131,8 +136,8 @@ def test_a_refresh_split_in_parts_writes_what_one_statement_writes(server_url: s
         split_state, whole_state = _state(split_url), _state(whole_url)
         assert split_state["change_ids"] == (1,)  # every part wrote the run's change id
         assert split_state == whole_state
-        # Each searchable person whose standing changed is queued once, although their
-        # memberships could have fallen in different parts.
+        # Each searchable person whose standing changed is queued once: all of a person's
+        # memberships are in one part.
         assert len(set(split_state["outbox"])) == len(split_state["outbox"])
     finally:
         drop_database(server_url, split_url)
@@ -140,37 +145,141 @@ def test_a_refresh_split_in_parts_writes_what_one_statement_writes(server_url: s
             drop_database(server_url, whole_url)
 
 
-def test_a_failing_part_leaves_every_part_rolled_back(server_url: str) -> None:
-    url = create_database(server_url, "registry_test_parts_fail")
+def _loaded(server_url: str, prefix: str) -> str:
+    url = create_database(server_url, prefix)
+    migrate.upgrade(url)
+    with psycopg.connect(_libpq(url), autocommit=True) as conn:
+        for statement in DATA:
+            conn.execute(statement)
+        conn.execute("ANALYZE")
+    return url
+
+
+def test_a_failing_part_raises_and_the_next_run_does_the_rest(server_url: str) -> None:
+    url = _loaded(server_url, "registry_test_parts_fail")
     try:
-        migrate.upgrade(url)
         with psycopg.connect(_libpq(url), autocommit=True) as conn:
-            for statement in DATA:
-                conn.execute(statement)
-            # A change history that refuses the entry of one membership that moves: one held
-            # by the last person, so in the last part.
-            last = conn.execute(
+            # A change history that refuses the entry of one membership that moves.
+            refused = conn.execute(
                 "SELECT id FROM membership WHERE status = 'active'"
                 " AND valid_until < DATE '2026-11-01' ORDER BY person_id DESC LIMIT 1"
             ).fetchone()
-            assert last is not None
+            assert refused is not None
             conn.execute(
-                "ALTER TABLE change_history ADD CONSTRAINT refuse_last CHECK"
-                f" (entity_id <> '{last[0]}')"
+                "ALTER TABLE change_history ADD CONSTRAINT refuse_one CHECK"
+                f" (entity_id <> '{refused[0]}')"
             )
-            before = conn.execute("SELECT id, status, version FROM membership").fetchall()
         engine = make_engine(url, pool_size=4)
         try:
-            with pytest.raises(IntegrityError, match="refuse_last"):
+            with pytest.raises(IntegrityError, match="refuse_one"):
                 status_refresh.refresh_in_parts(engine, today=TODAY, parts=3)
+            with psycopg.connect(_libpq(url), autocommit=True) as conn:
+                row = conn.execute(
+                    "SELECT status, version FROM membership WHERE id = %s", refused
+                ).fetchone()
+                assert row == ("active", 1)  # its part rolled back
+                done = conn.execute("SELECT count(*) FROM change_history").fetchone()
+                assert done is not None
+                assert done[0] > 0  # the other parts stand, each whole
+                conn.execute("ALTER TABLE change_history DROP CONSTRAINT refuse_one")
+            rest = status_refresh.refresh_in_parts(engine, today=TODAY, parts=3)
+            assert rest.total > 0
+            assert status_refresh.refresh_in_parts(engine, today=TODAY, parts=3).total == 0
         finally:
             engine.dispose()
         with psycopg.connect(_libpq(url)) as conn:
-            after = conn.execute("SELECT id, status, version FROM membership").fetchall()
-            history = conn.execute("SELECT count(*) FROM change_history").fetchone()
-            outbox = conn.execute("SELECT count(*) FROM search_outbox").fetchone()
-        assert sorted(after) == sorted(before)  # the other parts' moves were undone too
-        assert history == (0,)
-        assert outbox == (0,)
+            moved = conn.execute(
+                "SELECT count(*) FROM change_history WHERE entity_id = %s", refused
+            ).fetchone()
+        assert moved == (1,)  # moved once, by the second run
     finally:
+        drop_database(server_url, url)
+
+
+def test_the_command_refreshes_a_large_table_in_parts(
+    server_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from services.registry.cli import app as cli
+
+    url = _loaded(server_url, "registry_test_parts_cli")
+    try:
+        monkeypatch.setenv("DATABASE_URL", url)
+        monkeypatch.setattr(status_refresh, "PARALLEL_MIN_ROWS", 50)  # 100 memberships
+        parts: list[int] = []
+        statement = status_refresh.refresh_statement
+
+        def counted(**kwargs: Any) -> Any:
+            parts.append(1)
+            return statement(**kwargs)
+
+        monkeypatch.setattr(status_refresh, "refresh_statement", counted)
+        result = CliRunner().invoke(
+            cli, ["memberships", "refresh", "--today", TODAY.isoformat(), "--json"]
+        )
+        assert result.exit_code == 0, result.output
+        summary = json.loads(result.output.strip().splitlines()[-1])
+        assert len(parts) == min(os.cpu_count() or 1, status_refresh.MAX_PARTS)
+        assert summary["changed"] > 20
+        assert summary["group_members_by_status"] == {"lapsed": 3}
+        with psycopg.connect(_libpq(url)) as conn:
+            history = conn.execute(
+                "SELECT count(*), count(DISTINCT change_id) FROM change_history"
+            ).fetchone()
+        assert history == (summary["changed"] + 3, 1)
+    finally:
+        drop_database(server_url, url)
+
+
+def _wait_for_history_of(conn: psycopg.Connection, person_id: str) -> None:
+    """Until a committed history entry of the person's memberships is visible."""
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline:
+        seen = conn.execute(
+            "SELECT count(*) FROM change_history h JOIN membership m"
+            " ON m.id = h.entity_id WHERE m.person_id = %s",
+            (person_id,),
+        ).fetchone()
+        conn.rollback()
+        if seen and seen[0] > 0:
+            return
+        time.sleep(0.05)
+    pytest.fail("the second part did not commit while the first waited")
+
+
+def test_a_part_done_does_not_hold_its_rows_while_another_part_waits(server_url: str) -> None:
+    """A transaction holding a row of the first part's people, which then writes a row of the
+    second part's, waits for nothing: the second part committed when it was done, so no
+    circle of waits forms that PostgreSQL could not see (the first part waiting on the
+    transaction, the transaction on the second part, the second part on the first)."""
+    url = _loaded(server_url, "registry_test_parts_wait")
+    first_part = "10000000-0000-4000-8000-000000000001"  # person 1 of 0-39: cut at person 20
+    second_part = "10000000-0000-4000-8000-000000000015"  # person 21
+    engine = make_engine(url, pool_size=4)
+    try:
+        with psycopg.connect(_libpq(url)) as holder, psycopg.connect(_libpq(url)) as watch:
+            holder.execute("SET lock_timeout = '10s'")
+            held = holder.execute(
+                "UPDATE membership SET grade = 'senior' WHERE person_id = %s RETURNING id",
+                (first_part,),
+            ).fetchall()
+            assert held
+            with ThreadPoolExecutor(1) as pool:
+                run = pool.submit(status_refresh.refresh_in_parts, engine, today=TODAY, parts=2)
+                try:
+                    _wait_for_history_of(watch, second_part)
+                    # Would wait on the second part's row locks if it still held them.
+                    try:
+                        holder.execute(
+                            "UPDATE membership SET grade = 'senior' WHERE person_id = %s",
+                            (second_part,),
+                        )
+                    except psycopg.errors.LockNotAvailable:
+                        pytest.fail("the second part held its rows while the first waited")
+                    holder.commit()
+                finally:
+                    holder.rollback()  # whatever happened, the first part can go on
+                result = run.result(timeout=20)
+        assert result.total > 20
+    finally:
+        engine.dispose()
         drop_database(server_url, url)

@@ -34,8 +34,8 @@ def refresh(
     json_: Annotated[bool, typer.Option("--json", help="print one JSON object")] = False,
 ) -> None:
     """Recompute every membership's status from its dates and type (active, grace, lapsed),
-    leaving statuses set by hand alone. Set-based (a large table is split into page ranges
-    refreshed at once, one statement each, committed together); safe to run at any time."""
+    leaving statuses set by hand alone. Set-based (a large table is split into ranges of
+    people refreshed at once, one statement and transaction each); safe to run at any time."""
     # Loaded here, and only what the refresh needs: the command starts in about a second.
     from ..cli import _fail, _runtime_session
     from . import status_refresh

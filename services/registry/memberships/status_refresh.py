@@ -1,5 +1,6 @@
-"""The membership status refresh: every membership's status brought in line with the rule, in
-one set-based statement (`registry memberships refresh`, after imports, the demo data).
+"""The membership status refresh: every membership's status brought in line with the rule by
+set-based statements (`registry memberships refresh`, after imports, the demo data): one in
+the caller's transaction, or, over a large table, one per range of people at once.
 
 The rule itself (`STATUS_RULE`, documented in `lifecycle`) is here too, with the statement,
 so that the command needs only SQLAlchemy's core and this module beyond what `registry`
@@ -13,7 +14,7 @@ from __future__ import annotations
 import os
 import uuid
 from collections.abc import Iterator
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor, wait
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date
@@ -212,6 +213,10 @@ PARALLEL_MIN_ROWS = 100_000
 MAX_PARTS = 4
 
 
+def _params(today: date, actor: str, source: str, change_id: uuid.UUID) -> dict[str, Any]:
+    return {"today": today, "actor": actor, "source": source, "change_id": change_id}
+
+
 def _result(rows: list[Any], change_id: uuid.UUID) -> RefreshResult:
     changed: dict[str, int] = {}
     groups: dict[str, int] = {}
@@ -233,30 +238,32 @@ def refresh_in_parts(
     actor: str = "system",
     source: str = "refresh",
     parts: int | None = None,
-    min_rows: int = PARALLEL_MIN_ROWS,
+    min_rows: int | None = None,
 ) -> RefreshResult:
     """Every membership's status brought in line with the rule, as `refresh` does, with the
-    people split into ranges of ids whose memberships are refreshed at once on `parts`
-    connections (default: one per CPU, at most MAX_PARTS; one below `min_rows` memberships).
-    Each part is the same set-based statement over its people's memberships (all of a
-    person's memberships are in one part, so each person is queued for search once), and
-    all share one change id; they commit one after the other once every part has succeeded,
-    and otherwise all roll back. (Should a commit itself fail after another part's went
-    through, the parts committed stand: each is whole, and the next run does the rest.)"""
+    people split into ranges of ids whose memberships are refreshed at once, each range in a
+    transaction of its own on its own connection: `parts` of them (default: one per CPU of
+    this machine, at most MAX_PARTS; one below `min_rows` memberships, by default
+    PARALLEL_MIN_ROWS). Each part is the same set-based statement over its people's
+    memberships (all of a person's memberships are in one part, so each person is queued for
+    search once); all share one change id.
+
+    A part commits as soon as it is done: each is whole on its own, as a run of the refresh
+    is, and a part that kept its row locks until the others finish could close a circle of
+    waits that PostgreSQL cannot see (another transaction waiting on it while one of the
+    other parts waits on that transaction). If a part fails, the parts that succeeded stand,
+    the error is raised, and the next run does the rest. Each part has the statement's
+    `work_mem` (REFRESH_SETTINGS) on the server."""
     change_id = uuid7()
-    params: dict[str, Any] = {
-        "today": today,
-        "actor": actor,
-        "source": source,
-        "change_id": change_id,
-    }
+    params = _params(today, actor, source, change_id)
     count = parts if parts is not None else min(os.cpu_count() or 1, MAX_PARTS)
     with engine.connect() as conn:
         if parts is None:
             estimate = conn.execute(
                 text("SELECT reltuples FROM pg_class WHERE oid = 'membership'::regclass")
             ).scalar_one()
-            count = count if estimate >= min_rows else 1
+            floor = PARALLEL_MIN_ROWS if min_rows is None else min_rows
+            count = count if estimate >= floor else 1
         people = conn.execute(text("SELECT count(*) FROM person")).scalar_one()
         # The person ids that cut the people into `count` equal ranges.
         cuts = [
@@ -275,26 +282,22 @@ def refresh_in_parts(
             scoped=False, people=(low is not None, high is not None), groups=i == 0
         )
         jobs.append((statement, dict(params, low=low, high=high)))
-    connections = [engine.connect() for _ in jobs]
-    try:
 
-        def run(conn: Connection, statement: TextClause, job: dict[str, Any]) -> list[Any]:
-            conn.begin()
-            with server_settings(conn, REFRESH_SETTINGS):
-                return list(conn.execute(statement, job).all())
+    def run(statement: TextClause, job: dict[str, Any]) -> list[Any]:
+        with (
+            engine.connect() as conn,
+            conn.begin(),
+            server_settings(conn, REFRESH_SETTINGS),
+        ):
+            return list(conn.execute(statement, job).all())
 
-        with ThreadPoolExecutor(len(jobs), thread_name_prefix="refresh") as pool:
-            futures = [
-                pool.submit(run, conn, statement, job)
-                for conn, (statement, job) in zip(connections, jobs, strict=True)
-            ]
-            rows = [row for future in futures for row in future.result()]
-        for conn in connections:
-            conn.commit()
-    finally:
-        for conn in connections:
-            conn.close()  # rolls back whatever was not committed
-    return _result(rows, change_id)
+    with ThreadPoolExecutor(len(jobs), thread_name_prefix="refresh") as pool:
+        futures = [pool.submit(run, statement, job) for statement, job in jobs]
+        wait(futures)
+    failed = [f.exception() for f in futures if f.exception() is not None]
+    if failed:
+        raise failed[0]
+    return _result([row for future in futures for row in future.result()], change_id)
 
 
 def refresh(
@@ -311,12 +314,7 @@ def refresh(
     it again changes nothing, so it is safe at any time (cron, after an import, twice at once:
     the second waits on the row locks and then finds nothing to do)."""
     change_id = uuid7()
-    params: dict[str, Any] = {
-        "today": today,
-        "actor": actor,
-        "source": source,
-        "change_id": change_id,
-    }
+    params = _params(today, actor, source, change_id)
     if org_ids is not None:
         params["org_ids"] = list(org_ids)
     with server_settings(session, REFRESH_SETTINGS):
