@@ -1026,7 +1026,7 @@ def main() -> None:
     }
     print(
         f"\npeak memory of this process: {peak_mb:,.0f} MB, of its largest child process"
-        f" (the rebuild's upper half): {children_peak_mb:,.0f} MB;"
+        f" (the rebuild's upper half, or osmem-server): {children_peak_mb:,.0f} MB;"
         f" load average now {load_after:.2f}"
     )
     print(json.dumps(figures, ensure_ascii=False))

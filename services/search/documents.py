@@ -278,7 +278,7 @@ def _json_profile(
     )
 
 
-def _json_number(value: float | int) -> str:
+def json_number(value: float | int) -> str:
     return float.__repr__(value) if type(value) is float else int.__repr__(value)
 
 
@@ -320,7 +320,7 @@ def to_json(doc: ExpertDocument) -> str:
             ', "org_codes": ',
             _json_list(doc.org_codes),
             ', "prior": ',
-            _json_number(doc.prior),
+            json_number(doc.prior),
             "}",
         )
     )

@@ -220,7 +220,7 @@ def _open_csv(path: Path, encoding: str | None) -> Table:
     )
 
 
-def _blank_pattern(delimiter: str) -> str:
+def blank_pattern(delimiter: str) -> str:
     # Exactly the characters `str.strip` removes (Unicode White_Space and U+001C..U+001F),
     # plus the delimiter: a line of only these is a record whose cells are all blank.
     return r"^[\s\x{1c}-\x{1f}" + re.escape(delimiter) + "]*$"
@@ -234,7 +234,7 @@ def _csv_blocks(
     number = 0
     offset = 0
     carry = b""
-    blank = _blank_pattern(delimiter)
+    blank = blank_pattern(delimiter)
     while True:
         block = binary.read(_BLOCK)
         data = carry + block

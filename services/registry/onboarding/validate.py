@@ -23,7 +23,7 @@ import polars as pl
 from ..core import bulk, ids, normalize
 from ..people import service as people_service
 from .columns import HeaderMap
-from .readers import Chunk, _blank_pattern
+from .readers import Chunk, blank_pattern
 
 TEXT_MAX = 200  # ShortText in the API
 
@@ -141,7 +141,7 @@ def _shape_reason(width: int, pads: bool) -> pl.Expr:
     padded, because a sheet does not store trailing empty cells)."""
     cells = pl.col("cells")
     size = cells.list.len()
-    blank = _blank_pattern("")  # exactly what `str.strip` removes
+    blank = blank_pattern("")  # exactly what `str.strip` removes
     extra_blank = cells.list.slice(width).list.eval(pl.element().str.contains(blank)).list.all()
     wrong = pl.format("row has {} fields, the header has {}", size, pl.lit(width))
     short = (size < width) if not pads else pl.lit(False)

@@ -13,7 +13,7 @@ from __future__ import annotations
 from datetime import date
 from functools import lru_cache
 
-from ..documents import ExpertDocument, _json_number, to_json
+from ..documents import ExpertDocument, json_number, to_json
 from ..rebuild import _array, _copy_escape
 
 _CACHED = 1 << 16
@@ -167,7 +167,7 @@ def copy_line(doc: ExpertDocument, ordinal: int) -> str:
                 ),
                 _copy_array(doc.research_fields),
                 _copy_array_cached(doc.org_codes),
-                _json_number(doc.prior),
+                json_number(doc.prior),
                 _copy_escape(to_json(doc)),
                 _copy_escape(tsv_text(doc)),
                 int.__repr__(ordinal),
