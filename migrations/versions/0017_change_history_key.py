@@ -24,8 +24,17 @@ depends_on: str | Sequence[str] | None = None
 
 
 def upgrade() -> None:
-    op.drop_constraint(op.f("pk_change_history"), "change_history", type_="primary")
-    op.create_primary_key(op.f("pk_change_history"), "change_history", ["entity_id", "id"])
+    # The new key's index is built without blocking writes (history grows with every change,
+    # and every write of the API records some); swapping the key then takes a brief lock.
+    with op.get_context().autocommit_block():
+        op.execute(
+            "CREATE UNIQUE INDEX CONCURRENTLY IF NOT EXISTS pk_change_history_new"
+            " ON change_history (entity_id, id)"
+        )
+    op.execute(
+        "ALTER TABLE change_history DROP CONSTRAINT pk_change_history,"
+        " ADD CONSTRAINT pk_change_history PRIMARY KEY USING INDEX pk_change_history_new"
+    )
     op.drop_index(op.f("ix_change_history_entity_id_id"), table_name="change_history")
 
 
