@@ -560,6 +560,8 @@ def exact_shares(sessions: sessionmaker[Session], words: Sequence[str]) -> dict[
 def statement_kind(statement: str) -> str:
     """Which part of a search a SQL statement is, for the time breakdown."""
     s = " ".join(statement.lower().split())
+    if s.startswith("set "):
+        return "settings"  # the transaction's settings (no JIT)
     if "from expert_bitmap_key where key = any" in s:
         return "bitmap_keys"  # which query keys have bitmaps: chooses the path
     if "as match_size" in s:
@@ -724,6 +726,9 @@ def explain(
     print(f"\n--- EXPLAIN ANALYZE: {request.model_dump(exclude_defaults=True)}")
     with sessions() as session:
         for statement, params in captured:
+            if statement_kind(statement) == "settings":
+                session.execute(text(statement))  # as the search ran, for what follows
+                continue
             if "expert_" not in statement:
                 continue
             print(f"\n[{statement_kind(statement)}]")

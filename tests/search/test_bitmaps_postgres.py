@@ -14,7 +14,7 @@ from datetime import date
 from typing import Any
 
 import pytest
-from sqlalchemy import and_, cast, event, func, literal, not_, or_, select, true, update
+from sqlalchemy import and_, cast, event, func, literal, not_, or_, select, text, true, update
 from sqlalchemy.dialects.postgresql import TSQUERY, TSVECTOR
 from sqlalchemy.orm import Session
 
@@ -294,3 +294,17 @@ def test_an_overestimated_match_is_counted_on_bitmaps_and_answered_from_its_rows
     finally:
         event.remove(runtime.engine, "before_cursor_execute", record)
     assert recounted_requests >= 3
+
+
+def test_a_search_runs_without_jit_and_leaves_the_setting_to_its_transaction(  # type: ignore[no-untyped-def]
+    runtime, people
+) -> None:
+    """JIT compiling costs a search more than it saves; the setting is the transaction's."""
+    with runtime.sessions() as session:
+        query = _query(session, people, REQUESTS[0])
+        session.execute(text("SET jit = on"))
+        PostgresBackend().search(session, query)
+        assert session.execute(text("SHOW jit")).scalar_one() == "off"
+        session.rollback()
+        assert session.execute(text("SHOW jit")).scalar_one() == "on"
+        session.execute(text("RESET jit"))

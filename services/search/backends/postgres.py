@@ -338,6 +338,11 @@ _EXCLUDED_CTE = f"""
 _EXCLUDED_COLUMNS = ", ".join(EXCLUSION_COLUMNS)
 
 _KEYS = text("SELECT key, df FROM expert_bitmap_key WHERE key = ANY(CAST(:keys AS text[]))")
+# A search's statements are estimated costly enough at a million experts for PostgreSQL to
+# compile them (JIT), which takes longer than it saves on a query that runs once: measured
+# at 1,000,000 experts, selective p50/p95 31.3/108.5 → 26.1/99.1 ms and broad 45.6/63.7 →
+# 37.6/56.2 ms without it. For the search's transaction only.
+_NO_JIT = text("SET LOCAL jit = off")
 # The size of the match alone (before exclusions), from the same bitmaps: a few dozen rows.
 _MATCH_ONLY = _BITMAP_MATCH.split("\n, fk AS", 1)[0]
 _BITMAP_SIZE = text(
@@ -499,6 +504,7 @@ class PostgresBackend:
         return from_json(text_) if text_ else None
 
     def search(self, session: Session, query: ExpertQuery) -> SearchResult:
+        session.execute(_NO_JIT)
         clauses = _clauses(query) or [[["*"]]]
         keys = sorted({"*"} | {k for clause in clauses for alt in clause for k in alt})
         df = dict(session.execute(_KEYS, {"keys": keys}).all())
