@@ -85,6 +85,18 @@ def wait_until_blocked_by(db: Connection, pid: int, refresh: Refresh) -> bool:
     return False
 
 
+def commit_while_the_refresh_waits(
+    editor: Session, runtime: Runtime, org_id: uuid.UUID, db: Connection
+) -> lifecycle.RefreshResult:
+    """Start the society's refresh, let it come to wait on the row `editor` holds, commit
+    `editor`, and return what the refresh did once it went on."""
+    refresh = Refresh(runtime, org_id)
+    refresh.start()
+    assert wait_until_blocked_by(db, backend_pid(editor), refresh)
+    editor.commit()
+    return refresh.finish()
+
+
 def history_of(db: Connection, membership: Membership) -> list[tuple[Any, ...]]:
     rows = db.execute(
         text(
@@ -123,13 +135,9 @@ def test_an_edit_committed_while_the_refresh_waits_is_kept_and_the_status_still_
             ),
             {"no": f"{society.code}-2026-000001", "id": edited.id},
         )  # holds the row's lock until it commits
-        refresh = Refresh(runtime, society.id)
-        refresh.start()
-        assert wait_until_blocked_by(db, backend_pid(editor), refresh)
-        editor.commit()
+        result = commit_while_the_refresh_waits(editor, runtime, society.id, db)
     finally:
         editor.close()
-    result = refresh.finish()
     assert result.changed == {"grace": 1, "lapsed": 1}
     assert stored(db, edited) == {
         "status": "grace",  # the rule on the newest version: the edit leaves the dates alone
@@ -152,13 +160,9 @@ def test_a_suspension_committed_while_the_refresh_waits_is_not_overwritten(
         assert row is not None
         lifecycle.suspend(editor, row, today=TODAY, actor="admin", reason="违反章程")
         # The suspension's UPDATE is flushed: it holds the row's lock until it commits.
-        refresh = Refresh(runtime, society.id)
-        refresh.start()
-        assert wait_until_blocked_by(db, backend_pid(editor), refresh)
-        editor.commit()
+        result = commit_while_the_refresh_waits(editor, runtime, society.id, db)
     finally:
         editor.close()
-    result = refresh.finish()
     assert result.changed == {"lapsed": 1}  # the other membership only
     assert stored(db, suspended) == {
         "status": "suspended",

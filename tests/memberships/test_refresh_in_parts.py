@@ -252,7 +252,7 @@ def test_a_part_done_does_not_hold_its_rows_while_another_part_waits(server_url:
     circle of waits forms that PostgreSQL could not see (the first part waiting on the
     transaction, the transaction on the second part, the second part on the first)."""
     url = _loaded(server_url, "registry_test_parts_wait")
-    first_part = "10000000-0000-4000-8000-000000000001"  # person 1 of 0-39: cut at person 20
+    first_part = "10000000-0000-4000-8000-000000000001"  # person 1 of 0-39: below the middle cut
     second_part = "10000000-0000-4000-8000-000000000015"  # person 21
     engine = make_engine(url, pool_size=4)
     try:

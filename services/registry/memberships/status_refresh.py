@@ -14,7 +14,7 @@ from __future__ import annotations
 import os
 import uuid
 from collections.abc import Iterator
-from concurrent.futures import ThreadPoolExecutor, wait
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date
@@ -264,17 +264,16 @@ def refresh_in_parts(
             ).scalar_one()
             floor = PARALLEL_MIN_ROWS if min_rows is None else min_rows
             count = count if estimate >= floor else 1
-        people = conn.execute(text("SELECT count(*) FROM person")).scalar_one()
-        # The person ids that cut the people into `count` equal ranges.
-        cuts = [
-            conn.execute(
-                text("SELECT id FROM person ORDER BY id OFFSET :n LIMIT 1"),
-                {"n": people * i // count},
-            ).scalar_one_or_none()
-            for i in range(1, count)
-        ]
+        # The person ids that cut the people into `count` equal ranges, in one ordered pass.
+        cuts = conn.execute(
+            text(
+                "SELECT percentile_disc(CAST(:at AS float8[])) WITHIN GROUP (ORDER BY id)"
+                " FROM person"
+            ),
+            {"at": [i / count for i in range(1, count)]},
+        ).scalar_one()
     # Distinct cuts only (few people, or none, give fewer), so that no two parts overlap.
-    edges = [None, *sorted({cut for cut in cuts if cut is not None}), None]
+    edges = [None, *sorted({cut for cut in cuts or () if cut is not None}), None]
     jobs = []
     for i in range(len(edges) - 1):
         low, high = edges[i], edges[i + 1]
@@ -293,10 +292,7 @@ def refresh_in_parts(
 
     with ThreadPoolExecutor(len(jobs), thread_name_prefix="refresh") as pool:
         futures = [pool.submit(run, statement, job) for statement, job in jobs]
-        wait(futures)
-    failed = [f.exception() for f in futures if f.exception() is not None]
-    if failed:
-        raise failed[0]
+    # Every part has ended here; the first that failed raises its error.
     return _result([row for future in futures for row in future.result()], change_id)
 
 
