@@ -135,15 +135,15 @@ def _age_band(birth: date | None, today: date) -> str | None:
 
 # Institutions, research-field phrases, discipline codes and names repeat across profiles far
 # more than they differ: each distinct one is analysed once (bounded, so memory stays flat).
-_CACHED = 1 << 16
+CACHED = 1 << 16
 
 
-@lru_cache(maxsize=_CACHED)
+@lru_cache(maxsize=CACHED)
 def _field_analysis(phrase: str) -> tuple[tuple[str, ...], str | None]:
     return tuple(analysis.index_tokens(phrase)), analysis.phrase_token(phrase)
 
 
-@lru_cache(maxsize=_CACHED)
+@lru_cache(maxsize=CACHED)
 def _institution_analysis(name: str | None) -> tuple[tuple[str, ...], str | None]:
     return tuple(analysis.index_tokens(name)), analysis.institution_key(name)
 
@@ -244,7 +244,7 @@ def _json_str(value: str | None) -> str:
     return "null" if value is None else encode_basestring(value)
 
 
-_json_str_cached = lru_cache(maxsize=_CACHED)(_json_str)
+_json_str_cached = lru_cache(maxsize=CACHED)(_json_str)
 
 
 def _json_strings(values: tuple[str, ...]) -> str:
@@ -252,7 +252,7 @@ def _json_strings(values: tuple[str, ...]) -> str:
 
 
 # Codes, societies and tags repeat across profiles; research fields seldom do.
-_json_list = lru_cache(maxsize=_CACHED)(_json_strings)
+_json_list = lru_cache(maxsize=CACHED)(_json_strings)
 
 
 @lru_cache(maxsize=1 << 15)
@@ -260,7 +260,7 @@ def _json_date(value: date | None) -> str:
     return "null" if value is None else '"' + value.isoformat() + '"'
 
 
-@lru_cache(maxsize=_CACHED)
+@lru_cache(maxsize=CACHED)
 def _json_profile(
     title_level: str | None,
     position: str | None,

@@ -188,31 +188,6 @@ def searchable_batches(
         yield [documents.build(s, REBUILD_VERSION, today) for s in sources]
 
 
-# -- writing COPY text ------------------------------------------------------------------------
-
-
-def _copy_escape(value: str) -> str:
-    if "\\" in value:
-        value = value.replace("\\", "\\\\")
-    if "\t" in value or "\n" in value or "\r" in value:
-        value = value.replace("\t", "\\t").replace("\n", "\\n").replace("\r", "\\r")
-    return value
-
-
-def _array_element(value: str) -> str:
-    return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
-
-
-def _array(values: Sequence[str]) -> str:
-    """A text array literal, every element quoted: `{"a","b c"}`."""
-    if not values:
-        return "{}"
-    inner = '","'.join(values)
-    if "\\" in inner or inner.count('"') != 2 * (len(values) - 1):  # quotes inside elements
-        return "{" + ",".join(map(_array_element, values)) + "}"
-    return '{"' + inner + '"}'
-
-
 PARTS = ("reading", "building", "rendering", "writing")
 
 
@@ -353,7 +328,6 @@ def copy_documents(
                 f"SELECT p.id FROM person p WHERE {where} ORDER BY p.id OFFSET %s LIMIT 1",  # noqa: S608
                 (half,),
             ).fetchone()[0]  # type: ignore[index]
-        job = (url, snapshot_id, table, list(columns), batch, list(prepare))
         if middle is None:
             part = parts(0)
             count, timing = _copy_part(
@@ -361,6 +335,7 @@ def copy_documents(
             )
             results = [part.result()]
         else:
+            job = (url, snapshot_id, table, list(columns), batch, list(prepare))
             context = multiprocessing.get_context("spawn")
             receive, send = context.Pipe(duplex=False)
             upper = context.Process(

@@ -300,11 +300,14 @@ def test_a_search_runs_without_jit_and_leaves_the_setting_to_its_transaction(  #
     runtime, people
 ) -> None:
     """JIT compiling costs a search more than it saves; the setting is the transaction's."""
-    with runtime.sessions() as session:
+    # One connection throughout, so that what a commit keeps is seen by the next statement.
+    with runtime.engine.connect() as conn, Session(bind=conn) as session:
         query = _query(session, people, REQUESTS[0])
         session.execute(text("SET jit = on"))
+        session.commit()
         PostgresBackend().search(session, query)
         assert session.execute(text("SHOW jit")).scalar_one() == "off"
-        session.rollback()
+        session.commit()  # a plain SET would outlive the commit; SET LOCAL does not
         assert session.execute(text("SHOW jit")).scalar_one() == "on"
         session.execute(text("RESET jit"))
+        session.commit()

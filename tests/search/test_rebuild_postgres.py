@@ -182,6 +182,15 @@ def _stored(runtime, ids) -> dict:  # type: ignore[no-untyped-def]
         return {r[0]: tuple(r[1:]) for r in rows}
 
 
+def _write_times(runtime, ids) -> dict:  # type: ignore[no-untyped-def]
+    with runtime.sessions() as session:
+        rows = session.execute(
+            text("SELECT person_id, indexed_at FROM expert_doc WHERE person_id = ANY(:ids)"),
+            {"ids": ids},
+        )
+        return dict(rows.all())
+
+
 def test_the_rebuild_writes_the_rows_the_drain_writes(runtime, factory) -> None:
     """Rows COPY'd by the rebuild equal, column for column, the rows the outbox drain upserts
     for the same people at the same version: one document, whichever writer wrote it. Values
@@ -215,10 +224,13 @@ def test_the_rebuild_writes_the_rows_the_drain_writes(runtime, factory) -> None:
     rebuild(runtime.sessions)
     rebuilt = _stored(runtime, ids)
     assert set(rebuilt) == set(ids)
+    written = _write_times(runtime, ids)
     with runtime.sessions.begin() as session:
         docs, tombstones = load(session, dict.fromkeys(ids, REBUILD_VERSION))
         assert tombstones == []
         runtime.search.apply(session, docs, [])
+    after = _write_times(runtime, ids)
+    assert all(after[i] > written[i] for i in ids)  # the drain rewrote every row
     assert _stored(runtime, ids) == rebuilt
 
 

@@ -344,7 +344,8 @@ _KEYS = text("SELECT key, df FROM expert_bitmap_key WHERE key = ANY(CAST(:keys A
 # 37.6/56.2 ms without it. For the search's transaction only.
 _NO_JIT = text("SET LOCAL jit = off")
 # The size of the match alone (before exclusions), from the same bitmaps: a few dozen rows.
-_MATCH_ONLY = _BITMAP_MATCH.split("\n, fk AS", 1)[0]
+# The match alone (its size), and what follows it: the facet keys and the counts.
+_MATCH_ONLY, _AFTER_MATCH = _BITMAP_MATCH.split("\n, fk AS", 1)
 _BITMAP_SIZE = text(
     f"{_MATCH_ONLY} SELECT coalesce(sum(bit_count(bits)), 0)::bigint AS match_size FROM m"  # noqa: S608 - constants
 )
@@ -574,9 +575,8 @@ class PostgresBackend:
                 params[name] = list(values)
         statement = _BITMAP_MATCH
         if who:
-            head, tail = statement.split("\n, fk AS", 1)
             excluded = _EXCLUDED_CTE.replace("{who}", " UNION ALL ".join(who))
-            statement = f"{head}{excluded}, fk AS{tail}{_BITMAP_EXCLUDED}"
+            statement = f"{_MATCH_ONLY}{excluded}, fk AS{_AFTER_MATCH}{_BITMAP_EXCLUDED}"
         total, facets = _facets(session.execute(text(statement), params).all())
         sql = _Sql(query, df)
         approximate: dict[str, str] = {}
@@ -859,9 +859,9 @@ _FILTER_PREFIXES = ("D:", "R:", "O:", "T:", "G:")
 
 def _facet_tokens(doc: ExpertDocument) -> frozenset[str]:
     """The tokens of the facet values a document counts for (province, first-level disciplines)."""
-    province = doc.province
+    region = doc.region_code
     return _facet_values(
-        doc.disciplines_l1, province[:2] if province else None, doc.title_level, doc.gender
+        doc.disciplines_l1, region[:2] if region else None, doc.title_level, doc.gender
     )
 
 

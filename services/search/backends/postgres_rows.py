@@ -10,13 +10,37 @@ here, so a document reads the same whichever of them wrote it.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import date
 from functools import lru_cache
 
-from ..documents import ExpertDocument, json_number, to_json
-from ..rebuild import _array, _copy_escape
+from ..documents import CACHED, ExpertDocument, json_number, to_json
 
-_CACHED = 1 << 16
+# -- COPY text
+
+
+def _copy_escape(value: str) -> str:
+    if "\\" in value:
+        value = value.replace("\\", "\\\\")
+    if "\t" in value or "\n" in value or "\r" in value:
+        value = value.replace("\t", "\\t").replace("\n", "\\n").replace("\r", "\\r")
+    return value
+
+
+def _array_element(value: str) -> str:
+    return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+def _array(values: Sequence[str]) -> str:
+    """A text array literal, every element quoted: `{"a","b c"}`."""
+    if not values:
+        return "{}"
+    inner = '","'.join(values)
+    if "\\" in inner or inner.count('"') != 2 * (len(values) - 1):  # quotes inside elements
+        return "{" + ",".join(map(_array_element, values)) + "}"
+    return '{"' + inner + '"}'
+
+
 _LAST_POSITION = 16383  # PostgreSQL's largest position: later tokens are left out
 _LONGEST_LEXEME = 2000  # bytes; longer tokens are left out and take no position
 # "':1A '", "':2A '", ... for each weight: what follows a token at each position, rendered once.
@@ -54,7 +78,7 @@ def _fits(token: str) -> bool:
 # Discipline and institution tokens repeat across profiles; their positions depend only on how
 # many lexemes come before them, which takes few distinct values. Biographies are not cached:
 # real ones are nearly all unique, never found again, and each would hold kilobytes.
-_positioned_cached = lru_cache(maxsize=_CACHED)(_positioned)
+_positioned_cached = lru_cache(maxsize=CACHED)(_positioned)
 
 
 def tsvector_text(doc: ExpertDocument) -> str:
@@ -68,17 +92,17 @@ def tsvector_text(doc: ExpertDocument) -> str:
     return " ".join([p for p in (name, fields, disciplines, institution, bio) if p])
 
 
-@lru_cache(maxsize=_CACHED)
+@lru_cache(maxsize=CACHED)
 def _discipline_filters(prefixes: tuple[str, ...]) -> str:
     return " ".join(lexeme("D:" + p) for p in prefixes)
 
 
-@lru_cache(maxsize=_CACHED)
+@lru_cache(maxsize=CACHED)
 def _region_filters(prefixes: tuple[str, ...]) -> str:
     return " ".join(lexeme("R:" + p) for p in dict.fromkeys(prefixes))
 
 
-@lru_cache(maxsize=_CACHED)
+@lru_cache(maxsize=CACHED)
 def _org_filters(codes: tuple[str, ...]) -> str:
     return " ".join(lexeme("O:" + c) for c in dict.fromkeys(codes))
 
@@ -115,31 +139,31 @@ def _copy_text(value: str | None) -> str:
     return _NULL if value is None else _copy_escape(value)
 
 
-_copy_text_cached = lru_cache(maxsize=_CACHED)(_copy_text)
+_copy_text_cached = lru_cache(maxsize=CACHED)(_copy_text)
 
 
 def _copy_array(values: tuple[str, ...] | list[str]) -> str:
     return _copy_escape(_array(values))
 
 
-@lru_cache(maxsize=_CACHED)
+@lru_cache(maxsize=CACHED)
 def _copy_institution(name: str | None, key: str | None, uscc: str | None) -> str:
     return "\t".join((_copy_text(name), _copy_text(key), _copy_text(uscc)))
 
 
-@lru_cache(maxsize=_CACHED)
+@lru_cache(maxsize=CACHED)
 def _copy_region(code: str | None, province: str | None, prefixes: tuple[str, ...]) -> str:
     return "\t".join((_copy_text(code), _copy_text(province), _copy_array(prefixes)))
 
 
-@lru_cache(maxsize=_CACHED)
+@lru_cache(maxsize=CACHED)
 def _copy_disciplines(
     codes: tuple[str, ...], prefixes: tuple[str, ...], first_level: tuple[str, ...]
 ) -> str:
     return "\t".join(map(_copy_array, (codes, prefixes, first_level)))
 
 
-_copy_array_cached = lru_cache(maxsize=_CACHED)(_copy_array)
+_copy_array_cached = lru_cache(maxsize=CACHED)(_copy_array)
 
 
 @lru_cache(maxsize=1 << 15)
