@@ -115,20 +115,65 @@ def snapshot(sessions: sessionmaker[Session]) -> Iterator[psycopg.Connection[Any
         pooled.close()
 
 
-def _fetch(
-    conn: psycopg.Connection[Any], batch: int, low: Any = None, high: Any = None
-) -> Iterator[list[tuple[Any, ...]]]:
-    """Searchable people's source rows with low <= id < high (None: unbounded), in id order."""
-    where = documents.SEARCHABLE
-    if low is not None:
-        where += " AND p.id >= %(low)s"
-    if high is not None:
-        where += " AND p.id < %(high)s"
-    statement = documents.SOURCE_SQL.format(where=where) + " ORDER BY p.id"
+def _fetch(conn: psycopg.Connection[Any], batch: int) -> Iterator[list[tuple[Any, ...]]]:
+    """Every searchable person's source row, in id order."""
+    statement = documents.SOURCE_SQL.format(where=documents.SEARCHABLE) + " ORDER BY p.id"
     with conn.cursor(name="expert_sources") as cursor:
         cursor.itersize = batch
-        cursor.execute(statement, {"low": low, "high": high})  # type: ignore[arg-type]
+        cursor.execute(statement)  # type: ignore[arg-type]
         while rows := cursor.fetchmany(batch):
+            yield rows
+
+
+# The order a clustered stream writes documents in: by first-level discipline, then province.
+# A research topic belongs to a discipline, so its experts' rows lie on a few thousand pages of
+# the table instead of one page each; a search visits a tenth to a half as many pages.
+CLUSTER_KEY = (
+    "coalesce(left(p.discipline_codes[1], 3), '') COLLATE \"C\","
+    " coalesce(left(p.region_code, 2), '') COLLATE \"C\", p.id"
+)
+_CLUSTER_KEYS = (
+    f"SELECT {CLUSTER_KEY} FROM person p WHERE {documents.SEARCHABLE}{{range}}"  # noqa: S608
+    f" ORDER BY {CLUSTER_KEY}"
+)
+
+
+def _cluster_range(low: Any, high: Any) -> str:
+    """The condition on the cluster key for low <= key < high (key tuples; None: unbounded)."""
+    where = ""
+    if low is not None:
+        where += f" AND ({CLUSTER_KEY}) >= (%(low_d)s, %(low_r)s, %(low_id)s)"
+    if high is not None:
+        where += f" AND ({CLUSTER_KEY}) < (%(high_d)s, %(high_r)s, %(high_id)s)"
+    return where
+
+
+def _range_params(low: Any, high: Any) -> dict[str, Any]:
+    params: dict[str, Any] = {}
+    for name, key in (("low", low), ("high", high)):
+        if key is not None:
+            params |= dict(zip((f"{name}_d", f"{name}_r", f"{name}_id"), key, strict=True))
+    return params
+
+
+def _fetch_clustered(
+    conn: psycopg.Connection[Any], batch: int, low: Any = None, high: Any = None
+) -> Iterator[list[tuple[Any, ...]]]:
+    """Searchable people's source rows with low <= cluster key < high, in cluster-key order.
+
+    Only the keys are sorted (a few dozen bytes a person); each batch of people is then read
+    by id, and put back in key order here.
+    """
+    rows_of = documents.SOURCE_SQL.format(where="p.id = ANY(%(ids)s)")
+    statement = _CLUSTER_KEYS.format(range=_cluster_range(low, high))
+    with conn.cursor(name="expert_keys") as keys:
+        keys.itersize = batch
+        keys.execute(statement, _range_params(low, high))  # type: ignore[arg-type]
+        while found := keys.fetchmany(batch):
+            ids = [key[2] for key in found]
+            place = {person_id: i for i, person_id in enumerate(ids)}
+            rows = conn.execute(rows_of, {"ids": ids}).fetchall()  # type: ignore[arg-type]
+            rows.sort(key=lambda row: place[row[0]])
             yield rows
 
 
@@ -251,7 +296,7 @@ def _copy_part(
                 writer.cursor() as cursor,
                 cursor.copy(statement) as copy,
                 # closed on the way out, failing or not: its thread stops before `reader` closes
-                closing(_prefetched(_fetch(reader, batch, low, high))) as batches,
+                closing(_prefetched(_fetch_clustered(reader, batch, low, high))) as batches,
             ):
                 while True:
                     started = clock()
@@ -325,9 +370,8 @@ def copy_documents(
         if total >= max(parallel_from, 2):
             half = total // 2
             middle = conn.execute(
-                f"SELECT p.id FROM person p WHERE {where} ORDER BY p.id OFFSET %s LIMIT 1",  # noqa: S608
-                (half,),
-            ).fetchone()[0]  # type: ignore[index]
+                _CLUSTER_KEYS.format(range="") + " OFFSET %(half)s LIMIT 1", {"half": half}
+            ).fetchone()
         if middle is None:
             part = parts(0)
             count, timing = _copy_part(

@@ -8,19 +8,10 @@ from datetime import date
 
 import pytest
 
-from services.search.backends import postgres as postgres_module
 from services.search.backends.postgres import BitmapBuilder
 from services.search.documents import ExpertDocument
 
-# With a sample of 4 documents and a share of 1.0, a word is common when at least
-# 1.0 / 2 * 4 = 2 of the sample's documents carry it.
-SAMPLE = 4
 SHARE = 1.0
-
-
-@pytest.fixture(autouse=True)
-def small_sample(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(postgres_module, "SAMPLE_DOCS", SAMPLE)
 
 
 def _doc(words: list[str], *, gender: str, region: str) -> ExpertDocument:
@@ -49,25 +40,29 @@ def _doc(words: list[str], *, gender: str, region: str) -> ExpertDocument:
     )
 
 
-def _builder(first: int, words: list[list[str]], region: str) -> BitmapBuilder:
-    """A stream of documents from ordinal `first`; genders alternate by ordinal."""
-    builder = BitmapBuilder(SHARE, first)
+def _builder(
+    first: int, words: list[list[str]], region: str, common: set[str] | None = None
+) -> BitmapBuilder:
+    """A stream of documents from ordinal `first`, noting `common` words (None: every token);
+    genders alternate by ordinal."""
+    builder = BitmapBuilder(SHARE, first, None if common is None else frozenset(common))
     for i, doc_words in enumerate(words):
         gender = "female" if (first + i) % 2 == 0 else "male"
         assert builder.add(_doc(doc_words, gender=gender, region=region)) == first + i
     return builder
 
 
-# Ordinals 0-5; the sample is 0-3, where `both` and `upper_rare` are common, `lower_rare` not.
+# Ordinals 0-5, noting `both` and `upper_rare`; ordinals 6-11, noting `both` and `lower_rare`.
 LOWER = [
     ["both", "upper_rare"],
     ["both", "upper_rare", "lower_rare"],
     [],
     [],
-    ["both", "upper_rare", "lower_rare"],  # after the sample: only common words are noted
+    ["both", "upper_rare", "lower_rare"],
     ["both"],
 ]
-# Ordinals 6-11; the sample is 6-9, where `both` and `lower_rare` are common, `upper_rare` not.
+LOWER_COMMON = {"both", "upper_rare"}
+UPPER_COMMON = {"both", "lower_rare"}
 UPPER = [
     ["both", "lower_rare"],
     ["lower_rare", "upper_rare"],
@@ -79,11 +74,11 @@ UPPER = [
 
 
 def test_merged_postings_keep_only_tokens_every_stream_noted_in_full() -> None:
-    lower = _builder(0, LOWER, "110108")
-    upper = _builder(6, UPPER, "310104")
+    lower = _builder(0, LOWER, "110108", LOWER_COMMON)
+    upper = _builder(6, UPPER, "310104", UPPER_COMMON)
 
-    # Each stream's view: a word it found rare in its sample is incomplete there (its later
-    # documents went unnoted); facet values are always complete; other filter tokens are not.
+    # Each stream's view: a word it does not note is incomplete there; facet values are always
+    # complete; other filter tokens are not (they are never noted).
     assert lower.complete("both")
     assert upper.complete("both")
     assert lower.complete("upper_rare")
@@ -95,7 +90,7 @@ def test_merged_postings_keep_only_tokens_every_stream_noted_in_full() -> None:
         assert upper.complete(facet)
     assert not lower.complete("R:1101")
     assert not upper.complete("O:SOC")
-    # What merging has to drop: each stream still holds the word common in its own sample.
+    # What merging has to drop: each stream holds a word the other did not note.
     assert lower.postings["upper_rare"] == array("i", [0, 1, 4])
     assert upper.postings["lower_rare"] == array("i", [6, 7, 10, 11])
     assert "lower_rare" not in lower.postings
@@ -108,7 +103,7 @@ def test_merged_postings_keep_only_tokens_every_stream_noted_in_full() -> None:
     assert (upper.postings, upper.count) == ({}, 0)  # moved, not held twice
     # Common in both samples: the union of both streams' ordinals, in order.
     assert merged.postings["both"] == array("i", [0, 1, 4, 5, 6, 8, 10])
-    # Common in one sample only: no postings at all (its queries take the exact row path).
+    # Noted by one stream only: no postings at all (its queries take the exact row path).
     assert "upper_rare" not in merged.postings
     assert "lower_rare" not in merged.postings
     # Facet values keep every document of both streams.
@@ -118,7 +113,7 @@ def test_merged_postings_keep_only_tokens_every_stream_noted_in_full() -> None:
     assert merged.postings["R:31"] == array("i", range(6, 12))
     assert merged.postings["T:senior"] == array("i", range(12))
     assert merged.postings["D:130"] == array("i", range(12))
-    # Filter tokens that are no facet value were noted in the samples only: dropped.
+    # Filter tokens that are no facet value are not noted.
     assert not {"R:1101", "R:3101", "D:13015", "O:SOC"} & merged.postings.keys()
     # The merged builder says what it holds in full: no more the first stream's own view.
     assert merged.complete("both")
@@ -139,10 +134,10 @@ def test_merged_postings_keep_only_tokens_every_stream_noted_in_full() -> None:
     }
 
 
-def test_a_stream_shorter_than_the_sample_noted_every_token() -> None:
-    lower = _builder(0, LOWER, "110108")
+def test_a_stream_without_common_words_notes_every_token() -> None:
+    lower = _builder(0, LOWER, "110108", LOWER_COMMON)
     upper = _builder(6, [["upper_rare"], ["lower_rare", "only_upper"], []], "310104")
-    assert upper.common is None  # its sample never ended
+    assert upper.postings["O:SOC"] == array("i", [6, 7, 8])
     assert upper.complete("upper_rare")
     assert upper.complete("anything")
 
@@ -157,13 +152,10 @@ def test_a_stream_shorter_than_the_sample_noted_every_token() -> None:
     assert merged.postings["R:31"] == array("i", [6, 7, 8])
 
 
-def test_streams_within_their_samples_merge_into_the_single_stream() -> None:
+def test_streams_noting_every_token_merge_into_the_single_stream() -> None:
     words = [["甲", "乙"], ["乙"], ["丙"], ["甲", "丁"], ["乙", "丙"], ["丁"]]
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(postgres_module, "SAMPLE_DOCS", 100)
-        single = _builder(0, words, "110108")
+    single = _builder(0, words, "110108")
     parts = [_builder(0, words[:3], "110108"), _builder(3, words[3:], "110108")]
-    assert all(part.common is None for part in parts)  # 3 documents each: within the sample
 
     merged = BitmapBuilder.merge(parts)
 
@@ -174,7 +166,7 @@ def test_streams_within_their_samples_merge_into_the_single_stream() -> None:
 
 
 def test_streams_that_do_not_follow_each_other_are_refused() -> None:
-    lower = _builder(0, LOWER, "110108")
-    upper = _builder(7, UPPER, "310104")
+    lower = _builder(0, LOWER, "110108", LOWER_COMMON)
+    upper = _builder(7, UPPER, "310104", UPPER_COMMON)
     with pytest.raises(ValueError, match="not consecutive"):
         BitmapBuilder.merge([lower, upper])

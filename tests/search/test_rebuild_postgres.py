@@ -14,6 +14,7 @@ from services.registry.models import metadata
 from services.registry.people.merge import merge_people
 from services.registry.people.models import Person
 from services.search import worker
+from services.search.backends import postgres as postgres_module
 from services.search.backends.postgres import rebuild
 from services.search.documents import from_json, load, to_json
 from services.search.models import ExpertDoc
@@ -282,3 +283,63 @@ def test_a_rebuild_split_over_two_processes_equals_one_process(runtime, factory)
     split = _index_state(runtime)
     assert len(split[0]) >= 7
     assert split == single
+
+
+def _stream_order(runtime) -> list[tuple[str, str]]:  # type: ignore[no-untyped-def]
+    with runtime.sessions() as session:
+        rows = session.execute(
+            text(
+                "SELECT coalesce(disciplines_l1[1], ''), coalesce(left(province, 2), '')"
+                " FROM expert_doc ORDER BY ord"
+            )
+        )
+        return [tuple(r) for r in rows]  # type: ignore[misc]
+
+
+def test_a_rebuild_writes_experts_by_discipline_then_province(runtime, factory) -> None:
+    """Rows (and ordinals) follow first-level discipline, then province, whichever order the
+    people were created in, in one process or two: a topic's experts share pages."""
+    for i, (codes, region) in enumerate(
+        [
+            (["63010"], "310104"),
+            (["13015"], "440305"),
+            ([], "110108"),
+            (["63010", "13015"], "110108"),
+            (["13015"], None),
+            (["13015"], "110108"),
+            (["52010"], "310104"),
+        ]
+    ):
+        factory.person(
+            name=f"聚类{i}", discipline_codes=codes, region_code=region, expert_opt_in=True
+        )
+    for parallel_from in (10**9, 2):
+        rebuild(runtime.sessions, parallel_from=parallel_from)
+        order = _stream_order(runtime)
+        assert order == sorted(order)
+        assert ("630", "31") in order
+        assert ("130", "") in order
+
+
+def test_common_words_are_sampled_from_the_whole_corpus(runtime, factory, monkeypatch) -> None:
+    """The words that get bitmaps are found in a sample of every searchable expert, not in the
+    first documents of the stream (which are one discipline's)."""
+    for i in range(40):
+        factory.person(
+            name=f"抽样{i}",
+            discipline_codes=["110"] if i < 20 else ["630"],
+            research_fields=["抽样通用词"] if i < 20 else ["抽样后段词"],
+            expert_opt_in=True,
+        )
+    factory.person(name="抽样孤例", research_fields=["抽样孤例词"], expert_opt_in=True)
+    with runtime.sessions() as session:
+        searchable = _searchable(session)
+    monkeypatch.setattr(postgres_module, "SAMPLE_DOCS", searchable // 2)
+    # A share at which 20 experts are common: half of it in the sample is 5 of about 10.
+    common = postgres_module.common_words(runtime.sessions, 20 / searchable)
+    assert common is not None
+    # Each research field is a phrase token too.
+    assert {"p_抽样通用词", "p_抽样后段词"} <= common
+    assert "p_抽样孤例词" not in common
+    monkeypatch.setattr(postgres_module, "SAMPLE_DOCS", searchable)
+    assert postgres_module.common_words(runtime.sessions, 20 / searchable) is None

@@ -18,8 +18,10 @@ from __future__ import annotations
 import time
 import uuid
 from array import array
+from collections import Counter
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
+from datetime import date
 from functools import lru_cache, partial
 from itertools import chain
 from typing import Any
@@ -30,7 +32,8 @@ from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.schema import CreateIndex
 
 from .. import rebuild as rebuild_module
-from ..documents import ExpertDocument, from_json, to_json
+from ..documents import SEARCHABLE, SOURCE_SQL, ExpertDocument, ExpertSource, from_json, to_json
+from ..documents import build as build_document
 from ..models import CHUNK_BITS, EXCLUSION_COLUMNS, ExpertDoc
 from ..protocol import FACETS, ExpertHit, ExpertQuery, SearchResult
 from . import postgres_rows
@@ -715,11 +718,14 @@ def rebuild(
             session.execute(text(f"{statement} WITH (gin_pending_list_limit = {PENDING_LIST})"))
     try:
         parts: dict[str, float] = {}
+        timed = time.monotonic()
+        common = common_words(sessions, bitmap_share)
+        parts["sampling"] = time.monotonic() - timed
         count, builders = rebuild_module.copy_documents(
             sessions,
             build,
             postgres_rows.COPY_COLUMNS,
-            partial(_RowPart, bitmap_share),
+            partial(_RowPart, bitmap_share, common),
             timings=parts,
             prepare=[f"SET work_mem = '{PENDING_MEMORY}'"],
             parallel_from=parallel_from,
@@ -914,8 +920,8 @@ class _RowPart:
     """Renders the rows of one part of the rebuild's stream and numbers its documents for the
     bitmaps, from the ordinal of its first document; its result is its bitmap postings."""
 
-    def __init__(self, share: float, first: int) -> None:
-        self.bitmaps = BitmapBuilder(share, first)
+    def __init__(self, share: float, common: frozenset[str] | None, first: int) -> None:
+        self.bitmaps = BitmapBuilder(share, first, common)
 
     def render(self, doc: ExpertDocument) -> str:
         return postgres_rows.copy_line(doc, self.bitmaps.add(doc))
@@ -925,27 +931,55 @@ class _RowPart:
 
 
 _MASKS = tuple(128 >> i for i in range(8))
-SAMPLE_DOCS = 20_000  # documents whose every token is noted, to find the common ones
+SAMPLE_DOCS = 20_000  # documents sampled to find the common words (all of a smaller corpus)
+_IN_SAMPLE = " AND p.id IN (SELECT id FROM person TABLESAMPLE BERNOULLI (:percent) REPEATABLE (0))"
+_SAMPLE = text(SOURCE_SQL.format(where=SEARCHABLE + _IN_SAMPLE))
+
+
+def common_words(sessions: sessionmaker[Session], share: float) -> frozenset[str] | None:
+    """The words in at least half of `share` of a random sample of about SAMPLE_DOCS searchable
+    experts: the words a rebuild notes postings of, besides facet values. None when there are
+    no more than SAMPLE_DOCS experts: every token is noted.
+
+    The sample is drawn from the whole corpus, not from the start of the stream, which is
+    ordered by discipline (the first documents' words are one discipline's).
+    """
+    sample = SAMPLE_DOCS
+    with sessions() as session:
+        searchable = session.scalar(text(f"SELECT count(*) FROM person p WHERE {SEARCHABLE}"))  # noqa: S608
+        if not searchable or searchable <= sample:
+            return None
+        percent = 100.0 * sample / searchable
+        today = date.today()
+        seen: Counter[str] = Counter()
+        docs = 0
+        for row in session.execute(_SAMPLE, {"percent": percent}):
+            doc = build_document(ExpertSource._make(row), 0, today)
+            seen.update(t for t in document_tokens(doc) if t[:2] not in _FILTER_PREFIXES)
+            docs += 1
+    floor = share / 2 * docs
+    return frozenset(t for t, n in seen.items() if n >= floor)
 
 
 class BitmapBuilder:
     """Numbers the documents of a rebuild as they stream into COPY and notes which documents
     carry each token; then writes the bitmaps of the common tokens and of every facet value.
 
-    Every token of the first SAMPLE_DOCS documents is noted; after them, only the words common
-    in that sample (at least half of `share`) and the facet values, so that the stream pays
-    for a dozen tokens a document (other filter tokens get bitmaps only if the whole corpus
-    fits in the sample). A word that only becomes common later gets no bitmap, and
-    its queries take the row path (exact). Unnesting every tsvector in SQL instead cost far
-    more than the whole stream.
+    With `common` (words found common in a sample, `common_words`), only those words and the
+    facet values are noted, so that the stream pays for a dozen tokens a document; without,
+    every token is (a corpus no larger than the sample). A word that only becomes common later
+    gets no bitmap, and its queries take the row path (exact). Unnesting every tsvector in
+    SQL instead cost far more than the whole stream.
     """
 
-    def __init__(self, share: float = BITMAP_MIN_SHARE, first: int = 0) -> None:
+    def __init__(
+        self, share: float = BITMAP_MIN_SHARE, first: int = 0, common: frozenset[str] | None = None
+    ) -> None:
         self.first = first  # the ordinal of the first document
         self.count = 0
         self.share = share
         self.postings: dict[str, array[int]] = {}
-        self.common: set[str] | None = None
+        self.common = common
 
     def add(self, doc: ExpertDocument) -> int:
         """The document's ordinal (its place in the stream)."""
@@ -971,18 +1005,6 @@ class BitmapBuilder:
             if found is None:
                 found = postings[token] = array("i")
             found.append(ordinal)
-        if self.count == SAMPLE_DOCS:  # from now on: common words and facet values only
-            floor = self.share / 2 * SAMPLE_DOCS
-            self.common = {
-                t
-                for t, found in postings.items()
-                if len(found) >= floor and t[:2] not in _FILTER_PREFIXES
-            }
-            self.postings = {
-                t: found
-                for t, found in postings.items()
-                if t in self.common or _facet_of(t) is not None
-            }
         return ordinal
 
     def complete(self, token: str) -> bool:
@@ -1014,7 +1036,7 @@ class BitmapBuilder:
             del postings[token]
         if any(part.common is not None for part in parts):
             # What the merged builder holds in full, for `complete()` after the merge.
-            merged.common = {t for t in complete if _facet_of(t) is None}
+            merged.common = frozenset(t for t in complete if _facet_of(t) is None)
         for part in parts[1:]:
             for token, found in part.postings.items():
                 if token in complete:
