@@ -24,7 +24,11 @@ def _array() -> Column:
 class ExpertDoc(SQLModel, table=True):
     """Derived data: one weighted tsvector holding the text and the filters as tokens
     (`D:130`, `R:11`, `T:senior`, `G:female`, `O:CODE`), so one GIN scan intersects
-    them; plain columns for facets, exclusions and hits; a dense ordinal for the bitmaps."""
+    them; plain columns for ranking, facets and exclusions; a dense ordinal for the bitmaps.
+
+    Only what a search reads of every matching row is here, so that a match costs as few pages
+    as it can; the document shown for a hit is in `expert_doc_body`.
+    """
 
     __tablename__ = "expert_doc"
     __table_args__ = (
@@ -39,24 +43,14 @@ class ExpertDoc(SQLModel, table=True):
 
     person_id: uuid.UUID = Field(primary_key=True)
     version: int = Field(sa_type=BigInteger)
-    name: str = Field(sa_type=Text)
-    name_en: str | None = Field(default=None, sa_type=Text)
     gender: str | None = Field(default=None, max_length=8)
     birth_date: date | None = None
     title_level: str | None = Field(default=None, max_length=24)
-    institution: str | None = Field(default=None, sa_type=Text)
     institution_key: str | None = Field(default=None, sa_type=Text)
     institution_uscc: str | None = Field(default=None, max_length=18)
-    region_code: str | None = Field(default=None, max_length=6)
     province: str | None = Field(default=None, max_length=6)
-    region_prefixes: list[str] = Field(default_factory=list, sa_column=_array())
-    discipline_codes: list[str] = Field(default_factory=list, sa_column=_array())
-    discipline_prefixes: list[str] = Field(default_factory=list, sa_column=_array())
     disciplines_l1: list[str] = Field(default_factory=list, sa_column=_array())
-    research_fields: list[str] = Field(default_factory=list, sa_column=_array())
-    org_codes: list[str] = Field(default_factory=list, sa_column=_array())
     prior: float = Field(sa_type=REAL)
-    document: str = Field(sa_type=Text, description="the full document as JSON, for hits")
     tsv: str = Field(sa_column=Column(TSVECTOR, nullable=False))
     indexed_at: datetime = created_field()
     ord: int = Field(
@@ -65,6 +59,15 @@ class ExpertDoc(SQLModel, table=True):
         ),
         description="dense position of the row in every bitmap (expert_bitmap)",
     )
+
+
+class ExpertDocBody(SQLModel, table=True):
+    """The full document of each `expert_doc` row, as JSON: read for the page of hits only."""
+
+    __tablename__ = "expert_doc_body"
+
+    person_id: uuid.UUID = Field(primary_key=True)
+    document: str = Field(sa_type=Text)
 
 
 class ExpertBitmap(SQLModel, table=True):

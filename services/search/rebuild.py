@@ -11,7 +11,7 @@ import time
 import traceback
 import uuid
 from collections.abc import Callable, Iterator, Sequence
-from contextlib import closing, contextmanager
+from contextlib import ExitStack, closing, contextmanager
 from datetime import date, datetime, timedelta
 from typing import Any, Protocol
 
@@ -234,6 +234,7 @@ def searchable_batches(
 
 
 PARTS = ("reading", "building", "rendering", "writing")
+Target = tuple[str, Sequence[str]]  # a table and the columns its COPY lines hold
 
 
 def libpq_url(sessions: sessionmaker[Session]) -> str:
@@ -257,11 +258,26 @@ def _no_cyclic_gc() -> Iterator[None]:
             gc.enable()
 
 
+@contextmanager
+def _copy_into(
+    url: str, table: str, columns: Sequence[str], prepare: Sequence[str]
+) -> Iterator[psycopg.Copy]:
+    """A COPY into `table` on a connection of its own, committed when the block ends well."""
+    with psycopg.connect(url, application_name="registry-rebuild") as writer:
+        for setting in prepare:
+            writer.execute(setting)  # type: ignore[arg-type]
+        statement = sql.SQL("COPY {} ({}) FROM STDIN").format(
+            sql.Identifier(table), sql.SQL(", ").join(map(sql.Identifier, columns))
+        )
+        with writer.cursor() as cursor, cursor.copy(statement) as copy:
+            yield copy
+        writer.commit()
+
+
 def _copy_part(
     url: str,
     snapshot_id: str,
-    table: str,
-    columns: Sequence[str],
+    targets: Sequence[Target],
     part: Part,
     low: Any,
     high: Any,
@@ -286,49 +302,48 @@ def _copy_part(
         reader.isolation_level = psycopg.IsolationLevel.REPEATABLE_READ
         reader.read_only = True
         reader.execute(sql.SQL("SET TRANSACTION SNAPSHOT {}").format(sql.Literal(snapshot_id)))
-        with psycopg.connect(url, application_name="registry-rebuild") as writer:
-            for setting in prepare:
-                writer.execute(setting)  # type: ignore[arg-type]
-            statement = sql.SQL("COPY {} ({}) FROM STDIN").format(
-                sql.Identifier(table), sql.SQL(", ").join(map(sql.Identifier, columns))
+        with ExitStack() as writers:
+            copies = [
+                writers.enter_context(_copy_into(url, table, columns, prepare))
+                for table, columns in targets
+            ]
+            # closed on the way out, failing or not: its thread stops before `reader` closes
+            batches = writers.enter_context(
+                closing(_prefetched(_fetch_clustered(reader, batch, low, high)))
             )
-            with (
-                writer.cursor() as cursor,
-                cursor.copy(statement) as copy,
-                # closed on the way out, failing or not: its thread stops before `reader` closes
-                closing(_prefetched(_fetch_clustered(reader, batch, low, high))) as batches,
-            ):
-                while True:
-                    started = clock()
-                    rows = next(batches, None)
-                    fetched = clock()
-                    timing["reading"] += fetched - started
-                    if rows is None:
-                        break
-                    docs = [build(make(row), REBUILD_VERSION, today) for row in rows]
-                    built = clock()
-                    timing["building"] += built - fetched
-                    block = "".join(map(part.render, docs)).encode()
-                    rendered = clock()
-                    timing["rendering"] += rendered - built
+            while True:
+                started = clock()
+                rows = next(batches, None)
+                fetched = clock()
+                timing["reading"] += fetched - started
+                if rows is None:
+                    break
+                docs = [build(make(row), REBUILD_VERSION, today) for row in rows]
+                built = clock()
+                timing["building"] += built - fetched
+                lines = list(map(part.render, docs))
+                blocks = ["".join(column).encode() for column in zip(*lines, strict=True)]
+                rendered = clock()
+                timing["rendering"] += rendered - built
+                for copy, block in zip(copies, blocks, strict=True):
                     copy.write(block)
-                    timing["writing"] += clock() - rendered
-                    count += len(rows)
-                    if check is not None:
-                        check()
-                finishing = clock()
-            writer.commit()
-            timing["writing"] += clock() - finishing
+                timing["writing"] += clock() - rendered
+                count += len(rows)
+                if check is not None:
+                    check()
+            finishing = clock()
+        timing["writing"] += clock() - finishing
         reader.rollback()
     return count, timing
 
 
 class Part(Protocol):
-    """What renders the rows of one key range: `render(doc)` gives the document's row as a line
-    of COPY text and is called once per document, in COPY (key) order; `result()` is what the
-    part learnt on the way (returned to the caller, across processes: picklable)."""
+    """What renders the rows of one key range: `render(doc)` gives the document's row in each
+    target table as a line of COPY text and is called once per document, in COPY (key) order;
+    `result()` is what the part learnt on the way (returned to the caller, across processes:
+    picklable)."""
 
-    def render(self, doc: documents.ExpertDocument) -> str: ...
+    def render(self, doc: documents.ExpertDocument) -> tuple[str, ...]: ...
 
     def result(self) -> Any: ...
 
@@ -340,8 +355,7 @@ PARALLEL_FROM = 50_000  # documents from which the stream is split over two proc
 
 def copy_documents(
     sessions: sessionmaker[Session],
-    table: str,
-    columns: Sequence[str],
+    targets: Sequence[Target],
     parts: Parts,
     *,
     batch: int = BATCH,
@@ -349,8 +363,8 @@ def copy_documents(
     prepare: Sequence[str] = (),
     parallel_from: int = PARALLEL_FROM,
 ) -> tuple[int, list[Any]]:
-    """COPY every searchable person's document into `table`; returns how many, and the
-    `result()` of each part in key order.
+    """COPY every searchable person's document into the `targets` (table, columns), a row in
+    each; returns how many, and the `result()` of each part in key order.
 
     The documents are read from one snapshot exported by this process, so the table holds the
     database as it was at one instant; a batch of rendered rows is sent as one block.
@@ -374,12 +388,10 @@ def copy_documents(
             ).fetchone()
         if middle is None:
             part = parts(0)
-            count, timing = _copy_part(
-                url, snapshot_id, table, columns, part, None, None, batch, prepare
-            )
+            count, timing = _copy_part(url, snapshot_id, targets, part, None, None, batch, prepare)
             results = [part.result()]
         else:
-            job = (url, snapshot_id, table, list(columns), batch, list(prepare))
+            job = (url, snapshot_id, list(targets), batch, list(prepare))
             context = multiprocessing.get_context("spawn")
             receive, send = context.Pipe(duplex=False)
             upper = context.Process(
@@ -415,7 +427,7 @@ def copy_documents(
             try:
                 part = parts(0)
                 count, timing = _copy_part(
-                    url, snapshot_id, table, columns, part, None, middle, batch, prepare, check
+                    url, snapshot_id, targets, part, None, middle, batch, prepare, check
                 )
                 if count != half:
                     raise RuntimeError(f"lower half held {count} documents, not {half}")
@@ -446,8 +458,7 @@ def _copy_upper(
     middle: Any,
     url: str,
     snapshot_id: str,
-    table: str,
-    columns: list[str],
+    targets: list[Target],
     batch: int,
     prepare: list[str],
 ) -> None:
@@ -455,9 +466,7 @@ def _copy_upper(
     as a RuntimeError holding this process's traceback (the parent raises it)."""
     try:
         part = parts(first)
-        count, timing = _copy_part(
-            url, snapshot_id, table, columns, part, middle, None, batch, prepare
-        )
+        count, timing = _copy_part(url, snapshot_id, targets, part, middle, None, batch, prepare)
         send.send((count, timing, part.result()))
     except BaseException as exc:  # handed to the parent, which raises it
         send.send(

@@ -14,8 +14,8 @@ from datetime import date
 from typing import Any
 
 import pytest
-from sqlalchemy import and_, cast, event, func, literal, not_, or_, select, text, true, update
-from sqlalchemy.dialects.postgresql import TSQUERY, TSVECTOR
+from sqlalchemy import cast, event, func, literal, select, text, update
+from sqlalchemy.dialects.postgresql import TSVECTOR
 from sqlalchemy.orm import Session
 
 from services.registry.people.models import Person
@@ -27,8 +27,7 @@ from services.search.backends.postgres import (
     rebuild,
     row,
 )
-from services.search.documents import load
-from services.search.models import ExpertDoc
+from services.search.documents import from_json, load
 from services.search.protocol import FACETS, ExpertQuery
 from services.search.schemas import ExpertSearchRequest
 from services.search.service import build_query
@@ -101,46 +100,49 @@ def _query(session: Session, people: list[Person], body: dict[str, Any]) -> Expe
 
 
 def _straightforward(session: Session, query: ExpertQuery) -> tuple[int, dict[str, dict[str, int]]]:
-    """Total and facets with plain conditions on the columns, as the table was first queried."""
-    t = ExpertDoc.__table__.c
-    conditions: list[Any] = [true()]
-    if query.terms:  # the words only: the filters are checked on their columns below
-        conditions.append(t.tsv.op("@@")(cast(literal(_tsquery(query)), TSQUERY)))
-    if query.discipline_codes:
-        conditions.append(t.discipline_prefixes.overlap(list(query.discipline_codes)))
-    if query.region_codes:
-        conditions.append(t.region_prefixes.overlap(list(query.region_codes)))
-    if query.title_levels:
-        conditions.append(t.title_level.in_(query.title_levels))
-    if query.gender:
-        conditions.append(t.gender == query.gender)
-    if query.org_codes:
-        conditions.append(t.org_codes.overlap(list(query.org_codes)))
+    """Total and facets counted in Python over the stored documents: the words matched by
+    PostgreSQL, every filter and exclusion checked on the document's own fields."""
+    statement = text(
+        "SELECT b.document, d.tsv @@ CAST(:words AS tsquery) OR :no_words FROM expert_doc d"
+        " JOIN expert_doc_body b USING (person_id)"
+    )
+    # The words only: the filters are checked on the documents below.
+    params = {"words": _tsquery(query) if query.terms else "x", "no_words": not query.terms}
     ex = query.exclusions
-    if ex.person_ids:
-        conditions.append(t.person_id.not_in(list(ex.person_ids)))
-    if ex.institution_keys:
-        conditions.append(
-            or_(t.institution_key.is_(None), not_(t.institution_key.in_(ex.institution_keys)))
+    total = 0
+    facets: dict[str, dict[str, int]] = {name: {} for name in FACETS}
+    for document, matched in session.execute(statement, params):
+        doc = from_json(document)
+        region = doc.region_code or ""
+        kept = (
+            matched
+            and (
+                not query.discipline_codes
+                or any(
+                    c.startswith(p) for c in doc.discipline_codes for p in query.discipline_codes
+                )
+            )
+            and (not query.region_codes or any(region.startswith(p) for p in query.region_codes))
+            and (not query.title_levels or doc.title_level in query.title_levels)
+            and (not query.gender or doc.gender == query.gender)
+            and (not query.org_codes or set(doc.org_codes) & set(query.org_codes))
+            and doc.person_id not in ex.person_ids
+            and (doc.institution_key is None or doc.institution_key not in ex.institution_keys)
+            and (doc.institution_uscc is None or doc.institution_uscc not in ex.institution_usccs)
         )
-    where = and_(*conditions)
-    table = ExpertDoc.__table__
-    total = session.scalar(select(func.count()).select_from(table).where(where))
-    facets: dict[str, dict[str, int]] = {}
-    for name, column in (
-        ("title_level", t.title_level),
-        ("gender", t.gender),
-        ("region_codes", t.province),
-    ):
-        rows = session.execute(
-            select(column, func.count()).select_from(table).where(where).group_by(column)
-        )
-        facets[name] = {v: n for v, n in rows if v is not None}
-    code = func.unnest(t.disciplines_l1).label("code")
-    inner = select(code).where(where).subquery()
-    rows = session.execute(select(inner.c.code, func.count()).group_by(inner.c.code))
-    facets["discipline_codes"] = dict(rows.all())
-    return total or 0, facets
+        if not kept:
+            continue
+        total += 1
+        for name, values in (
+            ("title_level", [doc.title_level]),
+            ("gender", [doc.gender]),
+            ("region_codes", [doc.province]),
+            ("discipline_codes", doc.disciplines_l1),
+        ):
+            for value in values:
+                if value is not None:
+                    facets[name][value] = facets[name].get(value, 0) + 1
+    return total, facets
 
 
 def _check_every_request(runtime, people: list[Person]) -> None:  # type: ignore[no-untyped-def]

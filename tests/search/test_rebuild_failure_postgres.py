@@ -22,6 +22,7 @@ from services.search.service import search_experts
 PEOPLE = 60  # at least this many searchable people: a lower half of 30 or more batches of one
 BUILD_OBJECTS = (
     "expert_doc_rebuild",
+    "expert_doc_body_rebuild",
     "expert_bitmap_rebuild",
     "expert_bitmap_key_rebuild",
     "expert_doc_ord_seq_rebuild",
@@ -41,7 +42,7 @@ class SlowLower:
         self.marker = Path(marker)
         self.rendered = 0
 
-    def render(self, doc: ExpertDocument) -> str:
+    def render(self, doc: ExpertDocument) -> tuple[str, ...]:
         if self.rendered == 0:
             deadline = time.monotonic() + 60
             while not self.marker.exists() and time.monotonic() < deadline:
@@ -62,7 +63,7 @@ class FailingUpper:
         self.marker = Path(marker)
         self.how = how
 
-    def render(self, doc: ExpertDocument) -> str:
+    def render(self, doc: ExpertDocument) -> tuple[str, ...]:
         self.marker.touch()
         if self.how == "exit":
             os._exit(3)
@@ -96,10 +97,10 @@ def upper_fails(monkeypatch, tmp_path):  # type: ignore[no-untyped-def]
     LOWER.clear()
 
     def arm(how: str) -> None:
-        def copy_documents(sessions, table, columns, parts, **options):  # type: ignore[no-untyped-def]
+        def copy_documents(sessions, targets, parts, **options):  # type: ignore[no-untyped-def]
             options["batch"] = 1
             marker = str(tmp_path / "upper-started")
-            return real(sessions, table, columns, UpperFails(parts, marker, how), **options)
+            return real(sessions, targets, UpperFails(parts, marker, how), **options)
 
         monkeypatch.setattr(rebuild_module, "copy_documents", copy_documents)
 

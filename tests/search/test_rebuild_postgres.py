@@ -172,11 +172,12 @@ def _compared(session) -> str:  # type: ignore[no-untyped-def]
 
 
 def _stored(runtime, ids) -> dict:  # type: ignore[no-untyped-def]
+    """Each person's compared columns and their body (the JSON document)."""
     with runtime.sessions() as session:
         rows = session.execute(
             text(
-                f"SELECT person_id, {_compared(session)} FROM expert_doc"
-                " WHERE person_id = ANY(:ids)"
+                f"SELECT person_id, {_compared(session)}, b.document FROM expert_doc"
+                " JOIN expert_doc_body b USING (person_id) WHERE person_id = ANY(:ids)"
             ),
             {"ids": ids},
         )
@@ -193,8 +194,9 @@ def _write_times(runtime, ids) -> dict:  # type: ignore[no-untyped-def]
 
 
 def test_the_rebuild_writes_the_rows_the_drain_writes(runtime, factory) -> None:
-    """Rows COPY'd by the rebuild equal, column for column, the rows the outbox drain upserts
-    for the same people at the same version: one document, whichever writer wrote it. Values
+    """Rows COPY'd by the rebuild equal, column for column and with their bodies, the rows the
+    outbox drain upserts for the same people at the same version: one document, whichever
+    writer wrote it. Values
     with quotes, backslashes, tabs and line breaks go through both writers' escaping."""
     org = factory.org()
     odd = [
@@ -324,22 +326,23 @@ def test_a_rebuild_writes_experts_by_discipline_then_province(runtime, factory) 
 def test_common_words_are_sampled_from_the_whole_corpus(runtime, factory, monkeypatch) -> None:
     """The words that get bitmaps are found in a sample of every searchable expert, not in the
     first documents of the stream (which are one discipline's)."""
-    for i in range(40):
+    for i in range(120):
         factory.person(
             name=f"抽样{i}",
-            discipline_codes=["110"] if i < 20 else ["630"],
-            research_fields=["抽样通用词"] if i < 20 else ["抽样后段词"],
+            discipline_codes=["110"] if i < 60 else ["630"],
+            research_fields=["抽样通用词"] if i < 60 else ["抽样后段词"],
             expert_opt_in=True,
         )
     factory.person(name="抽样孤例", research_fields=["抽样孤例词"], expert_opt_in=True)
     with runtime.sessions() as session:
         searchable = _searchable(session)
     monkeypatch.setattr(postgres_module, "SAMPLE_DOCS", searchable // 2)
-    # A share at which 20 experts are common: half of it in the sample is 5 of about 10.
-    common = postgres_module.common_words(runtime.sessions, 20 / searchable)
+    # A share at which 60 experts are common: half of it in a sample of half the experts is
+    # 15 of the about 30 sampled (fewer than 15 has a chance of about 1 in 10,000).
+    common = postgres_module.common_words(runtime.sessions, 60 / searchable)
     assert common is not None
     # Each research field is a phrase token too.
     assert {"p_抽样通用词", "p_抽样后段词"} <= common
     assert "p_抽样孤例词" not in common
     monkeypatch.setattr(postgres_module, "SAMPLE_DOCS", searchable)
-    assert postgres_module.common_words(runtime.sessions, 20 / searchable) is None
+    assert postgres_module.common_words(runtime.sessions, 60 / searchable) is None

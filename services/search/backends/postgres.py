@@ -34,7 +34,7 @@ from sqlalchemy.schema import CreateIndex
 from .. import rebuild as rebuild_module
 from ..documents import SEARCHABLE, SOURCE_SQL, ExpertDocument, ExpertSource, from_json, to_json
 from ..documents import build as build_document
-from ..models import CHUNK_BITS, EXCLUSION_COLUMNS, ExpertDoc
+from ..models import CHUNK_BITS, EXCLUSION_COLUMNS, ExpertDoc, ExpertDocBody
 from ..protocol import FACETS, ExpertHit, ExpertQuery, SearchResult
 from . import postgres_rows
 
@@ -64,20 +64,34 @@ _VALUES = ", ".join(
     "CAST(:tsv AS tsvector)" if c == "tsv" else f":{c}" for c in postgres_rows.ROW_COLUMNS
 )
 _EXCLUDED = ", ".join(f"EXCLUDED.{c}" for c in postgres_rows.ROW_COLUMNS)
+# The document's row, and its body when the row was written (no newer version, no tombstone).
 UPSERT = text(
     f"""
-    INSERT INTO expert_doc ({_COLUMNS}, indexed_at)
-    SELECT {_VALUES}, now()
-    WHERE NOT EXISTS (
-        SELECT 1 FROM expert_doc_tombstone t
-        WHERE t.person_id = :person_id AND t.version >= :version
+    WITH d AS (
+        INSERT INTO expert_doc ({_COLUMNS}, indexed_at)
+        SELECT {_VALUES}, now()
+        WHERE NOT EXISTS (
+            SELECT 1 FROM expert_doc_tombstone t
+            WHERE t.person_id = :person_id AND t.version >= :version
+        )
+        ON CONFLICT (person_id) DO UPDATE SET
+            ({_COLUMNS}, indexed_at) = ({_EXCLUDED}, now())
+        WHERE expert_doc.version <= EXCLUDED.version
+        RETURNING person_id
     )
-    ON CONFLICT (person_id) DO UPDATE SET
-        ({_COLUMNS}, indexed_at) = ({_EXCLUDED}, now())
-    WHERE expert_doc.version <= EXCLUDED.version
+    INSERT INTO expert_doc_body (person_id, document) SELECT person_id, :document FROM d
+    ON CONFLICT (person_id) DO UPDATE SET document = EXCLUDED.document
     """  # noqa: S608 - column list is a constant
 )
-DELETE = text("DELETE FROM expert_doc WHERE person_id = :person_id AND version <= :version")
+DELETE = text(
+    """
+    WITH d AS (
+        DELETE FROM expert_doc WHERE person_id = :person_id AND version <= :version
+        RETURNING person_id
+    )
+    DELETE FROM expert_doc_body b USING d WHERE b.person_id = d.person_id
+    """
+)
 TOMBSTONE = text(
     """
     INSERT INTO expert_doc_tombstone (person_id, version) VALUES (:person_id, :version)
@@ -92,30 +106,22 @@ _lexeme = postgres_rows.lexeme
 
 
 def row(doc: ExpertDocument) -> dict[str, Any]:
-    """The expert_doc row of a document: the values of `postgres_rows.ROW_COLUMNS`, by name
-    (`postgres_rows.copy_line` renders the same values for the rebuild's COPY)."""
+    """The expert_doc row of a document: the values of `postgres_rows.ROW_COLUMNS` by name, and
+    its JSON `document` (`postgres_rows.copy_line` and `body_line` render the same values for
+    the rebuild's COPY)."""
     return {
         "person_id": doc.person_id,
         "version": doc.version,
-        "name": doc.name,
-        "name_en": doc.name_en,
         "gender": doc.gender,
         "birth_date": doc.birth_date,
         "title_level": doc.title_level,
-        "institution": doc.institution,
         "institution_key": doc.institution_key,
         "institution_uscc": doc.institution_uscc,
-        "region_code": doc.region_code,
         "province": doc.province,
-        "region_prefixes": list(doc.region_prefixes),
-        "discipline_codes": list(doc.discipline_codes),
-        "discipline_prefixes": list(doc.discipline_prefixes),
         "disciplines_l1": list(doc.disciplines_l1),
-        "research_fields": list(doc.research_fields),
-        "org_codes": list(doc.org_codes),
         "prior": doc.prior,
-        "document": to_json(doc),
         "tsv": postgres_rows.tsv_text(doc),
+        "document": to_json(doc),
     }
 
 
@@ -175,10 +181,6 @@ def _facet_of(key: str) -> tuple[str, str] | None:
     return None
 
 
-def _text_clauses(query: ExpertQuery) -> Clauses:
-    return [[[word], list(parts)] if parts else [[word]] for word, parts in query.terms]
-
-
 def _estimate(clause: list[list[str]], df: dict[str, int]) -> int:
     """At most how many experts a clause admits (a key without a bitmap is rare: 0)."""
     return sum(min(df.get(k, 0) for k in alt) for alt in clause)
@@ -213,37 +215,25 @@ class _Sql:
 
     The GIN index is driven by the selective words and filters, and by a common token (研究, a
     gender) only when the match it narrows is large enough to repay its long posting list
-    (`_drive`). Common words left out are checked on the rows the index found, and every
-    filter on its column, which is cheap there.
+    (`_drive`). The words and filters left out are checked on the tsvector of the rows the
+    index found, the age range on the birth date.
     """
 
     def __init__(self, query: ExpertQuery, df: dict[str, int]) -> None:
         self.params: dict[str, Any] = {}
-        words = _text_clauses(query)
-        drive = _drive(_clauses(query), df)
+        clauses = _clauses(query)
+        drive = _drive(clauses, df)
         conditions: list[str] = []
         match = _match_text(drive)
         if match:
             conditions.append("tsv @@ CAST(:match AS tsquery)")
             self.params["match"] = match
-        # Common words are checked on the rows found, by the function behind `@@`, which the
-        # planner does not turn into an index condition.
-        check = _match_text([c for c in words if c not in drive])
+        # Common words and filters are checked on the rows found, by the function behind `@@`,
+        # which the planner does not turn into an index condition.
+        check = _match_text([c for c in clauses if c not in drive])
         if check:
             conditions.append("ts_match_vq(tsv, CAST(:check AS tsquery))")
             self.params["check"] = check
-        for column, name, values, kind in (
-            ("discipline_prefixes", "f_disciplines", query.discipline_codes, "&&"),
-            ("region_prefixes", "f_regions", query.region_codes, "&&"),
-            ("org_codes", "f_orgs", query.org_codes, "&&"),
-            ("title_level", "f_titles", query.title_levels, "= ANY"),
-        ):
-            if values:
-                conditions.append(f"{column} {kind}(CAST(:{name} AS text[]))")
-                self.params[name] = list(values)
-        if query.gender:
-            conditions.append("gender = :f_gender")
-            self.params["f_gender"] = query.gender
         if query.born_after:
             conditions.append("birth_date > :born_after")
             self.params["born_after"] = query.born_after
@@ -504,7 +494,8 @@ class PostgresBackend:
         return session.scalar(select(func.count()).select_from(_TABLE)) or 0
 
     def get(self, session: Session, person_id: uuid.UUID) -> ExpertDocument | None:
-        text_ = session.scalar(select(_TABLE.c.document).where(_TABLE.c.person_id == person_id))
+        body = ExpertDocBody.__table__
+        text_ = session.scalar(select(body.c.document).where(body.c.person_id == person_id))
         return from_json(text_) if text_ else None
 
     def search(self, session: Session, query: ExpertQuery) -> SearchResult:
@@ -545,7 +536,7 @@ class PostgresBackend:
                 ORDER BY score DESC, person_id DESC LIMIT :page
             )
             SELECT 'hit', CAST(NULL AS text), CAST(0 AS bigint), h.score, h.person_id, d.document
-            FROM h JOIN expert_doc d ON d.person_id = h.person_id
+            FROM h JOIN expert_doc_body d ON d.person_id = h.person_id
             {_FACET_ROWS}
         """  # noqa: S608 - fragments are constants, values are bound
         hits: list[ExpertHit] = []
@@ -591,7 +582,7 @@ class PostgresBackend:
                 )
                 SELECT h.person_id, h.score, d.document FROM (
                     SELECT * FROM h WHERE {sql.after} LIMIT :page
-                ) h JOIN expert_doc d ON d.person_id = h.person_id
+                ) h JOIN expert_doc_body d ON d.person_id = h.person_id
             """  # noqa: S608 - fragments are constants, values are bound
         else:
             limit = ""
@@ -609,7 +600,7 @@ class PostgresBackend:
                     ORDER BY score DESC, person_id DESC LIMIT :page
                 )
                 SELECT h.person_id, h.score, d.document
-                FROM h JOIN expert_doc d ON d.person_id = h.person_id
+                FROM h JOIN expert_doc_body d ON d.person_id = h.person_id
             """  # noqa: S608 - fragments are constants, values are bound
         hits = [
             ExpertHit(person_id=pid, score=score, document=from_json(document))
@@ -665,17 +656,21 @@ def rebuild(
     bitmap_min_docs: int = BITMAP_MIN_DOCS,
     parallel_from: int = rebuild_module.PARALLEL_FROM,
 ) -> dict[str, Any]:
-    """Build `expert_doc` and its bitmaps anew beside the live tables, then swap them in one
-    transaction. Tokens in at least `bitmap_share` of the documents (and `bitmap_min_docs`)
-    get a bitmap, as do every facet value and `*`. From `parallel_from` documents two
-    processes stream them (see `rebuild.copy_documents`).
+    """Build `expert_doc`, `expert_doc_body` and the bitmaps anew beside the live tables, then
+    swap them in one transaction. Tokens in at least `bitmap_share` of the documents (and
+    `bitmap_min_docs`) get a bitmap, as do every facet value and `*`. From `parallel_from`
+    documents two processes stream them (see `rebuild.copy_documents`), in the order of
+    `rebuild.CLUSTER_KEY`.
 
     Searches keep reading the old tables until the swap, which takes a brief exclusive lock.
     """
     started_clock = time.monotonic()
     replay_from = rebuild_module.replay_point(sessions)  # before the build's snapshot
     build = "expert_doc_rebuild"
-    indexes = [f"CREATE UNIQUE INDEX {build}_pkey ON {build} (person_id)"]
+    indexes = [
+        f"CREATE UNIQUE INDEX {build}_pkey ON {build} (person_id)",
+        f"CREATE UNIQUE INDEX {_BODY_BUILD}_pkey ON {_BODY_BUILD} (person_id)",
+    ]
     for index in _TABLE.indexes:
         ddl = str(CreateIndex(index).compile(dialect=postgresql.dialect()))
         indexes.append(
@@ -687,7 +682,9 @@ def rebuild(
 
     def drop_build(session: Session) -> None:
         """Drop the build objects (what a failed rebuild may have left behind)."""
-        session.execute(text(f"DROP TABLE IF EXISTS {build}, {_BITMAP_BUILD}, {_KEY_BUILD}"))
+        session.execute(
+            text(f"DROP TABLE IF EXISTS {build}, {_BODY_BUILD}, {_BITMAP_BUILD}, {_KEY_BUILD}")
+        )
         session.execute(text(f"DROP SEQUENCE IF EXISTS {_ORD_BUILD}"))
 
     with sessions.begin() as session:
@@ -696,6 +693,7 @@ def rebuild(
         session.execute(
             text(f"CREATE TABLE {build} (LIKE expert_doc INCLUDING DEFAULTS INCLUDING STORAGE)")
         )
+        session.execute(text(f"CREATE TABLE {_BODY_BUILD} (LIKE expert_doc_body)"))
         # Ordinals count from 0 again in the order documents arrive, so the bitmaps are dense.
         session.execute(text(f"CREATE SEQUENCE {_ORD_BUILD} MINVALUE 0 START 0"))
         session.execute(text(f"ALTER SEQUENCE {_ORD_BUILD} OWNED BY {build}.ord"))
@@ -723,8 +721,7 @@ def rebuild(
         parts["sampling"] = time.monotonic() - timed
         count, builders = rebuild_module.copy_documents(
             sessions,
-            build,
-            postgres_rows.COPY_COLUMNS,
+            [(build, postgres_rows.COPY_COLUMNS), (_BODY_BUILD, postgres_rows.BODY_COLUMNS)],
             partial(_RowPart, bitmap_share, common),
             timings=parts,
             prepare=[f"SET work_mem = '{PENDING_MEMORY}'"],
@@ -758,30 +755,35 @@ def rebuild(
             alongside=write_bitmaps,
         )
         with sessions.begin() as session:
-            session.execute(
-                text(
-                    f"ALTER TABLE {build} ADD CONSTRAINT {build}_pkey"
-                    f" PRIMARY KEY USING INDEX {build}_pkey"
+            for table in (build, _BODY_BUILD):
+                session.execute(
+                    text(
+                        f"ALTER TABLE {table} ADD CONSTRAINT {table}_pkey"
+                        f" PRIMARY KEY USING INDEX {table}_pkey"
+                    )
                 )
-            )
         parts["indexes_and_bitmaps"] = time.monotonic() - timed
         timed = time.monotonic()
         # VACUUM sets the visibility map of the new rows (so index-only scans skip the heap) and
         # their hint bits, which the first searches would otherwise write; the indexes are new and
-        # hold nothing to clean.
+        # hold nothing to clean. The bodies are read a page of hits at a time, by key: their
+        # statistics are enough.
         with sessions.kw["bind"].connect() as conn:
             conn = conn.execution_options(isolation_level="AUTOCOMMIT")
             conn.execute(text(f"VACUUM (ANALYZE, INDEX_CLEANUP OFF) {build}"))
+            conn.execute(text(f"ANALYZE {_BODY_BUILD}"))
         parts["vacuum_analyze"] = time.monotonic() - timed
         with sessions.begin() as session:
             # In the order searches and the outbox drain take them: the key table comes first.
             session.execute(
                 text(
-                    "LOCK TABLE expert_bitmap_key, expert_bitmap, expert_doc"
+                    "LOCK TABLE expert_bitmap_key, expert_bitmap, expert_doc, expert_doc_body"
                     " IN ACCESS EXCLUSIVE MODE"
                 )
             )
-            session.execute(text("DROP TABLE expert_doc, expert_bitmap, expert_bitmap_key"))
+            session.execute(
+                text("DROP TABLE expert_doc, expert_doc_body, expert_bitmap, expert_bitmap_key")
+            )
             session.execute(text(f"ALTER TABLE {build} RENAME TO expert_doc"))
             session.execute(
                 text(f"ALTER TABLE expert_doc RENAME CONSTRAINT {build}_pkey TO pk_expert_doc")
@@ -789,7 +791,7 @@ def rebuild(
             session.execute(text(f"ALTER SEQUENCE {_ORD_BUILD} RENAME TO expert_doc_ord_seq"))
             for index in _TABLE.indexes:
                 session.execute(text(f"ALTER INDEX {index.name}_new RENAME TO {index.name}"))
-            for table in ("expert_bitmap", "expert_bitmap_key"):
+            for table in ("expert_doc_body", "expert_bitmap", "expert_bitmap_key"):
                 session.execute(text(f"ALTER TABLE {table}_rebuild RENAME TO {table}"))
                 session.execute(
                     text(
@@ -856,6 +858,7 @@ def _create_indexes(
 
 
 _ORD_BUILD = "expert_doc_ord_seq_rebuild"
+_BODY_BUILD = "expert_doc_body_rebuild"
 _BITMAP_BUILD = "expert_bitmap_rebuild"
 _KEY_BUILD = "expert_bitmap_key_rebuild"
 
@@ -923,8 +926,8 @@ class _RowPart:
     def __init__(self, share: float, common: frozenset[str] | None, first: int) -> None:
         self.bitmaps = BitmapBuilder(share, first, common)
 
-    def render(self, doc: ExpertDocument) -> str:
-        return postgres_rows.copy_line(doc, self.bitmaps.add(doc))
+    def render(self, doc: ExpertDocument) -> tuple[str, str]:
+        return postgres_rows.copy_line(doc, self.bitmaps.add(doc)), postgres_rows.body_line(doc)
 
     def result(self) -> BitmapBuilder:
         return self.bitmaps

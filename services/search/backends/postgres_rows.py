@@ -1,5 +1,5 @@
-"""The text of an `expert_doc` row (its JSON document, tsvector and COPY line), assembled from
-fragments rendered once per distinct value.
+"""The text of an `expert_doc` row (its tsvector and COPY line) and of its JSON document
+(`expert_doc_body`), assembled from fragments rendered once per distinct value.
 
 Most experts share institutions, regions, disciplines, societies, titles and positions with
 many others, so what those values contribute to a row (JSON members, lexemes with their
@@ -142,28 +142,16 @@ def _copy_text(value: str | None) -> str:
 _copy_text_cached = lru_cache(maxsize=CACHED)(_copy_text)
 
 
-def _copy_array(values: tuple[str, ...] | list[str]) -> str:
+@lru_cache(maxsize=CACHED)
+def _copy_array(values: tuple[str, ...]) -> str:
     return _copy_escape(_array(values))
 
 
 @lru_cache(maxsize=CACHED)
-def _copy_institution(name: str | None, key: str | None, uscc: str | None) -> str:
-    return "\t".join((_copy_text(name), _copy_text(key), _copy_text(uscc)))
-
-
-@lru_cache(maxsize=CACHED)
-def _copy_region(code: str | None, province: str | None, prefixes: tuple[str, ...]) -> str:
-    return "\t".join((_copy_text(code), _copy_text(province), _copy_array(prefixes)))
-
-
-@lru_cache(maxsize=CACHED)
-def _copy_disciplines(
-    codes: tuple[str, ...], prefixes: tuple[str, ...], first_level: tuple[str, ...]
+def _copy_profile(
+    title_level: str | None, institution_key: str | None, uscc: str | None, province: str | None
 ) -> str:
-    return "\t".join(map(_copy_array, (codes, prefixes, first_level)))
-
-
-_copy_array_cached = lru_cache(maxsize=CACHED)(_copy_array)
+    return "\t".join(map(_copy_text, (title_level, institution_key, uscc, province)))
 
 
 @lru_cache(maxsize=1 << 15)
@@ -173,26 +161,20 @@ def _copy_date(value: date | None) -> str:
 
 def copy_line(doc: ExpertDocument, ordinal: int) -> str:
     """The document's row of `COPY_COLUMNS` in COPY's text format, ending in a line break:
-    the values of `postgres.row(doc)` and the ordinal, as COPY reads them."""
+    the values of `postgres.row(doc)` (but the JSON document) and the ordinal, as COPY reads
+    them."""
     return (
         "\t".join(
             (
                 str(doc.person_id),
                 int.__repr__(doc.version),
-                _copy_escape(doc.name),
-                _copy_text(doc.name_en),
                 _copy_text_cached(doc.gender),
                 _copy_date(doc.birth_date),
-                _copy_text_cached(doc.title_level),
-                _copy_institution(doc.institution, doc.institution_key, doc.institution_uscc),
-                _copy_region(doc.region_code, doc.province, doc.region_prefixes),
-                _copy_disciplines(
-                    doc.discipline_codes, doc.discipline_prefixes, doc.disciplines_l1
+                _copy_profile(
+                    doc.title_level, doc.institution_key, doc.institution_uscc, doc.province
                 ),
-                _copy_array(doc.research_fields),
-                _copy_array_cached(doc.org_codes),
+                _copy_array(doc.disciplines_l1),
                 json_number(doc.prior),
-                _copy_escape(to_json(doc)),
                 _copy_escape(tsv_text(doc)),
                 int.__repr__(ordinal),
             )
@@ -201,29 +183,26 @@ def copy_line(doc: ExpertDocument, ordinal: int) -> str:
     )
 
 
+def body_line(doc: ExpertDocument) -> str:
+    """The document's row of `BODY_COLUMNS` (`expert_doc_body`) in COPY's text format."""
+    return f"{doc.person_id}\t{_copy_escape(to_json(doc))}\n"
+
+
 ROW_COLUMNS = (
     "person_id",
     "version",
-    "name",
-    "name_en",
     "gender",
     "birth_date",
     "title_level",
-    "institution",
     "institution_key",
     "institution_uscc",
-    "region_code",
     "province",
-    "region_prefixes",
-    "discipline_codes",
-    "discipline_prefixes",
     "disciplines_l1",
-    "research_fields",
-    "org_codes",
     "prior",
-    "document",
     "tsv",
 )
 """The columns of an `expert_doc` row a document gives (`postgres.row`), `tsv` last."""
 COPY_COLUMNS = (*ROW_COLUMNS, "ord")
 """The columns of `copy_line`: the document's, then its ordinal (the rebuild numbers them)."""
+BODY_COLUMNS = ("person_id", "document")
+"""The columns of `body_line`: an `expert_doc_body` row."""
