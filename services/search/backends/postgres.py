@@ -272,15 +272,16 @@ class _Sql:
         self.params["page"] = query.limit + 1
 
 
+# The total and the facets of the row path's match, counted in one pass over it: each row's
+# GROUPING() bits say which grouping set it counts (a bit for each column left out).
 _FACET_ROWS = """
-    UNION ALL SELECT 'title_level', title_level, count(*), NULL, NULL, NULL FROM m
-        GROUP BY title_level
-    UNION ALL SELECT 'gender', gender, count(*), NULL, NULL, NULL FROM m GROUP BY gender
-    UNION ALL SELECT 'region_codes', province, count(*), NULL, NULL, NULL FROM m GROUP BY province
-    UNION ALL SELECT 'discipline_codes', code, count(*), NULL, NULL, NULL
-        FROM m CROSS JOIN LATERAL unnest(m.disciplines_l1) AS code GROUP BY code
-    UNION ALL SELECT '_total', NULL, count(*), NULL, NULL, NULL FROM m
+    UNION ALL SELECT GROUPING(title_level, gender, province, disciplines_l1), title_level,
+           gender, province, disciplines_l1, count(*), NULL, NULL, NULL FROM m
+    GROUP BY GROUPING SETS ((title_level), (gender), (province), (disciplines_l1), ())
 """
+# The facet a grouping set counts, and where its value is among the grouped columns.
+_FACET_OF_SET = {0b0111: ("title_level", 0), 0b1011: ("gender", 1), 0b1101: ("region_codes", 2)}
+_DISCIPLINE_SET, _TOTAL_SET = 0b1110, 0b1111
 
 # The total and facets of the match, from bitmaps: the match per chunk is the AND over clauses
 # of the OR over alternatives of the AND of their keys' bitmaps (a missing row is all zeros);
@@ -535,17 +536,24 @@ class PostgresBackend:
                 SELECT person_id, score FROM m WHERE {sql.after}
                 ORDER BY score DESC, person_id DESC LIMIT :page
             )
-            SELECT 'hit', CAST(NULL AS text), CAST(0 AS bigint), h.score, h.person_id, d.document
+            SELECT -1, CAST(NULL AS text), CAST(NULL AS text), CAST(NULL AS text),
+                   CAST(NULL AS text[]), CAST(0 AS bigint), h.score, h.person_id, d.document
             FROM h JOIN expert_doc_body d ON d.person_id = h.person_id
             {_FACET_ROWS}
         """  # noqa: S608 - fragments are constants, values are bound
         hits: list[ExpertHit] = []
         counts: list[tuple[str, str | None, int]] = []
-        for facet, value, n, score, pid, document in session.execute(text(statement), sql.params):
-            if facet == "hit":
+        rows = session.execute(text(statement), sql.params)
+        for grouping, *values, n, score, pid, document in rows:
+            if grouping < 0:
                 hits.append(ExpertHit(person_id=pid, score=score, document=from_json(document)))
+            elif grouping == _DISCIPLINE_SET:
+                counts.extend(("discipline_codes", code, n) for code in values[3])
+            elif grouping == _TOTAL_SET:
+                counts.append(("_total", None, n))
             else:
-                counts.append((facet, value, n))
+                facet, column = _FACET_OF_SET[grouping]
+                counts.append((facet, values[column], n))
         total, facets = _facets(counts)
         return SearchResult(total=total, hits=_ordered(hits), facets=facets)
 
