@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import html
 import re
+from functools import lru_cache
 
 from .analysis import fold, name_tokens
 from .documents import ExpertDocument
@@ -11,15 +12,29 @@ from .documents import ExpertDocument
 _SNIPPET = 80
 
 
-def _mark(text: str, tokens: tuple[str, ...]) -> str | None:
-    """The text with every occurrence of a token wrapped in <em>, or None if none occurs."""
+# A query's tokens are the same for every hit of its page: its pattern is made once.
+@lru_cache(maxsize=256)
+def _pattern(tokens: tuple[str, ...]) -> re.Pattern[str] | None:
+    """The longest words first, so that 流体力学 is marked whole rather than as 流体."""
     words = sorted({t for t in tokens if t and not t.startswith("p_")}, key=len, reverse=True)
     if not words:
+        return None
+    return re.compile("|".join(re.escape(w) for w in words), re.IGNORECASE)
+
+
+@lru_cache(maxsize=4096)
+def _name_words(name: str, name_en: str | None) -> frozenset[str]:
+    return frozenset(name_tokens(name, name_en))
+
+
+def _mark(text: str, tokens: tuple[str, ...]) -> str | None:
+    """The text with every occurrence of a token wrapped in <em>, or None if none occurs."""
+    pattern = _pattern(tokens)
+    if pattern is None:
         return None
     folded = fold(text)
     if len(folded) != len(text):
         text = folded  # offsets must line up; the folded form is what matched
-    pattern = re.compile("|".join(re.escape(w) for w in words), re.IGNORECASE)
     spans = [m.span() for m in pattern.finditer(text)]
     if not spans:
         return None
@@ -41,7 +56,7 @@ def highlights(doc: ExpertDocument, tokens: tuple[str, ...]) -> dict[str, list[s
     if not tokens:
         return {}
     found: dict[str, list[str]] = {}
-    name_words = set(name_tokens(doc.name, doc.name_en))
+    name_words = _name_words(doc.name, doc.name_en)
     if any(t in name_words for t in tokens):
         found["name"] = ["<em>" + html.escape(doc.name) + "</em>"]
     for field_name, values in (
