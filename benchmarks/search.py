@@ -568,7 +568,7 @@ def statement_kind(statement: str) -> str:
         return "bitmap_count"  # the size of the match on bitmaps: row path or bitmap facets
     if "join expert_bitmap b" in s:
         return "bitmap_facets"  # total and facets from bitmaps (broad)
-    if "'_total'" in s and "expert_doc" in s:
+    if "grouping sets" in s and "expert_doc" in s:
         return "row_path"  # total, facets and hits over the materialised match (selective)
     if "d.document" in s:
         return "hits"  # the ranked page of a bitmap-path answer
@@ -850,7 +850,8 @@ def relation_sizes(sessions: sessionmaker[Session]) -> dict[str, float]:
         rows = session.execute(
             text(
                 "SELECT c.relname, pg_total_relation_size(c.oid) FROM pg_class c"
-                " WHERE c.relname IN ('expert_doc', 'ix_expert_doc_tsv', 'person', 'membership')"
+                " WHERE c.relname IN"
+                " ('expert_doc', 'ix_expert_doc_tsv', 'expert_doc_body', 'person', 'membership')"
             )
         )
         return {name: round(size / 2**20, 1) for name, size in rows}
