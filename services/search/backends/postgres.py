@@ -943,7 +943,9 @@ class _RowPart:
 
 _MASKS = tuple(128 >> i for i in range(8))
 SAMPLE_DOCS = 20_000  # documents sampled to find the common words (all of a smaller corpus)
-_IN_SAMPLE = " AND p.id IN (SELECT id FROM person TABLESAMPLE BERNOULLI (:percent) REPEATABLE (0))"
+_IN_SAMPLE = (
+    " AND p.id = ANY(ARRAY(SELECT id FROM person TABLESAMPLE BERNOULLI (:percent) REPEATABLE (0)))"
+)
 _SAMPLE = text(SOURCE_SQL.format(where=SEARCHABLE + _IN_SAMPLE))
 
 
@@ -961,6 +963,7 @@ def common_words(sessions: sessionmaker[Session], share: float) -> frozenset[str
         if not searchable or searchable <= sample:
             return None
         percent = 100.0 * sample / searchable
+        session.execute(_NO_JIT)  # estimated costly, the statement ran longer compiled
         today = date.today()
         seen: Counter[str] = Counter()
         docs = 0
