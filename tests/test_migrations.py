@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+import uuid
+from datetime import date
+
 import sqlalchemy as sa
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 
 from services.registry import migrate
-from services.registry.core.db import make_engine
+from services.registry.core.db import make_engine, make_sessionmaker
 from services.registry.models import metadata
+from services.search.backends.postgres import PostgresBackend
+from services.search.documents import ExpertDocument, to_json
 
 from .conftest import create_database, drop_database
 
@@ -44,3 +49,57 @@ def test_models_and_migrations_agree(database_url: str) -> None:
     finally:
         engine.dispose()
     assert diff == [], f"models differ from the migrations: {diff}"
+
+
+def test_expert_documents_move_to_their_bodies_and_back(server_url: str) -> None:
+    """0018 moves each expert's JSON document to `expert_doc_body`; going back fills the old
+    columns again, the filter arrays from the tsvector's tokens, so filtered searches of the
+    older revision find the same experts."""
+    url = create_database(server_url, "registry_migrations")
+    engine = make_engine(url, pool_size=1)
+    doc = ExpertDocument(
+        person_id=uuid.uuid4(),
+        version=3,
+        name="欧阳明",
+        name_en="Ming Ouyang",
+        gender="female",
+        birth_date=date(1980, 1, 1),
+        age_band="40-49",
+        title_level="senior",
+        position=None,
+        institution="清华大学",
+        institution_key="清华大学",
+        institution_uscc=None,
+        region_code="110108",
+        discipline_codes=("13015", "520"),
+        research_fields=("计算流体力学",),
+        talent_tags=(),
+        biography=None,
+        org_codes=("SOC",),
+        prior=1.0,
+    )
+    try:
+        migrate.upgrade(url)
+        with make_sessionmaker(engine).begin() as session:
+            PostgresBackend().apply(session, [doc], [])
+        migrate.downgrade(url, "0017_change_history_key")
+        with engine.connect() as conn:
+            row = conn.execute(
+                sa.text(
+                    "SELECT document, name, institution, region_code, region_prefixes,"
+                    " discipline_prefixes, discipline_codes, org_codes FROM expert_doc"
+                )
+            ).one()
+        assert row.document == to_json(doc)
+        assert (row.name, row.institution, row.region_code) == ("欧阳明", "清华大学", "110108")
+        assert sorted(row.region_prefixes) == ["11", "1101", "110108"]
+        assert sorted(row.discipline_prefixes) == sorted(doc.discipline_prefixes)
+        assert (row.discipline_codes, row.org_codes) == (["13015", "520"], ["SOC"])
+        engine.dispose()
+        migrate.upgrade(url)
+        with engine.connect() as conn:
+            body = conn.execute(sa.text("SELECT person_id, document FROM expert_doc_body")).one()
+        assert body == (doc.person_id, to_json(doc))
+    finally:
+        engine.dispose()
+        drop_database(server_url, url)

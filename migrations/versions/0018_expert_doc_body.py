@@ -3,9 +3,9 @@
 A search visits every matching row of `expert_doc` (to rank it and count its facets), so the
 narrower the row, the fewer pages a match costs. The JSON document, read only for the page of
 hits, moves to its own table; the display columns it repeats (name, institution, region,
-research fields, codes) and the filter arrays go (filters are tsvector tokens already). The
-row shrinks to about half. Rows keep their old place in the table until the next `registry
-search reindex`, which writes the table anew, ordered by discipline.
+research fields, codes) and the filter arrays go (filters are tsvector tokens already), which
+halves the row. Dropped columns keep their space, and rows their place, until the next
+`registry search reindex`, which writes the table anew, ordered by discipline.
 
 Revision ID: 0018_expert_doc_body
 Revises: 0017_change_history_key
@@ -58,7 +58,8 @@ def downgrade() -> None:
             "expert_doc",
             sa.Column(column, postgresql.ARRAY(sa.Text()), nullable=False, server_default="{}"),
         )
-    # The columns are filled from the document; `registry search reindex` rebuilds the rest.
+    # The columns are filled from the document, the filter arrays from the tsvector's tokens
+    # (`R:11`, `D:130`, ...), as the previous revision's searches read them.
     op.execute(
         """
         UPDATE expert_doc d SET
@@ -71,11 +72,15 @@ def downgrade() -> None:
                 SELECT jsonb_array_elements_text(b.document::jsonb -> 'discipline_codes')),
             research_fields = ARRAY(
                 SELECT jsonb_array_elements_text(b.document::jsonb -> 'research_fields')),
-            org_codes = ARRAY(SELECT jsonb_array_elements_text(b.document::jsonb -> 'org_codes'))
+            org_codes = ARRAY(SELECT jsonb_array_elements_text(b.document::jsonb -> 'org_codes')),
+            region_prefixes = ARRAY(
+                SELECT substr(t, 3) FROM unnest(tsvector_to_array(d.tsv)) t WHERE t LIKE 'R:%'),
+            discipline_prefixes = ARRAY(
+                SELECT substr(t, 3) FROM unnest(tsvector_to_array(d.tsv)) t WHERE t LIKE 'D:%')
         FROM expert_doc_body b WHERE b.person_id = d.person_id
         """
     )
-    op.execute("DELETE FROM expert_doc WHERE document IS NULL")
+    # Every row has its body (both are written together): a row without one fails here.
     op.alter_column("expert_doc", "document", nullable=False)
     op.alter_column("expert_doc", "name", nullable=False)
     op.drop_table("expert_doc_body")

@@ -1,6 +1,12 @@
 """Every table, imported in one place so the metadata is complete for Alembic and the tests."""
 
-from services.search.models import ExpertDoc, ExpertTombstone
+from services.search.models import (
+    ExpertBitmap,
+    ExpertBitmapKey,
+    ExpertDoc,
+    ExpertDocBody,
+    ExpertTombstone,
+)
 from services.search.outbox import SearchOutbox
 
 from .audit.models import AuditEvent
@@ -44,7 +50,10 @@ __all__ = [
     "ClaimCode",
     "Cycle",
     "DeclaredConflict",
+    "ExpertBitmap",
+    "ExpertBitmapKey",
     "ExpertDoc",
+    "ExpertDocBody",
     "ExpertTombstone",
     "GovernanceBody",
     "GroupActivity",

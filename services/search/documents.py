@@ -103,7 +103,7 @@ class ExpertSource(NamedTuple):
 
 
 # Columns in ExpertSource order; memberships in good standing (active, or within their grace
-# period) aggregated per person. `{where}` selects the people (ids, or a key range). Each
+# period) aggregated per person. `{where}` selects the people (searchable ones, or by id). Each
 # membership's organisation code is looked up by key: joined, the few hundred organisations
 # were hashed again for every person (at 1M experts, 14.8 s of the server's time against 3.3 s).
 SOURCE_SQL = """

@@ -15,11 +15,13 @@ from services.registry.people.merge import merge_people
 from services.registry.people.models import Person
 from services.search import worker
 from services.search.backends import postgres as postgres_module
-from services.search.backends.postgres import rebuild
+from services.search.backends.postgres import PostgresBackend, rebuild
 from services.search.documents import from_json, load, to_json
 from services.search.models import ExpertDoc
 from services.search.outbox import SearchOutbox
 from services.search.rebuild import REBUILD_VERSION, replay_changes_since, replay_point
+from services.search.schemas import ExpertSearchRequest
+from services.search.service import search_experts
 
 
 def _searchable(session) -> int:  # type: ignore[no-untyped-def]
@@ -346,3 +348,32 @@ def test_common_words_are_sampled_from_the_whole_corpus(runtime, factory, monkey
     assert "p_抽样孤例词" not in common
     monkeypatch.setattr(postgres_module, "SAMPLE_DOCS", searchable)
     assert postgres_module.common_words(runtime.sessions, 60 / searchable) is None
+
+
+def test_a_sampled_rebuild_gives_the_common_words_complete_bitmaps(
+    runtime, factory, monkeypatch
+) -> None:
+    """With more experts than the sample, both processes note only the sampled common words:
+    such a word's bitmap holds every expert who has it, so the bitmap path counts what the row
+    path counts; a rare word gets no bitmap."""
+    for i in range(60):
+        factory.person(
+            name=f"位图{i}",
+            discipline_codes=["630"],
+            research_fields=["采样位图词"],
+            expert_opt_in=True,
+        )
+    factory.person(name="孤例专家", research_fields=["采样孤立词"], expert_opt_in=True)
+    with runtime.sessions() as session:
+        searchable = _searchable(session)
+    monkeypatch.setattr(postgres_module, "SAMPLE_DOCS", searchable // 2)
+    rebuild(runtime.sessions, parallel_from=2, bitmap_share=60 / searchable, bitmap_min_docs=1)
+    with runtime.sessions() as session:
+        keys = dict(session.execute(text("SELECT key, df FROM expert_bitmap_key")).all())
+        assert keys["p_采样位图词"] == 60
+        assert "p_采样孤立词" not in keys
+        request = ExpertSearchRequest(q="采样位图词", limit=5)
+        bitmaps = PostgresBackend(row_path_limit=0, recount_limit=0)
+        rows = PostgresBackend(row_path_limit=10**9)
+        assert search_experts(session, bitmaps, request).total == 60
+        assert search_experts(session, rows, request).total == 60

@@ -981,9 +981,9 @@ class BitmapBuilder:
 
     With `common` (words found common in a sample, `common_words`), only those words and the
     facet values are noted, so that the stream pays for a dozen tokens a document; without,
-    every token is (a corpus no larger than the sample). A word that only becomes common later
-    gets no bitmap, and its queries take the row path (exact). Unnesting every tsvector in
-    SQL instead cost far more than the whole stream.
+    every token is (a corpus no larger than the sample). A word that was not common in the
+    sample gets no bitmap, and its queries take the row path (exact). Unnesting every tsvector
+    in SQL instead cost far more than the whole stream.
     """
 
     def __init__(
