@@ -39,6 +39,9 @@ class ExpertDoc(SQLModel, table=True):
         # ordinals and facet values from these indexes alone (index-only), not their rows.
         Index(None, "institution_key", postgresql_include=list(EXCLUSION_COLUMNS)),
         Index(None, "institution_uscc", postgresql_include=list(EXCLUSION_COLUMNS)),
+        # An age range on bitmaps takes its years of birth whole: those born in the first and
+        # last year but outside the range are read from here and subtracted.
+        Index(None, "birth_date", postgresql_include=list(EXCLUSION_COLUMNS)),
     )
 
     person_id: uuid.UUID = Field(primary_key=True)

@@ -85,7 +85,7 @@ def test_merged_postings_keep_only_tokens_every_stream_noted_in_full() -> None:
     assert not upper.complete("upper_rare")
     assert upper.complete("lower_rare")
     assert not lower.complete("lower_rare")
-    for facet in ("G:female", "G:male", "R:11", "R:31", "T:senior", "D:130"):
+    for facet in ("G:female", "G:male", "R:11", "R:31", "T:senior", "D:130", "Y:1980"):
         assert lower.complete(facet)
         assert upper.complete(facet)
     assert not lower.complete("R:1101")
@@ -106,13 +106,14 @@ def test_merged_postings_keep_only_tokens_every_stream_noted_in_full() -> None:
     # Noted by one stream only: no postings at all (its queries take the exact row path).
     assert "upper_rare" not in merged.postings
     assert "lower_rare" not in merged.postings
-    # Facet values keep every document of both streams.
+    # Facet values (and years of birth) keep every document of both streams.
     assert merged.postings["G:female"] == array("i", range(0, 12, 2))
     assert merged.postings["G:male"] == array("i", range(1, 12, 2))
     assert merged.postings["R:11"] == array("i", range(0, 6))
     assert merged.postings["R:31"] == array("i", range(6, 12))
     assert merged.postings["T:senior"] == array("i", range(12))
     assert merged.postings["D:130"] == array("i", range(12))
+    assert merged.postings["Y:1980"] == array("i", range(12))  # years of birth, as facets
     # Filter tokens that are no facet value are not noted.
     assert not {"R:1101", "R:3101", "D:13015", "O:SOC"} & merged.postings.keys()
     # The merged builder says what it holds in full: no more the first stream's own view.
@@ -131,6 +132,7 @@ def test_merged_postings_keep_only_tokens_every_stream_noted_in_full() -> None:
         "R:31": 6,
         "T:senior": 12,
         "D:130": 12,
+        "Y:1980": 12,
     }
 
 

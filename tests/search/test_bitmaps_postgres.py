@@ -55,6 +55,10 @@ REQUESTS: list[dict[str, Any]] = [
     {"q": "研究", "exclude_person_ids": "FIRST_THREE"},
     {"q": "方法", "conflicts_with": "FIRST"},
     {"conflicts_with": "FIRST"},
+    {"q": "研究", "age_min": 35, "age_max": 50},
+    {"age_min": 30, "age_max": 45, "gender": "female"},
+    {"q": "方法", "age_min": 50},
+    {"age_max": 40, "conflicts_with": "FIRST"},
 ]
 
 
@@ -114,6 +118,7 @@ def _straightforward(session: Session, query: ExpertQuery) -> tuple[int, dict[st
     for document, matched in session.execute(statement, params):
         doc = from_json(document)
         region = doc.region_code or ""
+        born = doc.birth_date
         kept = (
             matched
             and (
@@ -126,6 +131,11 @@ def _straightforward(session: Session, query: ExpertQuery) -> tuple[int, dict[st
             and (not query.title_levels or doc.title_level in query.title_levels)
             and (not query.gender or doc.gender == query.gender)
             and (not query.org_codes or set(doc.org_codes) & set(query.org_codes))
+            and (query.born_after is None or (born is not None and born > query.born_after))
+            and (
+                query.born_on_or_before is None
+                or (born is not None and born <= query.born_on_or_before)
+            )
             and doc.person_id not in ex.person_ids
             and (doc.institution_key is None or doc.institution_key not in ex.institution_keys)
             and (doc.institution_uscc is None or doc.institution_uscc not in ex.institution_usccs)
@@ -170,7 +180,7 @@ def _compare(  # type: ignore[no-untyped-def]
             assert expected_total > 0, body
             statements.clear()
             by_bitmaps = fast.search(session, query)
-            assert any("expert_bitmap" in s for s in statements), body
+            assert any("JOIN expert_bitmap b" in s for s in statements), body  # bitmap facets
             by_rows = rows.search(session, query)
         assert by_bitmaps.total == by_rows.total == expected_total, body
         for name in FACETS:
@@ -196,6 +206,14 @@ def test_the_drain_keeps_the_bitmaps_true(runtime, factory, people) -> None:  # 
         session.execute(
             update(Person).where(Person.id == people[41].id).values(expert_opt_in=False)
         )
+        session.execute(  # born in another year, one of them in a year nobody was born in
+            update(Person)
+            .where(Person.id.in_([p.id for p in people[30:36]]))
+            .values(birth_date=date(1986, 6, 15))
+        )
+        session.execute(
+            update(Person).where(Person.id == people[36].id).values(birth_date=date(1950, 2, 1))
+        )
     from services.search.outbox import enqueue_people
 
     with runtime.sessions.begin() as session:
@@ -211,6 +229,11 @@ def test_the_drain_keeps_the_bitmaps_true(runtime, factory, people) -> None:  # 
     )
     worker.drain(runtime.sessions, runtime.search)
     _check_every_request(runtime, people)
+    with runtime.sessions() as session:
+        assert session.scalar(text("SELECT df FROM expert_bitmap_key WHERE key = 'Y:1950'")) == 0
+        query = _query(session, people, {"age_min": 70})  # only the one born in 1950
+        answer = PostgresBackend(row_path_limit=0, recount_limit=0).search(session, query)
+    assert answer.total == _straightforward(session, query)[0] >= 1
 
 
 def test_broad_answers_say_when_the_ranking_is_of_the_strongest_candidates(

@@ -378,6 +378,8 @@ _REGISTER = text(
     " SELECT * FROM unnest(CAST(:keys AS text[]), CAST(:facets AS text[]),"
     " CAST(:vals AS text[]), CAST(:dfs AS int[])) ON CONFLICT DO NOTHING"
 )
+_ANY_YEAR = text("SELECT 1 FROM expert_bitmap_key WHERE key LIKE 'Y:%' LIMIT 1")
+_YEARS = text("SELECT key, df FROM expert_bitmap_key WHERE key LIKE 'Y:%'")
 _ROW_KEYS = text(
     "SELECT person_id, ord, tsvector_to_array(tsv) FROM expert_doc"
     " WHERE person_id = ANY(CAST(:ids AS uuid[])) FOR UPDATE"
@@ -460,15 +462,19 @@ class PostgresBackend:
             return
         keys = sorted({k for k, _, _ in changes})
         known = {k for k, _ in session.execute(_KEYS, {"keys": keys})}
-        fresh = [k for k in keys if k not in known and _facet_of(k) is not None]
+        fresh = [k for k in keys if k not in known and _always_noted(k)]
+        if any(k.startswith("Y:") for k in fresh) and session.scalar(_ANY_YEAR) is None:
+            # Bitmaps built before years were noted have none: a year's bitmap made now would
+            # hold only the people changed since. Age ranges wait for the next rebuild.
+            fresh = [k for k in fresh if not k.startswith("Y:")]
         if fresh:
             facets = [_facet_of(k) for k in fresh]
             session.execute(
                 _REGISTER,
                 {
                     "keys": fresh,
-                    "facets": [f[0] for f in facets if f],
-                    "vals": [f[1] for f in facets if f],
+                    "facets": [f[0] if f else None for f in facets],
+                    "vals": [f[1] if f else None for f in facets],
                     "dfs": [0] * len(fresh),
                 },
             )
@@ -504,9 +510,15 @@ class PostgresBackend:
         clauses = _clauses(query) or [[["*"]]]
         keys = sorted({"*"} | {k for clause in clauses for alt in clause for k in alt})
         df = dict(session.execute(_KEYS, {"keys": keys}).all())
+        bitmaps = len(df) == len(keys)
+        if bitmaps and (query.born_after or query.born_on_or_before):
+            # An age range is the years of birth it spans, on their bitmaps; those born in its
+            # first and last year but outside it are subtracted like excluded people.
+            years = dict(session.execute(_YEARS).all())
+            bitmaps = bool(years)  # none before a rebuild that noted them
+            clauses = [*clauses, _year_clause(years, query)]
+            df |= years
         estimate = min(_estimate(clause, df) for clause in clauses)
-        bitmaps = len(df) == len(keys) and query.born_after is None
-        bitmaps = bitmaps and query.born_on_or_before is None
         if not bitmaps or estimate <= self.row_path_limit:
             return self._row_path(session, query, df)
         recount = min(self.rank_limit, self.recount_limit)
@@ -575,6 +587,9 @@ class PostgresBackend:
                     f" WHERE {column} = ANY(CAST(:{name} AS {kind}[]))"
                 )
                 params[name] = list(values)
+        for condition, bounds in _outside_age(query):
+            who.append(f"SELECT {_EXCLUDED_COLUMNS} FROM expert_doc WHERE {condition}")  # noqa: S608
+            params |= bounds
         statement = _BITMAP_MATCH
         if who:
             excluded = _EXCLUDED_CTE.replace("{who}", " UNION ALL ".join(who))
@@ -617,6 +632,40 @@ class PostgresBackend:
         return SearchResult(
             total=total, hits=_ordered(hits), facets=facets, approximate=approximate
         )
+
+
+def _year_clause(years: dict[str, int], query: ExpertQuery) -> list[list[str]]:
+    """The `Y:` keys of the years of birth an age range spans, in whole or in part."""
+    low = query.born_after.year if query.born_after else None
+    high = query.born_on_or_before.year if query.born_on_or_before else None
+    return [
+        [key]
+        for key in sorted(years)
+        if (low is None or int(key[2:]) >= low) and (high is None or int(key[2:]) <= high)
+    ]
+
+
+def _outside_age(query: ExpertQuery) -> list[tuple[str, dict[str, date]]]:
+    """Conditions on `birth_date` for those born in the first or last year an age range spans
+    but outside the range (the year's bitmap holds them)."""
+    edges = []
+    if query.born_after:
+        start = date(query.born_after.year, 1, 1)
+        edges.append(
+            (
+                "birth_date BETWEEN :age_low_start AND :born_after",
+                {"age_low_start": start, "born_after": query.born_after},
+            )
+        )
+    if query.born_on_or_before:
+        end = date(query.born_on_or_before.year, 12, 31)
+        edges.append(
+            (
+                "birth_date > :born_on_or_before AND birth_date <= :age_high_end",
+                {"born_on_or_before": query.born_on_or_before, "age_high_end": end},
+            )
+        )
+    return edges
 
 
 def _bitmap_params(clauses: Clauses) -> dict[str, Any]:
@@ -871,20 +920,29 @@ _BITMAP_BUILD = "expert_bitmap_rebuild"
 _KEY_BUILD = "expert_bitmap_key_rebuild"
 
 
-_FILTER_PREFIXES = ("D:", "R:", "O:", "T:", "G:")
+_FILTER_PREFIXES = ("D:", "R:", "O:", "T:", "G:", "Y:")
 
 
 def _facet_tokens(doc: ExpertDocument) -> frozenset[str]:
-    """The tokens of the facet values a document counts for (province, first-level disciplines)."""
+    """The keys every document is noted under: its facet values (province, first-level
+    disciplines, title, gender) and its year of birth."""
     region = doc.region_code
     return _facet_values(
-        doc.disciplines_l1, region[:2] if region else None, doc.title_level, doc.gender
+        doc.disciplines_l1,
+        region[:2] if region else None,
+        doc.title_level,
+        doc.gender,
+        doc.birth_date.year if doc.birth_date else None,
     )
 
 
-@lru_cache(maxsize=1 << 14)
+@lru_cache(maxsize=1 << 16)
 def _facet_values(
-    disciplines_l1: tuple[str, ...], province: str | None, title: str | None, gender: str | None
+    disciplines_l1: tuple[str, ...],
+    province: str | None,
+    title: str | None,
+    gender: str | None,
+    year: int | None,
 ) -> frozenset[str]:
     tokens = {f"D:{code}" for code in disciplines_l1}
     if province:
@@ -893,7 +951,15 @@ def _facet_values(
         tokens.add(f"T:{title}")
     if gender:
         tokens.add(f"G:{gender}")
+    if year is not None:
+        tokens.add(f"Y:{year}")
     return frozenset(tokens)
+
+
+def _always_noted(key: str) -> bool:
+    """Whether every document carrying the key is noted (its bitmap is complete once made):
+    facet values and years of birth."""
+    return key.startswith("Y:") or _facet_of(key) is not None
 
 
 def document_tokens(doc: ExpertDocument) -> set[str]:
@@ -924,6 +990,8 @@ def document_tokens(doc: ExpertDocument) -> set[str]:
         tokens.add(f"T:{doc.title_level}")
     if doc.gender:
         tokens.add(f"G:{doc.gender}")
+    if doc.birth_date:
+        tokens.add(f"Y:{doc.birth_date.year}")
     return tokens
 
 
@@ -1023,7 +1091,7 @@ class BitmapBuilder:
 
     def complete(self, token: str) -> bool:
         """Whether every document of this stream that carries the token was noted."""
-        return self.common is None or token in self.common or _facet_of(token) is not None
+        return self.common is None or token in self.common or _always_noted(token)
 
     @classmethod
     def merge(cls, parts: list[BitmapBuilder]) -> BitmapBuilder:
@@ -1050,7 +1118,7 @@ class BitmapBuilder:
             del postings[token]
         if any(part.common is not None for part in parts):
             # What the merged builder holds in full, for `complete()` after the merge.
-            merged.common = frozenset(t for t in complete if _facet_of(t) is None)
+            merged.common = frozenset(t for t in complete if not _always_noted(t))
         for part in parts[1:]:
             for token, found in part.postings.items():
                 if token in complete:
@@ -1069,7 +1137,7 @@ class BitmapBuilder:
         found = [("*", None, None, self.count)]
         for token, ordinals in self.postings.items():
             facet = _facet_of(token)
-            if facet is not None or len(ordinals) >= min_docs:
+            if _always_noted(token) or len(ordinals) >= min_docs:
                 found.append((token, *(facet or (None, None)), len(ordinals)))
         return found
 

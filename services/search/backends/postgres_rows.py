@@ -114,13 +114,16 @@ def _value_filter(prefix: str, value: str | None) -> str:
 
 def filter_text(doc: ExpertDocument) -> str:
     """The filters as tsvector tokens without positions (no indexed word has upper case):
-    `D:` discipline prefixes, `R:` region prefixes, `O:` societies, `T:` title, `G:` gender."""
+    `D:` discipline prefixes, `R:` region prefixes, `O:` societies, `T:` title, `G:` gender,
+    `Y:` year of birth."""
+    year = str(doc.birth_date.year) if doc.birth_date else None
     parts = (
         _discipline_filters(doc.discipline_prefixes),
         _region_filters(doc.region_prefixes),
         _org_filters(doc.org_codes),
         _value_filter("T:", doc.title_level),
         _value_filter("G:", doc.gender),
+        _value_filter("Y:", year),
     )
     return " ".join([p for p in parts if p])
 
