@@ -562,8 +562,8 @@ def statement_kind(statement: str) -> str:
     s = " ".join(statement.lower().split())
     if s.startswith("set "):
         return "settings"  # the transaction's settings (no JIT)
-    if "from expert_bitmap_key where key = any" in s:
-        return "bitmap_keys"  # which query keys have bitmaps: chooses the path
+    if "from expert_bitmap_key where key = any" in s or "key like 'y:%'" in s:
+        return "bitmap_keys"  # which query keys (and years of birth) have bitmaps: the path
     if "as match_size" in s:
         return "bitmap_count"  # the size of the match on bitmaps: row path or bitmap facets
     if "join expert_bitmap b" in s:
