@@ -25,10 +25,14 @@ COVERED = ["ord", "title_level", "gender", "province", "disciplines_l1"]
 
 
 def upgrade() -> None:
-    op.create_index(
-        "ix_expert_doc_birth_date", "expert_doc", ["birth_date"], postgresql_include=COVERED
-    )
+    # Built without blocking the outbox drain's writes; a reindex run before this upgrade may
+    # have built it already.
+    with op.get_context().autocommit_block():
+        op.execute(
+            "CREATE INDEX CONCURRENTLY IF NOT EXISTS ix_expert_doc_birth_date"
+            f" ON expert_doc (birth_date) INCLUDE ({', '.join(COVERED)})"
+        )
 
 
 def downgrade() -> None:
-    op.drop_index("ix_expert_doc_birth_date", table_name="expert_doc")
+    op.execute("DROP INDEX IF EXISTS ix_expert_doc_birth_date")

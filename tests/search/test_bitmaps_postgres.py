@@ -336,3 +336,25 @@ def test_a_search_runs_without_jit_and_leaves_the_setting_to_its_transaction(  #
         assert session.execute(text("SHOW jit")).scalar_one() == "on"
         session.execute(text("RESET jit"))
         session.commit()
+
+
+def test_age_bounds_on_the_last_day_of_a_year_and_within_one_year_count_exactly(
+    runtime,  # type: ignore[no-untyped-def]
+    people,
+) -> None:
+    """A bound on 31 December takes its year whole or leaves it out; a range inside one year
+    subtracts the rest of that year once."""
+    backend = PostgresBackend(row_path_limit=0, recount_limit=0)
+    with runtime.sessions() as session:
+        base = _query(session, people, {"q": "研究"})
+        for after, until in (
+            (date(1979, 12, 31), date(1990, 12, 31)),
+            (date(1979, 12, 31), None),
+            (None, date(1985, 12, 31)),
+            (date(1980, 3, 1), date(1980, 9, 1)),
+        ):
+            bounds = {"born_after": after, "born_on_or_before": until}
+            query = ExpertQuery(**{**base.__dict__, **bounds})
+            expected = _straightforward(session, query)
+            answer = backend.search(session, query)
+            assert (answer.total, answer.facets) == expected, bounds

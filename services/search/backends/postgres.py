@@ -634,10 +634,19 @@ class PostgresBackend:
         )
 
 
+def _year_span(query: ExpertQuery) -> tuple[int | None, int | None]:
+    """The first and last year of birth an age range admits anyone from (None: unbounded)."""
+    low = high = None
+    if query.born_after:  # exclusive: born on 31 December, the year is left out whole
+        low = query.born_after.year + (query.born_after == date(query.born_after.year, 12, 31))
+    if query.born_on_or_before:
+        high = query.born_on_or_before.year
+    return low, high
+
+
 def _year_clause(years: dict[str, int], query: ExpertQuery) -> list[list[str]]:
     """The `Y:` keys of the years of birth an age range spans, in whole or in part."""
-    low = query.born_after.year if query.born_after else None
-    high = query.born_on_or_before.year if query.born_on_or_before else None
+    low, high = _year_span(query)
     return [
         [key]
         for key in sorted(years)
@@ -647,22 +656,22 @@ def _year_clause(years: dict[str, int], query: ExpertQuery) -> list[list[str]]:
 
 def _outside_age(query: ExpertQuery) -> list[tuple[str, dict[str, date]]]:
     """Conditions on `birth_date` for those born in the first or last year an age range spans
-    but outside the range (the year's bitmap holds them)."""
+    but outside the range (the year's bitmap holds them); none for a year taken whole."""
+    low, high = _year_span(query)
     edges = []
-    if query.born_after:
-        start = date(query.born_after.year, 1, 1)
+    if query.born_after and low == query.born_after.year:
         edges.append(
             (
                 "birth_date BETWEEN :age_low_start AND :born_after",
-                {"age_low_start": start, "born_after": query.born_after},
+                {"age_low_start": date(low, 1, 1), "born_after": query.born_after},
             )
         )
-    if query.born_on_or_before:
-        end = date(query.born_on_or_before.year, 12, 31)
+    last = query.born_on_or_before
+    if last and high is not None and last != date(high, 12, 31):
         edges.append(
             (
                 "birth_date > :born_on_or_before AND birth_date <= :age_high_end",
-                {"born_on_or_before": query.born_on_or_before, "age_high_end": end},
+                {"born_on_or_before": last, "age_high_end": date(high, 12, 31)},
             )
         )
     return edges
