@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import random
 import uuid
 from datetime import date
@@ -20,6 +21,7 @@ from services.registry.orgs.schemas import OrgCreate
 from services.registry.people import service as people_service
 from services.registry.people.models import Person
 from services.registry.people.schemas import PersonCreate
+from services.search.documents import ExpertDocument
 
 PASSWORD = "correct-horse-battery-9"
 _REGIONS = ["110101", "110105", "110108", "310104", "320102", "440305", "510107", "420111"]
@@ -134,3 +136,30 @@ class Factory:
     ) -> dict[str, str]:
         """Authorization headers for a fresh account holding `role` (in `org`)."""
         return self.headers(self.account(role, org, **kwargs))
+
+
+def expert_document(**changes: Any) -> ExpertDocument:
+    """An expert document as an index holds it, without a database: a senior woman born in
+    1980 and nothing else; `changes` set any other field (tokens included)."""
+    document = ExpertDocument(
+        person_id=uuid.uuid4(),
+        version=1,
+        name="专家",
+        name_en=None,
+        gender="female",
+        birth_date=date(1980, 1, 1),
+        age_band="40-49",
+        title_level="senior",
+        position=None,
+        institution=None,
+        institution_key=None,
+        institution_uscc=None,
+        region_code=None,
+        discipline_codes=(),
+        research_fields=(),
+        talent_tags=(),
+        biography=None,
+        org_codes=(),
+        prior=1.0,
+    )
+    return dataclasses.replace(document, **changes)

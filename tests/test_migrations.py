@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import uuid
-from datetime import date
-
 import sqlalchemy as sa
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
@@ -13,9 +10,10 @@ from services.registry import migrate
 from services.registry.core.db import make_engine, make_sessionmaker
 from services.registry.models import metadata
 from services.search.backends.postgres import PostgresBackend
-from services.search.documents import ExpertDocument, to_json
+from services.search.documents import to_json
 
 from .conftest import create_database, drop_database
+from .factories import expert_document
 
 
 def _tables(url: str) -> set[str]:
@@ -57,26 +55,16 @@ def test_expert_documents_move_to_their_bodies_and_back(server_url: str) -> None
     older revision find the same experts."""
     url = create_database(server_url, "registry_migrations")
     engine = make_engine(url, pool_size=1)
-    doc = ExpertDocument(
-        person_id=uuid.uuid4(),
+    doc = expert_document(
         version=3,
         name="欧阳明",
         name_en="Ming Ouyang",
-        gender="female",
-        birth_date=date(1980, 1, 1),
-        age_band="40-49",
-        title_level="senior",
-        position=None,
         institution="清华大学",
         institution_key="清华大学",
-        institution_uscc=None,
         region_code="110108",
         discipline_codes=("13015", "520"),
         research_fields=("计算流体力学",),
-        talent_tags=(),
-        biography=None,
         org_codes=("SOC",),
-        prior=1.0,
     )
     try:
         migrate.upgrade(url)

@@ -165,7 +165,8 @@ def _discipline_tokens(codes: tuple[str, ...]) -> tuple[str, ...]:
 
 
 @lru_cache(maxsize=1 << 17)
-def _name_tokens(name: str, name_en: str | None) -> tuple[str, ...]:
+def name_tokens(name: str, name_en: str | None) -> tuple[str, ...]:
+    """`analysis.name_tokens`, each name analysed once (documents and highlights ask again)."""
     return tuple(analysis.name_tokens(name, name_en))
 
 
@@ -214,7 +215,7 @@ def build(source: ExpertSource, version: int, today: date) -> ExpertDocument:
         biography=source.biography,
         org_codes=tuple(sorted(set(org_codes))),
         prior=round(prior, 4),
-        name_tokens=_name_tokens(source.name, source.name_en),
+        name_tokens=name_tokens(source.name, source.name_en),
         field_tokens=tuple(analysis.dedupe(field_words + phrases)),
         discipline_tokens=_discipline_tokens(disciplines),
         institution_tokens=institution_tokens,

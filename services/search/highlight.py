@@ -6,8 +6,8 @@ import html
 import re
 from functools import lru_cache
 
-from .analysis import fold, name_tokens
-from .documents import ExpertDocument
+from .analysis import fold
+from .documents import ExpertDocument, name_tokens
 
 _SNIPPET = 80
 
@@ -20,11 +20,6 @@ def _pattern(tokens: tuple[str, ...]) -> re.Pattern[str] | None:
     if not words:
         return None
     return re.compile("|".join(re.escape(w) for w in words), re.IGNORECASE)
-
-
-@lru_cache(maxsize=4096)
-def _name_words(name: str, name_en: str | None) -> frozenset[str]:
-    return frozenset(name_tokens(name, name_en))
 
 
 def _mark(text: str, tokens: tuple[str, ...]) -> str | None:
@@ -56,7 +51,7 @@ def highlights(doc: ExpertDocument, tokens: tuple[str, ...]) -> dict[str, list[s
     if not tokens:
         return {}
     found: dict[str, list[str]] = {}
-    name_words = _name_words(doc.name, doc.name_en)
+    name_words = name_tokens(doc.name, doc.name_en)
     if any(t in name_words for t in tokens):
         found["name"] = ["<em>" + html.escape(doc.name) + "</em>"]
     for field_name, values in (

@@ -23,7 +23,7 @@ def _array() -> Column:
 
 class ExpertDoc(SQLModel, table=True):
     """Derived data: one weighted tsvector holding the text and the filters as tokens
-    (`D:130`, `R:11`, `T:senior`, `G:female`, `O:CODE`), so one GIN scan intersects
+    (`D:130`, `R:11`, `T:senior`, `G:female`, `O:CODE`, `Y:1985`), so one GIN scan intersects
     them; plain columns for ranking, facets and exclusions; a dense ordinal for the bitmaps.
 
     Only what a search reads of every matching row is here, so that a match costs as few pages
@@ -75,8 +75,8 @@ class ExpertDocBody(SQLModel, table=True):
 
 class ExpertBitmap(SQLModel, table=True):
     """Which experts (bit `ord % CHUNK_BITS` of chunk `ord // CHUNK_BITS`) carry a key: a
-    common tsvector token, a facet value, or `*` (everyone). Broad queries combine these
-    instead of visiting hundreds of thousands of rows."""
+    common tsvector token, a facet value, a year of birth, or `*` (everyone). Broad queries
+    combine these instead of visiting hundreds of thousands of rows."""
 
     __tablename__ = "expert_bitmap"
 

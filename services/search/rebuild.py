@@ -138,22 +138,18 @@ _CLUSTER_KEYS = (
 )
 
 
-def _cluster_range(low: Any, high: Any) -> str:
-    """The condition on the cluster key for low <= key < high (key tuples; None: unbounded)."""
+def _cluster_range(low: Any, high: Any) -> tuple[str, dict[str, Any]]:
+    """The condition on the cluster key for low <= key < high (key tuples; None: unbounded),
+    and its parameters."""
     where = ""
-    if low is not None:
-        where += f" AND ({CLUSTER_KEY}) >= (%(low_d)s, %(low_r)s, %(low_id)s)"
-    if high is not None:
-        where += f" AND ({CLUSTER_KEY}) < (%(high_d)s, %(high_r)s, %(high_id)s)"
-    return where
-
-
-def _range_params(low: Any, high: Any) -> dict[str, Any]:
     params: dict[str, Any] = {}
-    for name, key in (("low", low), ("high", high)):
+    for name, key, operator in (("low", low, ">="), ("high", high, "<")):
         if key is not None:
-            params |= dict(zip((f"{name}_d", f"{name}_r", f"{name}_id"), key, strict=True))
-    return params
+            names = (f"{name}_d", f"{name}_r", f"{name}_id")
+            bound = ", ".join(f"%({n})s" for n in names)
+            where += f" AND ({CLUSTER_KEY}) {operator} ({bound})"
+            params |= dict(zip(names, key, strict=True))
+    return where, params
 
 
 def _fetch_clustered(
@@ -165,10 +161,10 @@ def _fetch_clustered(
     by id, and put back in key order here.
     """
     rows_of = documents.SOURCE_SQL.format(where="p.id = ANY(%(ids)s)")
-    statement = _CLUSTER_KEYS.format(range=_cluster_range(low, high))
+    where, params = _cluster_range(low, high)
     with conn.cursor(name="expert_keys") as keys:
         keys.itersize = batch
-        keys.execute(statement, _range_params(low, high))  # type: ignore[arg-type]
+        keys.execute(_CLUSTER_KEYS.format(range=where), params)  # type: ignore[arg-type]
         while found := keys.fetchmany(batch):
             ids = [key[2] for key in found]
             place = {person_id: i for i, person_id in enumerate(ids)}

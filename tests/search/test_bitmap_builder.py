@@ -2,40 +2,24 @@
 
 from __future__ import annotations
 
-import uuid
 from array import array
-from datetime import date
 
 import pytest
 
 from services.search.backends.postgres import BitmapBuilder
 from services.search.documents import ExpertDocument
 
-SHARE = 1.0
+from ..factories import expert_document
 
 
 def _doc(words: list[str], *, gender: str, region: str) -> ExpertDocument:
     """A document whose only text tokens are `words` (as research-field tokens)."""
-    return ExpertDocument(
-        person_id=uuid.uuid4(),
-        version=1,
-        name="专家",
-        name_en=None,
+    return expert_document(
         gender=gender,
-        birth_date=date(1980, 1, 1),
-        age_band="40-49",
-        title_level="senior",
-        position=None,
-        institution=None,
-        institution_key=None,
-        institution_uscc=None,
         region_code=region,
         discipline_codes=("13015",),
         research_fields=tuple(words),
-        talent_tags=(),
-        biography=None,
         org_codes=("SOC",),
-        prior=1.0,
         field_tokens=tuple(words),
     )
 
@@ -45,7 +29,7 @@ def _builder(
 ) -> BitmapBuilder:
     """A stream of documents from ordinal `first`, noting `common` words (None: every token);
     genders alternate by ordinal."""
-    builder = BitmapBuilder(SHARE, first, None if common is None else frozenset(common))
+    builder = BitmapBuilder(first, None if common is None else frozenset(common))
     for i, doc_words in enumerate(words):
         gender = "female" if (first + i) % 2 == 0 else "male"
         assert builder.add(_doc(doc_words, gender=gender, region=region)) == first + i

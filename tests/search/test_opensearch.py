@@ -9,7 +9,6 @@ import threading
 import time
 import uuid
 from collections.abc import Iterator
-from datetime import date
 from typing import Any
 
 import pytest
@@ -30,7 +29,7 @@ from services.search.outbox import SearchOutbox
 from services.search.protocol import ExpertQuery, SearchUnavailable
 
 from ..conftest import create_database, drop_database
-from ..factories import Factory
+from ..factories import Factory, expert_document
 
 UNREACHABLE = "http://127.0.0.1:9"  # the discard port: nothing listens, connections are refused
 
@@ -84,26 +83,15 @@ def registry(settings: Settings, server_url: str) -> Iterator[Registry]:
 
 
 def _doc(person_id: uuid.UUID, version: int, name: str) -> ExpertDocument:
-    return ExpertDocument(
+    return expert_document(
         person_id=person_id,
         version=version,
         name=name,
-        name_en=None,
-        gender="female",
-        birth_date=date(1980, 1, 1),
-        age_band="40-49",
-        title_level="senior",
-        position=None,
         institution="浙江大学",
         institution_key="浙江大学",
-        institution_uscc=None,
         region_code="330106",
         discipline_codes=("150",),
         research_fields=("高分子化学",),
-        talent_tags=(),
-        biography=None,
-        org_codes=(),
-        prior=1.0,
         name_tokens=(name,),
         field_tokens=("高分子", "化学", "高分子化学"),
     )

@@ -379,7 +379,10 @@ _REGISTER = text(
     " CAST(:vals AS text[]), CAST(:dfs AS int[])) ON CONFLICT DO NOTHING"
 )
 _ANY_YEAR = text("SELECT 1 FROM expert_bitmap_key WHERE key LIKE 'Y:%' LIMIT 1")
-_YEARS = text("SELECT key, df FROM expert_bitmap_key WHERE key LIKE 'Y:%'")
+# The query's keys and, for an age range, every year of birth, in one lookup.
+_KEYS_AND_YEARS = text(
+    "SELECT key, df FROM expert_bitmap_key WHERE key = ANY(CAST(:keys AS text[])) OR key LIKE 'Y:%'"
+)
 _ROW_KEYS = text(
     "SELECT person_id, ord, tsvector_to_array(tsv) FROM expert_doc"
     " WHERE person_id = ANY(CAST(:ids AS uuid[])) FOR UPDATE"
@@ -509,12 +512,15 @@ class PostgresBackend:
         session.execute(_NO_JIT)
         clauses = _clauses(query) or [[["*"]]]
         keys = sorted({"*"} | {k for clause in clauses for alt in clause for k in alt})
-        df = dict(session.execute(_KEYS, {"keys": keys}).all())
+        aged = query.born_after is not None or query.born_on_or_before is not None
+        found = session.execute(_KEYS_AND_YEARS if aged else _KEYS, {"keys": keys}).all()
+        wanted = set(keys)
+        df = {key: n for key, n in found if key in wanted}
         bitmaps = len(df) == len(keys)
-        if bitmaps and (query.born_after or query.born_on_or_before):
+        if bitmaps and aged:
             # An age range is the years of birth it spans, on their bitmaps; those born in its
             # first and last year but outside it are subtracted like excluded people.
-            years = dict(session.execute(_YEARS).all())
+            years = {key: n for key, n in found if key.startswith("Y:")}
             bitmaps = bool(years)  # none before a rebuild that noted them
             clauses = [*clauses, _year_clause(years, query)]
             df |= years
@@ -788,7 +794,7 @@ def rebuild(
         count, builders = rebuild_module.copy_documents(
             sessions,
             [(build, postgres_rows.COPY_COLUMNS), (_BODY_BUILD, postgres_rows.BODY_COLUMNS)],
-            partial(_RowPart, bitmap_share, common),
+            partial(_RowPart, common),
             timings=parts,
             prepare=[f"SET work_mem = '{PENDING_MEMORY}'"],
             parallel_from=parallel_from,
@@ -1008,8 +1014,8 @@ class _RowPart:
     """Renders the rows of one part of the rebuild's stream and numbers its documents for the
     bitmaps, from the ordinal of its first document; its result is its bitmap postings."""
 
-    def __init__(self, share: float, common: frozenset[str] | None, first: int) -> None:
-        self.bitmaps = BitmapBuilder(share, first, common)
+    def __init__(self, common: frozenset[str] | None, first: int) -> None:
+        self.bitmaps = BitmapBuilder(first, common)
 
     def render(self, doc: ExpertDocument) -> tuple[str, str]:
         return postgres_rows.copy_line(doc, self.bitmaps.add(doc)), postgres_rows.body_line(doc)
@@ -1063,12 +1069,9 @@ class BitmapBuilder:
     in SQL instead cost far more than the whole stream.
     """
 
-    def __init__(
-        self, share: float = BITMAP_MIN_SHARE, first: int = 0, common: frozenset[str] | None = None
-    ) -> None:
+    def __init__(self, first: int = 0, common: frozenset[str] | None = None) -> None:
         self.first = first  # the ordinal of the first document
         self.count = 0
-        self.share = share
         self.postings: dict[str, array[int]] = {}
         self.common = common
 
