@@ -358,3 +358,41 @@ def test_age_bounds_on_the_last_day_of_a_year_and_within_one_year_count_exactly(
             expected = _straightforward(session, query)
             answer = backend.search(session, query)
             assert (answer.total, answer.facets) == expected, bounds
+
+
+def _row_path_plan(runtime, people: list[Person], body: dict[str, Any]) -> str:  # type: ignore[no-untyped-def]
+    """The plan of the row path's statement for `body`, sequential scans ruled out (so that
+    each index the planner may use is one it would choose over the others)."""
+    executed: list[tuple[str, Any]] = []
+
+    def record(conn: Any, cursor: Any, statement: str, parameters: Any, *args: Any) -> None:
+        if "WITH m AS MATERIALIZED" in statement:
+            executed.append((statement, parameters))
+
+    event.listen(runtime.engine, "before_cursor_execute", record)
+    try:
+        with runtime.sessions() as session:
+            PostgresBackend(row_path_limit=10**9).search(session, _query(session, people, body))
+    finally:
+        event.remove(runtime.engine, "before_cursor_execute", record)
+    (statement, parameters), *_ = executed
+    with runtime.engine.connect() as conn:
+        cursor = conn.connection.driver_connection.cursor()
+        cursor.execute("SET enable_seqscan = off")
+        cursor.execute("EXPLAIN " + statement, parameters)
+        plan = "\n".join(line for (line,) in cursor.fetchall())
+        conn.rollback()
+    return plan
+
+
+def test_a_worded_search_checks_the_age_range_on_the_rows_the_text_index_finds(
+    runtime,  # type: ignore[no-untyped-def]
+    people,
+) -> None:
+    """Scanning the birth-date index for a range of ages (a third of a national corpus) costs
+    more than the rows it spares the text match; without words it is the way in."""
+    worded = _row_path_plan(runtime, people, {"q": "流体力学", "age_min": 35, "age_max": 50})
+    assert "ix_expert_doc_tsv" in worded
+    assert "ix_expert_doc_birth_date" not in worded
+    ages_only = _row_path_plan(runtime, people, {"age_min": 35, "age_max": 36})
+    assert "ix_expert_doc_birth_date" in ages_only

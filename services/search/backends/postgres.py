@@ -234,11 +234,15 @@ class _Sql:
         if check:
             conditions.append("ts_match_vq(tsv, CAST(:check AS tsquery))")
             self.params["check"] = check
+        # With the GIN index driving, the age range is checked on the rows it finds: left
+        # indexable, the planner ANDs in the birth-date index, whose scan of a range of ages (a
+        # third of the experts, at 1M 350,000 entries, 53 ms) costs more than the rows it spares.
+        born = "(birth_date + 0)" if match else "birth_date"
         if query.born_after:
-            conditions.append("birth_date > :born_after")
+            conditions.append(f"{born} > :born_after")
             self.params["born_after"] = query.born_after
         if query.born_on_or_before:
-            conditions.append("birth_date <= :born_on_or_before")
+            conditions.append(f"{born} <= :born_on_or_before")
             self.params["born_on_or_before"] = query.born_on_or_before
         ex = query.exclusions
         if ex.person_ids:
