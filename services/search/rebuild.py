@@ -255,13 +255,9 @@ def _no_cyclic_gc() -> Iterator[None]:
 
 
 @contextmanager
-def _copy_into(
-    url: str, table: str, columns: Sequence[str], prepare: Sequence[str]
-) -> Iterator[psycopg.Copy]:
+def _copy_into(url: str, table: str, columns: Sequence[str]) -> Iterator[psycopg.Copy]:
     """A COPY into `table` on a connection of its own, committed when the block ends well."""
     with psycopg.connect(url, application_name="registry-rebuild") as writer:
-        for setting in prepare:
-            writer.execute(setting)  # type: ignore[arg-type]
         statement = sql.SQL("COPY {} ({}) FROM STDIN").format(
             sql.Identifier(table), sql.SQL(", ").join(map(sql.Identifier, columns))
         )
@@ -278,7 +274,6 @@ def _copy_part(
     low: Any,
     high: Any,
     batch: int,
-    prepare: Sequence[str] = (),
     check: Callable[[], None] | None = None,
 ) -> tuple[int, dict[str, float]]:
     """Build and COPY the documents of one key range, reading from an exported snapshot.
@@ -300,8 +295,7 @@ def _copy_part(
         reader.execute(sql.SQL("SET TRANSACTION SNAPSHOT {}").format(sql.Literal(snapshot_id)))
         with ExitStack() as writers:
             copies = [
-                writers.enter_context(_copy_into(url, table, columns, prepare))
-                for table, columns in targets
+                writers.enter_context(_copy_into(url, table, columns)) for table, columns in targets
             ]
             # closed on the way out, failing or not: its thread stops before `reader` closes
             batches = writers.enter_context(
@@ -356,7 +350,6 @@ def copy_documents(
     *,
     batch: int = BATCH,
     timings: dict[str, float] | None = None,
-    prepare: Sequence[str] = (),
     parallel_from: int = PARALLEL_FROM,
 ) -> tuple[int, list[Any]]:
     """COPY every searchable person's document into the `targets` (table, columns), a row in
@@ -367,8 +360,7 @@ def copy_documents(
     From `parallel_from` documents the key range is split in two halves at the middle
     document: a second process builds, renders and COPYs the upper half on connections of its
     own, reading the same snapshot, while this one does the lower half (building documents in
-    Python takes more CPU than PostgreSQL's side of the stream, GIN included). `prepare` holds
-    statements (SET) run first on each connection that writes. `timings` are summed over the
+    Python takes more CPU than PostgreSQL's side of the stream). `timings` are summed over the
     processes.
     """
     url = libpq_url(sessions)
@@ -384,10 +376,10 @@ def copy_documents(
             ).fetchone()
         if middle is None:
             part = parts(0)
-            count, timing = _copy_part(url, snapshot_id, targets, part, None, None, batch, prepare)
+            count, timing = _copy_part(url, snapshot_id, targets, part, None, None, batch)
             results = [part.result()]
         else:
-            job = (url, snapshot_id, list(targets), batch, list(prepare))
+            job = (url, snapshot_id, list(targets), batch)
             context = multiprocessing.get_context("spawn")
             receive, send = context.Pipe(duplex=False)
             upper = context.Process(
@@ -423,7 +415,7 @@ def copy_documents(
             try:
                 part = parts(0)
                 count, timing = _copy_part(
-                    url, snapshot_id, targets, part, None, middle, batch, prepare, check
+                    url, snapshot_id, targets, part, None, middle, batch, check
                 )
                 if count != half:
                     raise RuntimeError(f"lower half held {count} documents, not {half}")
@@ -456,13 +448,12 @@ def _copy_upper(
     snapshot_id: str,
     targets: list[Target],
     batch: int,
-    prepare: list[str],
 ) -> None:
     """The second process: COPY the upper half, send back (count, timing, result) or the error
     as a RuntimeError holding this process's traceback (the parent raises it)."""
     try:
         part = parts(first)
-        count, timing = _copy_part(url, snapshot_id, targets, part, middle, None, batch, prepare)
+        count, timing = _copy_part(url, snapshot_id, targets, part, middle, None, batch)
         send.send((count, timing, part.result()))
     except BaseException as exc:  # handed to the parent, which raises it
         send.send(
