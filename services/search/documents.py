@@ -59,7 +59,7 @@ class ExpertDocument:
 
     @property
     def discipline_prefixes(self) -> tuple[str, ...]:
-        return _discipline_prefixes(self.discipline_codes)
+        return discipline_prefixes(self.discipline_codes)
 
     @property
     def province(self) -> str | None:
@@ -67,11 +67,17 @@ class ExpertDocument:
 
     @property
     def disciplines_l1(self) -> tuple[str, ...]:
-        return tuple(dict.fromkeys(c[:3] for c in self.discipline_codes))
+        return _first_levels(self.discipline_codes)
 
 
 @lru_cache(maxsize=1 << 14)
-def _discipline_prefixes(codes: tuple[str, ...]) -> tuple[str, ...]:
+def _first_levels(codes: tuple[str, ...]) -> tuple[str, ...]:
+    return tuple(dict.fromkeys(c[:3] for c in codes))
+
+
+@lru_cache(maxsize=1 << 14)
+def discipline_prefixes(codes: tuple[str, ...]) -> tuple[str, ...]:
+    """What a discipline filter may name of these codes: `13015` -> `130`, `13015`."""
     return tuple(dict.fromkeys(p for code in codes for p in prefixes(code)))
 
 

@@ -932,37 +932,32 @@ _KEY_BUILD = "expert_bitmap_key_rebuild"
 _FILTER_PREFIXES = ("D:", "R:", "O:", "T:", "G:", "Y:")
 
 
-def _facet_tokens(doc: ExpertDocument) -> frozenset[str]:
+def _facet_tokens(doc: ExpertDocument) -> set[str]:
     """The keys every document is noted under: its facet values (province, first-level
     disciplines, title, gender) and its year of birth."""
-    region = doc.region_code
-    return _facet_values(
-        doc.disciplines_l1,
-        region[:2] if region else None,
-        doc.title_level,
-        doc.gender,
-        doc.birth_date.year if doc.birth_date else None,
-    )
+    tokens = set(_facet_values(doc.disciplines_l1, doc.region_code, doc.title_level, doc.gender))
+    if doc.birth_date is not None:
+        tokens.add(_year_key(doc.birth_date.year))
+    return tokens
 
 
 @lru_cache(maxsize=1 << 16)
 def _facet_values(
-    disciplines_l1: tuple[str, ...],
-    province: str | None,
-    title: str | None,
-    gender: str | None,
-    year: int | None,
+    disciplines_l1: tuple[str, ...], region: str | None, title: str | None, gender: str | None
 ) -> frozenset[str]:
     tokens = {f"D:{code}" for code in disciplines_l1}
-    if province:
-        tokens.add(f"R:{province}")
+    if region:
+        tokens.add(f"R:{region[:2]}")
     if title:
         tokens.add(f"T:{title}")
     if gender:
         tokens.add(f"G:{gender}")
-    if year is not None:
-        tokens.add(f"Y:{year}")
     return frozenset(tokens)
+
+
+@lru_cache(maxsize=512)
+def _year_key(year: int) -> str:
+    return f"Y:{year}"
 
 
 def _always_noted(key: str) -> bool:
@@ -1077,7 +1072,8 @@ class BitmapBuilder:
         if self.common is None:
             tokens = document_tokens(doc)
         else:
-            tokens = _facet_tokens(doc).union(
+            tokens = _facet_tokens(doc)
+            tokens.update(
                 self.common.intersection(
                     chain(
                         doc.name_tokens,

@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from datetime import date
 from functools import lru_cache
 
-from ..documents import CACHED, ExpertDocument, json_number, to_json
+from ..documents import CACHED, ExpertDocument, discipline_prefixes, json_number, to_json
 
 # -- COPY text
 
@@ -93,13 +93,15 @@ def tsvector_text(doc: ExpertDocument) -> str:
 
 
 @lru_cache(maxsize=CACHED)
-def _discipline_filters(prefixes: tuple[str, ...]) -> str:
-    return " ".join(lexeme("D:" + p) for p in prefixes)
+def _discipline_filters(codes: tuple[str, ...]) -> str:
+    return " ".join(lexeme("D:" + p) for p in discipline_prefixes(codes))
 
 
 @lru_cache(maxsize=CACHED)
-def _region_filters(prefixes: tuple[str, ...]) -> str:
-    return " ".join(lexeme("R:" + p) for p in dict.fromkeys(prefixes))
+def _region_filters(region_code: str | None) -> str:
+    if not region_code:
+        return ""
+    return " ".join(lexeme("R:" + p) for p in dict.fromkeys(region_code[:n] for n in (2, 4, 6)))
 
 
 @lru_cache(maxsize=CACHED)
@@ -107,23 +109,26 @@ def _org_filters(codes: tuple[str, ...]) -> str:
     return " ".join(lexeme("O:" + c) for c in dict.fromkeys(codes))
 
 
-@lru_cache(maxsize=256)
-def _value_filter(prefix: str, value: str | None) -> str:
-    return lexeme(prefix + value) if value else ""
+@lru_cache(maxsize=CACHED)
+def _profile_filters(title_level: str | None, gender: str | None, year: int | None) -> str:
+    parts = (
+        lexeme("T:" + title_level) if title_level else "",
+        lexeme("G:" + gender) if gender else "",
+        lexeme(f"Y:{year}") if year is not None else "",
+    )
+    return " ".join([p for p in parts if p])
 
 
 def filter_text(doc: ExpertDocument) -> str:
     """The filters as tsvector tokens without positions (no indexed word has upper case):
     `D:` discipline prefixes, `R:` region prefixes, `O:` societies, `T:` title, `G:` gender,
-    `Y:` year of birth."""
-    year = str(doc.birth_date.year) if doc.birth_date else None
+    `Y:` year of birth. Each part is rendered once per distinct value it depends on."""
+    birth = doc.birth_date
     parts = (
-        _discipline_filters(doc.discipline_prefixes),
-        _region_filters(doc.region_prefixes),
+        _discipline_filters(doc.discipline_codes),
+        _region_filters(doc.region_code),
         _org_filters(doc.org_codes),
-        _value_filter("T:", doc.title_level),
-        _value_filter("G:", doc.gender),
-        _value_filter("Y:", year),
+        _profile_filters(doc.title_level, doc.gender, None if birth is None else birth.year),
     )
     return " ".join([p for p in parts if p])
 
