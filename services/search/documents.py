@@ -53,9 +53,7 @@ class ExpertDocument:
 
     @property
     def region_prefixes(self) -> tuple[str, ...]:
-        """`110108` -> (`11`, `1101`, `110108`): what a region filter may name."""
-        code = self.region_code
-        return tuple(code[:n] for n in (2, 4, 6)) if code else ()
+        return region_prefixes(self.region_code)
 
     @property
     def discipline_prefixes(self) -> tuple[str, ...]:
@@ -68,6 +66,11 @@ class ExpertDocument:
     @property
     def disciplines_l1(self) -> tuple[str, ...]:
         return _first_levels(self.discipline_codes)
+
+
+def region_prefixes(code: str | None) -> tuple[str, ...]:
+    """`110108` -> (`11`, `1101`, `110108`): what a region filter may name."""
+    return tuple(code[:n] for n in (2, 4, 6)) if code else ()
 
 
 @lru_cache(maxsize=1 << 14)

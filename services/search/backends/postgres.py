@@ -886,8 +886,8 @@ def rebuild(
 INDEX_MEMORY = "256MB"  # maintenance_work_mem of each B-tree build
 # The text index is built once the rows are in, beside the B-trees and the bitmaps. Its build
 # collects entries in memory up to maintenance_work_mem before it writes them out; a small
-# collection is the faster one (1M experts, 47 lexemes each: 33 s with 16MB, 43 s with 256MB,
-# 59 s with 1GB). Kept up to date while the rows stream in, through its pending list, it cost
+# collection is the faster one (1M experts, 47 lexemes each: 33-41 s with 16MB, 43-48 s with
+# 256MB, 59 s with 1GB). Kept up to date while the rows stream in, through its pending list, it cost
 # the COPY backends 61 s of CPU between them, taken from the processes building documents.
 GIN_MEMORY = "16MB"
 
@@ -937,7 +937,7 @@ def _facet_tokens(doc: ExpertDocument) -> set[str]:
     disciplines, title, gender) and its year of birth."""
     tokens = set(_facet_values(doc.disciplines_l1, doc.region_code, doc.title_level, doc.gender))
     if doc.birth_date is not None:
-        tokens.add(_year_key(doc.birth_date.year))
+        tokens.add(f"Y:{doc.birth_date.year}")
     return tokens
 
 
@@ -953,11 +953,6 @@ def _facet_values(
     if gender:
         tokens.add(f"G:{gender}")
     return frozenset(tokens)
-
-
-@lru_cache(maxsize=512)
-def _year_key(year: int) -> str:
-    return f"Y:{year}"
 
 
 def _always_noted(key: str) -> bool:

@@ -14,7 +14,14 @@ from collections.abc import Sequence
 from datetime import date
 from functools import lru_cache
 
-from ..documents import CACHED, ExpertDocument, discipline_prefixes, json_number, to_json
+from ..documents import (
+    CACHED,
+    ExpertDocument,
+    discipline_prefixes,
+    json_number,
+    region_prefixes,
+    to_json,
+)
 
 # -- COPY text
 
@@ -99,9 +106,7 @@ def _discipline_filters(codes: tuple[str, ...]) -> str:
 
 @lru_cache(maxsize=CACHED)
 def _region_filters(region_code: str | None) -> str:
-    if not region_code:
-        return ""
-    return " ".join(lexeme("R:" + p) for p in dict.fromkeys(region_code[:n] for n in (2, 4, 6)))
+    return " ".join(lexeme("R:" + p) for p in dict.fromkeys(region_prefixes(region_code)))
 
 
 @lru_cache(maxsize=CACHED)
