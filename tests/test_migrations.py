@@ -9,6 +9,7 @@ from alembic.migration import MigrationContext
 from services.registry import migrate
 from services.registry.core.db import make_engine, make_sessionmaker
 from services.registry.models import metadata
+from services.search.backends import facet_codes
 from services.search.backends.postgres import PostgresBackend
 from services.search.documents import to_json
 
@@ -88,6 +89,49 @@ def test_expert_documents_move_to_their_bodies_and_back(server_url: str) -> None
         with engine.connect() as conn:
             body = conn.execute(sa.text("SELECT person_id, document FROM expert_doc_body")).one()
         assert body == (doc.person_id, to_json(doc))
+    finally:
+        engine.dispose()
+        drop_database(server_url, url)
+
+
+def test_expert_rows_indexed_before_the_facet_codes_get_the_codes_the_backend_writes(
+    server_url: str,
+) -> None:
+    """0020 fills `facet_cell` and `disciplines_mask` of existing rows in SQL; they must be
+    what `facet_codes` computes, or the row path would count those experts under wrong values."""
+    url = create_database(server_url, "registry_migrations")
+    engine = make_engine(url, pool_size=1)
+    docs = [
+        expert_document(
+            title_level="associate_senior",
+            gender="female",
+            region_code="440105",
+            discipline_codes=("13015", "520", "52010"),
+        ),
+        expert_document(title_level=None, gender=None, region_code=None, discipline_codes=()),
+        expert_document(title_level="none", gender="male", region_code="820000"),
+    ]
+    query = sa.text("SELECT person_id, facet_cell, disciplines_mask FROM expert_doc")
+    try:
+        migrate.upgrade(url)
+        with make_sessionmaker(engine).begin() as session:
+            PostgresBackend().apply(session, docs, [])
+        with engine.connect() as conn:
+            written = {tuple(row) for row in conn.execute(query)}
+        engine.dispose()
+        migrate.downgrade(url, "0019_expert_birth_year")
+        migrate.upgrade(url)
+        with engine.connect() as conn:
+            filled = {tuple(row) for row in conn.execute(query)}
+        assert filled == written
+        assert written == {
+            (
+                d.person_id,
+                facet_codes.facet_cell(d.title_level, d.gender, d.province),
+                facet_codes.disciplines_mask(d.disciplines_l1),
+            )
+            for d in docs
+        }
     finally:
         engine.dispose()
         drop_database(server_url, url)

@@ -36,7 +36,7 @@ from ..documents import SEARCHABLE, SOURCE_SQL, ExpertDocument, ExpertSource, fr
 from ..documents import build as build_document
 from ..models import CHUNK_BITS, EXCLUSION_COLUMNS, ExpertDoc, ExpertDocBody
 from ..protocol import FACETS, ExpertHit, ExpertQuery, SearchResult
-from . import postgres_rows
+from . import facet_codes, postgres_rows
 
 ROW_PATH_LIMIT = 20_000  # estimated matches up to which the rows are read
 # Bitmap-path matches up to which every match is ranked: reading them through the GIN index
@@ -119,6 +119,8 @@ def row(doc: ExpertDocument) -> dict[str, Any]:
         "institution_uscc": doc.institution_uscc,
         "province": doc.province,
         "disciplines_l1": list(doc.disciplines_l1),
+        "facet_cell": facet_codes.facet_cell(doc.title_level, doc.gender, doc.province),
+        "disciplines_mask": facet_codes.disciplines_mask(doc.disciplines_l1),
         "prior": doc.prior,
         "tsv": postgres_rows.tsv_text(doc),
         "document": to_json(doc),
@@ -276,16 +278,15 @@ class _Sql:
         self.params["page"] = query.limit + 1
 
 
-# The total and the facets of the row path's match, counted in one pass over it: each row's
-# GROUPING() bits say which grouping set it counts (a bit for each column left out).
+# The total and the facets of the row path's match, counted in one pass over it, by the two
+# numbers that encode a row's facet values (facet_codes): each row's GROUPING() says which
+# grouping set it counts (1: the cell, 2: the disciplines, 3: the total).
 _FACET_ROWS = """
-    UNION ALL SELECT GROUPING(title_level, gender, province, disciplines_l1), title_level,
-           gender, province, disciplines_l1, count(*), NULL, NULL, NULL FROM m
-    GROUP BY GROUPING SETS ((title_level), (gender), (province), (disciplines_l1), ())
+    UNION ALL SELECT GROUPING(facet_cell, disciplines_mask), facet_cell, disciplines_mask,
+           count(*), NULL, NULL, NULL FROM m
+    GROUP BY GROUPING SETS ((facet_cell), (disciplines_mask), ())
 """
-# The facet a grouping set counts, and where its value is among the grouped columns.
-_FACET_OF_SET = {0b0111: ("title_level", 0), 0b1011: ("gender", 1), 0b1101: ("region_codes", 2)}
-_DISCIPLINE_SET, _TOTAL_SET = 0b1110, 0b1111
+_CELL_SET, _DISCIPLINE_SET = 0b01, 0b10
 
 # The total and facets of the match, from bitmaps: the match per chunk is the AND over clauses
 # of the OR over alternatives of the AND of their keys' bitmaps (a missing row is all zeros);
@@ -551,31 +552,29 @@ class PostgresBackend:
         sql = _Sql(query, df)
         statement = f"""
             WITH m AS MATERIALIZED (
-                SELECT person_id, title_level, gender, province, disciplines_l1,
-                       {sql.score} AS score
+                SELECT person_id, facet_cell, disciplines_mask, {sql.score} AS score
                 FROM expert_doc WHERE {sql.where}
             ), h AS (
                 SELECT person_id, score FROM m WHERE {sql.after}
                 ORDER BY score DESC, person_id DESC LIMIT :page
             )
-            SELECT -1, CAST(NULL AS text), CAST(NULL AS text), CAST(NULL AS text),
-                   CAST(NULL AS text[]), CAST(0 AS bigint), h.score, h.person_id, d.document
+            SELECT -1, CAST(NULL AS int), CAST(NULL AS bigint), CAST(0 AS bigint), h.score,
+                   h.person_id, d.document
             FROM h JOIN expert_doc_body d ON d.person_id = h.person_id
             {_FACET_ROWS}
         """  # noqa: S608 - fragments are constants, values are bound
         hits: list[ExpertHit] = []
         counts: list[tuple[str, str | None, int]] = []
         rows = session.execute(text(statement), sql.params)
-        for grouping, *values, n, score, pid, document in rows:
+        for grouping, cell, mask, n, score, pid, document in rows:
             if grouping < 0:
                 hits.append(ExpertHit(person_id=pid, score=score, document=from_json(document)))
+            elif grouping == _CELL_SET:
+                counts.extend((facet, value, n) for facet, value in facet_codes.cell_values(cell))
             elif grouping == _DISCIPLINE_SET:
-                counts.extend(("discipline_codes", code, n) for code in values[3])
-            elif grouping == _TOTAL_SET:
-                counts.append(("_total", None, n))
+                counts.extend(("discipline_codes", c, n) for c in facet_codes.mask_codes(mask))
             else:
-                facet, column = _FACET_OF_SET[grouping]
-                counts.append((facet, values[column], n))
+                counts.append(("_total", None, n))
         total, facets = _facets(counts)
         return SearchResult(total=total, hits=_ordered(hits), facets=facets)
 

@@ -22,6 +22,7 @@ from ..documents import (
     region_prefixes,
     to_json,
 )
+from . import facet_codes
 
 # -- COPY text
 
@@ -167,6 +168,15 @@ def _copy_profile(
     return "\t".join(map(_copy_text, (title_level, institution_key, uscc, province)))
 
 
+@lru_cache(maxsize=CACHED)
+def _copy_facets(
+    title_level: str | None, gender: str | None, province: str | None, disciplines: tuple[str, ...]
+) -> str:
+    """The disciplines array, the facet cell and the disciplines mask."""
+    cell = facet_codes.facet_cell(title_level, gender, province)
+    return f"{_copy_array(disciplines)}\t{cell}\t{facet_codes.disciplines_mask(disciplines)}"
+
+
 @lru_cache(maxsize=1 << 15)
 def _copy_date(value: date | None) -> str:
     return _NULL if value is None else value.isoformat()
@@ -186,7 +196,7 @@ def copy_line(doc: ExpertDocument, ordinal: int) -> str:
                 _copy_profile(
                     doc.title_level, doc.institution_key, doc.institution_uscc, doc.province
                 ),
-                _copy_array(doc.disciplines_l1),
+                _copy_facets(doc.title_level, doc.gender, doc.province, doc.disciplines_l1),
                 json_number(doc.prior),
                 _copy_escape(tsv_text(doc)),
                 int.__repr__(ordinal),
@@ -211,6 +221,8 @@ ROW_COLUMNS = (
     "institution_uscc",
     "province",
     "disciplines_l1",
+    "facet_cell",
+    "disciplines_mask",
     "prior",
     "tsv",
 )

@@ -1,0 +1,68 @@
+"""A document's facet values as two integers, which the row path counts instead of the values.
+
+Counting a match's facets groups its rows by each facet. Grouped by the values themselves
+(three text columns and an array), that is four hash tables, the array's the slowest: about 30
+ms for a 31,000-row match at 1M experts. Grouped by two integers it takes about 13:
+- `facet_cell`: title level, gender and province together;
+- `disciplines_mask`: one bit for each first-level discipline.
+
+The orders below fix the codes stored in `expert_doc`: changing one (or the list of first-level
+disciplines) changes what stored rows mean, and needs a migration or a reindex.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from functools import cache
+
+from services.registry.core.disciplines import first_level
+
+TITLES = (None, "senior", "associate_senior", "intermediate", "junior", "none")
+GENDERS = (None, "male", "female")
+_PROVINCES = 100  # two-digit GB/T 2260 province codes: 11 to 82
+
+
+@cache
+def _discipline_bits() -> tuple[str, ...]:
+    codes = tuple(sorted(first_level()))
+    if len(codes) > 63:  # a bigint keeps its sign bit clear
+        raise RuntimeError(f"{len(codes)} first-level disciplines do not fit a bigint mask")
+    return codes
+
+
+@cache
+def _bit_of() -> dict[str, int]:
+    return {code: 1 << i for i, code in enumerate(_discipline_bits())}
+
+
+def facet_cell(title_level: str | None, gender: str | None, province: str | None) -> int:
+    """Title level, gender and province (`110000`) as one number; 0 for all three unknown."""
+    place = int(province[:2]) if province else 0
+    return (TITLES.index(title_level) * len(GENDERS) + GENDERS.index(gender)) * _PROVINCES + place
+
+
+def cell_values(cell: int) -> Iterator[tuple[str, str]]:
+    """The (facet, value) pairs a `facet_cell` counts for."""
+    profile, place = divmod(cell, _PROVINCES)
+    title, gender = divmod(profile, len(GENDERS))
+    if TITLES[title]:
+        yield "title_level", TITLES[title]  # type: ignore[misc]
+    if GENDERS[gender]:
+        yield "gender", GENDERS[gender]  # type: ignore[misc]
+    if place:
+        yield "region_codes", f"{place:02d}0000"
+
+
+def disciplines_mask(codes: Iterable[str]) -> int:
+    """First-level discipline codes as bits (a code outside the table has none)."""
+    bit_of = _bit_of()
+    mask = 0
+    for code in codes:
+        mask |= bit_of.get(code, 0)
+    return mask
+
+
+def mask_codes(mask: int) -> list[str]:
+    """The first-level discipline codes of a `disciplines_mask`."""
+    codes = _discipline_bits()
+    return [codes[i] for i in range(mask.bit_length()) if mask >> i & 1]

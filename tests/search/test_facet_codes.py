@@ -1,0 +1,41 @@
+"""The two numbers the postgres backend counts facets by give back the values they encode."""
+
+from __future__ import annotations
+
+from services.registry.core.disciplines import first_level
+from services.registry.people.models import Gender, TitleLevel
+from services.search.backends import facet_codes
+
+
+def test_every_title_gender_and_province_comes_back_from_its_cell() -> None:
+    assert set(facet_codes.TITLES) == {None, *TitleLevel}
+    assert set(facet_codes.GENDERS) == {None, *Gender}
+    cells = set()
+    for title in facet_codes.TITLES:
+        for gender in facet_codes.GENDERS:
+            for province in (None, "110000", "650000", "820000"):
+                cell = facet_codes.facet_cell(title, gender, province)
+                cells.add(cell)
+                expected = {("title_level", title), ("gender", gender), ("region_codes", province)}
+                assert set(facet_codes.cell_values(cell)) == {
+                    (facet, value) for facet, value in expected if value is not None
+                }
+    assert len(cells) == len(facet_codes.TITLES) * len(facet_codes.GENDERS) * 4
+    assert facet_codes.facet_cell(None, None, None) == 0
+
+
+def test_every_first_level_discipline_has_its_own_bit_in_a_bigint() -> None:
+    codes = sorted(first_level())
+    mask = facet_codes.disciplines_mask(codes)
+    assert 0 < mask < 2**63
+    assert facet_codes.mask_codes(mask) == codes
+    for code in codes:
+        assert facet_codes.mask_codes(facet_codes.disciplines_mask([code])) == [code]
+    assert facet_codes.mask_codes(facet_codes.disciplines_mask(["520", "110", "520"])) == [
+        "110",
+        "520",
+    ]
+
+
+def test_a_code_outside_the_discipline_table_sets_no_bit() -> None:
+    assert facet_codes.disciplines_mask(["999", "130"]) == facet_codes.disciplines_mask(["130"])
