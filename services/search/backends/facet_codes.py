@@ -12,8 +12,8 @@ disciplines) changes what stored rows mean, and needs a migration or a reindex.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
-from functools import cache
+from collections.abc import Iterable
+from functools import cache, lru_cache
 
 from services.registry.core.disciplines import first_level
 
@@ -41,16 +41,19 @@ def facet_cell(title_level: str | None, gender: str | None, province: str | None
     return (TITLES.index(title_level) * len(GENDERS) + GENDERS.index(gender)) * _PROVINCES + place
 
 
-def cell_values(cell: int) -> Iterator[tuple[str, str]]:
+@cache
+def cell_values(cell: int) -> tuple[tuple[str, str], ...]:
     """The (facet, value) pairs a `facet_cell` counts for."""
     profile, place = divmod(cell, _PROVINCES)
     title, gender = divmod(profile, len(GENDERS))
+    values = []
     if TITLES[title]:
-        yield "title_level", TITLES[title]  # type: ignore[misc]
+        values.append(("title_level", TITLES[title]))
     if GENDERS[gender]:
-        yield "gender", GENDERS[gender]  # type: ignore[misc]
+        values.append(("gender", GENDERS[gender]))
     if place:
-        yield "region_codes", f"{place:02d}0000"
+        values.append(("region_codes", f"{place:02d}0000"))
+    return tuple(values)  # type: ignore[arg-type]
 
 
 def disciplines_mask(codes: Iterable[str]) -> int:
@@ -62,7 +65,13 @@ def disciplines_mask(codes: Iterable[str]) -> int:
     return mask
 
 
-def mask_codes(mask: int) -> list[str]:
-    """The first-level discipline codes of a `disciplines_mask`."""
+@lru_cache(maxsize=1 << 16)
+def mask_values(mask: int) -> tuple[tuple[str, str], ...]:
+    """The (facet, value) pairs a `disciplines_mask` counts for: its first-level disciplines."""
     codes = _discipline_bits()
-    return [codes[i] for i in range(mask.bit_length()) if mask >> i & 1]
+    values = []
+    while mask:
+        low = mask & -mask
+        values.append(("discipline_codes", codes[low.bit_length() - 1]))
+        mask ^= low
+    return tuple(values)

@@ -278,15 +278,19 @@ class _Sql:
         self.params["page"] = query.limit + 1
 
 
-# The total and the facets of the row path's match, counted in one pass over it, by the two
-# numbers that encode a row's facet values (facet_codes): each row's GROUPING() says which
-# grouping set it counts (1: the cell, 2: the disciplines, 3: the total).
+# The total and the facets of the row path's match, counted in one pass over it by the two
+# numbers that encode a row's facet values (facet_codes), and sent as three rows of arrays (a
+# large match has thousands of distinct cells and sets of disciplines): GROUPING() says which
+# set a row is (1: the cells, 2: the sets of disciplines, 3: the total).
 _FACET_ROWS = """
-    UNION ALL SELECT GROUPING(facet_cell, disciplines_mask), facet_cell, disciplines_mask,
-           count(*), NULL, NULL, NULL FROM m
-    GROUP BY GROUPING SETS ((facet_cell), (disciplines_mask), ())
+    UNION ALL SELECT g, NULL, NULL, array_agg(key), array_agg(n), NULL FROM (
+        SELECT GROUPING(facet_cell, disciplines_mask) AS g,
+               coalesce(CAST(facet_cell AS bigint), disciplines_mask, 0) AS key, count(*) AS n
+        FROM m GROUP BY GROUPING SETS ((facet_cell), (disciplines_mask), ())
+    ) f GROUP BY g
 """
 _CELL_SET, _DISCIPLINE_SET = 0b01, 0b10
+_DECODE = {_CELL_SET: facet_codes.cell_values, _DISCIPLINE_SET: facet_codes.mask_values}
 
 # The total and facets of the match, from bitmaps: the match per chunk is the AND over clauses
 # of the OR over alternatives of the AND of their keys' bitmaps (a missing row is all zeros);
@@ -558,23 +562,24 @@ class PostgresBackend:
                 SELECT person_id, score FROM m WHERE {sql.after}
                 ORDER BY score DESC, person_id DESC LIMIT :page
             )
-            SELECT -1, CAST(NULL AS int), CAST(NULL AS bigint), CAST(0 AS bigint), h.score,
-                   h.person_id, d.document
+            SELECT -1, h.score, h.person_id, CAST(NULL AS bigint[]), CAST(NULL AS bigint[]),
+                   d.document
             FROM h JOIN expert_doc_body d ON d.person_id = h.person_id
             {_FACET_ROWS}
         """  # noqa: S608 - fragments are constants, values are bound
         hits: list[ExpertHit] = []
         counts: list[tuple[str, str | None, int]] = []
         rows = session.execute(text(statement), sql.params)
-        for grouping, cell, mask, n, score, pid, document in rows:
+        for grouping, score, pid, keys, ns, document in rows:
             if grouping < 0:
                 hits.append(ExpertHit(person_id=pid, score=score, document=from_json(document)))
-            elif grouping == _CELL_SET:
-                counts.extend((facet, value, n) for facet, value in facet_codes.cell_values(cell))
-            elif grouping == _DISCIPLINE_SET:
-                counts.extend(("discipline_codes", c, n) for c in facet_codes.mask_codes(mask))
-            else:
-                counts.append(("_total", None, n))
+                continue
+            decode = _DECODE.get(grouping)
+            if decode is None:
+                counts.append(("_total", None, ns[0]))
+                continue
+            for key, n in zip(keys, ns, strict=True):
+                counts.extend((facet, value, n) for facet, value in decode(key))
         total, facets = _facets(counts)
         return SearchResult(total=total, hits=_ordered(hits), facets=facets)
 
