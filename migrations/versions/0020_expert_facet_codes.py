@@ -4,7 +4,9 @@
 for each first-level discipline (services/search/backends/facet_codes.py). Counting a match's
 facets by them takes two integer hash tables instead of four over text and arrays: for a
 31,000-row match at 1M experts about 13 ms instead of 30. Existing rows are filled here with
-the same encoding (a reindex writes the same values).
+the same encoding (a reindex writes the same values). The fill rewrites every row under the
+table's lock: searches and the outbox drain wait for it (about three minutes at 1M experts; the
+drain retries what it could not write).
 
 Revision ID: 0020_expert_facet_codes
 Revises: 0019_expert_birth_year

@@ -14,7 +14,7 @@ from sqlalchemy import text
 from sqlalchemy.orm import Session
 
 from services.registry.core.clock import age_on
-from services.registry.core.disciplines import labels_of, prefixes
+from services.registry.core.disciplines import first_level, labels_of, prefixes
 
 from . import analysis
 
@@ -75,7 +75,10 @@ def region_prefixes(code: str | None) -> tuple[str, ...]:
 
 @lru_cache(maxsize=1 << 14)
 def _first_levels(codes: tuple[str, ...]) -> tuple[str, ...]:
-    return tuple(dict.fromkeys(c[:3] for c in codes))
+    """The first-level disciplines the codes fall under, as facet values: those of the GB/T
+    13745 table (a filter can name no other), so every backend and path counts the same."""
+    table = first_level()
+    return tuple(dict.fromkeys(c[:3] for c in codes if c[:3] in table))
 
 
 @lru_cache(maxsize=1 << 14)

@@ -53,11 +53,9 @@ class ExpertDoc(SQLModel, table=True):
     institution_uscc: str | None = Field(default=None, max_length=18)
     province: str | None = Field(default=None, max_length=6)
     disciplines_l1: list[str] = Field(default_factory=list, sa_column=_array())
-    facet_cell: int = Field(
-        default=0, description="title level, gender and province as one number (facet_codes)"
-    )
+    facet_cell: int = Field(description="title level, gender and province as one number")
     disciplines_mask: int = Field(
-        default=0, sa_type=BigInteger, description="first-level disciplines as bits (facet_codes)"
+        sa_type=BigInteger, description="first-level disciplines as bits (facet_codes)"
     )
     prior: float = Field(sa_type=REAL)
     tsv: str = Field(sa_column=Column(TSVECTOR, nullable=False))

@@ -64,8 +64,9 @@ REQUESTS: list[dict[str, Any]] = [
 
 @pytest.fixture(scope="module")
 def people(runtime) -> list[Person]:  # type: ignore[no-untyped-def]
-    """Two hundred experts with skewed attributes, in two societies; then a rebuild with
-    thresholds low enough that every token has a bitmap."""
+    """Two hundred experts with skewed attributes, in two societies, some without a gender,
+    title, region or discipline and some with a discipline outside the GB/T 13745 table; then
+    a rebuild with thresholds low enough that every token has a bitmap."""
     rng = random.Random(13)
     factory = Factory(runtime)
     org_a = factory.org(code="BITMAP-A")
@@ -74,12 +75,13 @@ def people(runtime) -> list[Person]:  # type: ignore[no-untyped-def]
     for i in range(200):
         person = factory.person(
             name="专家" + "".join(rng.choice("伟芳娜洋静杰敏强磊丽") for _ in range(2)),
-            gender=rng.choice(("male", "male", "female")),
+            gender=None if i % 23 == 5 else rng.choice(("male", "male", "female")),
             birth_date=date(rng.randint(1955, 2000), rng.randint(1, 12), 1),
             institution=rng.choice(INSTITUTIONS),
-            region_code=rng.choice(REGIONS),
-            title_level=rng.choice(TITLES),
-            discipline_codes=rng.sample(DISCIPLINES, rng.choice((1, 1, 2))),
+            region_code=None if i % 19 == 4 else rng.choice(REGIONS),
+            title_level=None if i % 17 == 3 else rng.choice(TITLES),
+            discipline_codes=([] if i % 29 == 6 else rng.sample(DISCIPLINES, rng.choice((1, 1, 2))))
+            + (["99901"] if i % 13 == 2 else []),
             research_fields=rng.sample(FIELDS, rng.choice((1, 2, 3))),
             expert_opt_in=True,
         )

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import importlib.util
+from pathlib import Path
+
 from services.registry.core.disciplines import first_level
 from services.registry.people.models import Gender, TitleLevel
 from services.search.backends import facet_codes
@@ -42,3 +45,15 @@ def test_every_first_level_discipline_has_its_own_bit_in_a_bigint() -> None:
 
 def test_a_code_outside_the_discipline_table_sets_no_bit() -> None:
     assert facet_codes.disciplines_mask(["999", "130"]) == facet_codes.disciplines_mask(["130"])
+
+
+def test_migration_0020_fills_rows_with_the_same_orders() -> None:
+    path = Path(__file__).parents[2] / "migrations" / "versions" / "0020_expert_facet_codes.py"
+    spec = importlib.util.spec_from_file_location("migration_0020", path)
+    assert spec is not None
+    assert spec.loader is not None
+    migration = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(migration)
+    orders = (migration.TITLES, migration.GENDERS, migration.DISCIPLINES)
+    expected = (facet_codes.TITLES[1:], facet_codes.GENDERS[1:], tuple(sorted(first_level())))
+    assert orders == expected

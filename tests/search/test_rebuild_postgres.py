@@ -293,8 +293,9 @@ def _stream_order(runtime) -> list[tuple[str, str]]:  # type: ignore[no-untyped-
     with runtime.sessions() as session:
         rows = session.execute(
             text(
-                "SELECT coalesce(disciplines_l1[1], ''), coalesce(left(province, 2), '')"
-                " FROM expert_doc ORDER BY ord"
+                "SELECT coalesce(left(p.discipline_codes[1], 3), ''),"
+                " coalesce(left(d.province, 2), '')"
+                " FROM expert_doc d JOIN person p ON p.id = d.person_id ORDER BY d.ord"
             )
         )
         return [tuple(r) for r in rows]  # type: ignore[misc]

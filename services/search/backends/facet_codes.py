@@ -1,13 +1,8 @@
 """A document's facet values as two integers, which the row path counts instead of the values.
 
-Counting a match's facets groups its rows by each facet. Grouped by the values themselves
-(three text columns and an array), that is four hash tables, the array's the slowest: about 30
-ms for a 31,000-row match at 1M experts. Grouped by two integers it takes about 13:
-- `facet_cell`: title level, gender and province together;
-- `disciplines_mask`: one bit for each first-level discipline.
-
-The orders below fix the codes stored in `expert_doc`: changing one (or the list of first-level
-disciplines) changes what stored rows mean, and needs a migration or a reindex.
+`facet_cell` packs title level, gender and province; `disciplines_mask` has a bit for each
+first-level discipline. The orders below fix the codes stored in `expert_doc` (migration 0020
+fills them in SQL the same way): changing one, or the discipline table, needs a reindex.
 """
 
 from __future__ import annotations
@@ -19,7 +14,7 @@ from services.registry.core.disciplines import first_level
 
 TITLES = (None, "senior", "associate_senior", "intermediate", "junior", "none")
 GENDERS = (None, "male", "female")
-_PROVINCES = 100  # two-digit GB/T 2260 province codes: 11 to 82
+_PROVINCES = 100  # two-digit GB/T 2260 province codes (11 to 83)
 
 
 @cache
@@ -45,19 +40,21 @@ def facet_cell(title_level: str | None, gender: str | None, province: str | None
 def cell_values(cell: int) -> tuple[tuple[str, str], ...]:
     """The (facet, value) pairs a `facet_cell` counts for."""
     profile, place = divmod(cell, _PROVINCES)
-    title, gender = divmod(profile, len(GENDERS))
-    values = []
-    if TITLES[title]:
-        values.append(("title_level", TITLES[title]))
-    if GENDERS[gender]:
-        values.append(("gender", GENDERS[gender]))
+    title_index, gender_index = divmod(profile, len(GENDERS))
+    title, gender = TITLES[title_index], GENDERS[gender_index]
+    values: list[tuple[str, str]] = []
+    if title:
+        values.append(("title_level", title))
+    if gender:
+        values.append(("gender", gender))
     if place:
         values.append(("region_codes", f"{place:02d}0000"))
-    return tuple(values)  # type: ignore[arg-type]
+    return tuple(values)
 
 
 def disciplines_mask(codes: Iterable[str]) -> int:
-    """First-level discipline codes as bits (a code outside the table has none)."""
+    """First-level discipline codes as bits (a code outside the table has none: see
+    `documents._first_levels`)."""
     bit_of = _bit_of()
     mask = 0
     for code in codes:
@@ -69,7 +66,7 @@ def disciplines_mask(codes: Iterable[str]) -> int:
 def mask_values(mask: int) -> tuple[tuple[str, str], ...]:
     """The (facet, value) pairs a `disciplines_mask` counts for: its first-level disciplines."""
     codes = _discipline_bits()
-    values = []
+    values: list[tuple[str, str]] = []
     while mask:
         low = mask & -mask
         values.append(("discipline_codes", codes[low.bit_length() - 1]))

@@ -31,6 +31,8 @@ from sqlalchemy.dialects import postgresql
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.schema import CreateIndex
 
+from services.registry.core.disciplines import first_level
+
 from .. import rebuild as rebuild_module
 from ..documents import SEARCHABLE, SOURCE_SQL, ExpertDocument, ExpertSource, from_json, to_json
 from ..documents import build as build_document
@@ -171,14 +173,15 @@ def _match_text(clauses: Clauses) -> str | None:
 
 
 def _facet_of(key: str) -> tuple[str, str] | None:
-    """The facet and value a token counts for, if any: `R:11` is region `110000`."""
+    """The facet and value a token counts for, if any: `R:11` is region `110000`; a
+    first-level discipline outside the table is a filter token only (documents._first_levels)."""
     if key.startswith("T:"):
         return "title_level", key[2:]
     if key.startswith("G:"):
         return "gender", key[2:]
     if key.startswith("R:") and len(key) == 4:
         return "region_codes", key[2:] + "0000"
-    if key.startswith("D:") and len(key) == 5:
+    if key.startswith("D:") and len(key) == 5 and key[2:] in first_level():
         return "discipline_codes", key[2:]
     return None
 
