@@ -323,6 +323,40 @@ def test_an_overestimated_match_is_counted_on_bitmaps_and_answered_from_its_rows
     assert recounted_requests >= 3
 
 
+def test_an_age_range_is_counted_without_its_years_when_its_words_alone_fit(  # type: ignore[no-untyped-def]
+    runtime, people
+) -> None:
+    """Counting the years of birth costs most of a recount; when the match without them is
+    small enough, they are not counted, and the answer is the row path's."""
+    counted: list[list[str]] = []
+
+    def record(conn: Any, cursor: Any, statement: str, parameters: Any, *args: Any) -> None:
+        if "AS match_size" in statement:
+            counted.append(list(parameters["key"]))
+
+    body = {"q": "研究", "age_min": 35, "age_max": 50}
+    event.listen(runtime.engine, "before_cursor_execute", record)
+    try:
+        with runtime.sessions() as session:
+            query = _query(session, people, body)
+            expected = PostgresBackend(row_path_limit=10**9).search(session, query)
+            answer = PostgresBackend(row_path_limit=0, recount_share=1.0).search(session, query)
+            fitting = list(counted)
+            counted.clear()
+            PostgresBackend(row_path_limit=0, recount_share=1.0, recount_limit=0).search(
+                session, query
+            )
+    finally:
+        event.remove(runtime.engine, "before_cursor_execute", record)
+    assert len(fitting) == 1
+    assert not any(k.startswith("Y:") for k in fitting[0])
+    assert (answer.total, answer.facets) == (expected.total, expected.facets)
+    assert [h.person_id for h in answer.hits] == [h.person_id for h in expected.hits]
+    # Too large without the years: counted again with them.
+    assert len(counted) == 2
+    assert any(k.startswith("Y:") for k in counted[1])
+
+
 def test_a_search_runs_without_jit_and_leaves_the_setting_to_its_transaction(  # type: ignore[no-untyped-def]
     runtime, people
 ) -> None:

@@ -540,14 +540,25 @@ class PostgresBackend:
         if not bitmaps or estimate <= self.row_path_limit:
             return self._row_path(session, query, df)
         recount = min(self.rank_limit, self.recount_limit)
-        if (
-            estimate <= self.recount_share * df["*"]
-            and self._match_size(session, clauses) <= recount
-        ):
+        if estimate <= self.recount_share * df["*"] and self._fits(session, clauses, recount):
             # Ranked in full, the bitmap path visits every match for its hits anyway; the row
             # path's facets come from those same rows instead of a hundred bitmaps a chunk.
             return self._row_path(session, query, df)
         return self._bitmap_path(session, query, clauses, df)
+
+    def _fits(self, session: Session, clauses: Clauses, limit: int) -> bool:
+        """Whether the clauses admit at most `limit` experts, on their bitmaps. An age range's
+        clause has a key per year of birth, the costliest to combine (10-14 ms for twenty years
+        at 1M experts, against 1-2 for a few words): the match without it bounds the match
+        with it, and is counted first."""
+        unaged = [c for c in clauses if not all(k.startswith("Y:") for alt in c for k in alt)]
+        if (
+            len(unaged) < len(clauses)
+            and unaged != [[["*"]]]
+            and self._match_size(session, unaged) <= limit
+        ):
+            return True
+        return self._match_size(session, clauses) <= limit
 
     def _match_size(self, session: Session, clauses: Clauses) -> int:
         """How many experts the clauses admit, counted on their bitmaps."""
