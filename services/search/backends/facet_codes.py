@@ -36,6 +36,15 @@ def facet_cell(title_level: str | None, gender: str | None, province: str | None
     return (TITLES.index(title_level) * len(GENDERS) + GENDERS.index(gender)) * _PROVINCES + place
 
 
+@lru_cache(maxsize=1 << 14)
+def numbers(
+    title_level: str | None, gender: str | None, province: str | None, disciplines: tuple[str, ...]
+) -> tuple[int, int]:
+    """A document's `facet_cell` and `disciplines_mask`, as every writer of its row stores
+    them (the outbox drain and the rebuild's COPY)."""
+    return facet_cell(title_level, gender, province), disciplines_mask(disciplines)
+
+
 @cache
 def cell_values(cell: int) -> tuple[tuple[str, str], ...]:
     """The (facet, value) pairs a `facet_cell` counts for."""

@@ -111,6 +111,7 @@ def row(doc: ExpertDocument) -> dict[str, Any]:
     """The expert_doc row of a document: the values of `postgres_rows.ROW_COLUMNS` by name, and
     its JSON `document` (`postgres_rows.copy_line` and `body_line` render the same values for
     the rebuild's COPY)."""
+    cell, mask = facet_codes.numbers(doc.title_level, doc.gender, doc.province, doc.disciplines_l1)
     return {
         "person_id": doc.person_id,
         "version": doc.version,
@@ -121,8 +122,8 @@ def row(doc: ExpertDocument) -> dict[str, Any]:
         "institution_uscc": doc.institution_uscc,
         "province": doc.province,
         "disciplines_l1": list(doc.disciplines_l1),
-        "facet_cell": facet_codes.facet_cell(doc.title_level, doc.gender, doc.province),
-        "disciplines_mask": facet_codes.disciplines_mask(doc.disciplines_l1),
+        "facet_cell": cell,
+        "disciplines_mask": mask,
         "prior": doc.prior,
         "tsv": postgres_rows.tsv_text(doc),
         "document": to_json(doc),

@@ -173,8 +173,8 @@ def _copy_facets(
     title_level: str | None, gender: str | None, province: str | None, disciplines: tuple[str, ...]
 ) -> str:
     """The disciplines array, the facet cell and the disciplines mask."""
-    cell = facet_codes.facet_cell(title_level, gender, province)
-    return f"{_copy_array(disciplines)}\t{cell}\t{facet_codes.disciplines_mask(disciplines)}"
+    cell, mask = facet_codes.numbers(title_level, gender, province, disciplines)
+    return f"{_copy_array(disciplines)}\t{cell}\t{mask}"
 
 
 @lru_cache(maxsize=1 << 15)
