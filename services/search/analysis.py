@@ -111,14 +111,28 @@ def _has_phrase(run: str) -> bool:
     return any(run[i:j] in PHRASES_DICT for i in range(n - 1) for j in range(i + 2, n + 1))
 
 
+def _by_character(text: str) -> tuple[str, ...] | None:
+    """The readings of a text pypinyin reads character by character (every character known,
+    no dictionary phrase in it), each character's looked up once and reused: names seldom
+    repeat, their characters always do. None for any other text."""
+    if all(ord(c) in PINYIN_DICT for c in text) and not _has_phrase(text):
+        return tuple(s for c in text for s in _char_pinyin(c))
+    return None
+
+
 @lru_cache(maxsize=1 << 16)
 def _pinyin(run: str) -> tuple[str, ...]:
-    """`lazy_pinyin` of a run of Chinese. Without a dictionary phrase in it, pypinyin reads a
-    run character by character, so each character's reading is looked up once and reused
-    (names seldom repeat, their characters always do); runs holding a phrase ask pypinyin."""
-    if all(ord(c) in PINYIN_DICT for c in run) and not _has_phrase(run):
-        return tuple(s for c in run for s in _char_pinyin(c))
+    """`lazy_pinyin` of a run of Chinese; runs holding a phrase ask pypinyin."""
+    found = _by_character(run)
+    if found is not None:
+        return found
     return tuple(lazy_pinyin(run, style=Style.NORMAL, errors="ignore"))
+
+
+def reading(text: str) -> tuple[str, ...]:
+    """`lazy_pinyin(text)` (other characters kept as they are), faster for a name."""
+    found = _by_character(text)
+    return found if found is not None else tuple(lazy_pinyin(text))
 
 
 _NAME_SPANS = 4  # up to this many characters, every run of a name is a token of its own

@@ -8,11 +8,13 @@ import uuid
 from datetime import date
 from pathlib import Path
 
+from pypinyin import lazy_pinyin
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
 from services.registry.core import history
 from services.registry.onboarding import duplicates
+from services.search import analysis
 
 from .conftest import member, phone, write_csv
 
@@ -220,6 +222,15 @@ def test_names_alike_by_spelling_or_sound_and_unlike_otherwise() -> None:
     # names of different counts never sound alike, so no pair of names can tell it apart.)
     assert duplicates.alike("张伟", "张强") is None
     assert duplicates.alike("Li Wei", "Li Wey") == "names one character apart"
+
+
+def test_names_are_read_as_pypinyin_reads_them_whole() -> None:
+    # Read character by character unless a dictionary phrase is in the name: 尉迟恭 is yu chi
+    # gong, though 尉 alone is wei. Other characters are kept as they are.
+    names = ["张伟", "欧阳娜娜", "曾国藩", "乐乐", "尉迟恭", "长孙无忌", "阿卜杜·热合曼", "张a伟"]
+    for name in names:
+        assert analysis.reading(name) == tuple(lazy_pinyin(name)), name
+    assert analysis.reading("尉迟恭") == ("yu", "chi", "gong")
 
 
 def test_a_large_batch_finds_the_same_pairs_without_narrowing_to_its_birth_dates(

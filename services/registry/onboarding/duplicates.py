@@ -23,9 +23,10 @@ from functools import cache
 from typing import Any, NamedTuple
 
 import psycopg
-from pypinyin import lazy_pinyin
 from pypinyin.constants import PINYIN_DICT
 from rapidfuzz.distance import Levenshtein
+
+from services.search.analysis import reading
 
 # The people who may form a pair with someone this import created, ordered by birth date:
 # those sharing a birth date and a first or last character of the name (grouped in "C"
@@ -68,7 +69,7 @@ class _Person(NamedTuple):
 
 @cache
 def _sound(name: str) -> str:
-    return " ".join(lazy_pinyin(name))
+    return " ".join(reading(name))
 
 
 @cache
