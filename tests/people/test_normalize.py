@@ -132,6 +132,9 @@ def test_unknown_labels_are_refused_without_echoing_them() -> None:
         "１９８５／３／２",
         31108,
         "31108",
+        "31108.0",
+        "1985-03-02 00:00:00",
+        "1985-03-02T08:30",
         date(1985, 3, 2),
     ],
 )
@@ -139,10 +142,24 @@ def test_dates_as_people_type_them(typed) -> None:
     assert normalize.parse_date(typed) == date(1985, 3, 2)
 
 
-@pytest.mark.parametrize("typed", ["1985-02-30", "1985/13/1", "March 2nd", "", "0", "85-3-2"])
+@pytest.mark.parametrize(
+    "typed", ["1985-02-30", "1985/13/1", "March 2nd", "", "0", "85-3-2", "123", "9999", 60]
+)
 def test_impossible_or_unrecognised_dates_are_refused(typed) -> None:
     with pytest.raises(ValueError, match="date"):
         normalize.parse_date(typed)
+
+
+@pytest.mark.parametrize("typed", ["1985.03", "1985-3", "1985年3月", "2030"])
+def test_a_year_or_a_year_and_month_is_refused_not_read_as_a_day_number(typed) -> None:
+    with pytest.raises(ValueError, match="only, not a full date"):
+        normalize.parse_date(typed)
+
+
+def test_day_numbers_before_excel_s_29_february_1900_count_from_1_january() -> None:
+    assert normalize.parse_date(1) == date(1900, 1, 1)
+    assert normalize.parse_date(59) == date(1900, 2, 28)
+    assert normalize.parse_date(61) == date(1900, 3, 1)
 
 
 # --- contact data ---------------------------------------------------------------------------

@@ -36,6 +36,16 @@ def fold_text(value: str) -> str:
     return _SPACES.sub(" ", text).strip()
 
 
+_CJK = "\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff"
+_SPACE_IN_CJK = re.compile(f"(?<=[{_CJK}]) (?=[{_CJK}])")
+
+
+def person_name(value: str) -> str:
+    """A person's name as `fold_text` gives it, without the spaces lists put between Chinese
+    characters to line names up (张　三, 张 三: 张三); spaces in Latin names stay."""
+    return _SPACE_IN_CJK.sub("", fold_text(value))
+
+
 def clean_text(value: str | None) -> str | None:
     """Folded prose, or None when nothing is left."""
     if value is None:
@@ -169,13 +179,22 @@ def region_of_origin(value: str) -> str:
     return _lookup(REGIONS_OF_ORIGIN, value, "region of origin")
 
 
-_YMD = re.compile(r"^(\d{4})\s*[-/.年]\s*(\d{1,2})\s*[-/.月]\s*(\d{1,2})\s*日?$")
+# A calendar date, perhaps followed by a time of day (a spreadsheet's date-time cell): the date.
+_YMD = re.compile(
+    r"^(\d{4})\s*[-/.年]\s*(\d{1,2})\s*[-/.月]\s*(\d{1,2})\s*日?"
+    r"(?:[ T]\d{1,2}:\d{2}(?::\d{2}(?:\.\d+)?)?)?$"
+)
 _COMPACT = re.compile(r"^(\d{4})(\d{2})(\d{2})$")
+_YEAR_MONTH = re.compile(r"^\d{4}\s*[-/.年]\s*\d{1,2}\s*月?$")
+# Serials as text: five digits (1927-05-18 to 2173), so that a year (1985, 2030) or a year and
+# month (1985.03) is never read as a day counted from 1900.
+_SERIAL = re.compile(r"^\d{5}(?:\.\d+)?$")
 _EXCEL_EPOCH = date(1899, 12, 30)
 
 
 def parse_date(value: str | int | float | date) -> date:
-    """`1985-03-02`, `1985/3/2`, `1985.3.2`, `1985年3月2日`, `19850302` or an Excel serial."""
+    """`1985-03-02`, `1985/3/2`, `1985.3.2`, `1985年3月2日`, `19850302` or an Excel serial; a
+    year and month without the day is refused, not guessed."""
     if isinstance(value, date):
         return value
     if isinstance(value, int | float):
@@ -188,15 +207,26 @@ def parse_date(value: str | int | float | date) -> date:
             return date(year, month, day)
         except ValueError:
             raise ValueError("not a calendar date") from None
-    if re.fullmatch(r"\d{1,5}(\.\d+)?", text):
+    if _SERIAL.match(text):
         return _excel_serial(float(text))
+    if _YEAR_MONTH.match(text):
+        raise ValueError("a year and month only, not a full date; use YYYY-MM-DD")
+    if re.fullmatch(r"\d{4}", text):
+        raise ValueError("a year only, not a full date; use YYYY-MM-DD")
     raise ValueError("unrecognised date; use YYYY-MM-DD")
 
 
 def _excel_serial(serial: float) -> date:
+    """A spreadsheet's day number: 1 is 1900-01-01. Excel counts a 29 February 1900 that never
+    was (serial 60), so days from 1 March 1900 on are counted from 1899-12-30."""
     if not 1 <= serial < 2958466:
         raise ValueError("date serial number out of range")
-    return _EXCEL_EPOCH + timedelta(days=int(serial))
+    days = int(serial)
+    if days == 60:
+        raise ValueError("date serial number 60 is 1900-02-29, which does not exist")
+    if days < 60:
+        return date(1899, 12, 31) + timedelta(days=days)
+    return _EXCEL_EPOCH + timedelta(days=days)
 
 
 _PHONE = re.compile(r"^\+?[0-9]{5,20}$")

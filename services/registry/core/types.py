@@ -26,6 +26,11 @@ Text = Annotated[str, BeforeValidator(_folded), StringConstraints(min_length=1, 
 ShortText = Annotated[
     str, BeforeValidator(_folded), StringConstraints(min_length=1, max_length=200)
 ]
+PersonName = Annotated[
+    str,
+    BeforeValidator(_with(normalize.person_name)),
+    StringConstraints(min_length=1, max_length=200),
+]
 Uscc = Annotated[str, BeforeValidator(_with(ids.normalise_uscc))]
 RegionCode = Annotated[str, BeforeValidator(_with(ids.normalise_region_code))]
 DisciplineCode = Annotated[str, BeforeValidator(_with(normalize.discipline_code))]

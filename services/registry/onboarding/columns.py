@@ -8,9 +8,11 @@ lists them, plus a few common variants.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 from ..core.normalize import label_key
+from ..core.security import mask_document
 from .readers import FileProblem
 
 
@@ -74,6 +76,25 @@ def header_key(text: str) -> str:
     return label_key(text).replace("_", "").replace("-", "").replace("*", "")
 
 
+def names_a_column(cells: list[str], columns: tuple[Column, ...]) -> bool:
+    """Whether a record is a header: it names at least one of the columns."""
+    keys = {header_key(label) for column in columns for label in column.labels}
+    return any(header_key(cell) in keys for cell in cells if cell.strip())
+
+
+_DIGITS = re.compile(r"\d")
+
+
+def _shown(cell: str) -> str:
+    """A header cell as an error message may quote it: a file without a header row has a
+    member's cells there, so numbers (documents, phones) are masked and addresses left out."""
+    if "@" in cell:
+        return "<e-mail address>"
+    if len(_DIGITS.findall(cell)) >= 6:
+        return mask_document(cell)
+    return cell
+
+
 @dataclass(frozen=True)
 class HeaderMap:
     """Which position in a row holds which field; unknown header cells kept for the report."""
@@ -106,7 +127,7 @@ def map_header(
         positions[column.field] = index
         labels[column.field] = cell.strip()
     expected = ", ".join(c.title for c in columns if c.field in required)
-    found = ", ".join(repr(c.strip()) for c in header if c.strip()) or "nothing"
+    found = ", ".join(repr(_shown(c.strip())) for c in header if c.strip()) or "nothing"
     if not positions:
         raise FileProblem(
             f"{file_name}: no recognisable header; found {found}; expected {expected} "

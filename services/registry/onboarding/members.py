@@ -129,6 +129,7 @@ def membership_differs(m: str) -> str:
 
 
 ACCEPTED = "st.accepted"
+NAME_DIFFERS_FROM_DOCUMENT = "differs from the name registered with this document number"
 
 
 @dataclass
@@ -225,7 +226,7 @@ def _first_rows(
         return None
     candidates = frame.filter(shared)
     drop: set[int] = set()
-    by_bidx: dict[str, int] = {}
+    by_bidx: dict[str, str] = {}  # the name the document's first row gives
     by_contact: dict[tuple[Any, ...], list[bool]] = {}
     by_member_no: dict[str, tuple[int, str, bool]] = {}
     for row, name, birth, phone, email, number, doc in candidates.select(
@@ -233,6 +234,9 @@ def _first_rows(
     ).iter_rows():
         if doc is not None and doc in by_bidx:
             drop.add(row)
+            if by_bidx[doc] != name:  # as the database refuses it when the first row is stored
+                label = labels.get("name", "name")
+                rejected.append((row, [], f"{label}: {NAME_DIFFERS_FROM_DOCUMENT}"))
             continue
         contacts = []
         if birth is not None:
@@ -252,7 +256,7 @@ def _first_rows(
                 rejected.append((row, [], f"{label}: also given to row {first_row}"))
             continue
         if doc is not None:
-            by_bidx[doc] = row
+            by_bidx[doc] = name
         for key in contacts:
             by_contact.setdefault(key, []).append(doc is not None)
         if number is not None:
@@ -497,8 +501,7 @@ class MemberMerge:
             """,  # noqa: S608 - fragments built here from constants
             {
                 **p,
-                "name_doc": f"{label('name')}: differs from the name registered with this "
-                "document number",
+                "name_doc": f"{label('name')}: {NAME_DIFFERS_FROM_DOCUMENT}",
                 "gender_doc": f"{label('gender')}: differs from the gender digit in the "
                 "registered resident ID number",
                 "birth_doc": f"{label('birth_date')}: differs from the birth date in the "

@@ -19,7 +19,7 @@ import csv
 import hashlib
 import io
 import re
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import date, datetime, time
 from functools import cached_property
@@ -113,31 +113,67 @@ def _blank(row: list[str]) -> bool:
     return not "".join(row).strip()
 
 
-def _digest(path: Path) -> tuple[str, int, bool]:
+@dataclass(frozen=True)
+class Utf8Check:
+    """Whether a file is valid UTF-8; if not, the line of its first invalid byte and whether
+    Chinese (or other text of several bytes a character) came before it in valid UTF-8."""
+
+    valid: bool
+    bad_line: int = 0
+    wide_before: bool = False
+
+    def evidently_utf8(self) -> bool:
+        """Invalid, but after text only UTF-8 would give: a stray byte, not another encoding
+        (GB18030 text breaks UTF-8 within its first few characters)."""
+        return not self.valid and self.wide_before
+
+
+# Bytes beyond one a character, in valid UTF-8 before the first invalid byte, that show a file
+# is UTF-8: four Chinese characters.
+_WIDE_EVIDENCE = 8
+
+
+def _digest(path: Path) -> tuple[str, int, Utf8Check]:
     """SHA-256, size, and whether the whole file is valid UTF-8 (one streaming pass)."""
     digest = hashlib.sha256()
     decoder = codecs.getincrementaldecoder("utf-8")()
-    valid = True
-    size = 0
+    check: Utf8Check | None = None
+    size = lines = wide = 0
     with path.open("rb") as handle:
         while block := handle.read(_BLOCK):
             digest.update(block)
             size += len(block)
-            if valid:
-                try:
-                    decoder.decode(block)
-                except UnicodeDecodeError:
-                    valid = False
-    if valid:
+            if check is not None:
+                continue
+            pending = decoder.getstate()[0]
+            try:
+                text = decoder.decode(block)
+            except UnicodeDecodeError as exc:
+                good = (pending + block)[: exc.start]
+                lines += good.count(b"\n")
+                wide += len(good) - len(good.decode("utf-8", errors="ignore"))
+                check = Utf8Check(False, lines + 1, wide >= _WIDE_EVIDENCE)
+                continue
+            lines += text.count("\n")
+            if wide < _WIDE_EVIDENCE and not text.isascii():
+                wide += len(text.encode()) - len(text)
+    if check is None:
         try:
             decoder.decode(b"", final=True)
         except UnicodeDecodeError:
-            valid = False
-    return digest.hexdigest(), size, valid
+            check = Utf8Check(False, lines + 1, wide >= _WIDE_EVIDENCE)
+    return digest.hexdigest(), size, check or Utf8Check(True)
 
 
-def open_table(path: Path, *, encoding: str | None = None, sheet: str | None = None) -> Table:
-    """Open a CSV or XLSX file and read its header; FileProblem when that is impossible."""
+def open_table(
+    path: Path,
+    *,
+    encoding: str | None = None,
+    sheet: str | None = None,
+    is_header: Callable[[list[str]], bool] | None = None,
+) -> Table:
+    """Open a CSV or XLSX file and read its header; FileProblem when that is impossible.
+    `is_header` tells a header from a title above it (see `_first_non_blank`)."""
     try:
         with path.open("rb") as handle:
             head = handle.read(8)
@@ -148,42 +184,62 @@ def open_table(path: Path, *, encoding: str | None = None, sheet: str | None = N
     if head.startswith(_XLSX_MAGIC) or path.suffix.lower() in {".xlsx", ".xlsm"}:
         if encoding:
             raise FileProblem("--encoding applies to CSV files, not XLSX")
-        return _open_xlsx(path, sheet)
+        return _open_xlsx(path, sheet, is_header)
     if sheet:
         raise FileProblem("--sheet applies to XLSX files, not CSV")
-    return _open_csv(path, encoding)
+    return _open_csv(path, encoding, is_header)
 
 
-def _detect_encoding(path: Path, valid_utf8: bool) -> str:
+def _detect_encoding(path: Path, utf8: Utf8Check) -> str:
     with path.open("rb") as handle:
         head = handle.read(4)
-    if head.startswith(codecs.BOM_UTF8):
-        return "utf-8-sig"
     if head.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
         return "utf-16"
+    if utf8.evidently_utf8():
+        # Read as GB18030 it would give wrong names without an error.
+        raise FileProblem(
+            f"{path.name} is UTF-8 text but line {utf8.bad_line} holds bytes that are not UTF-8"
+            " (pasted from another encoding?); correct that line, or give --encoding if the"
+            " whole file is in another encoding"
+        )
+    if head.startswith(codecs.BOM_UTF8):
+        if not utf8.valid:
+            raise FileProblem(
+                f"{path.name} starts with a UTF-8 byte-order mark but is not UTF-8 from line"
+                f" {utf8.bad_line}; give its encoding (--encoding gb18030 for Chinese text"
+                " from older systems)"
+            )
+        return "utf-8-sig"
     # Chinese text in GB18030 is practically never valid UTF-8, so validity decides.
-    return "utf-8" if valid_utf8 else "gb18030"
+    return "utf-8" if utf8.valid else "gb18030"
 
 
 # Encodings in which a 0x0A byte is always a line feed, so a file can be cut into blocks
 # at line ends and each block decoded on its own.
-_BLOCK_ENCODINGS = {"utf-8", "utf-8-sig", "gb18030", "gbk", "gb2312"}
+_GB = {"gb18030", "gbk", "gb2312"}
+_BLOCK_ENCODINGS = {"utf-8", "utf-8-sig", *_GB}
 
 
-def _open_csv(path: Path, encoding: str | None) -> Table:
-    sha256, size, valid_utf8 = _digest(path)
+def _open_csv(
+    path: Path, encoding: str | None, is_header: Callable[[list[str]], bool] | None
+) -> Table:
+    sha256, size, utf8 = _digest(path)
     if encoding:
         try:
             encoding = codecs.lookup(encoding).name
         except LookupError:
             raise FileProblem(f"unknown encoding {encoding!r}") from None
-        if encoding == "utf-8" and valid_utf8:
+        if encoding == "utf-8" and utf8.valid:
             with path.open("rb") as handle:
                 if handle.read(3) == codecs.BOM_UTF8:
                     encoding = "utf-8-sig"
     else:
-        encoding = _detect_encoding(path, valid_utf8)
+        encoding = _detect_encoding(path, utf8)
     binary = path.open("rb")
+    # A UTF-8 byte-order mark before text in a Chinese encoding (some tools write one to
+    # every file): skipped when that encoding is given.
+    start = 3 if encoding in _GB and binary.read(3) == codecs.BOM_UTF8 else 0
+    binary.seek(start)
     try:
         sample = codecs.getincrementaldecoder(encoding)(errors="strict").decode(
             binary.read(1 << 16)
@@ -193,14 +249,14 @@ def _open_csv(path: Path, encoding: str | None) -> Table:
         raise FileProblem(
             f"{path.name} is not valid {encoding} text; give the right --encoding"
         ) from None
-    binary.seek(0)
+    binary.seek(start)
     first_line = sample.split("\n", 1)[0]
     delimiter = "\t" if "\t" in first_line and "," not in first_line else ","
     if encoding in _BLOCK_ENCODINGS:
-        frames = _csv_blocks(binary, path, encoding, delimiter)
+        frames = _csv_blocks(binary, path, encoding, delimiter, start)
     else:
         frames = _csv_records(binary, path, encoding, delimiter, 0)
-    header_row, header, frames = _first_non_blank(frames, path)
+    header_row, header, frames = _first_non_blank(frames, path, is_header)
 
     def fraction() -> float:
         if binary.closed or not size:
@@ -227,19 +283,20 @@ def blank_pattern(delimiter: str) -> str:
 
 
 def _csv_blocks(
-    binary: IO[bytes], path: Path, encoding: str, delimiter: str
+    binary: IO[bytes], path: Path, encoding: str, delimiter: str, start: int = 0
 ) -> Iterator[pl.DataFrame]:
-    """Blocks of whole lines split in bulk while they hold no quote and no bare CR; from the
-    first one that does, the csv module reads on from that block's first byte."""
+    """Blocks of whole lines (from byte `start`) split in bulk while they hold no quote and no
+    bare CR; from the first one that does, the csv module reads on from that block's first
+    byte."""
     number = 0
-    offset = 0
+    offset = start
     carry = b""
     blank = blank_pattern(delimiter)
     while True:
         block = binary.read(_BLOCK)
         data = carry + block
         # A BOM is only at the start of the file.
-        codec = encoding if offset == 0 or encoding != "utf-8-sig" else "utf-8"
+        codec = encoding if offset == start or encoding != "utf-8-sig" else "utf-8"
         if block:
             cut = data.rfind(b"\n") + 1
             if cut == 0 and len(data) > _BLOCK:
@@ -337,18 +394,42 @@ def _numbered_csv(
         yield number, row
 
 
+# Records with text looked at for the header: a title above it ("XX学会2024年会员名单", merged
+# across the columns) or a blank-looking line of notes is skipped.
+_HEADER_SEARCH = 10
+
+
 def _first_non_blank(
-    frames: Iterator[pl.DataFrame], path: Path
+    frames: Iterator[pl.DataFrame], path: Path, is_header: Callable[[list[str]], bool] | None
 ) -> tuple[int, list[str], Iterator[pl.DataFrame]]:
-    """The header (the first record with text) and the frames after it."""
+    """The header and the frames after it: the first of the first _HEADER_SEARCH records with
+    text that `is_header` accepts (the records above it are titles, not members), else the
+    first record with text (for the caller to say what it expected)."""
+    seen: list[pl.DataFrame] = []
+    looked = 0
     for frame in frames:
-        if frame.height:
-            return int(frame["row_no"][0]), frame["cells"][0].to_list(), _after(frame, frames)
-    raise FileProblem(f"{path.name} is empty: expected a header row and member rows")
+        if not frame.height:
+            continue
+        seen.append(frame)
+        for index, cells in enumerate(frame["cells"].head(_HEADER_SEARCH - looked).to_list()):
+            if is_header is None or is_header(cells):
+                row = int(frame["row_no"][index])
+                return row, cells, _after(frame.slice(index + 1), iter(()), frames)
+        looked += min(frame.height, _HEADER_SEARCH - looked)
+        if looked >= _HEADER_SEARCH:
+            break
+    if not seen:
+        raise FileProblem(f"{path.name} is empty: expected a header row and member rows")
+    first = seen[0]
+    header = first["cells"][0].to_list()
+    return int(first["row_no"][0]), header, _after(first.slice(1), iter(seen[1:]), frames)
 
 
-def _after(first: pl.DataFrame, frames: Iterator[pl.DataFrame]) -> Iterator[pl.DataFrame]:
-    yield first.slice(1)
+def _after(
+    first: pl.DataFrame, held: Iterator[pl.DataFrame], frames: Iterator[pl.DataFrame]
+) -> Iterator[pl.DataFrame]:
+    yield first
+    yield from held
     yield from frames
 
 
@@ -374,7 +455,9 @@ def cell_text(value: Any) -> str:
     return str(value)
 
 
-def _open_xlsx(path: Path, sheet: str | None) -> Table:
+def _open_xlsx(
+    path: Path, sheet: str | None, is_header: Callable[[list[str]], bool] | None
+) -> Table:
     import zipfile
 
     from openpyxl import load_workbook
@@ -389,7 +472,11 @@ def _open_xlsx(path: Path, sheet: str | None) -> Table:
         book.close()
         raise FileProblem(f"{path.name} has no sheet {sheet!r}; its sheets are {names}")
     worksheet = book[sheet] if sheet is not None else book.worksheets[0]
-    total = worksheet.max_row if isinstance(worksheet.max_row, int) else None
+    # The size the sheet declares (its `dimension` record) is only an estimate for progress:
+    # some writers store `A1` or a stale range, so the rows are read to the last one there is.
+    declared = worksheet.max_row if isinstance(worksheet.max_row, int) else None
+    total = declared if declared and declared > 1 else None
+    worksheet.reset_dimensions()
     position = {"row": 0}
 
     def records() -> Iterator[tuple[int, list[str]]]:
@@ -400,7 +487,7 @@ def _open_xlsx(path: Path, sheet: str | None) -> Table:
                 row.pop()  # read-only sheets pad rows to the widest one
             yield number, row
 
-    header_row, header, frames = _first_non_blank(_framed(records()), path)
+    header_row, header, frames = _first_non_blank(_framed(records()), path, is_header)
 
     def fraction() -> float | None:
         return min(1.0, position["row"] / total) if total else None
@@ -415,5 +502,5 @@ def _open_xlsx(path: Path, sheet: str | None) -> Table:
         size=size,
         _frames=_closing(frames, book),
         _progress=fraction,
-        total_rows=(total - header_row) if total else None,
+        total_rows=(total - header_row) if total and total > header_row else None,
     )

@@ -24,6 +24,7 @@ import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -35,7 +36,7 @@ from ..core.security import PiiCipher
 from ..memberships import lifecycle
 from ..orgs.models import Organisation, OrgStatus
 from . import duplicates, members
-from .columns import MEMBER_COLUMNS, HeaderMap, map_header
+from .columns import MEMBER_COLUMNS, HeaderMap, map_header, names_a_column
 from .models import BatchStatus, ImportBatch, ImportKind
 from .readers import FileProblem, Table, open_table
 from .validate import MemberValidator, shape_reasons
@@ -94,7 +95,12 @@ class ErrorFile:
         self.handle = None
         self.header = header
         if path is not None:
-            self.handle = path.open("w", encoding="utf-8-sig", newline="")
+            try:
+                self.handle = path.open("w", encoding="utf-8-sig", newline="")
+            except OSError as exc:
+                raise FileProblem(
+                    f"cannot write the error file {path}: {exc.strerror or exc}"
+                ) from None
             csv.writer(self.handle).writerow(["row_number", "reason", *header])
 
     def write(self, rejected: list[tuple[int, list[str], str]]) -> None:
@@ -231,7 +237,12 @@ def _pipeline(produce: Iterator[Any], consume: Callable[[Any], None], *, depth: 
 def import_members(engine: Engine, pii: PiiCipher, request: ImportRequest) -> dict[str, Any]:
     """Import a society's member list; returns the summary (CONTRACT.md keys and more)."""
     started = time.perf_counter()
-    table = open_table(request.path, encoding=request.encoding, sheet=request.sheet)
+    table = open_table(
+        request.path,
+        encoding=request.encoding,
+        sheet=request.sheet,
+        is_header=partial(names_a_column, columns=MEMBER_COLUMNS),
+    )
     header = map_header(
         table.header, MEMBER_COLUMNS, required=("name",), file_name=request.path.name
     )
@@ -447,7 +458,12 @@ def _small_import(
 ) -> dict[str, Any]:
     """The batch, transaction and error-file frame around a row-by-row import."""
     started = time.perf_counter()
-    table = open_table(request.path, encoding=request.encoding, sheet=request.sheet)
+    table = open_table(
+        request.path,
+        encoding=request.encoding,
+        sheet=request.sheet,
+        is_header=partial(names_a_column, columns=columns),
+    )
     header = map_header(table.header, columns, required=required, file_name=request.path.name)
     org = None
     if kind is not ImportKind.orgs:

@@ -88,6 +88,10 @@ def _short_text(value: str) -> str:
     return text
 
 
+def _person_name(value: str) -> str:
+    return _short_text(normalize.person_name(value))
+
+
 def _past_date(value: str) -> date:
     return normalize.not_future(normalize.parse_date(value))
 
@@ -275,7 +279,7 @@ class MemberValidator:
         )
         # (column, scalar function, dtype, cached across chunks)
         specs: list[tuple[str, Callable[[str], Any], Any, bool]] = [
-            ("name", _short_text, pl.String, False),
+            ("name", _person_name, pl.String, False),
             ("name_en", _short_text, pl.String, True),
             ("gender", normalize.gender, pl.String, True),
             ("birth_date", _past_date, pl.Date, True),

@@ -16,6 +16,7 @@ from ..core.types import (
     Orcid,
     OrgCode,
     PastDate,
+    PersonName,
     Phone,
     RegionCode,
     ShortText,
@@ -68,7 +69,7 @@ class PersonFields(BaseModel):
 
 
 class PersonCreate(PersonFields):
-    name: ShortText
+    name: PersonName
     org_code: OrgCode | None = Field(
         None, description="organisation recording this profile; defaults to the caller's own"
     )
@@ -77,7 +78,7 @@ class PersonCreate(PersonFields):
 class PersonUpdate(PersonFields):
     """Fields to change; null clears a field. `reason` is kept in the history."""
 
-    name: ShortText | None = None
+    name: PersonName | None = None
     status: PersonStatus | None = None
     reason: Text | None = None
 

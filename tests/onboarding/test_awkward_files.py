@@ -1,0 +1,195 @@
+"""Member lists as they arrive from old systems: stray bytes, titles above the header, a stale
+sheet size, padded names, half dates, and the mistakes operators make on the command line."""
+
+from __future__ import annotations
+
+import codecs
+import re
+import zipfile
+from pathlib import Path
+
+from openpyxl import Workbook
+from sqlalchemy import text
+from sqlalchemy.orm import Session
+
+from .conftest import HEADER, member, read_errors, write_csv, write_xlsx
+
+
+def _names(db: Session, org_code: str) -> list[str]:
+    db.rollback()
+    return list(
+        db.scalars(
+            text(
+                "SELECT p.name FROM membership m JOIN person p ON p.id = m.person_id"
+                " JOIN organisation o ON o.id = m.org_id WHERE o.code = :code ORDER BY p.name"
+            ),
+            {"code": org_code},
+        )
+    )
+
+
+def test_a_year_and_month_is_rejected_not_read_as_a_day_number(
+    registry, factory, db, tmp_path: Path
+) -> None:
+    org = factory.org()
+    rows = [member(证件类型="", 证件号码="", 出生日期="1985.03"), member(有效期至="2030")]
+    errors = tmp_path / "errors.csv"
+    run = registry(
+        "import", "members", write_csv(tmp_path / "m.csv", rows), "--org", org.code,
+        "--errors", errors, "--json",
+    )  # fmt: skip
+    assert run.summary["rejected"] == 2
+    reasons = [row["reason"] for row in read_errors(errors)]
+    assert reasons == [
+        "出生日期: a year and month only, not a full date; use YYYY-MM-DD",
+        "有效期至: a year only, not a full date; use YYYY-MM-DD",
+    ]
+    assert _names(db, org.code) == []
+
+
+def test_a_utf8_file_with_one_stray_byte_is_refused_not_read_as_gb18030(
+    registry, factory, db, tmp_path: Path
+) -> None:
+    org = factory.org()
+    path = write_csv(tmp_path / "m.csv", [member(), member(), member(工作单位="X")])
+    path.write_bytes(path.read_bytes().replace(b",X,", ",Universit\xe9 Paris,".encode("latin-1")))
+    run = registry("import", "members", path, "--org", org.code)
+    assert run.exit_code == 1
+    assert "m.csv is UTF-8 text but line 4 holds bytes that are not UTF-8" in run.output
+    assert _names(db, org.code) == []
+
+
+def test_a_byte_order_mark_before_gb18030_text_is_skipped_when_the_encoding_is_given(
+    registry, factory, db, tmp_path: Path
+) -> None:
+    org = factory.org()
+    path = write_csv(tmp_path / "m.csv", [member(姓名="王小明")], encoding="gb18030")
+    path.write_bytes(codecs.BOM_UTF8 + path.read_bytes())
+    guessed = registry("import", "members", path, "--org", org.code)
+    assert guessed.exit_code == 1
+    assert "byte-order mark but is not UTF-8 from line 1" in guessed.output
+    run = registry("import", "members", path, "--org", org.code, "--encoding", "gb18030", "--json")
+    assert run.summary["created_people"] == 1
+    assert _names(db, org.code) == ["王小明"]
+
+
+def test_a_file_without_its_header_row_is_refused_without_quoting_documents_or_contacts(
+    registry, factory, tmp_path: Path
+) -> None:
+    org = factory.org()
+    row = member()
+    path = tmp_path / "m.csv"
+    path.write_text(",".join(row[h] for h in HEADER) + "\n", encoding="utf-8")
+    run = registry("import", "members", path, "--org", org.code)
+    assert run.exit_code == 1
+    assert "no recognisable header" in run.output
+    for secret in (row["证件号码"], row["手机"], row["邮箱"]):
+        assert secret not in run.output
+    assert row["证件号码"][:3] + "*" * 11 + row["证件号码"][-4:] in run.output
+
+
+def test_a_title_above_the_header_is_skipped_in_csv_and_xlsx(
+    registry, factory, db, tmp_path: Path
+) -> None:
+    org = factory.org()
+    people = [member(姓名="赵一鸣"), member(姓名="钱二")]
+    path = write_csv(tmp_path / "m.csv", people)
+    path.write_text("中国力学学会2024年会员名单\n\n" + path.read_text("utf-8"), encoding="utf-8")
+    errors = tmp_path / "errors.csv"
+    run = registry(
+        "import", "members", path, "--org", org.code, "--errors", errors, "--json"
+    )  # fmt: skip
+    assert (run.summary["rows"], run.summary["created_people"]) == (2, 2)
+
+    book = Workbook()
+    sheet = book.active
+    sheet.append(["中国力学学会2024年会员名单"])
+    sheet.merge_cells(start_row=1, start_column=1, end_row=1, end_column=len(HEADER))
+    sheet.append(HEADER)
+    sheet.append([member(姓名="孙三", 出生日期="1980-02-30")[h] for h in HEADER])
+    book.save(tmp_path / "m.xlsx")
+    run = registry(
+        "import", "members", tmp_path / "m.xlsx", "--org", org.code, "--errors", errors, "--json"
+    )  # fmt: skip
+    assert (run.summary["rows"], run.summary["rejected"]) == (1, 1)
+    assert read_errors(errors)[0]["row_number"] == "3"  # the sheet's own row number
+    assert _names(db, org.code) == sorted(["赵一鸣", "钱二"])
+
+
+def _declare_size(path: Path, reference: str) -> None:
+    """Rewrite the sheet's `dimension` record, as writers that store a stale one do."""
+    data = {}
+    with zipfile.ZipFile(path) as source:
+        for item in source.infolist():
+            data[item.filename] = source.read(item.filename)
+    sheet = "xl/worksheets/sheet1.xml"
+    data[sheet] = re.sub(
+        rb'<dimension ref="[^"]*"', f'<dimension ref="{reference}"'.encode(), data[sheet]
+    )
+    with zipfile.ZipFile(path, "w") as target:
+        for name, content in data.items():
+            target.writestr(name, content)
+
+
+def test_an_xlsx_sheet_is_read_to_its_last_row_whatever_size_it_declares(
+    registry, factory, db, tmp_path: Path
+) -> None:
+    for declared in ("A1:O2", "A1"):
+        org = factory.org()
+        rows = [member() for _ in range(5)]
+        rows[2]["邮箱"] = ""  # a gap inside a row keeps the cells after it in place
+        path = write_xlsx(tmp_path / f"m{len(declared)}.xlsx", rows)
+        _declare_size(path, declared)
+        run = registry("import", "members", path, "--org", org.code, "--json")
+        assert (run.summary["rows"], run.summary["created_people"]) == (5, 5), declared
+
+
+def test_one_document_number_with_two_names_rejects_the_later_row_wherever_chunks_end(
+    registry, factory, tmp_path: Path
+) -> None:
+    outcomes = []
+    for filler in (0, 150):
+        org = factory.org()
+        first = member()
+        other = {**first, "姓名": first["姓名"] + "某", "会员编号": member()["会员编号"]}
+        rows = [first, *(member() for _ in range(filler)), other]
+        errors = tmp_path / f"errors{filler}.csv"
+        run = registry(
+            "import", "members", write_csv(tmp_path / f"m{filler}.csv", rows), "--org", org.code,
+            "--chunk-rows", "100", "--errors", errors, "--json",
+        )  # fmt: skip
+        reasons = [row["reason"] for row in read_errors(errors)]
+        outcomes.append((run.summary["rejected"], run.summary["duplicate_rows"], reasons))
+    assert outcomes[0] == outcomes[1]
+    assert outcomes[0] == (
+        1,
+        0,
+        ["姓名: differs from the name registered with this document number"],
+    )
+
+
+def test_a_name_padded_with_an_ideographic_space_is_the_same_name(
+    registry, factory, db, tmp_path: Path
+) -> None:
+    first, second = factory.org(), factory.org()
+    row = member(姓名="张三")
+    registry("import", "members", write_csv(tmp_path / "a.csv", [row]), "--org", first.code)
+    padded = {**row, "姓名": "张\u3000三", "会员编号": member()["会员编号"]}
+    run = registry(
+        "import", "members", write_csv(tmp_path / "b.csv", [padded]), "--org", second.code, "--json"
+    )  # fmt: skip
+    assert (run.summary["matched_people"], run.summary["rejected"]) == (1, 0)
+    assert _names(db, second.code) == ["张三"]
+
+
+def test_an_error_file_that_cannot_be_written_is_one_clear_message(
+    registry, factory, tmp_path: Path
+) -> None:
+    org = factory.org()
+    path = write_csv(tmp_path / "m.csv", [member()])
+    run = registry(
+        "import", "members", path, "--org", org.code, "--errors", tmp_path / "nowhere" / "e.csv"
+    )  # fmt: skip
+    assert run.exit_code == 1
+    assert "cannot write the error file" in run.output
+    assert "Traceback" not in run.output
