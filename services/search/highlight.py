@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import html
 import re
+import unicodedata
 from functools import lru_cache
 
-from .analysis import fold
 from .documents import ExpertDocument, name_tokens
 
 _SNIPPET = 80
@@ -22,15 +22,30 @@ def _pattern(tokens: tuple[str, ...]) -> re.Pattern[str] | None:
     return re.compile("|".join(re.escape(w) for w in words), re.IGNORECASE)
 
 
+def _folded(text: str) -> tuple[str, list[int] | None]:
+    """The text as analysis folds it (full-width forms, case), character by character, and
+    where each folded character came from in the text (None: the same places)."""
+    if text.isascii():
+        return text.lower(), None
+    parts: list[str] = []
+    origin: list[int] = []
+    for i, char in enumerate(text):
+        folded = unicodedata.normalize("NFKC", char).lower()
+        parts.append(folded)
+        origin.extend([i] * len(folded))
+    return "".join(parts), origin
+
+
 def _mark(text: str, tokens: tuple[str, ...]) -> str | None:
-    """The text with every occurrence of a token wrapped in <em>, or None if none occurs."""
+    """The text with every occurrence of a token wrapped in <em>, or None if none occurs.
+    Tokens are matched on the folded text (ＧＰＵ is gpu) and marked on the text as written."""
     pattern = _pattern(tokens)
     if pattern is None:
         return None
-    folded = fold(text)
-    if len(folded) != len(text):
-        text = folded  # offsets must line up; the folded form is what matched
-    spans = [m.span() for m in pattern.finditer(text)]
+    folded, origin = _folded(text)
+    spans = [m.span() for m in pattern.finditer(folded)]
+    if origin is not None:
+        spans = [(origin[a], origin[b - 1] + 1) for a, b in spans]
     if not spans:
         return None
     start = max(0, spans[0][0] - _SNIPPET // 2)

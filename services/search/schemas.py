@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 from services.registry.core.types import DisciplineCode, OrgCode
 from services.registry.people.schemas import GenderIn, TitleLevelIn
@@ -24,7 +24,9 @@ class ExpertSearchRequest(BaseModel):
     )
     discipline_codes: list[DisciplineCode] = Field(default_factory=list, max_length=50)
     region_codes: list[RegionPrefix] = Field(
-        default_factory=list, max_length=50, description="GB/T 2260 prefixes: 11, 1101, 110108"
+        default_factory=list,
+        max_length=50,
+        description="GB/T 2260 codes or prefixes: 11 or 110000, 1101 or 110100, 110108",
     )
     title_levels: list[TitleLevelIn] = Field(default_factory=list, max_length=5)
     gender: GenderIn | None = None
@@ -37,12 +39,6 @@ class ExpertSearchRequest(BaseModel):
     )
     limit: int = Field(20, ge=1, le=MAX_LIMIT)
     cursor: Annotated[str, StringConstraints(max_length=512)] | None = None
-
-    @model_validator(mode="after")
-    def _age_range(self) -> ExpertSearchRequest:
-        if self.age_min is not None and self.age_max is not None and self.age_min > self.age_max:
-            raise ValueError("age_min must not exceed age_max")
-        return self
 
 
 class ExpertHitRead(BaseModel):

@@ -6,6 +6,7 @@ import base64
 import binascii
 import hashlib
 import json
+import math
 import uuid
 from datetime import date
 
@@ -16,6 +17,7 @@ from services.registry.core import clock
 from services.registry.core.clock import years_before
 from services.registry.core.disciplines import first_level
 from services.registry.core.errors import InvalidField, ProblemError
+from services.registry.core.ids import region_name
 from services.registry.orgs.models import Organisation
 from services.registry.people.models import Person
 
@@ -40,7 +42,9 @@ def decode_cursor(cursor: str, fingerprint: str) -> tuple[float, uuid.UUID]:
     try:
         data = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
         score, person_id, owner = float(data["s"]), uuid.UUID(data["id"]), data["f"]
-    except (binascii.Error, ValueError, KeyError, TypeError):
+        if not math.isfinite(score):
+            raise ValueError("not a score")
+    except (binascii.Error, ValueError, KeyError, TypeError, AttributeError):
         raise InvalidField("cursor", "malformed cursor; pass next_cursor back unchanged") from None
     if owner != fingerprint:
         raise InvalidField("cursor", "the cursor belongs to a different query")
@@ -48,13 +52,14 @@ def decode_cursor(cursor: str, fingerprint: str) -> tuple[float, uuid.UUID]:
 
 
 def build_query(session: Session, body: ExpertSearchRequest, today: date) -> ExpertQuery | None:
-    """The backend query, or None when the text has nothing searchable (only punctuation)."""
-    terms = tuple(analysis.query_terms(body.q))
-    if body.q and body.q.strip() and not terms:
-        return None
+    """The backend query, or None when the text has nothing searchable (only punctuation).
+    Every filter is checked first, so a bad one is refused whatever the text."""
     for i, code in enumerate(body.discipline_codes):
         if code[:3] not in first_level():
             raise InvalidField(f"discipline_codes.{i}", "unknown GB/T 13745 discipline")
+    regions = tuple(_region_prefix(i, code) for i, code in enumerate(body.region_codes))
+    if body.age_min is not None and body.age_max is not None and body.age_min > body.age_max:
+        raise InvalidField("age_min", "must not exceed age_max")
     if body.org_codes:
         known = set(
             session.scalars(select(Organisation.code).where(Organisation.code.in_(body.org_codes)))
@@ -68,11 +73,14 @@ def build_query(session: Session, body: ExpertSearchRequest, today: date) -> Exp
         if person is None:
             raise InvalidField("conflicts_with", "no person has this id")
         exclusions = conflicts.merge(exclusions, conflicts.exclusions_for(session, person))
+    terms = tuple(analysis.query_terms(body.q))
+    if body.q and body.q.strip() and not terms:
+        return None
     return ExpertQuery(
         terms=terms,
         phrase=analysis.phrase_token(body.q) if body.q else None,
         discipline_codes=tuple(body.discipline_codes),
-        region_codes=tuple(body.region_codes),
+        region_codes=tuple(dict.fromkeys(regions)),
         title_levels=tuple(body.title_levels),
         gender=body.gender,
         born_after=years_before(today, body.age_max + 1) if body.age_max is not None else None,
@@ -81,6 +89,17 @@ def build_query(session: Session, body: ExpertSearchRequest, today: date) -> Exp
         exclusions=exclusions,
         limit=body.limit,
     )
+
+
+def _region_prefix(index: int, code: str) -> str:
+    """A GB/T 2260 code as the prefix it stands for: a province's or city's own code, as the
+    facets give it (110000, 110100), is its two or four digits (11, 1101)."""
+    prefix = code
+    while len(prefix) > 2 and prefix.endswith("00"):
+        prefix = prefix[:-2]
+    if region_name(prefix.ljust(6, "0")) is None:
+        raise InvalidField(f"region_codes.{index}", "unknown GB/T 2260 region")
+    return prefix
 
 
 def search_experts(

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import base64
+import json
+import uuid
+
 import pytest
 
 from .conftest import Corpus, SearchWorld
@@ -60,6 +64,19 @@ def test_region_filter_matches_by_prefix(world: SearchWorld, corpus: Corpus) -> 
     assert set(names(world, corpus, region_codes=["1101"], limit=100)) == {
         "张伟", "张薇", "李强", "刘洋", "吴刚",
     }  # fmt: skip
+
+
+def test_a_region_value_of_the_facets_filters_to_the_experts_it_counted(
+    world: SearchWorld, corpus: Corpus
+) -> None:
+    facets = world.search()["facets"]["region_codes"]
+    assert facets["110000"] == 5
+    for code, count in facets.items():
+        assert world.search(region_codes=[code], limit=1)["total"] == count, code
+    # A city's own code stands for the city, as its four digits do.
+    assert names(world, corpus, region_codes=["110100"], limit=100) == names(
+        world, corpus, region_codes=["1101"], limit=100
+    )
 
 
 def test_title_gender_and_age_filters_combine(world: SearchWorld, corpus: Corpus) -> None:
@@ -124,6 +141,30 @@ def test_pagination_walks_every_hit_once_in_stable_order(
     assert world.ids(limit=100) == everything
 
 
+def test_equal_scores_are_ordered_by_person_id_from_the_largest(
+    world: SearchWorld, corpus: Corpus
+) -> None:
+    for body in ({"title_levels": ["senior"]}, {"q": "清华大学"}):
+        hits = [(h["score"], uuid.UUID(h["person_id"])) for h in world.search(**body)["hits"]]
+        assert len({score for score, _ in hits}) < len(hits), body  # some scores are equal
+        assert hits == sorted(hits, reverse=True), body
+
+
+def test_a_cursor_that_is_not_one_of_ours_is_refused_not_an_error(
+    world: SearchWorld, corpus: Corpus
+) -> None:
+    cursor = world.search(limit=1)["next_cursor"]
+    fingerprint = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
+    for forged in ({"id": 123}, {"id": ["x"]}, {"s": "nan"}):
+        raw = json.dumps({**fingerprint, **forged}).encode()
+        cursor = base64.urlsafe_b64encode(raw).decode().rstrip("=")
+        response = world.client.post(
+            "/api/v1/search/experts", json={"limit": 1, "cursor": cursor}, headers=world.headers
+        )
+        assert response.status_code == 422, (forged, response.text)
+        assert response.json()["errors"][0]["field"] == "cursor"
+
+
 def test_highlights_mark_the_matched_words(world: SearchWorld, corpus: Corpus) -> None:
     hit = world.search(q="湍流")["hits"][0]
     assert hit["name"] == "张伟"
@@ -159,13 +200,21 @@ def test_punctuation_or_stop_words_give_an_empty_well_formed_answer(
     [
         ({"title_levels": ["wizard"]}, "title_levels.0"),
         ({"gender": "unknown"}, "gender"),
-        ({"age_min": 50, "age_max": 40}, "body"),
+        ({"age_min": 50, "age_max": 40}, "age_min"),
         ({"limit": 101}, "limit"),
         ({"cursor": "not-a-cursor"}, "cursor"),
         ({"conflicts_with": "00000000-0000-7000-8000-000000000000"}, "conflicts_with"),
         ({"discipline_codes": ["999"]}, "discipline_codes.0"),
         ({"discipline_codes": ["13"]}, "discipline_codes.0"),
         ({"region_codes": ["1"]}, "region_codes.0"),
+        ({"region_codes": ["11", "99"]}, "region_codes.1"),
+        ({"region_codes": ["1199"]}, "region_codes.0"),
+        ({"region_codes": ["110199"]}, "region_codes.0"),
+        # Filters are checked even when the text has nothing to search for.
+        ({"q": "！！", "discipline_codes": ["999"]}, "discipline_codes.0"),
+        ({"q": "的", "org_codes": ["NO-SUCH-ORG"]}, "org_codes.0"),
+        ({"q": "。", "conflicts_with": "00000000-0000-7000-8000-000000000000"}, "conflicts_with"),
+        ({"q": "，", "age_min": 50, "age_max": 40}, "age_min"),
         ({"org_codes": ["NO-SUCH-ORG"]}, "org_codes.0"),
         ({"unknown": 1}, "unknown"),
     ],

@@ -203,7 +203,7 @@ def search_body(query: ExpertQuery) -> dict[str, Any]:
                 "score_mode": "sum",
             }
         },
-        "sort": [{"_score": {"order": "desc"}}, {"person_id": {"order": "asc"}}],
+        "sort": [{"_score": {"order": "desc"}}, {"person_id": {"order": "desc"}}],
         "size": query.limit + 1,  # one more tells the caller a next page exists
         "track_total_hits": True,
         "_source": ["document"],

@@ -1,0 +1,24 @@
+"""Query analysis and highlighting on their own: what a query must match, and how it is shown."""
+
+from __future__ import annotations
+
+from services.search import analysis
+from services.search.highlight import highlights
+from services.search.protocol import ExpertQuery
+
+from ..factories import expert_document
+
+
+def test_the_surname_yu_is_a_word_of_the_query_not_a_stop_word() -> None:
+    assert analysis.query_terms("于丹") == [("于", ()), ("丹", ())]
+    assert analysis.query_terms("于") == [("于", ())]
+    # Words that hold it are words of their own; the particles around them are still dropped.
+    assert analysis.query_terms("基于湍流的模拟") == [("基于", ()), ("湍流", ()), ("模拟", ())]
+
+
+def test_full_width_letters_are_highlighted_as_written() -> None:
+    doc = expert_document(biography="主要研究ＧＰＵ并行计算，兼及 CUDA")
+    tokens = ExpertQuery(terms=tuple(analysis.query_terms("gpu cuda"))).tokens
+    assert highlights(doc, tokens)["biography"] == [
+        "主要研究<em>ＧＰＵ</em>并行计算，兼及 <em>CUDA</em>"
+    ]
