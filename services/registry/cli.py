@@ -364,7 +364,7 @@ def _run_import(kind: str, json_mode: bool, **options: Any) -> None:
     from sqlalchemy.exc import OperationalError
 
     from .onboarding import service as onboarding
-    from .onboarding.readers import FileProblem
+    from .onboarding.readers import FileProblem, OptionProblem
 
     actor = options.pop("actor", None)
     report, stop = _progress(json_mode)
@@ -375,6 +375,9 @@ def _run_import(kind: str, json_mode: bool, **options: Any) -> None:
     try:
         runner = getattr(onboarding, f"import_{kind.replace('-', '_')}")
         summary = runner(runtime.engine, runtime.pii, request)
+    except OptionProblem as exc:
+        stop()
+        raise _fail(str(exc), 2) from None
     except FileProblem as exc:
         stop()
         raise _fail(str(exc), 1) from None

@@ -193,3 +193,19 @@ def test_an_error_file_that_cannot_be_written_is_one_clear_message(
     assert run.exit_code == 1
     assert "cannot write the error file" in run.output
     assert "Traceback" not in run.output
+
+
+def test_options_that_do_not_fit_the_file_are_usage_errors(
+    registry, factory, tmp_path: Path
+) -> None:
+    org = factory.org()
+    csv_file = write_csv(tmp_path / "m.csv", [member()])
+    xlsx_file = write_xlsx(tmp_path / "m.xlsx", [member()])
+    for args, message in (
+        ((csv_file, "--encoding", "nonsense"), "--encoding: unknown encoding 'nonsense'"),
+        ((csv_file, "--sheet", "会员"), "--sheet applies to XLSX files, not CSV"),
+        ((xlsx_file, "--encoding", "gbk"), "--encoding applies to CSV files, not XLSX"),
+    ):
+        run = registry("import", "members", *args, "--org", org.code)
+        assert run.exit_code == 2, args
+        assert message in run.output

@@ -37,6 +37,10 @@ class FileProblem(Exception):
     """The file cannot be processed at all: the import stops with exit status 1."""
 
 
+class OptionProblem(FileProblem):
+    """An option that does not fit the file (`--sheet` for a CSV): a usage error, exit 2."""
+
+
 class Chunk:
     """Consecutive data rows: their row numbers and cells exactly as read (as text), held as a
     frame (`row_no`, `cells`) and as Python lists on demand."""
@@ -183,10 +187,10 @@ def open_table(
         raise FileProblem(f"{path.name} is an Excel 97-2003 (.xls) file; save it as XLSX or CSV")
     if head.startswith(_XLSX_MAGIC) or path.suffix.lower() in {".xlsx", ".xlsm"}:
         if encoding:
-            raise FileProblem("--encoding applies to CSV files, not XLSX")
+            raise OptionProblem("--encoding applies to CSV files, not XLSX")
         return _open_xlsx(path, sheet, is_header)
     if sheet:
-        raise FileProblem("--sheet applies to XLSX files, not CSV")
+        raise OptionProblem("--sheet applies to XLSX files, not CSV")
     return _open_csv(path, encoding, is_header)
 
 
@@ -228,7 +232,7 @@ def _open_csv(
         try:
             encoding = codecs.lookup(encoding).name
         except LookupError:
-            raise FileProblem(f"unknown encoding {encoding!r}") from None
+            raise OptionProblem(f"--encoding: unknown encoding {encoding!r}") from None
         if encoding == "utf-8" and utf8.valid:
             with path.open("rb") as handle:
                 if handle.read(3) == codecs.BOM_UTF8:
