@@ -7,6 +7,7 @@ from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 
 from services.registry import migrate
+from services.registry.core import normalize
 from services.registry.core.db import make_engine, make_sessionmaker
 from services.registry.models import metadata
 from services.search.backends import facet_codes
@@ -132,6 +133,44 @@ def test_expert_rows_indexed_before_the_facet_codes_get_the_codes_the_backend_wr
             )
             for d in docs
         }
+    finally:
+        engine.dispose()
+        drop_database(server_url, url)
+
+
+def test_names_stored_with_spaces_between_chinese_characters_lose_them_with_history(
+    server_url: str,
+) -> None:
+    """0021 stores names as `normalize.person_name` gives them, recording each change in the
+    person's history and putting the person on the search outbox."""
+    url = create_database(server_url, "registry_migrations")
+    engine = make_engine(url, pool_size=1)
+    insert = sa.text(
+        "INSERT INTO person (id, name, expert_opt_in, status, version, discipline_codes,"
+        " research_fields, talent_tags) VALUES (gen_random_uuid(), :name, true, 'active', 1,"
+        " '{}', '{}', '{}')"
+    )
+    names = ["张 三", "欧阳 娜 娜", "Li Na", "张a 三", "王五"]
+    try:
+        migrate.upgrade(url, "0020_expert_facet_codes")
+        with engine.begin() as conn:
+            for name in names:
+                conn.execute(insert, {"name": name})
+        engine.dispose()
+        migrate.upgrade(url)
+        with engine.connect() as conn:
+            stored = dict(conn.execute(sa.text("SELECT name, version FROM person")).all())
+            history = conn.execute(
+                sa.text("SELECT old_value, new_value, source FROM change_history")
+            ).all()
+            queued = conn.scalar(sa.text("SELECT count(*) FROM search_outbox"))
+        assert stored == {"张三": 2, "欧阳娜娜": 2, "Li Na": 1, "张a 三": 1, "王五": 1}
+        assert sorted(history) == [
+            ("张 三", "张三", "migration:0021"),
+            ("欧阳 娜 娜", "欧阳娜娜", "migration:0021"),
+        ]
+        assert queued == 2
+        assert {normalize.person_name(name) for name in names} == set(stored)
     finally:
         engine.dispose()
         drop_database(server_url, url)
