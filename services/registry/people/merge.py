@@ -14,18 +14,24 @@ import uuid
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import delete, or_, select, update
+from sqlalchemy import delete, func, or_, select, update
 from sqlalchemy.orm import Session
 
 from services.search.outbox import enqueue_people
 
 from ..auth.models import Account
-from ..core import history
+from ..core import clock, history, ids
 from ..core.errors import Conflict, NotFound
 from ..core.models import ChangeRecord
 from ..core.security import PiiCipher
 from ..governance.models import BodySeat
-from ..memberships.models import Membership, MembershipApplication, MembershipCertificate
+from ..memberships import lifecycle
+from ..memberships.models import (
+    ClaimCode,
+    Membership,
+    MembershipApplication,
+    MembershipCertificate,
+)
 from ..orgs.models import Organisation
 from .models import DuplicateStatus, Person, PersonDuplicate
 from .service import SENSITIVE
@@ -100,6 +106,8 @@ def merge_people(
                 raise Conflict("both people have document numbers and they differ")
         else:
             number = pii.decrypt(other.id_number_enc, context=other.id.bytes)
+            if other.id_type == "resident_id":
+                _refuse_contradicting_resident_id(keep, number)
             masked, kind, bidx = other.id_number_masked, other.id_type, other.id_number_bidx
             other.id_number_enc = other.id_number_bidx = None
             other.id_number_masked = other.id_type = None
@@ -134,6 +142,10 @@ def merge_people(
         .values(entity_id=keep.id)
     ).rowcount
     session.execute(update(Account).where(Account.person_id == other.id).values(person_id=keep.id))
+    # Codes a society handed the member still let them claim the (kept) profile.
+    session.execute(
+        update(ClaimCode).where(ClaimCode.person_id == other.id).values(person_id=keep.id)
+    )
     _applications(session, keep.id, other.id)
     _seats(session, keep.id, other.id)
     now = datetime.now(UTC)
@@ -171,6 +183,8 @@ def _resolve_pairs(
         if (pair.person_id, pair.other_id) == (low, high):
             pair.status, pair.resolved_at, pair.resolved_by = DuplicateStatus.merged, now, actor
             continue
+        if pair.status != DuplicateStatus.open:
+            continue  # a record of what was decided, about the people as they were then
         third = pair.other_id if pair.person_id == other else pair.person_id
         a, b = sorted([keep, third])
         exists = session.scalar(
@@ -180,9 +194,37 @@ def _resolve_pairs(
         )
         if exists:
             session.delete(pair)
-        else:
-            pair.person_id, pair.other_id = a, b
+            continue
+        pair.person_id, pair.other_id = a, b
+        if _both_documented(session, a, b):  # two different documents: never the same person
+            pair.status, pair.resolved_at, pair.resolved_by = DuplicateStatus.dismissed, now, actor
     session.flush()
+
+
+def _both_documented(session: Session, a: uuid.UUID, b: uuid.UUID) -> bool:
+    session.flush()
+    documented = session.scalar(
+        select(func.count())
+        .select_from(Person)
+        .where(Person.id.in_([a, b]), Person.id_number_bidx.is_not(None))
+    )
+    return documented == 2
+
+
+def _refuse_contradicting_resident_id(keep: Person, number: str) -> None:
+    """A resident ID number states a birth date and a gender: the kept person must not hold
+    it under others (empty ones are filled from the merged person, whose number agrees)."""
+    stated = ids.parse_resident_id(number)
+    if keep.birth_date is not None and keep.birth_date != stated.birth_date:
+        raise Conflict(
+            "the resident ID number of the person to merge away gives another birth date than"
+            " the kept person's; correct one of them first"
+        )
+    if keep.gender is not None and keep.gender != stated.gender:
+        raise Conflict(
+            "the resident ID number of the person to merge away gives another gender than the"
+            " kept person's; correct one of them first"
+        )
 
 
 def _memberships(session: Session, keep: Person, other: Person, actor: str) -> tuple[int, int]:
@@ -234,6 +276,10 @@ def _memberships(session: Session, keep: Person, other: Person, actor: str) -> t
             )
         session.delete(theirs)
         session.flush()
+        status = lifecycle.computed_status(session, ours, clock.today())
+        if status != ours.status:  # the combined dates may put it in good standing again
+            changes.append(("status", ours.status, status))
+            ours.status = status
         ours.version += 1
         ours.updated_at = datetime.now(UTC)
         history.record(
