@@ -657,10 +657,26 @@ def test_pending_waits_for_approval_then_follows_the_dates(
     assert m["status"] == "pending"
     assert refresh(runtime, society, date(2027, 6, 1)) == {}
     problem(act(client, m, "renew", admin, reason="x"), 409)
+    with runtime.sessions.begin() as session:
+        session.execute(text("DELETE FROM search_outbox"))
     body = client.patch(
         f"{API}/memberships/{m['id']}", json={"status": "active"}, headers=admin
     ).json()
     assert (body["status"], body["status_override"]) == ("active", None)
+    # The approval is a change like any other: in the history, and the member's search
+    # document (which now lists the society) is rewritten.
+    with runtime.sessions() as session:
+        approved = session.execute(
+            text("SELECT old_value, new_value FROM change_history"
+                 " WHERE entity_id = :m AND field = 'status'"),
+            {"m": m["id"]},
+        ).all()  # fmt: skip
+        queued = session.scalar(
+            text("SELECT count(*) FROM search_outbox WHERE person_id = :p"),
+            {"p": m["person_id"]},
+        )
+    assert [tuple(row) for row in approved] == [("pending", "active")]
+    assert queued >= 1
     assert refresh(runtime, society, date(2027, 6, 1)) == {"lapsed": 1}
 
 

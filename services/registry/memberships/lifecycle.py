@@ -359,7 +359,7 @@ def set_override(
             if status == MembershipStatus.pending and membership.status != status:
                 raise InvalidField("status", "a membership cannot go back to pending")
         if membership.status == MembershipStatus.pending and status == MembershipStatus.active:
-            membership.status = MembershipStatus.active  # approved: the dates decide
+            values["status"] = MembershipStatus.active  # approved: the dates decide from now
         elif status != MembershipStatus.pending:
             if not reason:
                 raise InvalidField("reason", "required when the status is set by hand")
