@@ -17,7 +17,7 @@ from typing import Any, Protocol
 
 import psycopg
 from psycopg import sql
-from sqlalchemy import or_, select, text
+from sqlalchemy import bindparam, delete, func, insert, or_, select, text
 from sqlalchemy.orm import Session, sessionmaker
 
 from services.registry.core.db import transaction
@@ -27,7 +27,7 @@ from services.registry.people.models import Person
 
 from . import documents
 from .documents import ExpertSource
-from .outbox import enqueue_people
+from .outbox import SearchOutbox, enqueue_people
 
 BATCH = 2_000
 REBUILD_VERSION = 0  # any later outbox write (version = its id, always > 0) replaces a rebuilt doc
@@ -38,6 +38,8 @@ REBUILD_VERSION = 0  # any later outbox write (version = its id, always > 0) rep
 # database's by NTP; a minute also covers a request that prepares its objects before its first
 # statement. It only widens what is replayed, never what is missed beyond it.
 CLOCK_SKEW = timedelta(seconds=60)
+# How long a replay staged before a swap waits (`replay_if_interrupted`).
+REPLAY_GRACE = timedelta(minutes=5)
 
 # The oldest moment a change invisible to a snapshot taken right after this statement can be
 # stamped with: now, or the start of a transaction already open (it may commit later, with
@@ -64,35 +66,81 @@ def replay_point(sessions: sessionmaker[Session]) -> datetime:
 
 
 def replay_changes_since(sessions: sessionmaker[Session], since: datetime) -> int:
-    """Put people changed at or after `since` (from `replay_point`) back on the outbox.
+    """Put people changed at or after `since` (from `replay_point`) back on the outbox."""
+    with transaction(sessions) as session:
+        return replay_into(session, since)
+
+
+def replay_into(session: Session, since: datetime, *, due_in: timedelta | None = None) -> int:
+    """`replay_changes_since` in the caller's transaction (the postgres backend's swap, so that
+    the new tables and their replay commit together); with `due_in`, the rows wait that long
+    before the worker takes them.
 
     A person merged into another meanwhile is gone from `person` but may be in the snapshot:
     the kept person's `merged` history entry names them, so they are replayed too, and the
     worker removes them from the new index.
     """
-    with transaction(sessions) as session:
-        recent = or_(Person.updated_at >= since, Person.created_at >= since)
-        changed = set(session.scalars(select(Person.id).where(recent)))
-        merged_away = session.scalars(
-            select(ChangeRecord.new_value)
-            .join(Person, Person.id == ChangeRecord.entity_id)
-            .where(
-                recent,
-                ChangeRecord.entity == "person",
-                ChangeRecord.field == "merged",
-                ChangeRecord.changed_at >= since,
-            )
+    changed = _changed_since(session, since)
+    if due_in is None:
+        enqueue_people(session, changed)
+    elif changed:
+        session.execute(
+            insert(SearchOutbox).values(
+                person_id=bindparam("person_id"),
+                attempts=0,
+                next_attempt_at=func.now() + due_in,
+            ),
+            [{"person_id": person_id} for person_id in changed],
         )
-        changed |= {uuid.UUID(value) for value in merged_away if value}
-        changed |= set(
-            session.scalars(
-                select(Membership.person_id).where(
-                    or_(Membership.updated_at >= since, Membership.created_at >= since)
-                )
-            )
-        )
-        enqueue_people(session, sorted(changed))
     return len(changed)
+
+
+def _changed_since(session: Session, since: datetime) -> list[uuid.UUID]:
+    recent = or_(Person.updated_at >= since, Person.created_at >= since)
+    changed = set(session.scalars(select(Person.id).where(recent)))
+    merged_away = session.scalars(
+        select(ChangeRecord.new_value)
+        .join(Person, Person.id == ChangeRecord.entity_id)
+        .where(
+            recent,
+            ChangeRecord.entity == "person",
+            ChangeRecord.field == "merged",
+            ChangeRecord.changed_at >= since,
+        )
+    )
+    changed |= {uuid.UUID(value) for value in merged_away if value}
+    changed |= set(
+        session.scalars(
+            select(Membership.person_id).where(
+                or_(Membership.updated_at >= since, Membership.created_at >= since)
+            )
+        )
+    )
+    return sorted(changed)
+
+
+@contextmanager
+def replay_if_interrupted(sessions: sessionmaker[Session], since: datetime) -> Iterator[None]:
+    """Around a swap that PostgreSQL cannot commit with the replay (an OpenSearch alias): the
+    replay is put on the outbox first, due only after REPLAY_GRACE, and taken back when the
+    block (the swap and the caller's own replay) ends well. A block that fails, or a process
+    that dies in it, leaves those rows, which the worker takes when they fall due: harmless
+    if the swap did not happen. (A change both committed and drained between this and the
+    swap is not among them: a window of the swap's own milliseconds.)"""
+    with transaction(sessions) as session:
+        first = session.scalar(select(func.max(SearchOutbox.id))) or 0
+        replay_into(session, since, due_in=REPLAY_GRACE)
+        last = session.scalar(select(func.max(SearchOutbox.id))) or 0
+    yield
+    with transaction(sessions) as session:
+        session.execute(
+            delete(SearchOutbox).where(
+                SearchOutbox.id > first,
+                SearchOutbox.id <= last,
+                SearchOutbox.next_attempt_at > func.now(),
+                SearchOutbox.attempts == 0,
+            )
+        )
 
 
 # -- reading one snapshot ---------------------------------------------------------------------

@@ -15,6 +15,7 @@ from __future__ import annotations
 import logging
 import threading
 import uuid
+from typing import Any
 
 from sqlalchemy import case, delete, func, select, text, update
 from sqlalchemy.orm import Session, sessionmaker
@@ -23,7 +24,7 @@ from services.registry.core.db import transaction
 
 from . import documents
 from .outbox import SearchOutbox
-from .protocol import SearchBackend
+from .protocol import SearchBackend, SearchUnavailable
 
 log = logging.getLogger("registry.search.worker")
 
@@ -45,7 +46,12 @@ _BACKOFF = text(
 def drain_batch(
     sessions: sessionmaker[Session], backend: SearchBackend, *, batch_size: int = BATCH_SIZE
 ) -> int:
-    """Process one batch; returns how many outbox rows it settled (0: nothing due)."""
+    """Process one batch; returns how many outbox rows it settled (0: nothing due).
+
+    A batch the engine cannot take now (SearchUnavailable) waits whole. A batch that fails
+    otherwise (a document the engine refuses) is split in halves until the people at fault are
+    found: the others are written and settled, only the faulty ones wait and, after
+    MAX_ATTEMPTS, are parked (`registry search retry-failed`)."""
     with transaction(sessions) as session:
         rows = session.execute(
             select(SearchOutbox.id, SearchOutbox.person_id)
@@ -56,27 +62,61 @@ def drain_batch(
         ).all()
         if not rows:
             return 0
-        ids = [row.id for row in rows]
         people = sorted({row.person_id for row in rows})
         session.execute(_LOCK_PEOPLE, {"ids": people})
         version = session.scalar(_NEXT_VERSION)
-        versions: dict[uuid.UUID, int] = dict.fromkeys(people, version)
         try:
-            with session.begin_nested():
-                upserts, deletes = documents.load(session, versions)
-                backend.apply(session, upserts, deletes)
-        except Exception as exc:  # the engine or the data failed: keep the rows, retry later
-            _postpone(session, ids, exc)
+            failed = _write(session, backend, people, version)
+        except SearchUnavailable as exc:  # the engine is away: every row waits for it
+            _postpone(session, [row.id for row in rows], exc, park=False)
             return 0
-        session.execute(delete(SearchOutbox).where(SearchOutbox.id.in_(ids)))
-        return len(ids)
+        for exc, ids in _by_error(rows, failed):
+            _postpone(session, ids, exc, park=True)
+        done = [row.id for row in rows if row.person_id not in failed]
+        if done:
+            session.execute(delete(SearchOutbox).where(SearchOutbox.id.in_(done)))
+        return len(done)
 
 
-def _postpone(session: Session, ids: list[int], exc: Exception) -> None:
-    """One statement for the batch: count the attempt, back off, park rows out of attempts."""
+def _write(
+    session: Session, backend: SearchBackend, people: list[uuid.UUID], version: int
+) -> dict[uuid.UUID, Exception]:
+    """Write these people's documents, each half of a failing group on its own; returns the
+    people whose writes failed, with the error (SearchUnavailable is raised: no use splitting)."""
+    try:
+        with session.begin_nested():
+            upserts, deletes = documents.load(session, dict.fromkeys(people, version))
+            backend.apply(session, upserts, deletes)
+        return {}
+    except SearchUnavailable:
+        raise
+    except Exception as exc:
+        if len(people) == 1:
+            return {people[0]: exc}
+        middle = len(people) // 2
+        return _write(session, backend, people[:middle], version) | _write(
+            session, backend, people[middle:], version
+        )
+
+
+def _by_error(rows: Any, failed: dict[uuid.UUID, Exception]) -> list[tuple[Exception, list[int]]]:
+    """The outbox rows of the failed people, grouped by their error."""
+    groups: dict[int, tuple[Exception, list[int]]] = {}
+    for row in rows:
+        exc = failed.get(row.person_id)
+        if exc is not None:
+            groups.setdefault(id(exc), (exc, []))[1].append(row.id)
+    return list(groups.values())
+
+
+def _postpone(session: Session, ids: list[int], exc: Exception, *, park: bool) -> None:
+    """One statement for the rows: count the attempt, back off, and with `park` put rows out
+    of attempts aside. An engine that is away parks nothing: its rows wait, backing off up to
+    15 minutes, however long it takes to come back."""
     message = f"{type(exc).__name__}: {exc}"[:1000]
     log.warning("search indexing failed for %d outbox rows: %s", len(ids), type(exc).__name__)
     attempts = SearchOutbox.attempts + 1
+    parked = case((attempts >= MAX_ATTEMPTS, func.now()), else_=None) if park else None
     session.execute(
         update(SearchOutbox)
         .where(SearchOutbox.id.in_(ids))
@@ -84,7 +124,7 @@ def _postpone(session: Session, ids: list[int], exc: Exception) -> None:
             attempts=attempts,
             last_error=message,
             next_attempt_at=func.now() + _BACKOFF,
-            failed_at=case((attempts >= MAX_ATTEMPTS, func.now()), else_=None),
+            failed_at=parked,
         )
     )
 

@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 
 from services.registry import migrate
 from services.registry.app import create_app
@@ -265,3 +265,52 @@ def test_unreachable_engine_answers_503_while_writes_succeed_and_the_worker_catc
         assert back.count(None) == registry.eligible() == 3  # type: ignore[arg-type]
     finally:
         back.client.indices.delete(index=f"{back.alias}-v*", ignore=[404])
+
+
+def test_a_rebuild_that_dies_after_its_swap_still_replays_what_the_build_missed(
+    registry: Registry, backend: OpenSearchBackend, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (person,) = _people(registry, 1)
+    assert worker.drain(registry.runtime.sessions, backend) == 1
+    load = rebuild_module.searchable_batches
+
+    def load_then_change(sessions: Any, batch: int = rebuild_module.BATCH) -> Iterator[Any]:
+        yield from load(sessions, batch)
+        response = registry.client.patch(
+            f"/api/v1/people/{person.id}", json={"name": "改名专家"}, headers=registry.headers
+        )
+        assert response.status_code == 200, response.text
+        assert worker.drain(registry.runtime.sessions, backend) == 1  # into the old index
+
+    def died(*args: Any, **kwargs: Any) -> int:
+        raise KeyboardInterrupt("the reindex process died right after the swap")
+
+    monkeypatch.setattr(rebuild_module, "searchable_batches", load_then_change)
+    monkeypatch.setattr(rebuild_module, "replay_changes_since", died)
+    with pytest.raises(KeyboardInterrupt):
+        backend.rebuild(registry.runtime.sessions)
+    monkeypatch.undo()
+    stale = backend.get(None, person.id)  # type: ignore[arg-type]
+    assert stale is not None
+    assert stale.name == "专家0"  # the new index is live, loaded before the change
+    # What the replay would have queued was queued before the swap, due a few minutes later.
+    queued = [row for row in registry.outbox() if row.person_id == person.id]
+    assert queued
+    assert worker.drain(registry.runtime.sessions, backend) == 0  # not due yet
+    with registry.runtime.sessions.begin() as session:
+        session.execute(update(SearchOutbox).values(next_attempt_at=func.now()))
+    assert worker.drain(registry.runtime.sessions, backend) >= 1
+    doc = backend.get(None, person.id)  # type: ignore[arg-type]
+    assert doc is not None
+    assert doc.name == "改名专家"
+
+
+def test_a_rebuild_that_ends_well_leaves_no_staged_replay(
+    registry: Registry, backend: OpenSearchBackend
+) -> None:
+    _people(registry, 2)
+    worker.drain(registry.runtime.sessions, backend)
+    backend.rebuild(registry.runtime.sessions)
+    rows = registry.outbox()
+    assert rows  # the replay's own rows, due now
+    assert all(row.next_attempt_at - row.enqueued_at < rebuild_module.REPLAY_GRACE for row in rows)

@@ -18,7 +18,7 @@ from services.search.backends import postgres as postgres_module
 from services.search.backends.postgres import PostgresBackend, rebuild
 from services.search.documents import from_json, load, to_json
 from services.search.models import ExpertDoc
-from services.search.outbox import SearchOutbox
+from services.search.outbox import SearchOutbox, enqueue_people
 from services.search.rebuild import REBUILD_VERSION, replay_changes_since, replay_point
 from services.search.schemas import ExpertSearchRequest
 from services.search.service import search_experts
@@ -378,3 +378,44 @@ def test_a_sampled_rebuild_gives_the_common_words_complete_bitmaps(
         rows = PostgresBackend(row_path_limit=10**9)
         assert search_experts(session, bitmaps, request).total == 60
         assert search_experts(session, rows, request).total == 60
+
+
+def test_a_rebuild_stopped_at_its_swap_loses_no_change_drained_during_the_build(
+    runtime, factory, monkeypatch
+) -> None:  # type: ignore[no-untyped-def]
+    import pytest
+
+    from services.search import rebuild as rebuild_module
+
+    person = factory.person(name="重建崩溃", institution="甲大学", expert_opt_in=True)
+    worker.drain(runtime.sessions, runtime.search)
+    copy = rebuild_module.copy_documents
+
+    def copy_then_change(*args, **kwargs):  # type: ignore[no-untyped-def]
+        copied = copy(*args, **kwargs)
+        with runtime.sessions.begin() as session:  # drained into the old table
+            session.get(Person, person.id).institution = "乙大学"
+            session.flush()
+            session.execute(
+                text("UPDATE person SET updated_at = now() WHERE id = :p"), {"p": person.id}
+            )
+            enqueue_people(session, [person.id])
+        worker.drain(runtime.sessions, runtime.search)
+        return copied
+
+    def stopped(*args, **kwargs):  # type: ignore[no-untyped-def]
+        raise KeyboardInterrupt("the reindex was stopped at its swap")
+
+    monkeypatch.setattr(rebuild_module, "copy_documents", copy_then_change)
+    monkeypatch.setattr(rebuild_module, "replay_into", stopped)
+    with pytest.raises(KeyboardInterrupt):
+        rebuild(runtime.sessions)
+    monkeypatch.undo()
+    worker.drain(runtime.sessions, runtime.search)
+    with runtime.sessions() as session:
+        assert runtime.search.get(session, person.id).institution == "乙大学"
+    # And a rebuild that goes through holds the change as well.
+    rebuild(runtime.sessions)
+    worker.drain(runtime.sessions, runtime.search)
+    with runtime.sessions() as session:
+        assert runtime.search.get(session, person.id).institution == "乙大学"

@@ -16,6 +16,7 @@ from services.search import worker
 from services.search.backends.postgres import PostgresBackend
 from services.search.documents import ExpertDocument, load
 from services.search.outbox import SearchOutbox
+from services.search.protocol import SearchUnavailable
 
 from ..factories import Factory
 
@@ -159,6 +160,56 @@ def test_rows_that_keep_failing_are_parked_then_retried_on_request(runtime, fact
     assert worker.retry_failed(runtime.sessions) >= 1
     worker.drain(runtime.sessions, runtime.search)
     assert _indexed(runtime, person.id) is not None
+
+
+class EngineAway(PostgresBackend):
+    """A backend whose engine does not answer (an outage)."""
+
+    def apply(self, session, upserts, deletes) -> None:  # type: ignore[no-untyped-def]
+        raise SearchUnavailable("opensearch: ConnectionError")
+
+
+def _due_now(runtime) -> None:  # type: ignore[no-untyped-def]
+    with runtime.sessions.begin() as session:
+        session.execute(update(SearchOutbox).values(next_attempt_at=func.now()))
+
+
+def test_an_outage_longer_than_the_attempts_parks_nothing_and_is_caught_up(
+    runtime, factory
+) -> None:
+    person = factory.person(name="停机期间", expert_opt_in=True)
+    for _ in range(worker.MAX_ATTEMPTS + 3):
+        _due_now(runtime)
+        worker.drain(runtime.sessions, EngineAway())
+    ((_, attempts, parked),) = _outbox_rows(runtime, person.id)
+    assert (attempts, parked) == (worker.MAX_ATTEMPTS + 3, None)
+    _due_now(runtime)
+    worker.drain(runtime.sessions, runtime.search)
+    assert _indexed(runtime, person.id) is not None
+
+
+def test_a_document_the_engine_refuses_holds_back_only_its_own_rows(runtime, factory) -> None:
+    worker.drain(runtime.sessions, runtime.search)
+    refused = factory.person(name="坏文档", expert_opt_in=True)
+    others = [factory.person(name=f"无辜专家{i}", expert_opt_in=True) for i in range(5)]
+
+    class RefusesOne(PostgresBackend):
+        def apply(self, session, upserts, deletes) -> None:  # type: ignore[no-untyped-def]
+            if any(d.person_id == refused.id for d in upserts):
+                raise RuntimeError("opensearch bulk rejected 1 items: mapper_parsing_exception")
+            super().apply(session, upserts, deletes)
+
+    assert worker.drain(runtime.sessions, RefusesOne()) >= len(others)
+    assert all(_indexed(runtime, p.id) is not None for p in others)
+    assert all(_outbox_rows(runtime, p.id) == [] for p in others)
+    ((_, attempts, parked),) = _outbox_rows(runtime, refused.id)
+    assert (attempts, parked) == (1, None)
+    assert _indexed(runtime, refused.id) is None
+    with runtime.sessions() as session:
+        error = session.scalar(
+            select(SearchOutbox.last_error).where(SearchOutbox.person_id == refused.id)
+        )
+    assert "mapper_parsing_exception" in error
 
 
 def test_inline_drain_makes_a_change_searchable_within_a_second(settings, database_url) -> None:

@@ -445,7 +445,9 @@ class OpenSearchBackend:
         Rebuilt documents carry version 0 (rebuild.REBUILD_VERSION): outbox ids start at 1, so
         any outbox write, including one whose transaction committed after the load read its
         rows, replaces a rebuilt document. Changes drained into the old index while the new
-        one was loading are put back on the outbox after the swap, so they reach the new index.
+        one was loading are put back on the outbox after the swap, so they reach the new index
+        (and, should the process die right after the swap, a few minutes later: see
+        `rebuild.replay_if_interrupted`).
         """
         clock = time.monotonic()
         replay_from = rebuild_module.replay_point(sessions)  # before the build's snapshot
@@ -453,6 +455,7 @@ class OpenSearchBackend:
         new = self._create_index(with_alias=False, bulk_load=True)
         documents = 0
         old: list[str] = []
+        swapped = False
         try:
             for docs in rebuild_module.searchable_batches(sessions):
                 self._bulk(new, [_index_op(doc) for doc in docs], refresh="false")
@@ -484,14 +487,17 @@ class OpenSearchBackend:
             # One _aliases call: searches see the old index or the new one, never neither.
             actions_ = [{"remove": {"index": i, "alias": self.alias}} for i in old]
             actions_.append({"add": {"index": new, "alias": self.alias}})
-            self._call(self.client.indices.update_aliases, body={"actions": actions_})
+            with rebuild_module.replay_if_interrupted(sessions, replay_from):
+                self._call(self.client.indices.update_aliases, body={"actions": actions_})
+                swapped = True
+                replayed = rebuild_module.replay_changes_since(sessions, replay_from)
         except BaseException:
-            try:  # leave no half-built index behind; the live one was never touched
-                self.client.indices.delete(index=new, ignore=[404])
-            except Exception:
-                log.warning("could not delete the unfinished index %s", new)
+            if not swapped:  # leave no half-built index behind; the live one was never touched
+                try:
+                    self.client.indices.delete(index=new, ignore=[404])
+                except Exception:
+                    log.warning("could not delete the unfinished index %s", new)
             raise
-        replayed = rebuild_module.replay_changes_since(sessions, replay_from)
         for index in old:
             self._call(self.client.indices.delete, index=index, ignore=[404])
         self._ready = True

@@ -882,6 +882,10 @@ def rebuild(
                         f"ALTER TABLE {table} RENAME CONSTRAINT {table}_rebuild_pkey TO pk_{table}"
                     )
                 )
+            # Changes drained into the old tables during the build go back on the outbox in
+            # the swap's own transaction: no moment where the new tables lack them for good.
+            # The old tables are locked, so no drain writes there any more.
+            replayed = rebuild_module.replay_into(session, replay_from)
     except BaseException as exc:
         # Nothing half-built is left behind; the live tables were not touched. Best effort: a
         # failure here is noted on the original error (the next rebuild drops them anyway).
@@ -892,7 +896,6 @@ def rebuild(
         except Exception as cleanup:
             exc.add_note(f"dropping the rebuild's build tables failed too: {cleanup!r}")
         raise
-    replayed = rebuild_module.replay_changes_since(sessions, replay_from)
     return {
         "backend": "postgres",
         "documents": count,
