@@ -209,3 +209,18 @@ def test_options_that_do_not_fit_the_file_are_usage_errors(
         run = registry("import", "members", *args, "--org", org.code)
         assert run.exit_code == 2, args
         assert message in run.output
+
+
+def test_a_latin_name_in_capitals_is_the_same_holder_of_a_document(
+    registry, factory, tmp_path: Path
+) -> None:
+    first, second = factory.org(), factory.org()
+    row = member(姓名="John Smith", 证件类型="护照", 证件号码="E12345678", 性别="男")
+    registry("import", "members", write_csv(tmp_path / "a.csv", [row]), "--org", first.code)
+    capitals = {**row, "姓名": "JOHN SMITH", "会员编号": member()["会员编号"]}
+    twice = [capitals, {**capitals, "姓名": "john smith"}]
+    run = registry(
+        "import", "members", write_csv(tmp_path / "b.csv", twice), "--org", second.code, "--json"
+    )  # fmt: skip
+    summary = run.summary
+    assert (summary["matched_people"], summary["rejected"], summary["duplicate_rows"]) == (1, 0, 1)

@@ -234,7 +234,7 @@ def _first_rows(
     ).iter_rows():
         if doc is not None and doc in by_bidx:
             drop.add(row)
-            if by_bidx[doc] != name:  # as the database refuses it when the first row is stored
+            if by_bidx[doc].lower() != name.lower():  # as the database refuses it once stored
                 label = labels.get("name", "name")
                 rejected.append((row, [], f"{label}: {NAME_DIFFERS_FROM_DOCUMENT}"))
             continue
@@ -388,7 +388,8 @@ class MemberMerge:
                            AND (found.person_id IS NULL OR NOT found.has_doc)
                            AS needs_document,
                        CASE
-                           WHEN d.id IS NOT NULL AND d.name <> s.name THEN %(name_doc)s
+                           WHEN d.id IS NOT NULL AND lower(d.name) <> lower(s.name)
+                                THEN %(name_doc)s
                            WHEN found.id_type = 'resident_id'
                                 AND s.gender <> found.gender THEN %(gender_doc)s
                            WHEN found.id_type = 'resident_id'
