@@ -224,3 +224,29 @@ def test_a_latin_name_in_capitals_is_the_same_holder_of_a_document(
     )  # fmt: skip
     summary = run.summary
     assert (summary["matched_people"], summary["rejected"], summary["duplicate_rows"]) == (1, 0, 1)
+
+
+def test_a_persons_later_row_counts_when_their_first_is_refused_wherever_chunks_end(
+    registry, factory, db, tmp_path: Path
+) -> None:
+    outcomes = []
+    for chunk_rows in (100, 10_000):
+        org = factory.org()
+        holder = member(会员编号=f"TAKEN{chunk_rows}")
+        registry("import", "members", write_csv(tmp_path / "h.csv", [holder]), "--org", org.code)
+        person = member(会员编号=holder["会员编号"])  # row 2: the number is the holder's
+        again = {**person, "会员编号": ""}  # row 102: the same person, nothing wrong
+        errors = tmp_path / f"errors{chunk_rows}.csv"
+        rows = [person, *(member() for _ in range(99)), again]
+        run = registry(
+            "import", "members", write_csv(tmp_path / "m.csv", rows), "--org", org.code,
+            "--chunk-rows", str(chunk_rows), "--errors", errors, "--json",
+        )  # fmt: skip
+        db.rollback()
+        imported = db.scalar(
+            text("SELECT count(*) FROM person WHERE phone = :p"), {"p": person["手机"]}
+        )
+        refused = [int(row["row_number"]) for row in read_errors(errors)]
+        summary = run.summary
+        outcomes.append((imported, refused, summary["duplicate_rows"], summary["created_people"]))
+    assert outcomes[0] == outcomes[1] == (1, [2], 0, 100)

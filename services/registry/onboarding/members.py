@@ -144,6 +144,20 @@ class Prepared:
     rejected: list[tuple[int, list[str], str]]
     duplicates: int
     raw_by_row: Mapping[int, list[str]]
+    # Rows held back as repeats of an earlier row of the chunk (its leader), by leader: staged
+    # after all should the database refuse the leader (`MemberMerge.merge`).
+    held: pl.DataFrame | None = None
+    leaders: dict[int, list[int]] = field(default_factory=dict)
+
+    def held_behind(self, refused: set[int]) -> list[int]:
+        """The rows held back behind leaders the database refused."""
+        return sorted(r for leader in refused & self.leaders.keys() for r in self.leaders[leader])
+
+    def restaged(self, rows: list[int], labels: dict[str, str]) -> Prepared:
+        """Held-back rows prepared as a chunk of their own (the first of them leads)."""
+        assert self.held is not None
+        held = self.held.filter(pl.col("row_no").is_in(rows))
+        return _staged(held, labels, [], self.numbers, self.raw_by_row)
 
 
 @dataclass
@@ -189,28 +203,46 @@ def prepare(checked: Checked, pii: PiiCipher, labels: dict[str, str]) -> Prepare
         id_masked=spread(pl.Series([mask_document(v) for v in numbers], dtype=pl.String)),
         id_enc=spread(pl.Series(sealed, dtype=pl.Binary)),
     )
-    keep = _first_rows(frame, labels, rejected)
+    return _staged(frame.select(STAGE_COLUMNS), labels, rejected, plain, checked.raw_by_row)
+
+
+def _staged(
+    frame: pl.DataFrame,
+    labels: dict[str, str],
+    rejected: list[tuple[int, list[str], str]],
+    numbers: dict[int, str],
+    raw_by_row: Mapping[int, list[str]],
+) -> Prepared:
+    """The chunk's staged rows (`STAGE_COLUMNS`) after the first-row-wins rule."""
+    before = len(rejected)
+    keep, leaders = _first_rows(frame, labels, rejected)
+    held = None
+    staged = frame
     if keep is not None:
-        frame = frame.filter(keep)
+        staged = frame.filter(keep)
+        held = frame.filter(~keep)
     buffer = io.BytesIO()
-    frame.select(STAGE_COLUMNS).write_csv(buffer, include_header=False)
+    staged.write_csv(buffer, include_header=False)
     rejected.sort(key=lambda item: item[0])
     return Prepared(
         csv=buffer.getvalue(),
-        rows=frame.height,
-        numbers=plain,
+        rows=staged.height,
+        numbers=numbers,
         rejected=rejected,
-        duplicates=n - frame.height - (len(rejected) - len(checked.rejected)),
-        raw_by_row=checked.raw_by_row,
+        duplicates=frame.height - staged.height - (len(rejected) - before),
+        raw_by_row=raw_by_row,
+        held=held,
+        leaders=leaders,
     )
 
 
 def _first_rows(
     frame: pl.DataFrame, labels: dict[str, str], rejected: list[tuple[int, list[str], str]]
-) -> pl.Series | None:
-    """Which rows are the first of their person in the chunk, by the database's rules; a member
-    number given twice to different names rejects the later row. Only rows sharing a key with
-    another row need looking at, so the loop runs over a handful, not the chunk."""
+) -> tuple[pl.Series | None, dict[int, list[int]]]:
+    """Which rows are the first of their person in the chunk, by the database's rules, and for
+    each such leader the later rows of its person (held back); a member number given twice to
+    different names rejects the later row. Only rows sharing a key with another row need
+    looking at, so the loop runs over a handful, not the chunk."""
     shared = (frame["id_bidx"].is_duplicated() & frame["id_bidx"].is_not_null()) | (
         frame["member_no"].is_duplicated() & frame["member_no"].is_not_null()
     )
@@ -223,20 +255,24 @@ def _first_rows(
         ).to_series()  # fmt: skip
         shared = shared | (keys.is_duplicated() & keys.is_not_null())
     if not shared.any():
-        return None
+        return None, {}
     candidates = frame.filter(shared)
     drop: set[int] = set()
-    by_bidx: dict[str, str] = {}  # the name the document's first row gives
-    by_contact: dict[tuple[Any, ...], list[bool]] = {}
+    leaders: dict[int, list[int]] = {}
+    by_bidx: dict[str, tuple[int, str]] = {}  # the first row of a document, and its name
+    by_contact: dict[tuple[Any, ...], list[tuple[int, bool]]] = {}
     by_member_no: dict[str, tuple[int, str, bool]] = {}
     for row, name, birth, phone, email, number, doc in candidates.select(
         "row_no", "name", "birth_date", "phone", "email", "member_no", "id_bidx"
     ).iter_rows():
         if doc is not None and doc in by_bidx:
             drop.add(row)
-            if by_bidx[doc].lower() != name.lower():  # as the database refuses it once stored
+            first_row, first_name = by_bidx[doc]
+            if first_name.lower() != name.lower():  # as the database refuses it once stored
                 label = labels.get("name", "name")
                 rejected.append((row, [], f"{label}: {NAME_DIFFERS_FROM_DOCUMENT}"))
+            else:
+                leaders.setdefault(first_row, []).append(row)
             continue
         contacts = []
         if birth is not None:
@@ -245,8 +281,13 @@ def _first_rows(
             if email is not None:
                 contacts.append(("e", name, birth, email))
         # Rule 2 joins rows when at most one of them has a document.
-        if any(key in by_contact and (doc is None or not all(by_contact[key])) for key in contacts):
+        joined = [
+            key for key in contacts
+            if key in by_contact and (doc is None or not all(d for _, d in by_contact[key]))
+        ]  # fmt: skip
+        if joined:
             drop.add(row)
+            leaders.setdefault(by_contact[joined[0]][0][0], []).append(row)
             continue
         if number is not None and number in by_member_no:
             first_row, first_name, first_doc = by_member_no[number]
@@ -254,14 +295,16 @@ def _first_rows(
             if first_name != name or (doc is not None and first_doc):
                 label = labels.get("member_no", "member_no")
                 rejected.append((row, [], f"{label}: also given to row {first_row}"))
+            else:
+                leaders.setdefault(first_row, []).append(row)
             continue
         if doc is not None:
-            by_bidx[doc] = name
+            by_bidx[doc] = (row, name)
         for key in contacts:
-            by_contact.setdefault(key, []).append(doc is not None)
+            by_contact.setdefault(key, []).append((row, doc is not None))
         if number is not None:
             by_member_no[number] = (row, name, doc is not None)
-    return ~frame["row_no"].is_in(list(drop))
+    return ~frame["row_no"].is_in(list(drop)), leaders
 
 
 class MemberMerge:
@@ -288,6 +331,7 @@ class MemberMerge:
         self.source = source
         self.actor = actor
         self.pii = pii
+        self.labels = labels
         self.label = lambda name: labels.get(name, name)
         # Chunks of tens of thousands of rows: let sorts and hashes stay in memory, and the
         # staging tables in local buffers (possible only before this session touches a
@@ -355,6 +399,16 @@ class MemberMerge:
         else:
             result.counts = dict.fromkeys(COUNTS, 0)
         result.counts["duplicate_rows"] += prepared.duplicates
+        # A person's later rows were held back behind their first; if the database refused
+        # that one, the next is judged in its place, as it would be in a chunk of its own.
+        refused = {row_no for row_no, _, _ in rejected}
+        held = prepared.held_behind(refused)
+        if held:
+            again = self.merge(prepared.restaged(held, self.labels))
+            for key, value in again.counts.items():
+                result.counts[key] += value
+            result.counts["duplicate_rows"] -= len(held)
+            rejected += again.rejected
         for i, (row_no, cells, reason) in enumerate(rejected):
             if not cells:
                 rejected[i] = (row_no, prepared.raw_by_row.get(row_no, []), reason)
