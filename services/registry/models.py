@@ -38,7 +38,7 @@ from .memberships.models import (
 )
 from .onboarding.models import ImportBatch
 from .orgs.models import Organisation
-from .people.models import Person, PersonDuplicate
+from .people.models import Person, PersonAlias, PersonDuplicate
 
 __all__ = [
     "Account",
@@ -69,6 +69,7 @@ __all__ = [
     "Nomination",
     "Organisation",
     "Person",
+    "PersonAlias",
     "PersonDuplicate",
     "Programme",
     "RateLimitCounter",

@@ -142,3 +142,58 @@ def test_a_chain_of_merges_keeps_the_record_of_each(registry, factory, db, tmp_p
     merged = _pairs(registry, "merged")
     assert frozenset((a, b)) in merged
     assert frozenset((b, c)) in merged
+
+
+def _merge_pair(registry, name: str) -> tuple[str, str]:  # type: ignore[no-untyped-def]
+    out = registry("people", "duplicates", "--json", "--limit", "10000").stdout.splitlines()
+    pair = next(p for p in map(json.loads, out) if name in (p["person_name"], p["other_name"]))
+    run = registry("people", "merge", pair["person_id"], pair["other_id"])
+    assert run.exit_code == 0, run.output
+    return pair["person_id"], pair["other_id"]
+
+
+def _members_of(db, org_code: str) -> list[str]:  # type: ignore[no-untyped-def]
+    db.rollback()
+    return db.scalars(
+        text("SELECT m.person_id::text FROM membership m JOIN organisation o ON o.id = m.org_id"
+             " WHERE o.code = :c"),
+        {"c": org_code},
+    ).all()  # fmt: skip
+
+
+def test_the_society_of_a_merged_profile_finds_the_kept_person_on_its_next_import(
+    registry, factory, db, tmp_path: Path
+) -> None:
+    """By contact (the same name, other contacts), by member number (a variant of the name)
+    and by document (the merged profile held it, under a variant of the name)."""
+    born = date(1973, 5, 6)
+    cases = {
+        "contact": (
+            member(姓名="夏侯惇然", birth=born, gender_en="male", 证件类型="", 证件号码="",
+                   会员编号=""),
+            {"手机": phone(), "邮箱": "xh@example.cn"},
+        ),
+        "member number": (
+            member(姓名="上官明远", birth=born, gender_en="male", 证件类型="", 证件号码=""),
+            {"姓名": "上官明沅", "手机": phone(), "邮箱": "", "会员编号": "X1"},
+        ),
+        "document": (
+            member(姓名="司徒文静", birth=born, gender_en="female", 证件类型="", 证件号码=""),
+            {"姓名": "司徒文菁", "手机": phone(), "邮箱": "", "证件类型": "居民身份证",
+             "证件号码": resident_id(born, "female")},
+        ),
+    }  # fmt: skip
+    for case, (keep, changes) in cases.items():
+        a, b = factory.org(), factory.org()
+        other = {**keep, **changes}
+        _import(registry, a, tmp_path, "a.csv", [keep])
+        listed_by_b = write_csv(tmp_path / "b.csv", [other])
+        _import(registry, b, tmp_path, "b.csv", [other])
+        kept, _ = _merge_pair(registry, keep["姓名"])
+        run = registry("import", "members", listed_by_b, "--org", b.code, "--json")
+        summary = run.summary
+        assert (summary["created_people"], summary["rejected"], summary["matched_people"]) == (
+            0, 0, 1,
+        ), case  # fmt: skip
+        assert _members_of(db, b.code) == [kept], case
+        assert all(kept not in pair for pair in _pairs(registry)), case  # not proposed again

@@ -190,7 +190,7 @@ def _match_or_create(
         )
         existing = people_service.find_by_document(session, pii, identity)
         if existing is not None:
-            if existing.name != inline.name:
+            if not people_service.known_by(session, existing, inline.name):
                 raise InvalidField(
                     "person.name", "differs from the name registered with this document number"
                 )

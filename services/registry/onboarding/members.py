@@ -307,6 +307,35 @@ def _first_rows(
     return ~frame["row_no"].is_in(list(drop)), leaders
 
 
+@dataclass(frozen=True)
+class _AliasProbes:
+    """The judge's clauses that also match the names and contacts people are known by
+    (`person_alias`, written by merges); empty while there are none, so that an import into a
+    registry without merges pays nothing for them."""
+
+    contact: str = ""
+    name_known: str = ""
+    name_differs: str = ""
+
+    @classmethod
+    def of(cls, conn: psycopg.Connection[Any]) -> _AliasProbes:
+        if conn.execute("SELECT EXISTS (SELECT 1 FROM person_alias)").fetchone() != (True,):
+            return cls()
+        return cls(
+            contact="""
+                UNION ALL
+                SELECT {probe} FROM person_alias a JOIN person p ON p.id = a.person_id
+                WHERE d.id IS NULL AND s.birth_date IS NOT NULL
+                  AND a.name = s.name AND a.birth_date = s.birth_date
+                  AND (a.phone = s.phone OR a.email = s.email)
+                  AND (s.id_bidx IS NULL OR p.id_number_bidx IS NULL)""",
+            name_known="OR EXISTS (SELECT 1 FROM person_alias a"
+            " WHERE a.person_id = p.id AND a.name = s.name)",
+            name_differs="AND NOT EXISTS (SELECT 1 FROM person_alias a"
+            " WHERE a.person_id = d.id AND lower(a.name) = lower(s.name))",
+        )
+
+
 class MemberMerge:
     """The per-chunk SQL, on one connection inside the import's single transaction.
 
@@ -425,11 +454,13 @@ class MemberMerge:
         first-row-wins window stay narrow (a whole person record per row made the
         re-import of an unchanged file sort and copy hundreds of megabytes)."""
         label = self.label
+        alias = _AliasProbes.of(self.conn)
         probe = (
             "p.id, p.name, p.gender, p.birth_date, p.id_type, "
             "p.id_number_bidx IS NOT NULL AS has_doc, p.expert_opt_in, "
             f"{person_differs('p')} AS differs"
         )
+        alias_contact = alias.contact.replace("{probe}", probe)
         self._exec(
             f"""
             INSERT INTO import_state (row_no, person_id, matched_by, membership_id,
@@ -443,7 +474,7 @@ class MemberMerge:
                            AS needs_document,
                        CASE
                            WHEN d.id IS NOT NULL AND lower(d.name) <> lower(s.name)
-                                THEN %(name_doc)s
+                                {alias.name_differs} THEN %(name_doc)s
                            WHEN found.id_type = 'resident_id'
                                 AND s.gender <> found.gender THEN %(gender_doc)s
                            WHEN found.id_type = 'resident_id'
@@ -471,7 +502,8 @@ class MemberMerge:
                       AND p.name = s.name AND p.birth_date = s.birth_date
                       AND (p.phone = s.phone OR p.email = s.email)
                       AND (s.id_bidx IS NULL OR p.id_number_bidx IS NULL)
-                    ORDER BY p.id LIMIT 1
+                    {alias_contact}
+                    ORDER BY 1 LIMIT 1
                 ) c ON true
                 LEFT JOIN LATERAL (
                     -- the membership here of the person found so far
@@ -504,7 +536,7 @@ class MemberMerge:
                 LEFT JOIN LATERAL (
                     SELECT {probe} FROM person p
                     WHERE d.id IS NULL AND c.id IS NULL AND held.person_id IS NOT NULL
-                      AND p.id = held.person_id AND p.name = s.name
+                      AND p.id = held.person_id AND (p.name = s.name {alias.name_known})
                       AND (s.id_bidx IS NULL OR p.id_number_bidx IS NULL)
                     LIMIT 1
                 ) n ON true

@@ -5,7 +5,8 @@ OTHER's document number moves to KEEP when KEEP has none (two different document
 people: refused); OTHER's memberships move to KEEP, and where both belong to the same
 organisation the two memberships become one (gaps filled, earliest join date, latest expiry)
 whose history includes the other's; OTHER's history and sign-in accounts move to KEEP; then
-OTHER's profile is removed, and the duplicate record says `merged`.
+OTHER's profile is removed, and the duplicate record says `merged`. KEEP is also known by
+OTHER's name and contacts from then on (`PersonAlias`): imports match them as KEEP's own.
 """
 
 from __future__ import annotations
@@ -33,7 +34,7 @@ from ..memberships.models import (
     MembershipCertificate,
 )
 from ..orgs.models import Organisation
-from .models import DuplicateStatus, Person, PersonDuplicate
+from .models import DuplicateStatus, Person, PersonAlias, PersonDuplicate
 from .service import SENSITIVE
 
 _FILL = (
@@ -130,6 +131,7 @@ def merge_people(
         changes.append(("expert_opt_in", False, True))
         keep.expert_opt_in = True
 
+    _aliases(session, keep, other)
     moved, combined = _memberships(session, keep, other, actor)
     # The kept person's `created` entry is read from its oldest changes: store it as a row
     # before the other's history joins them, so the merge cannot change how it reads.
@@ -167,6 +169,27 @@ def merge_people(
         "moved_history": moved_history,
         "changed_fields": [name for name, _, _ in changes if name != "merged"],
     }
+
+
+def _aliases(session: Session, keep: Person, other: Person) -> None:
+    """KEEP is also known by OTHER's name and contacts (and by those OTHER was known by), so
+    that imports listing OTHER find KEEP (onboarding/members.py)."""
+    session.execute(
+        update(PersonAlias).where(PersonAlias.person_id == other.id).values(person_id=keep.id)
+    )
+    own = (keep.name, keep.birth_date, keep.phone, keep.email)
+    if (other.name, other.birth_date, other.phone, other.email) != own:
+        session.add(
+            PersonAlias(
+                person_id=keep.id,
+                name=other.name,
+                birth_date=other.birth_date,
+                phone=other.phone,
+                email=other.email,
+                source=f"merge:{other.id}",
+            )
+        )
+    session.flush()
 
 
 def _resolve_pairs(

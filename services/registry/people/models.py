@@ -133,3 +133,21 @@ class PersonDuplicate(SQLModel, table=True):
     created_at: datetime = created_field()
     resolved_at: datetime | None = timestamp_field()
     resolved_by: str | None = Field(default=None, max_length=128)
+
+
+class PersonAlias(SQLModel, table=True):
+    """A name and contacts a person is also known by: those of a profile merged into theirs.
+    An import matches a row to the person by them too, so that the society that listed the
+    merged profile finds the person again instead of creating it anew."""
+
+    __tablename__ = "person_alias"
+    __table_args__ = (Index(None, "name", "birth_date"), Index(None, "person_id"))
+
+    id: int | None = Field(default=None, sa_type=BigInteger, primary_key=True)
+    person_id: uuid.UUID = Field(foreign_key="person.id", ondelete="CASCADE")
+    name: str = Field(sa_type=Text)
+    birth_date: date | None = None
+    phone: str | None = Field(default=None, max_length=24)
+    email: str | None = Field(default=None, max_length=254)
+    source: str = Field(max_length=128)
+    created_at: datetime = created_field()

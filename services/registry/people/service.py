@@ -22,7 +22,7 @@ from ..core.pagination import like_escape
 from ..core.security import PiiCipher, mask_document, mask_email, mask_phone
 from ..memberships.models import Membership
 from ..orgs.models import Organisation
-from .models import IdType, Person, RegionOfOrigin
+from .models import IdType, Person, PersonAlias, RegionOfOrigin
 from .schemas import PersonCreate, PersonFields, PersonIdentity, PersonRead, PersonUpdate
 
 # A unique Index() takes the convention's ix_ prefix.
@@ -88,6 +88,15 @@ def seal_identity(person: Person, identity: Identity, pii: PiiCipher) -> None:
 def find_by_document(session: Session, pii: PiiCipher, identity: Identity) -> Person | None:
     bidx = pii.blind_index(identity.id_type, identity.number)
     return session.scalar(select(Person).where(Person.id_number_bidx == bidx))
+
+
+def known_by(session: Session, person: Person, name: str) -> bool:
+    """Whether the person goes by this name: their own (a Latin one in any letter case) or one
+    of a profile merged into theirs (`PersonAlias`), as imports match names."""
+    if person.name.lower() == name.lower():
+        return True
+    aliases = select(PersonAlias.name).where(PersonAlias.person_id == person.id)
+    return any(alias.lower() == name.lower() for alias in session.scalars(aliases))
 
 
 def visible(principal: Principal, permission: Permission) -> ColumnElement[bool]:
