@@ -658,7 +658,9 @@ def test_pending_waits_for_approval_then_follows_the_dates(
     assert refresh(runtime, society, date(2027, 6, 1)) == {}
     problem(act(client, m, "renew", admin, reason="x"), 409)
     with runtime.sessions.begin() as session:
-        session.execute(text("DELETE FROM search_outbox"))
+        session.execute(
+            text("DELETE FROM search_outbox WHERE person_id = :p"), {"p": m["person_id"]}
+        )
     body = client.patch(
         f"{API}/memberships/{m['id']}", json={"status": "active"}, headers=admin
     ).json()

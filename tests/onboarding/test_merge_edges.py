@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from datetime import date
 from pathlib import Path
 
@@ -84,16 +85,19 @@ def test_a_claim_code_of_the_merged_person_now_claims_the_kept_profile(
     _import(registry, a, tmp_path, "a.csv", [keep])
     _import(registry, b, tmp_path, "b.csv", [other])
     keep_id, other_id = _id(db, "独孤求败", str(born)), _id(db, "独孤求拜", str(born))
+    code_hash = os.urandom(32)
     db.execute(
         text("INSERT INTO claim_code (id, person_id, code_hash, created_by, created_at,"
-             " expires_at) VALUES (gen_random_uuid(), :o, '\\x0102', 'staff', now(),"
+             " expires_at) VALUES (gen_random_uuid(), :o, :h, 'staff', now(),"
              " now() + interval '30 days')"),
-        {"o": other_id},
+        {"o": other_id, "h": code_hash},
     )  # fmt: skip
     db.commit()
     assert registry("people", "merge", keep_id, other_id).exit_code == 0
     db.rollback()
-    owners = db.scalars(text("SELECT person_id::text FROM claim_code")).all()
+    owners = db.scalars(
+        text("SELECT person_id::text FROM claim_code WHERE code_hash = :h"), {"h": code_hash}
+    ).all()
     assert owners == [keep_id]
 
 
