@@ -92,7 +92,8 @@ def test_group_members_are_keyed_by_uscc(registry, factory, db, tmp_path: Path) 
             "统一社会信用代码": a_uscc(3).lower(),
             "会员编号": "G2",
         },
-        {"单位名称": "重复", "统一社会信用代码": a_uscc(2)},
+        {"单位名称": "中国航天科技集团有限公司", "统一社会信用代码": a_uscc(3), "会员编号": "G2"},
+        {"单位名称": "重复", "统一社会信用代码": a_uscc(2)},  # other values: refused
         {"单位名称": "坏代码", "统一社会信用代码": "91110108000000000X"},
     ]
     path = write_xlsx(tmp_path / "groups.xlsx", rows, header=header)
@@ -100,8 +101,10 @@ def test_group_members_are_keyed_by_uscc(registry, factory, db, tmp_path: Path) 
     s = registry(
         "import", "group-members", path, "--org", org.code, "--errors", errors, "--json"
     ).summary
-    assert (s["rows"], s["created_memberships"], s["duplicate_rows"], s["rejected"]) == (4, 2, 1, 1)
-    assert read_errors(errors)[0]["reason"].startswith("统一社会信用代码:")
+    assert (s["rows"], s["created_memberships"], s["duplicate_rows"], s["rejected"]) == (5, 2, 1, 2)
+    reasons = [e["reason"] for e in read_errors(errors)]
+    assert reasons[0] == "统一社会信用代码: also on row 2 with other values"
+    assert reasons[1].startswith("统一社会信用代码:")
     db.rollback()
     stored = db.execute(
         text(
@@ -117,3 +120,69 @@ def test_group_members_are_keyed_by_uscc(registry, factory, db, tmp_path: Path) 
         0,
         2,
     )
+
+
+def _groups(db, org_id) -> list[tuple]:  # type: ignore[no-untyped-def]
+    db.rollback()
+    return [
+        tuple(row)
+        for row in db.execute(
+            text(
+                "SELECT name, status, seats, joined_on IS NOT NULL FROM group_membership"
+                " WHERE org_id = :o ORDER BY name"
+            ),
+            {"o": org_id},
+        )
+    ]
+
+
+def test_group_members_seats_are_imported_and_checked(registry, factory, db, tmp_path) -> None:
+    org = factory.org()
+    header = ["单位名称", "统一社会信用代码", "席位数"]
+    rows = [
+        ["甲单位", a_uscc(101), "5"], ["乙单位", a_uscc(102), ""], ["丙单位", a_uscc(103), "三"],
+        ["丁单位", a_uscc(104), "1001"], ["戊单位", a_uscc(105), "０"],
+    ]  # fmt: skip
+    errors = tmp_path / "e.csv"
+    path = write_csv(tmp_path / "g.csv", rows, header=header)
+    s = registry(
+        "import", "group-members", path, "--org", org.code, "--errors", errors, "--json"
+    ).summary
+    assert (s["created_memberships"], s["rejected"], s["unknown_columns"]) == (3, 2, [])
+    assert [e["row_number"] for e in read_errors(errors)] == ["4", "5"]
+    # New members are joined today, as through the API; an empty cell leaves the default seat.
+    assert set(_groups(db, org.id)) == {
+        ("乙单位", "active", 1, True), ("戊单位", "active", 0, True), ("甲单位", "active", 5, True),
+    }  # fmt: skip
+    edited = write_csv(tmp_path / "g2.csv", [["甲单位", a_uscc(101), "7"]], header=header)
+    again = registry("import", "group-members", edited, "--org", org.code, "--json").summary
+    assert again["updated_memberships"] == 1
+    assert ("甲单位", "active", 7, True) in _groups(db, org.id)
+
+
+def test_a_renewal_by_import_takes_the_status_its_dates_give_within_the_cap(
+    registry, factory, db, tmp_path
+) -> None:
+    org = factory.org()
+    header = ["单位名称", "统一社会信用代码", "有效期至"]
+    first = [["甲单位", a_uscc(201), "2035-12-31"], ["乙单位", a_uscc(202), "2020-12-31"],
+             ["丙单位", a_uscc(203), "2020-12-31"]]  # fmt: skip
+    registry("import", "group-members", write_csv(tmp_path / "g.csv", first, header=header),
+             "--org", org.code)  # fmt: skip
+    statuses = {name: status for name, status, _, _ in _groups(db, org.id)}
+    assert statuses == {"甲单位": "active", "乙单位": "lapsed", "丙单位": "lapsed"}
+    db.execute(
+        text("UPDATE membership_policy SET group_member_cap = 2 WHERE org_id = :o"),
+        {"o": org.id},
+    )
+    db.commit()
+    renewed = [["乙单位", a_uscc(202), "2036-12-31"], ["丙单位", a_uscc(203), "2036-12-31"]]
+    errors = tmp_path / "e.csv"
+    s = registry(
+        "import", "group-members", write_csv(tmp_path / "g2.csv", renewed, header=header),
+        "--org", org.code, "--errors", errors, "--json",
+    ).summary  # fmt: skip
+    assert (s["updated_memberships"], s["rejected"]) == (1, 1)
+    assert read_errors(errors)[0]["reason"].startswith("group_member_cap:")
+    statuses = {name: status for name, status, _, _ in _groups(db, org.id)}
+    assert statuses == {"甲单位": "active", "乙单位": "active", "丙单位": "lapsed"}

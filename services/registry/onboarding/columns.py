@@ -69,6 +69,7 @@ GROUP_MEMBER_COLUMNS = (
     Column("contact_name", ("联系人", "contact_name")),
     Column("contact_phone", ("联系电话", "contact_phone", "联系人手机")),
     Column("contact_email", ("联系邮箱", "contact_email")),
+    Column("seats", ("席位数", "seats", "席位", "代表名额")),
 )
 
 

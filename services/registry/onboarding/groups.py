@@ -1,15 +1,24 @@
 """Group member lists (团体会员): institutions keyed by their USCC, upserted per organisation.
 
 A society has hundreds or thousands of group members, so rows are validated one by one with
-the API's field types and written through the ORM, a chunk at a time; the first row of a USCC
-in the file wins, later ones count as `duplicate_rows`."""
+the API's field types and written through the ORM, a chunk at a time. The first row of a USCC
+in the file that is written wins; a later one with the same values counts as a repeat
+(`duplicate_rows`), one with other values is refused. New members get the API's defaults (joined
+today unless lapsed), and every member the status its dates give, within the cap (总量控制)."""
 
 from __future__ import annotations
 
 from datetime import UTC, date, datetime
 from typing import Annotated, Any
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, ValidationError, model_validator
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    ValidationError,
+    model_validator,
+)
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -22,8 +31,10 @@ from .orgs import pydantic_reasons
 
 FIELDS = (
     "name", "grade", "member_no", "region_code", "contact_name", "contact_phone",
-    "contact_email", "joined_on", "valid_until",
+    "contact_email", "joined_on", "valid_until", "seats",
 )  # fmt: skip
+# Statuses set by hand, which the dates do not change (status_refresh.GROUP_STATUS_RULE).
+_HELD = {"pending", "suspended", "terminated"}
 
 
 def _label(fn):  # type: ignore[no-untyped-def]
@@ -43,12 +54,20 @@ class GroupMemberRow(BaseModel):
     contact_email: Email | None = None
     joined_on: AnyDate | None = None
     valid_until: AnyDate | None = None
+    seats: Annotated[int, _label(normalize.fold), Field(ge=0, le=1000)] | None = None
 
     @model_validator(mode="after")
     def _dates_in_order(self) -> GroupMemberRow:
         if self.joined_on and self.valid_until and self.valid_until < self.joined_on:
             raise ValueError("valid_until must not be before joined_on")
         return self
+
+
+def _dated_status(status: str, valid_until: date | None, today: date) -> str:
+    """The status the dates give a group member (as the nightly refresh does)."""
+    if status in _HELD:
+        return status
+    return "active" if valid_until is None or valid_until >= today else "lapsed"
 
 
 def parse(cells: list[str], header: HeaderMap) -> GroupMemberRow | str:
@@ -68,7 +87,7 @@ def write_chunk(
     rows: list[tuple[int, GroupMemberRow]],
     *,
     org_id: Any,
-    seen: set[str],
+    seen: dict[str, tuple[int, GroupMemberRow]],
     counts: dict[str, int],
     actor: str,
     source: str,
@@ -90,9 +109,19 @@ def write_chunk(
             )
         )
     }
+    today = date.today()
+    cap_reason = (
+        "group_member_cap: the society has {counted} group members and its cap is {cap}"
+        " (总量控制); end one or raise the cap first"
+    )
     for row_no, row in rows:
-        if row.uscc in seen:
-            counts["duplicate_rows"] += 1
+        first = seen.get(row.uscc)
+        if first is not None:
+            if first[1] == row:
+                counts["duplicate_rows"] += 1
+            else:
+                label = labels.get("uscc", "uscc")
+                rejected.append((row_no, f"{label}: also on row {first[0]} with other values"))
             continue
         if row.member_no:
             holder = session.scalar(
@@ -107,28 +136,19 @@ def write_chunk(
                     (row_no, f"{labels.get('member_no', 'member_no')}: taken by {holder}")
                 )
                 continue
-        seen.add(row.uscc)
         group = existing.get(row.uscc)
         if group is None:
-            valid_until: date | None = row.valid_until
-            status = "lapsed" if valid_until and valid_until < date.today() else "active"
+            status = _dated_status("active", row.valid_until, today)
             if cap is not None and status in group_service.COUNTED:
                 if counted >= cap:
-                    seen.discard(row.uscc)
-                    rejected.append(
-                        (row_no, f"group_member_cap: the society has {counted} group members"
-                         f" and its cap is {cap} (总量控制); end one or raise the cap first")
-                    )  # fmt: skip
+                    rejected.append((row_no, cap_reason.format(counted=counted, cap=cap)))
                     continue
                 counted += 1
-            group = GroupMembership(
-                org_id=org_id,
-                uscc=row.uscc,
-                name=row.name,
-                grade=row.grade or GroupGrade.member,
-                status=status,
-                **{f: getattr(row, f) for f in FIELDS if f not in {"name", "grade"}},
-            )
+            values = {f: getattr(row, f) for f in FIELDS if getattr(row, f) is not None}
+            values.setdefault("grade", GroupGrade.member)
+            if "joined_on" not in values and status != "lapsed":
+                values["joined_on"] = today  # as the API does
+            group = GroupMembership(org_id=org_id, uscc=row.uscc, status=status, **values)
             session.add(group)
             session.flush()
             history.record(
@@ -136,6 +156,8 @@ def write_chunk(
                 changes=[("created", None, row.name)], actor=actor, source=source,
             )  # fmt: skip
             counts["created_memberships"] += 1
+            seen[row.uscc] = (row_no, row)
+            existing[row.uscc] = group
             continue
         changes = []
         for name in FIELDS:
@@ -149,6 +171,22 @@ def write_chunk(
                 (row_no, f"{labels.get('valid_until', 'valid_until')}: before joined_on")
             )
             continue
+        # A renewal (a later valid_until) puts a lapsed member in good standing again, within
+        # the cap; an expiry in the past lapses it.
+        status = _dated_status(group.status, group.valid_until, today)
+        if status != group.status:
+            was_counted = group.status in group_service.COUNTED
+            if status in group_service.COUNTED and not was_counted and cap is not None:
+                if counted >= cap:
+                    session.expire(group)
+                    rejected.append((row_no, cap_reason.format(counted=counted, cap=cap)))
+                    continue
+                counted += 1
+            elif was_counted and status not in group_service.COUNTED:
+                counted -= 1
+            changes.append(("status", group.status, status))
+            group.status = status
+        seen[row.uscc] = (row_no, row)
         if not changes:
             counts["unchanged"] += 1
             continue

@@ -534,7 +534,7 @@ def import_group_members(engine: Engine, pii: PiiCipher, request: ImportRequest)
     def work(session, table, header, batch, org, errors, summary):  # type: ignore[no-untyped-def]
         counts = {"created_memberships": 0, "updated_memberships": 0, "unchanged": 0,
                   "duplicate_rows": 0}  # fmt: skip
-        seen: set[str] = set()
+        seen: dict[str, tuple[int, groups.GroupMemberRow]] = {}
         for chunk in table.chunks(min(request.chunk_rows, 5_000)):
             valid: list[tuple[int, groups.GroupMemberRow]] = []
             rejected: list[tuple[int, list[str], str]] = []
