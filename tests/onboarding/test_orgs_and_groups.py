@@ -186,3 +186,29 @@ def test_a_renewal_by_import_takes_the_status_its_dates_give_within_the_cap(
     assert read_errors(errors)[0]["reason"].startswith("group_member_cap:")
     statuses = {name: status for name, status, _, _ in _groups(db, org.id)}
     assert statuses == {"甲单位": "active", "乙单位": "active", "丙单位": "lapsed"}
+
+
+def test_an_organisation_code_repeated_with_other_values_is_refused_and_repeats_share_its_fate(
+    registry, db, tmp_path
+) -> None:
+    same, orphan = unique_code("D"), unique_code("E")
+    rows = [
+        [same, "中国力学学会", "全国学会", ""],
+        [same, "中国化学会", "全国学会", ""],  # other values: refused
+        [same, "中国力学学会", "全国学会", ""],  # an exact repeat
+        [orphan, "甲学会", "全国学会", "NO-SUCH"],  # refused: unknown parent
+        [orphan, "甲学会", "全国学会", "NO-SUCH"],  # its exact repeat: refused with it
+    ]
+    path = write_csv(tmp_path / "o.csv", rows, header=["代码", "名称", "类型", "上级代码"])
+    errors = tmp_path / "e.csv"
+    s = registry("import", "orgs", path, "--errors", errors, "--json").summary
+    assert (s["rows"], s["created_orgs"], s["duplicate_rows"], s["rejected"]) == (5, 1, 1, 3)
+    assert [(e["row_number"], e["reason"]) for e in read_errors(errors)] == [
+        ("3", "代码: also on row 2 with other values"),
+        ("5", "上级代码: no organisation has this code"),
+        ("6", "上级代码: no organisation has this code"),
+    ]
+    db.rollback()
+    assert db.scalar(text("SELECT name FROM organisation WHERE code = :c"), {"c": same}) == (
+        "中国力学学会"
+    )

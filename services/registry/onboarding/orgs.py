@@ -1,6 +1,8 @@
 """Organisation lists: validated with the API's own schema, parents before children, upserted
 by code with field history. Organisation lists are small (thousands of rows), so the valid rows
-are held in memory to order them by parent; members use the streaming path instead."""
+are held in memory to order them by parent; members use the streaming path instead. A code
+repeated with other values is refused; an exact repeat counts as `duplicate_rows` and shares
+the fate of the first row (refused with it)."""
 
 from __future__ import annotations
 
@@ -37,10 +39,22 @@ class OrgRows:
 
     valid: list[tuple[int, OrgCreate]] = field(default_factory=list)
     codes: dict[str, int] = field(default_factory=dict)
+    first: dict[str, OrgCreate] = field(default_factory=dict)  # a code's first row
+    repeats: dict[str, list[int]] = field(default_factory=dict)  # rows repeating it exactly
     counts: dict[str, int] = field(
         default_factory=lambda: {"created_orgs": 0, "updated_orgs": 0, "unchanged": 0,
                                  "duplicate_rows": 0}
     )  # fmt: skip
+
+    def valid_row(self, code: str) -> int:
+        return next(row_no for row_no, data in self.valid if data.code == code)
+
+    def refused(self, row_no: int, code: str, reason: str) -> list[tuple[int, str]]:
+        """The rejection of a code's first row, and of its exact repeats with it."""
+        self.codes[code] = -1
+        repeats = self.repeats.pop(code, [])
+        self.counts["duplicate_rows"] -= len(repeats)
+        return [(row_no, reason), *((r, reason) for r in repeats)]
 
 
 def check_row(cells: list[str], header: HeaderMap, row_no: int, rows: OrgRows) -> str | None:
@@ -59,10 +73,15 @@ def check_row(cells: list[str], header: HeaderMap, row_no: int, rows: OrgRows) -
         data = OrgCreate(**values)
     except ValidationError as exc:
         return pydantic_reasons(exc, header.labels)
-    if data.code in rows.codes:
+    if data.code in rows.first:
+        if rows.first[data.code] != data:
+            label = header.labels.get("code", "code")
+            return f"{label}: also on row {rows.valid_row(data.code)} with other values"
         rows.counts["duplicate_rows"] += 1
+        rows.repeats.setdefault(data.code, []).append(row_no)
         return None
     rows.codes[data.code] = row_no
+    rows.first[data.code] = data
     rows.valid.append((row_no, data))
     return None
 
@@ -82,19 +101,18 @@ def write(
                 if parent in rows.codes and rows.codes[parent] != -1:
                     waiting.append((row_no, data))  # its parent comes later in the file
                     continue
-                rejected.append((row_no, f"{labels['parent_code']}: no organisation has this code"))
-                rows.codes[data.code] = -1
+                reason = f"{labels['parent_code']}: no organisation has this code"
+                rejected += rows.refused(row_no, data.code, reason)
                 progressed = True
                 continue
             reason = _upsert(session, data, rows, actor=actor, source=source, labels=labels)
             if reason:
-                rejected.append((row_no, reason))
-                rows.codes[data.code] = -1
+                rejected += rows.refused(row_no, data.code, reason)
             progressed = True
         if not progressed:  # a cycle of parents: none of them can go first
-            rejected.extend(
-                (row_no, f"{labels['parent_code']}: parents form a cycle") for row_no, _ in waiting
-            )
+            for row_no, data in waiting:
+                reason = f"{labels['parent_code']}: parents form a cycle"
+                rejected += rows.refused(row_no, data.code, reason)
             break
         pending = waiting
     return sorted(rejected)
