@@ -212,3 +212,24 @@ def test_an_organisation_code_repeated_with_other_values_is_refused_and_repeats_
     assert db.scalar(text("SELECT name FROM organisation WHERE code = :c"), {"c": same}) == (
         "中国力学学会"
     )
+
+
+def test_an_organisation_is_refused_where_the_tree_has_no_place_for_its_kind(
+    registry, db, tmp_path
+) -> None:
+    province, county = unique_code("P"), unique_code("K")
+    rows = [
+        [province, "某省科协", "省级科协", ""],
+        [county, "某县科协", "县科协", province],
+        [unique_code("S"), "某县力学学会", "全国学会", county],  # a society of the county: fits
+        [unique_code("Q"), "另一省科协", "省级科协", county],  # a province below a county
+        [unique_code("F"), "中国科协", "中国科协", county],  # the federation below anything
+    ]
+    path = write_csv(tmp_path / "o.csv", rows, header=["代码", "名称", "类型", "上级代码"])
+    errors = tmp_path / "e.csv"
+    s = registry("import", "orgs", path, "--errors", errors, "--json").summary
+    assert (s["created_orgs"], s["rejected"]) == (3, 2)
+    assert [(e["row_number"], e["reason"]) for e in read_errors(errors)] == [
+        ("5", "上级代码: a provincial_association cannot sit below a local_association"),
+        ("6", "上级代码: a federation cannot sit below a local_association"),
+    ]

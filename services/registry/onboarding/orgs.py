@@ -140,7 +140,10 @@ def _upsert(
     org = org_service.by_code(session, data.code)
     if org is None:
         # Parents are ordered before their children, so the parent exists by now.
-        org_service.add(session, data, actor=actor, source=source)
+        try:
+            org_service.add(session, data, actor=actor, source=source)
+        except ProblemError as exc:  # no place in the tree for its kind below that parent
+            return _reason(exc, labels)
         rows.counts["created_orgs"] += 1
         return None
     changes: list[tuple[str, Any, Any]] = []
@@ -148,8 +151,8 @@ def _upsert(
         # Checked (and the subtree's paths rewritten) before any field is set.
         try:
             changes.extend(org_service._move(session, org, data.parent_code))
-        except ProblemError as exc:  # a parent below the organisation itself
-            return f"{labels['parent_code']}: {exc.errors[0].reason if exc.errors else exc}"
+        except ProblemError as exc:  # a parent below the organisation itself, or no place
+            return _reason(exc, labels)
     for name in FIELDS:
         value = getattr(data, name)
         if value is not None and getattr(org, name) != value:
@@ -167,3 +170,11 @@ def _upsert(
     )  # fmt: skip
     rows.counts["updated_orgs"] += 1
     return None
+
+
+def _reason(exc: ProblemError, labels: dict[str, str]) -> str:
+    """A refusal of the organisation service as an error-file reason, under the file's label."""
+    if not exc.errors:
+        return str(exc)
+    error = exc.errors[0]
+    return f"{labels.get(error.field, error.field)}: {error.reason}"

@@ -13,7 +13,7 @@ from ..core import history
 from ..core.errors import Conflict, InvalidField, NotFound, register_unique
 from ..core.ids import uuid7
 from ..core.pagination import like_escape
-from .models import Organisation
+from .models import Organisation, OrgKind
 from .schemas import OrgCreate, OrgRead, OrgUpdate
 
 register_unique("uq_organisation_code", "code", "an organisation with this code exists")
@@ -68,6 +68,41 @@ def create(session: Session, *, principal: Principal, data: OrgCreate) -> OrgRea
     return to_read(org, data.parent_code)
 
 
+# Where each kind sits in the federation's tree (DOMAIN.md): provincial associations below
+# the federation, city and county associations below their province's (or a city's);
+# societies (national, or provincial and local ones registered with an association),
+# university, enterprise and park associations below the federation or an association; nothing
+# below a society or those three. Any kind but the federation's may stand at the top of a
+# partial tree, and the federation has no parent.
+_ASSOCIATIONS = frozenset(
+    {OrgKind.federation, OrgKind.provincial_association, OrgKind.local_association}
+)
+ALLOWED_PARENTS: dict[str, frozenset[str]] = {
+    OrgKind.federation: frozenset(),
+    OrgKind.provincial_association: frozenset({OrgKind.federation}),
+    OrgKind.local_association: frozenset(
+        {OrgKind.provincial_association, OrgKind.local_association}
+    ),
+    **dict.fromkeys(
+        (
+            OrgKind.national_society,
+            OrgKind.university_association,
+            OrgKind.enterprise_association,
+            OrgKind.park_association,
+        ),
+        _ASSOCIATIONS,
+    ),
+}
+
+
+def check_place(kind: str, parent_kind: str | None, field: str = "parent_code") -> None:
+    """Refuse an organisation of `kind` below a parent of `parent_kind` where the tree has no
+    such place (a national society below a county association would give the county's
+    administrators the society's scope)."""
+    if parent_kind is not None and parent_kind not in ALLOWED_PARENTS.get(kind, frozenset()):
+        raise InvalidField(field, f"a {kind} cannot sit below a {parent_kind}")
+
+
 def add(session: Session, data: OrgCreate, *, actor: str, source: str) -> Organisation:
     """A new organisation below its parent, with its `created` history entry (the API and the
     import both add organisations this way)."""
@@ -78,6 +113,7 @@ def add(session: Session, data: OrgCreate, *, actor: str, source: str) -> Organi
         parent = by_code(session, data.parent_code)
         if parent is None:
             raise InvalidField("parent_code", "no organisation has this code")
+        check_place(data.kind, parent.kind)
         parent_id, path = parent.id, parent.path + path
     org = Organisation(
         id=org_id,
@@ -145,6 +181,8 @@ def update_org(session: Session, *, principal: Principal, code: str, data: OrgUp
     for name in ("status", "name"):
         if name in fields and fields[name] is None:
             raise InvalidField(name, "cannot be cleared")
+    if "kind" in fields and fields["kind"] != org.kind:
+        _check_new_kind(session, org, fields["kind"])
     changes = history.assign(org, fields)
     if "parent_code" in data.model_fields_set:
         changes.extend(_move(session, org, data.parent_code))
@@ -159,6 +197,17 @@ def update_org(session: Session, *, principal: Principal, code: str, data: OrgUp
     )
     parent_code = session.scalar(select(Organisation.code).where(Organisation.id == org.parent_id))
     return to_read(org, parent_code)
+
+
+def _check_new_kind(session: Session, org: Organisation, kind: str) -> None:
+    """A changed kind must fit the organisation's parent, and its children must fit it."""
+    parent_kind = session.scalar(select(Organisation.kind).where(Organisation.id == org.parent_id))
+    check_place(kind, parent_kind, "kind")
+    for child_kind in set(
+        session.scalars(select(Organisation.kind).where(Organisation.parent_id == org.id))
+    ):
+        if kind not in ALLOWED_PARENTS.get(child_kind, frozenset()):
+            raise InvalidField("kind", f"a {child_kind} below it cannot sit below a {kind}")
 
 
 def _move(
@@ -176,6 +225,7 @@ def _move(
             raise InvalidField("parent_code", "no organisation has this code")
         if parent.path.startswith(org.path):
             raise InvalidField("parent_code", "an organisation cannot sit below itself")
+        check_place(org.kind, parent.kind)
         new_prefix, new_parent_id = parent.path, parent.id
     old_path = org.path
     new_path = new_prefix + org.id.hex + "/"
