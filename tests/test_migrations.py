@@ -150,7 +150,7 @@ def test_names_stored_with_spaces_between_chinese_characters_lose_them_with_hist
         " research_fields, talent_tags) VALUES (gen_random_uuid(), :name, true, 'active', 1,"
         " '{}', '{}', '{}')"
     )
-    names = ["张 三", "欧阳 娜 娜", "Li Na", "张a 三", "王五"]
+    names = ["张 三", "欧阳 娜 娜", "Li Na", "张a 三", "王五", "王 \U0002c317"]
     try:
         migrate.upgrade(url, "0020_expert_facet_codes")
         with engine.begin() as conn:
@@ -164,12 +164,15 @@ def test_names_stored_with_spaces_between_chinese_characters_lose_them_with_hist
                 sa.text("SELECT old_value, new_value, source FROM change_history")
             ).all()
             queued = conn.scalar(sa.text("SELECT count(*) FROM search_outbox"))
-        assert stored == {"张三": 2, "欧阳娜娜": 2, "Li Na": 1, "张a 三": 1, "王五": 1}
+        assert stored == {
+            "张三": 2, "欧阳娜娜": 2, "Li Na": 1, "张a 三": 1, "王五": 1, "王\U0002c317": 2,
+        }  # fmt: skip
         assert sorted(history) == [
             ("张 三", "张三", "migration:0021"),
             ("欧阳 娜 娜", "欧阳娜娜", "migration:0021"),
+            ("王 \U0002c317", "王\U0002c317", "migration:0021"),
         ]
-        assert queued == 2
+        assert queued == 3
         assert {normalize.person_name(name) for name in names} == set(stored)
     finally:
         engine.dispose()

@@ -22,7 +22,7 @@ branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
 # The CJK ranges of services.registry.core.normalize, as PostgreSQL regular expressions.
-_CJK = "[\\u3400-\\u4dbf\\u4e00-\\u9fff\\uf900-\\ufaff]"
+_CJK = "[\\u3007\\u3400-\\u4dbf\\u4e00-\\u9fff\\uf900-\\ufaff\\U00020000-\\U0003134f]"
 SPACE_IN_CJK = f"(?<={_CJK}) (?={_CJK})"
 
 

@@ -44,7 +44,7 @@ def decode_cursor(cursor: str, fingerprint: str) -> tuple[float, uuid.UUID]:
         score, person_id, owner = float(data["s"]), uuid.UUID(data["id"]), data["f"]
         if not math.isfinite(score):
             raise ValueError("not a score")
-    except (binascii.Error, ValueError, KeyError, TypeError, AttributeError):
+    except (binascii.Error, ValueError, KeyError, TypeError, AttributeError, OverflowError):
         raise InvalidField("cursor", "malformed cursor; pass next_cursor back unchanged") from None
     if owner != fingerprint:
         raise InvalidField("cursor", "the cursor belongs to a different query")

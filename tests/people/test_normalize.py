@@ -403,3 +403,12 @@ def test_residence_permits_of_hong_kong_macao_and_taiwan_residents_are_accepted(
 def test_resident_id_before_1900_is_refused() -> None:
     with pytest.raises(ValueError, match="1900"):
         ids.parse_resident_id(resident_with_check("11010118991231001"))
+
+
+@pytest.mark.parametrize(
+    ("typed", "stored"),
+    [("张　三", "张三"), (" 欧阳 娜娜 ", "欧阳娜娜"), ("王 \U0002c317", "王\U0002c317"),
+     ("Li  Na", "Li Na"), ("张 a 三", "张 a 三")],
+)  # fmt: skip
+def test_names_lose_the_spaces_between_chinese_characters(typed, stored) -> None:
+    assert normalize.person_name(typed) == stored

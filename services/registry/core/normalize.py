@@ -36,7 +36,8 @@ def fold_text(value: str) -> str:
     return _SPACES.sub(" ", text).strip()
 
 
-_CJK = "\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff"
+# Ideographs of every block names are written in (the supplementary planes' too) and 〇.
+_CJK = "\u3007\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\U00020000-\U0003134f"
 _SPACE_IN_CJK = re.compile(f"(?<=[{_CJK}]) (?=[{_CJK}])")
 
 
