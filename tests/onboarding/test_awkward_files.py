@@ -250,3 +250,64 @@ def test_a_persons_later_row_counts_when_their_first_is_refused_wherever_chunks_
         summary = run.summary
         outcomes.append((imported, refused, summary["duplicate_rows"], summary["created_people"]))
     assert outcomes[0] == outcomes[1] == (1, [2], 0, 100)
+
+
+def _outcome(registry, org, tmp_path: Path, rows: list[dict], chunk_rows: int) -> tuple:  # type: ignore[no-untyped-def]
+    errors = tmp_path / f"errors{chunk_rows}.csv"
+    run = registry(
+        "import", "members", write_csv(tmp_path / "m.csv", rows), "--org", org.code,
+        "--chunk-rows", str(chunk_rows), "--errors", errors, "--json",
+    )  # fmt: skip
+    s = run.summary
+    reasons = [(e["row_number"], e["reason"]) for e in read_errors(errors)]
+    return s["matched_people"], s["created_people"], s["rejected"], s["duplicate_rows"], reasons
+
+
+def test_the_registered_name_after_a_refused_misspelling_is_matched_wherever_chunks_end(
+    registry, factory, tmp_path: Path
+) -> None:
+    outcomes = []
+    for chunk_rows in (100, 10_000):
+        registered_in, org = factory.org(), factory.org()
+        holder = member()
+        registry("import", "members", write_csv(tmp_path / "h.csv", [holder]),
+                 "--org", registered_in.code)  # fmt: skip
+        wrong = {**holder, "姓名": holder["姓名"] + "某", "会员编号": member()["会员编号"]}
+        right = {**holder, "会员编号": member()["会员编号"]}
+        rows = [wrong, *(member() for _ in range(99)), right]  # rows 2 and 102
+        outcomes.append(_outcome(registry, org, tmp_path, rows, chunk_rows))
+    assert outcomes[0] == outcomes[1]
+    assert outcomes[0] == (
+        1, 99, 1, 0, [("2", "姓名: differs from the name registered with this document number")]
+    )  # fmt: skip
+
+
+def test_a_name_in_other_capitals_is_judged_by_the_database_wherever_chunks_end(
+    registry, factory, tmp_path: Path
+) -> None:
+    outcomes = []
+    for chunk_rows in (100, 10_000):
+        org = factory.org()
+        first = member(姓名="İlhan Kaya", 证件类型="护照", 证件号码=f"U{chunk_rows:08d}", 性别="男")
+        later = {**first, "姓名": "ILHAN KAYA", "会员编号": member()["会员编号"]}
+        rows = [first, *(member() for _ in range(99)), later]
+        outcomes.append(_outcome(registry, org, tmp_path, rows, chunk_rows))
+    assert outcomes[0] == outcomes[1]
+
+
+def test_a_thousand_copies_of_a_refused_row_are_refused_together(
+    registry, factory, tmp_path: Path
+) -> None:
+    registered_in, org = factory.org(), factory.org()
+    holder = member()
+    registry("import", "members", write_csv(tmp_path / "h.csv", [holder]),
+             "--org", registered_in.code)  # fmt: skip
+    wrong = {**holder, "姓名": holder["姓名"] + "某", "会员编号": ""}
+    errors = tmp_path / "e.csv"
+    run = registry(
+        "import", "members", write_csv(tmp_path / "m.csv", [wrong] * 1200), "--org", org.code,
+        "--errors", errors, "--json",
+    )  # fmt: skip
+    assert run.exit_code == 0
+    assert (run.summary["rejected"], run.summary["duplicate_rows"]) == (1200, 0)
+    assert len(read_errors(errors)) == 1200

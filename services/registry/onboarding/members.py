@@ -144,14 +144,29 @@ class Prepared:
     rejected: list[tuple[int, list[str], str]]
     duplicates: int
     raw_by_row: Mapping[int, list[str]]
-    # Rows held back as repeats of an earlier row of the chunk (its leader), by leader: staged
-    # after all should the database refuse the leader (`MemberMerge.merge`).
+    # Rows held back behind an earlier row of the chunk (their leader), by leader: repeats of
+    # it, staged after all should the database refuse the leader, and rows giving its document
+    # under another name, judged after it whatever becomes of it (`MemberMerge.merge`).
     held: pl.DataFrame | None = None
     leaders: dict[int, list[int]] = field(default_factory=dict)
+    after: dict[int, list[int]] = field(default_factory=dict)
 
-    def held_behind(self, refused: set[int]) -> list[int]:
-        """The rows held back behind leaders the database refused."""
-        return sorted(r for leader in refused & self.leaders.keys() for r in self.leaders[leader])
+    def held_behind(
+        self, refused: dict[int, str]
+    ) -> tuple[list[tuple[int, list[str], str]], list[int]]:
+        """After a pass: the held rows settled by it (exact copies of a refused leader are
+        refused with it), and those to judge next (the other repeats of refused leaders, and
+        every row given another name)."""
+        settled: list[tuple[int, list[str], str]] = []
+        again = [row for rows in self.after.values() for row in rows]
+        for leader in refused.keys() & self.leaders.keys():
+            cells = self.raw_by_row.get(leader)
+            for row in self.leaders[leader]:
+                if cells is not None and self.raw_by_row.get(row) == cells:
+                    settled.append((row, cells, refused[leader]))
+                else:
+                    again.append(row)
+        return settled, sorted(again)
 
     def restaged(self, rows: list[int], labels: dict[str, str]) -> Prepared:
         """Held-back rows prepared as a chunk of their own (the first of them leads)."""
@@ -215,7 +230,7 @@ def _staged(
 ) -> Prepared:
     """The chunk's staged rows (`STAGE_COLUMNS`) after the first-row-wins rule."""
     before = len(rejected)
-    keep, leaders = _first_rows(frame, labels, rejected)
+    keep, leaders, after = _first_rows(frame, labels, rejected)
     held = None
     staged = frame
     if keep is not None:
@@ -233,16 +248,19 @@ def _staged(
         raw_by_row=raw_by_row,
         held=held,
         leaders=leaders,
+        after=after,
     )
 
 
 def _first_rows(
     frame: pl.DataFrame, labels: dict[str, str], rejected: list[tuple[int, list[str], str]]
-) -> tuple[pl.Series | None, dict[int, list[int]]]:
-    """Which rows are the first of their person in the chunk, by the database's rules, and for
-    each such leader the later rows of its person (held back); a member number given twice to
-    different names rejects the later row. Only rows sharing a key with another row need
-    looking at, so the loop runs over a handful, not the chunk."""
+) -> tuple[pl.Series | None, dict[int, list[int]], dict[int, list[int]]]:
+    """Which rows are the first of their person in the chunk, by the database's rules; for
+    each such leader the later rows of its person (held back), and the rows giving its
+    document under another name (left to the database, which knows the registered name and
+    its aliases, once the leader is written); a member number given twice to different names
+    rejects the later row. Only rows sharing a key with another row need looking at, so the
+    loop runs over a handful, not the chunk."""
     shared = (frame["id_bidx"].is_duplicated() & frame["id_bidx"].is_not_null()) | (
         frame["member_no"].is_duplicated() & frame["member_no"].is_not_null()
     )
@@ -255,10 +273,11 @@ def _first_rows(
         ).to_series()  # fmt: skip
         shared = shared | (keys.is_duplicated() & keys.is_not_null())
     if not shared.any():
-        return None, {}
+        return None, {}, {}
     candidates = frame.filter(shared)
     drop: set[int] = set()
     leaders: dict[int, list[int]] = {}
+    after: dict[int, list[int]] = {}
     by_bidx: dict[str, tuple[int, str]] = {}  # the first row of a document, and its name
     by_contact: dict[tuple[Any, ...], list[tuple[int, bool]]] = {}
     by_member_no: dict[str, tuple[int, str, bool]] = {}
@@ -268,11 +287,7 @@ def _first_rows(
         if doc is not None and doc in by_bidx:
             drop.add(row)
             first_row, first_name = by_bidx[doc]
-            if first_name.lower() != name.lower():  # as the database refuses it once stored
-                label = labels.get("name", "name")
-                rejected.append((row, [], f"{label}: {NAME_DIFFERS_FROM_DOCUMENT}"))
-            else:
-                leaders.setdefault(first_row, []).append(row)
+            (leaders if first_name == name else after).setdefault(first_row, []).append(row)
             continue
         contacts = []
         if birth is not None:
@@ -304,7 +319,7 @@ def _first_rows(
             by_contact.setdefault(key, []).append((row, doc is not None))
         if number is not None:
             by_member_no[number] = (row, name, doc is not None)
-    return ~frame["row_no"].is_in(list(drop)), leaders
+    return ~frame["row_no"].is_in(list(drop)), leaders, after
 
 
 @dataclass(frozen=True)
@@ -394,6 +409,26 @@ class MemberMerge:
         self.conn.execute(query, params or {})  # type: ignore[arg-type]
 
     def merge(self, prepared: Prepared) -> ChunkResult:
+        """Merge a chunk, then the rows it held back that a pass leaves to judge (see
+        `Prepared.held_behind`), a pass at a time: as if each had come in a chunk of its own."""
+        result = self._merge_pass(prepared)
+        current, latest = prepared, result.rejected
+        while True:
+            settled, held = current.held_behind({row: why for row, _, why in latest})
+            result.counts["duplicate_rows"] -= len(settled) + len(held)
+            result.rejected += settled
+            if not held:
+                break
+            current = current.restaged(held, self.labels)
+            again = self._merge_pass(current)
+            for key, value in again.counts.items():
+                result.counts[key] += value
+            result.rejected += again.rejected
+            latest = again.rejected
+        result.rejected.sort(key=lambda item: item[0])
+        return result
+
+    def _merge_pass(self, prepared: Prepared) -> ChunkResult:
         result = ChunkResult()
         rejected = list(prepared.rejected)
         p = {
@@ -428,16 +463,6 @@ class MemberMerge:
         else:
             result.counts = dict.fromkeys(COUNTS, 0)
         result.counts["duplicate_rows"] += prepared.duplicates
-        # A person's later rows were held back behind their first; if the database refused
-        # that one, the next is judged in its place, as it would be in a chunk of its own.
-        refused = {row_no for row_no, _, _ in rejected}
-        held = prepared.held_behind(refused)
-        if held:
-            again = self.merge(prepared.restaged(held, self.labels))
-            for key, value in again.counts.items():
-                result.counts[key] += value
-            result.counts["duplicate_rows"] -= len(held)
-            rejected += again.rejected
         for i, (row_no, cells, reason) in enumerate(rejected):
             if not cells:
                 rejected[i] = (row_no, prepared.raw_by_row.get(row_no, []), reason)

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
-from sqlalchemy import ColumnElement, Dialect, bindparam, exists, func, or_, select, true
+from sqlalchemy import ColumnElement, Dialect, bindparam, exists, func, literal, or_, select, true
 from sqlalchemy.orm import Session
 
 from services.search.outbox import enqueue_people
@@ -92,11 +92,14 @@ def find_by_document(session: Session, pii: PiiCipher, identity: Identity) -> Pe
 
 def known_by(session: Session, person: Person, name: str) -> bool:
     """Whether the person goes by this name: their own (a Latin one in any letter case) or one
-    of a profile merged into theirs (`PersonAlias`), as imports match names."""
-    if person.name.lower() == name.lower():
-        return True
-    aliases = select(PersonAlias.name).where(PersonAlias.person_id == person.id)
-    return any(alias.lower() == name.lower() for alias in session.scalars(aliases))
+    of a profile merged into theirs (`PersonAlias`), compared in the database as imports
+    compare names (its `lower()`)."""
+    same = func.lower(literal(name))
+    own = select(Person.id).where(Person.id == person.id, func.lower(Person.name) == same)
+    alias = select(PersonAlias.id).where(
+        PersonAlias.person_id == person.id, func.lower(PersonAlias.name) == same
+    )
+    return bool(session.scalar(select(exists(own) | exists(alias))))
 
 
 def visible(principal: Principal, permission: Permission) -> ColumnElement[bool]:
