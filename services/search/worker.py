@@ -66,7 +66,10 @@ def drain_batch(
         session.execute(_LOCK_PEOPLE, {"ids": people})
         version = session.scalar(_NEXT_VERSION)
         try:
-            failed = _write(session, backend, people, version)
+            # Enough engine calls to find a few refused documents by halving; a failure of the
+            # whole batch (a read-only index, credentials) stops splitting when they run out.
+            budget = [2 * max(1, len(people) - 1).bit_length() + 2]
+            failed = _write(session, backend, people, version, budget)
         except SearchUnavailable as exc:  # the engine is away: every row waits for it
             _postpone(session, [row.id for row in rows], exc, park=False)
             return 0
@@ -79,10 +82,20 @@ def drain_batch(
 
 
 def _write(
-    session: Session, backend: SearchBackend, people: list[uuid.UUID], version: int
+    session: Session,
+    backend: SearchBackend,
+    people: list[uuid.UUID],
+    version: int,
+    budget: list[int],
+    cause: Exception | None = None,
 ) -> dict[uuid.UUID, Exception]:
-    """Write these people's documents, each half of a failing group on its own; returns the
-    people whose writes failed, with the error (SearchUnavailable is raised: no use splitting)."""
+    """Write these people's documents, each half of a failing group on its own while the
+    budget of engine calls lasts (then a half fails with its group's error, `cause`); returns
+    the people whose writes failed, with the error (SearchUnavailable is raised: no use
+    splitting)."""
+    if cause is not None and budget[0] <= 0:
+        return dict.fromkeys(people, cause)
+    budget[0] -= 1
     try:
         with session.begin_nested():
             upserts, deletes = documents.load(session, dict.fromkeys(people, version))
@@ -94,18 +107,19 @@ def _write(
         if len(people) == 1:
             return {people[0]: exc}
         middle = len(people) // 2
-        return _write(session, backend, people[:middle], version) | _write(
-            session, backend, people[middle:], version
+        return _write(session, backend, people[:middle], version, budget, exc) | _write(
+            session, backend, people[middle:], version, budget, exc
         )
 
 
 def _by_error(rows: Any, failed: dict[uuid.UUID, Exception]) -> list[tuple[Exception, list[int]]]:
-    """The outbox rows of the failed people, grouped by their error."""
-    groups: dict[int, tuple[Exception, list[int]]] = {}
+    """The outbox rows of the failed people, grouped by their error's kind and message."""
+    groups: dict[tuple[str, str], tuple[Exception, list[int]]] = {}
     for row in rows:
         exc = failed.get(row.person_id)
         if exc is not None:
-            groups.setdefault(id(exc), (exc, []))[1].append(row.id)
+            key = (type(exc).__name__, str(exc))
+            groups.setdefault(key, (exc, []))[1].append(row.id)
     return list(groups.values())
 
 

@@ -261,3 +261,27 @@ def test_a_change_committed_after_a_later_one_was_indexed_is_not_lost(runtime, f
     slow.close()
     worker.drain(runtime.sessions, runtime.search)
     assert sorted(_indexed(runtime, person.id).org_codes) == sorted([early_org.code, late_org.code])
+
+
+def test_a_failure_of_the_whole_batch_costs_a_bounded_number_of_engine_calls(
+    runtime, factory
+) -> None:
+    worker.drain(runtime.sessions, runtime.search)
+    people = [factory.person(name=f"全体失败{i}", expert_opt_in=True) for i in range(200)]
+    calls = []
+
+    class ReadOnlyIndex(PostgresBackend):
+        def apply(self, session, upserts, deletes) -> None:  # type: ignore[no-untyped-def]
+            calls.append(len(upserts))
+            raise PermissionError("403 cluster_block_exception: index read-only")
+
+    assert worker.drain_batch(runtime.sessions, ReadOnlyIndex(), batch_size=500) == 0
+    assert len(calls) <= 20
+    with runtime.sessions() as session:
+        errors = session.scalars(
+            select(SearchOutbox.last_error).where(
+                SearchOutbox.person_id.in_([p.id for p in people])
+            )
+        ).all()
+    assert len(errors) == len(people)
+    assert set(errors) == {"PermissionError: 403 cluster_block_exception: index read-only"}
