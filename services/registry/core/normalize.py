@@ -212,7 +212,7 @@ def parse_date(value: str | int | float | date) -> date:
         return _excel_serial(float(text))
     if _YEAR_MONTH.match(text):
         raise ValueError("a year and month only, not a full date; use YYYY-MM-DD")
-    if re.fullmatch(r"\d{4}", text):
+    if re.fullmatch(r"(?:19|20)\d{2}", text):
         raise ValueError("a year only, not a full date; use YYYY-MM-DD")
     raise ValueError("unrecognised date; use YYYY-MM-DD")
 
