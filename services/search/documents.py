@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import uuid
 from dataclasses import dataclass, field
 from datetime import date
@@ -188,11 +189,33 @@ def _text_tokens(text: str) -> tuple[str, ...]:
     return tuple(analysis.index_tokens(text))
 
 
+# Contact data and document numbers people write into the free text of a profile ("联系电话
+# 139…, 邮箱 …"): never indexed, found or shown by the search. Mobiles (with or without +86),
+# landlines with an area code, e-mail addresses and resident ID numbers.
+_CONTACT = re.compile(
+    r"(?<![0-9A-Za-z])(?:"
+    r"\d{17}[0-9Xx]"  # a resident ID number
+    r"|(?:\+?86[- ]?)?1[3-9]\d(?:[- ]?\d{4}){2}"  # a mainland mobile
+    r"|0\d{2,3}[- ]?\d{7,8}"  # a landline with its area code
+    r")(?![0-9A-Za-z])"
+    r"|[\w.+-]+@[\w-]+(?:\.[\w-]+)+",  # an e-mail address
+    re.ASCII,
+)
+
+
+def redacted(text: str | None) -> str | None:
+    """Free text with phone numbers, e-mail addresses and ID numbers taken out."""
+    if not text or not any(c.isdigit() or c == "@" for c in text):
+        return text
+    return _CONTACT.sub("", text)
+
+
 def build(source: ExpertSource, version: int, today: date) -> ExpertDocument:
     """The one document of a person, with their memberships in good standing."""
     disciplines = tuple(source.discipline_codes or ())
     fields = tuple(source.research_fields or ())
-    talent_tags = tuple(source.talent_tags or ())
+    talent_tags = tuple(redacted(tag) for tag in source.talent_tags or ())
+    position, biography = redacted(source.position), redacted(source.biography)
     org_codes = source.org_codes or ()
     grades = source.grades or ()
     field_words: list[str] = []
@@ -206,7 +229,7 @@ def build(source: ExpertSource, version: int, today: date) -> ExpertDocument:
     prior = _TITLE_PRIOR.get(source.title_level or "", 0.1)
     prior += max((_GRADE_PRIOR.get(grade, 0.0) for grade in grades), default=0.0)
     prior += 0.1 * min(len(org_codes), 3) + 0.05 * min(len(fields), 4)
-    bio_text = " ".join(p for p in (source.position, source.biography, *talent_tags) if p)
+    bio_text = " ".join(p for p in (position, biography, *talent_tags) if p)
     return ExpertDocument(
         person_id=source.person_id,
         version=version,
@@ -216,7 +239,7 @@ def build(source: ExpertSource, version: int, today: date) -> ExpertDocument:
         birth_date=source.birth_date,
         age_band=_age_band(source.birth_date, today),
         title_level=source.title_level,
-        position=source.position,
+        position=position,
         institution=source.institution,
         institution_key=institution_key,
         institution_uscc=source.institution_uscc,
@@ -224,7 +247,7 @@ def build(source: ExpertSource, version: int, today: date) -> ExpertDocument:
         discipline_codes=disciplines,
         research_fields=fields,
         talent_tags=talent_tags,
-        biography=source.biography,
+        biography=biography,
         org_codes=tuple(sorted(set(org_codes))),
         prior=round(prior, 4),
         name_tokens=name_tokens(source.name, source.name_en),

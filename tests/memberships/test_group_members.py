@@ -164,3 +164,26 @@ def test_group_members_are_scoped(client, factory, society, admin) -> None:
         assert client.request(method, path, json={}, headers=other).status_code == 404, path
     listed = client.get(f"{API}/orgs/{society.code}/group-members", headers=admin).json()
     assert [g["id"] for g in listed["items"]] == [group["id"]]
+
+
+def test_contact_phone_and_email_are_masked_in_a_group_members_history(
+    client, society, admin
+) -> None:  # type: ignore[no-untyped-def]
+    created = add(
+        client, society, admin, contact_name="钱某", contact_phone="13733334444",
+        contact_email="qian@example.cn",
+    )  # fmt: skip
+    assert created.status_code == 201, created.text
+    group = created.json()["id"]
+    changed = client.patch(
+        f"/api/v1/group-members/{group}",
+        json={"contact_phone": "13755556666", "contact_email": "qian.new@example.cn"},
+        headers=admin,
+    )
+    assert changed.status_code == 200, changed.text
+    items = client.get(f"/api/v1/group-members/{group}/history", headers=admin).json()["items"]
+    entries = {(h["field"], h["old_value"], h["new_value"]) for h in items}
+    assert ("contact_phone", "137****4444", "137****6666") in entries
+    assert ("contact_email", "q***@example.cn", "q***@example.cn") in entries
+    for raw in ("13733334444", "13755556666", "qian@example.cn", "qian.new@example.cn"):
+        assert raw not in str(items)

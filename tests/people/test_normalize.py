@@ -186,8 +186,13 @@ def test_landlines_and_foreign_numbers_keep_their_form() -> None:
 
 
 @pytest.mark.parametrize(
-    "typed", ["12345678901", "139000011", "phone", "+86", "1390000111122223333444"]
-)
+    "typed",
+    [
+        "12345678901", "139000011", "phone", "+86", "1390000111122223333444",
+        "310104197210222898",  # a resident ID number in the phone column
+        "+8631010419721022289",  # more digits than E.164 allows
+    ],
+)  # fmt: skip
 def test_bad_phone_numbers_are_refused(typed) -> None:
     with pytest.raises(ValueError, match=r"phone|mobile"):
         normalize.phone(typed)

@@ -47,6 +47,9 @@ def make_engine(url: str, *, pool_size: int = 20) -> Engine:
         max_overflow=pool_size,
         pool_recycle=1800,
         connect_args={"application_name": "registry"},
+        # Errors never carry the statement's values into logs or tracebacks: they hold
+        # people's names, phones and e-mails.
+        hide_parameters=True,
     )
 
 

@@ -144,6 +144,15 @@ def register_unique(constraint: str, field_name: str, message: str) -> None:
     UNIQUE_MESSAGES[constraint] = (field_name, message)
 
 
+def _instance(request: Request) -> str:
+    """Where the problem occurred: the route's template (`/api/v1/people/{person_id}`), not
+    the path as sent, which may hold what a client put where an id goes (a document number);
+    a path no route matches is the client's own and is given back as sent."""
+    route = request.scope.get("route")
+    template = getattr(route, "path", None)
+    return template if isinstance(template, str) else request.url.path
+
+
 def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(ProblemError)
     async def _problem(request: Request, exc: ProblemError) -> JSONResponse:
@@ -151,7 +160,7 @@ def install_error_handlers(app: FastAPI) -> None:
             exc.status,
             exc.type,
             exc.detail,
-            instance=request.url.path,
+            instance=_instance(request),
             errors=[e.as_dict() for e in exc.errors] or None,
             headers=exc.headers or None,
         )
@@ -168,7 +177,7 @@ def install_error_handlers(app: FastAPI) -> None:
                 415,
                 "unsupported-media-type",
                 "send the request body as application/json",
-                instance=request.url.path,
+                instance=_instance(request),
             )
         errors = [{"field": _field(e), "reason": _reason(e)} for e in raw]
         summary = "; ".join(f"{e['field']}: {e['reason']}" for e in errors[:5])
@@ -176,7 +185,7 @@ def install_error_handlers(app: FastAPI) -> None:
             422,
             "validation-error",
             summary or "invalid request",
-            instance=request.url.path,
+            instance=_instance(request),
             errors=errors,
         )
 
@@ -188,7 +197,7 @@ def install_error_handlers(app: FastAPI) -> None:
             exc.status_code,
             type_,
             detail,
-            instance=request.url.path,
+            instance=_instance(request),
             headers=dict(exc.headers) if exc.headers else None,
         )
 
@@ -202,12 +211,12 @@ def install_error_handlers(app: FastAPI) -> None:
                 409,
                 "conflict",
                 message,
-                instance=request.url.path,
+                instance=_instance(request),
                 errors=[{"field": field_name, "reason": message}],
             )
-        log.warning("integrity error on %s: constraint %s", request.url.path, constraint)
+        log.warning("integrity error on %s: constraint %s", _instance(request), constraint)
         return problem_response(
-            409, "conflict", "the change conflicts with existing data", instance=request.url.path
+            409, "conflict", "the change conflicts with existing data", instance=_instance(request)
         )
 
     @app.exception_handler(OperationalError)
@@ -217,7 +226,7 @@ def install_error_handlers(app: FastAPI) -> None:
             503,
             "service-unavailable",
             "the database is unavailable, try again shortly",
-            instance=request.url.path,
+            instance=_instance(request),
             headers={"Retry-After": "5"},
         )
 
@@ -225,5 +234,5 @@ def install_error_handlers(app: FastAPI) -> None:
     async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
         log.exception("unhandled error on %s %s", request.method, request.url.path)
         return problem_response(
-            500, "internal-error", "an unexpected error occurred", instance=request.url.path
+            500, "internal-error", "an unexpected error occurred", instance=_instance(request)
         )

@@ -230,7 +230,9 @@ def _excel_serial(serial: float) -> date:
     return _EXCEL_EPOCH + timedelta(days=days)
 
 
-_PHONE = re.compile(r"^\+?[0-9]{5,20}$")
+# E.164: at most 15 digits with the country code; a domestic number at most 12 (0, a 2-4 digit
+# area code, 7-8 digits), so that an 18-digit document number in the phone column is refused.
+_PHONE = re.compile(r"^(?:\+[0-9]{5,15}|[0-9]{5,12})$")
 _MOBILE_CN = re.compile(r"^1[3-9][0-9]{9}$")
 
 

@@ -22,14 +22,30 @@ def _with(fn):  # type: ignore[no-untyped-def]
     return lambda value: fn(value) if isinstance(value, str) else value
 
 
-Text = Annotated[str, BeforeValidator(_folded), StringConstraints(min_length=1, max_length=500)]
+def printable(value: str) -> str:
+    """Text without control characters (a NUL, which the database refuses), as imports check."""
+    if any(ord(c) < 32 and c not in "\t\n\r" for c in value):
+        raise ValueError("contains control characters")
+    return value
+
+
+Text = Annotated[
+    str,
+    BeforeValidator(_folded),
+    StringConstraints(min_length=1, max_length=500),
+    AfterValidator(printable),
+]
 ShortText = Annotated[
-    str, BeforeValidator(_folded), StringConstraints(min_length=1, max_length=200)
+    str,
+    BeforeValidator(_folded),
+    StringConstraints(min_length=1, max_length=200),
+    AfterValidator(printable),
 ]
 PersonName = Annotated[
     str,
     BeforeValidator(_with(normalize.person_name)),
     StringConstraints(min_length=1, max_length=200),
+    AfterValidator(printable),
 ]
 Uscc = Annotated[str, BeforeValidator(_with(ids.normalise_uscc))]
 RegionCode = Annotated[str, BeforeValidator(_with(ids.normalise_region_code))]

@@ -20,6 +20,7 @@ from ..auth.permissions import Permission
 from ..auth.principals import Principal
 from ..core import history
 from ..core.errors import Conflict, InvalidField, NotFound, ProblemError, register_unique
+from ..core.security import mask_email, mask_phone
 from ..orgs import service as org_service
 from ..orgs.models import Organisation, OrgStatus
 from .lifecycle import add_months
@@ -50,6 +51,20 @@ register_unique(
     "member_no",
     "this member number is taken by another group member",
 )
+
+# A group member's contact person's phone and e-mail, kept masked in its history as a
+# person's are.
+CONTACT_MASKS = {"contact_phone": mask_phone, "contact_email": mask_email}
+
+
+def masked_contacts(changes: list[tuple[str, Any, Any]]) -> list[tuple[str, Any, Any]]:
+    """History changes with the contact phone and e-mail masked."""
+    return [
+        (name, CONTACT_MASKS[name](old), CONTACT_MASKS[name](new)) if name in CONTACT_MASKS
+        else (name, old, new)
+        for name, old, new in changes
+    ]  # fmt: skip
+
 
 # Counted against the cap: every group member not lapsed or terminated.
 COUNTED = (
@@ -243,7 +258,7 @@ def update(
         )
     ):
         raise Conflict("this member number is taken by another group member", "member_no")
-    changes = history.assign(group, values)
+    changes = masked_contacts(history.assign(group, values))
     history.save_changes(
         session,
         group,

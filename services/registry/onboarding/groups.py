@@ -194,8 +194,8 @@ def write_chunk(
         group.version += 1
         session.flush()
         history.record(
-            session, entity="group_membership", entity_id=group.id, changes=changes,
-            actor=actor, source=source,
+            session, entity="group_membership", entity_id=group.id,
+            changes=group_service.masked_contacts(changes), actor=actor, source=source,
         )  # fmt: skip
         counts["updated_memberships"] += 1
     return rejected

@@ -6,7 +6,7 @@ import uuid
 from datetime import date, datetime
 from typing import Annotated
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, SecretStr
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, SecretStr
 
 from ..core import normalize
 from ..core.types import (
@@ -22,6 +22,7 @@ from ..core.types import (
     ShortText,
     Text,
     Uscc,
+    printable,
 )
 from .models import Gender, IdType, PersonStatus, RegionOfOrigin, TitleLevel
 
@@ -37,7 +38,7 @@ RegionOfOriginIn = Annotated[RegionOfOrigin, _label(normalize.region_of_origin)]
 IdNumber = Annotated[SecretStr, Field(min_length=3, max_length=40)]
 
 _LIST = {"max_length": 50}
-Biography = Annotated[str, Field(min_length=1, max_length=4000)]
+Biography = Annotated[str, Field(min_length=1, max_length=4000), AfterValidator(printable)]
 
 
 class PersonFields(BaseModel):
