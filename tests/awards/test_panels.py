@@ -251,3 +251,21 @@ def test_only_committees_assign(aw) -> None:
     c = aw.cycle(aw.programme())
     r = aw.client.post(f"{API}/cycles/{c['id']}/assignments", json={}, headers=aw.staff_a)
     problem(r, 403)
+
+
+def test_free_reviewers_are_suggested_behind_hundreds_of_the_nominees_colleagues(aw) -> None:
+    topic = f"topic{aw.token}"
+    cycle = aw.cycle(aw.programme())
+    institution = "大研究院" + aw.token
+    nominee = aw.nominee(institution=institution, research_fields=[topic], discipline_codes=["520"])
+    nomination = aw.eligible(cycle, nominee)
+    for _ in range(230):  # stronger profiles than the free expert, all in conflict
+        aw.expert(fields=[topic], institution=institution, title_level="senior",
+                  discipline_codes=["520"])  # fmt: skip
+    free = aw.expert(fields=[topic], title_level="junior", discipline_codes=["520"])
+    aw.drain()
+    response = aw.client.get(
+        f"{API}/nominations/{nomination['id']}/reviewer-suggestions", headers=aw.committee
+    )
+    assert response.status_code == 200, response.text
+    assert str(free.id) in [s["person_id"] for s in response.json()["suggestions"]]

@@ -21,9 +21,10 @@ from typing import Any
 from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
+from services.search import conflicts as search_conflicts
 from services.search import service as search_service
 from services.search.analysis import institution_key
-from services.search.protocol import SearchBackend, SearchUnavailable
+from services.search.protocol import Exclusions, SearchBackend, SearchUnavailable
 from services.search.schemas import ExpertSearchRequest
 
 from ..core import history
@@ -83,13 +84,22 @@ def profile_of(nomination: Nomination, nominee: Person) -> tuple[list[str], list
 
 
 def _search(
-    session: Session, backend: SearchBackend, body: ExpertSearchRequest, limit: int, today: date
+    session: Session,
+    backend: SearchBackend,
+    body: ExpertSearchRequest,
+    limit: int,
+    today: date,
+    exclude: Exclusions | None = None,
 ):  # type: ignore[no-untyped-def]
     query = search_service.build_query(session, body, today)
     if query is None:
         return []
+    if exclude is not None:
+        query = dataclasses.replace(
+            query, exclusions=search_conflicts.merge(query.exclusions, exclude)
+        )
     try:
-        return backend.search(session, dataclasses.replace(query, limit=limit)).hits
+        return backend.search(session, dataclasses.replace(query, limit=limit)).hits[:limit]
     except SearchUnavailable:
         raise ProblemError(
             "expert search is temporarily unavailable; try again shortly",
@@ -108,21 +118,33 @@ def candidates(
     limit: int,
     today: date,
     pool: Collection[uuid.UUID] | None = None,
+    exclude: Exclusions | None = None,
 ) -> dict[uuid.UUID, Candidate]:
-    """Experts that fit the nominee's fields and disciplines, by affinity (pool: only those)."""
+    """Experts that fit the nominee's fields and disciplines, by affinity (pool: only those).
+    With `exclude` (what the search's conflict rules leave out), each search runs both with and
+    without it: a large conflicted institution cannot fill the `limit` ahead of free experts,
+    and the strongest conflicted ones are still there for the explanation of who was left out
+    and why."""
     text: dict[uuid.UUID, float] = defaultdict(float)
     disciplines: dict[uuid.UUID, tuple[str, ...]] = {}
+
+    def found(body: ExpertSearchRequest) -> list[Any]:
+        hits = _search(session, backend, body, limit, today)
+        if exclude is not None:
+            seen = {h.person_id for h in hits}
+            free = _search(session, backend, body, limit, today, exclude)
+            hits += [h for h in free if h.person_id not in seen]
+        return hits
+
     for phrase in fields:
-        hits = _search(session, backend, ExpertSearchRequest(q=phrase[:200]), limit, today)
+        hits = found(ExpertSearchRequest(q=phrase[:200]))
         best = max((h.score for h in hits), default=0.0)
         for h in hits:
             text[h.person_id] += (h.score / best if best > 0 else 0.0) / len(fields)
             disciplines[h.person_id] = h.document.discipline_codes
     if codes:
         first = sorted({c[:3] for c in codes})
-        for h in _search(
-            session, backend, ExpertSearchRequest(discipline_codes=first), limit, today
-        ):
+        for h in found(ExpertSearchRequest(discipline_codes=first)):
             disciplines[h.person_id] = h.document.discipline_codes
     if pool is not None:
         pool = set(pool)
@@ -154,6 +176,14 @@ def open_loads(session: Session, person_ids: Collection[uuid.UUID]) -> dict[uuid
         .group_by(Assignment.reviewer_person_id)
     ).all()
     return dict(rows)  # type: ignore[arg-type]
+
+
+def searchable_exclusions(session: Session, subject: conflicts.Subject) -> Exclusions:
+    """What the search's conflict rules leave out for the nominee and their team (the rules
+    the search cannot express are applied to its hits afterwards: `exclusions`)."""
+    return search_conflicts.merge(
+        *(search_conflicts.exclusions_for(session, person) for person in subject.people)
+    )
 
 
 def subject_of(
@@ -213,7 +243,10 @@ def suggest(
 ) -> Suggestions:
     subject = subject_of(session, nomination, cycle, today)
     fields, codes = profile_of(nomination, subject.people[0])
-    found = candidates(session, backend, fields=fields, codes=codes, limit=200, today=today)
+    found = candidates(
+        session, backend, fields=fields, codes=codes, limit=200, today=today,
+        exclude=searchable_exclusions(session, subject),
+    )  # fmt: skip
     people = _people(session, found)
     scores = credibility.scores(session, people)
     excluded = exclusions(session, subject, list(people.values()), scores)
@@ -331,6 +364,7 @@ def assign(
             limit=body.candidates_per_nomination,
             today=today,
             pool=pool,
+            exclude=searchable_exclusions(session, subject_of(session, n, cycle, today)),
         )
     everyone = {pid for c in per_nomination.values() for pid in c} | {r for _, r in forced}
     people = _people(session, everyone)
@@ -453,7 +487,10 @@ def replace(
     institution cap kept; None when nobody fits (the committee then acts)."""
     subject = subject_of(session, nomination, cycle, today)
     fields, codes = profile_of(nomination, subject.people[0])
-    found = candidates(session, backend, fields=fields, codes=codes, limit=200, today=today)
+    found = candidates(
+        session, backend, fields=fields, codes=codes, limit=200, today=today,
+        exclude=searchable_exclusions(session, subject),
+    )  # fmt: skip
     panel = list(
         session.scalars(select(Assignment).where(Assignment.nomination_id == nomination.id))
     )
