@@ -178,8 +178,11 @@ def dedupe(tokens: list[str]) -> list[str]:
 
 
 def institution_key(name: str | None) -> str | None:
-    """How institutions compare for conflicts: folded, without spaces or punctuation."""
+    """How institutions compare for conflicts: folded, lower case, accents dropped, letters and
+    digits of every script only (no spaces or punctuation): `Université Laval` is
+    `universitelaval`, `清华大学（北京）` is `清华大学北京`, `서울대학교` stays itself."""
     if not name:
         return None
-    key = "".join(_RUNS.findall(fold(name)))
+    decomposed = unicodedata.normalize("NFKD", fold(name))
+    key = unicodedata.normalize("NFC", "".join(c for c in decomposed if c.isalnum()))
     return key or None

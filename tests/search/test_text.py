@@ -22,3 +22,13 @@ def test_full_width_letters_are_highlighted_as_written() -> None:
     assert highlights(doc, tokens)["biography"] == [
         "主要研究<em>ＧＰＵ</em>并行计算，兼及 <em>CUDA</em>"
     ]
+
+
+def test_institution_names_compare_in_every_script_without_accents_or_punctuation() -> None:
+    key = analysis.institution_key
+    assert key("Université Laval") == key("Universite Laval") == "universitelaval"
+    assert key("서울대학교") == "서울대학교"
+    assert key("Московский университет") == key("московский  университет")
+    assert key("清华大学（北京）") == key("清华大学(北京)") == "清华大学北京"
+    assert key("ＡＢＣ大学") == "abc大学"
+    assert key("…") is None
