@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterable
-from datetime import datetime
+from datetime import datetime, timedelta
 
-from sqlalchemy import BigInteger, Index, Text, insert
+from sqlalchemy import BigInteger, Index, Text, insert, text
 from sqlalchemy.orm import Session
 from sqlmodel import Field, SQLModel
 
@@ -34,3 +34,19 @@ def enqueue_people(session: Session, person_ids: Iterable[uuid.UUID]) -> None:
     if rows:
         session.execute(insert(SearchOutbox), rows)
         session.info["outbox_dirty"] = True
+
+
+_STAGE = text(
+    "INSERT INTO search_outbox (person_id, attempts, next_attempt_at)"
+    " SELECT person_id, 0, now() + :due_in FROM unnest(CAST(:ids AS uuid[])) AS person_id"
+    " RETURNING id"
+)
+
+
+def stage_people(session: Session, person_ids: Iterable[uuid.UUID], due_in: timedelta) -> list[int]:
+    """`enqueue_people`, but due only after `due_in`; returns the rows' ids, so that whoever
+    staged them can take them back."""
+    ids = list(dict.fromkeys(person_ids))
+    if not ids:
+        return []
+    return list(session.scalars(_STAGE, {"ids": ids, "due_in": due_in}))

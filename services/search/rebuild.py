@@ -17,7 +17,7 @@ from typing import Any, Protocol
 
 import psycopg
 from psycopg import sql
-from sqlalchemy import bindparam, delete, func, insert, or_, select, text
+from sqlalchemy import delete, or_, select, text
 from sqlalchemy.orm import Session, sessionmaker
 
 from services.registry.core.db import transaction
@@ -27,7 +27,7 @@ from services.registry.people.models import Person
 
 from . import documents
 from .documents import ExpertSource
-from .outbox import SearchOutbox, enqueue_people
+from .outbox import SearchOutbox, enqueue_people, stage_people
 
 BATCH = 2_000
 REBUILD_VERSION = 0  # any later outbox write (version = its id, always > 0) replaces a rebuilt doc
@@ -71,27 +71,16 @@ def replay_changes_since(sessions: sessionmaker[Session], since: datetime) -> in
         return replay_into(session, since)
 
 
-def replay_into(session: Session, since: datetime, *, due_in: timedelta | None = None) -> int:
+def replay_into(session: Session, since: datetime) -> int:
     """`replay_changes_since` in the caller's transaction (the postgres backend's swap, so that
-    the new tables and their replay commit together); with `due_in`, the rows wait that long
-    before the worker takes them.
+    the new tables and their replay commit together).
 
     A person merged into another meanwhile is gone from `person` but may be in the snapshot:
     the kept person's `merged` history entry names them, so they are replayed too, and the
     worker removes them from the new index.
     """
     changed = _changed_since(session, since)
-    if due_in is None:
-        enqueue_people(session, changed)
-    elif changed:
-        session.execute(
-            insert(SearchOutbox).values(
-                person_id=bindparam("person_id"),
-                attempts=0,
-                next_attempt_at=func.now() + due_in,
-            ),
-            [{"person_id": person_id} for person_id in changed],
-        )
+    enqueue_people(session, changed)
     return len(changed)
 
 
@@ -128,18 +117,11 @@ def replay_if_interrupted(sessions: sessionmaker[Session], since: datetime) -> I
     if the swap did not happen. (A change both committed and drained between this and the
     swap is not among them: a window of the swap's own milliseconds.)"""
     with transaction(sessions) as session:
-        first = session.scalar(select(func.max(SearchOutbox.id))) or 0
-        replay_into(session, since, due_in=REPLAY_GRACE)
-        last = session.scalar(select(func.max(SearchOutbox.id))) or 0
+        staged = stage_people(session, _changed_since(session, since), REPLAY_GRACE)
     yield
     with transaction(sessions) as session:
         session.execute(
-            delete(SearchOutbox).where(
-                SearchOutbox.id > first,
-                SearchOutbox.id <= last,
-                SearchOutbox.next_attempt_at > func.now(),
-                SearchOutbox.attempts == 0,
-            )
+            delete(SearchOutbox).where(SearchOutbox.id.in_(staged), SearchOutbox.attempts == 0)
         )
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from functools import cache
 
 from ..core.normalize import label_key
 from ..core.security import mask_document
@@ -77,9 +78,15 @@ def header_key(text: str) -> str:
     return label_key(text).replace("_", "").replace("-", "").replace("*", "")
 
 
+@cache
+def _by_key(columns: tuple[Column, ...]) -> dict[str, Column]:
+    """Each label of the columns, as `header_key` gives it, and its column."""
+    return {header_key(label): column for column in columns for label in column.labels}
+
+
 def names_a_column(cells: list[str], columns: tuple[Column, ...]) -> bool:
     """Whether a record is a header: it names at least one of the columns."""
-    keys = {header_key(label) for column in columns for label in column.labels}
+    keys = _by_key(columns)
     return any(header_key(cell) in keys for cell in cells if cell.strip())
 
 
@@ -109,7 +116,7 @@ class HeaderMap:
 def map_header(
     header: list[str], columns: tuple[Column, ...], *, required: tuple[str, ...], file_name: str
 ) -> HeaderMap:
-    by_key = {header_key(label): column for column in columns for label in column.labels}
+    by_key = _by_key(columns)
     positions: dict[str, int] = {}
     labels: dict[str, str] = {}
     unknown: list[str] = []

@@ -46,9 +46,6 @@ class OrgRows:
                                  "duplicate_rows": 0}
     )  # fmt: skip
 
-    def valid_row(self, code: str) -> int:
-        return next(row_no for row_no, data in self.valid if data.code == code)
-
     def refused(self, row_no: int, code: str, reason: str) -> list[tuple[int, str]]:
         """The rejection of a code's first row, and of its exact repeats with it."""
         self.codes[code] = -1
@@ -76,7 +73,7 @@ def check_row(cells: list[str], header: HeaderMap, row_no: int, rows: OrgRows) -
     if data.code in rows.first:
         if rows.first[data.code] != data:
             label = header.labels.get("code", "code")
-            return f"{label}: also on row {rows.valid_row(data.code)} with other values"
+            return f"{label}: also on row {rows.codes[data.code]} with other values"
         rows.counts["duplicate_rows"] += 1
         rows.repeats.setdefault(data.code, []).append(row_no)
         return None

@@ -21,7 +21,7 @@ from sqlalchemy.orm import Session
 from services.search.outbox import enqueue_people
 
 from ..auth.models import Account
-from ..core import clock, history, ids
+from ..core import clock, history
 from ..core.errors import Conflict, NotFound
 from ..core.models import ChangeRecord
 from ..core.security import PiiCipher
@@ -35,7 +35,7 @@ from ..memberships.models import (
 )
 from ..orgs.models import Organisation
 from .models import DuplicateStatus, Person, PersonAlias, PersonDuplicate
-from .service import SENSITIVE
+from .service import SENSITIVE, resident_disagreement
 
 _FILL = (
     "name_en", "gender", "birth_date", "phone", "email", "orcid", "nationality",
@@ -237,16 +237,12 @@ def _both_documented(session: Session, a: uuid.UUID, b: uuid.UUID) -> bool:
 def _refuse_contradicting_resident_id(keep: Person, number: str) -> None:
     """A resident ID number states a birth date and a gender: the kept person must not hold
     it under others (empty ones are filled from the merged person, whose number agrees)."""
-    stated = ids.parse_resident_id(number)
-    if keep.birth_date is not None and keep.birth_date != stated.birth_date:
+    differing = resident_disagreement(keep, number)
+    if differing is not None:
+        what = "birth date" if differing == "birth_date" else "gender"
         raise Conflict(
-            "the resident ID number of the person to merge away gives another birth date than"
+            f"the resident ID number of the person to merge away gives another {what} than"
             " the kept person's; correct one of them first"
-        )
-    if keep.gender is not None and keep.gender != stated.gender:
-        raise Conflict(
-            "the resident ID number of the person to merge away gives another gender than the"
-            " kept person's; correct one of them first"
         )
 
 

@@ -352,14 +352,25 @@ def _check_resident_agrees(
     if not any(name in {"birth_date", "gender"} for name, _, _ in changes):
         return
     number = pii.decrypt(person.id_number_enc or b"", context=person.id.bytes)
-    parsed = ids.parse_resident_id(number)
     for name in ("birth_date", "gender"):
         if getattr(person, name) is None:
             raise InvalidField(name, "cannot be cleared: the resident ID number gives it")
-    if person.birth_date and person.birth_date != parsed.birth_date:
+    differing = resident_disagreement(person, number)
+    if differing == "birth_date":
         raise InvalidField("birth_date", "differs from the birth date in the resident ID number")
-    if person.gender and person.gender != parsed.gender:
+    if differing == "gender":
         raise InvalidField("gender", "differs from the gender digit in the resident ID number")
+
+
+def resident_disagreement(person: Person, number: str) -> str | None:
+    """The field (`birth_date`, `gender`) the person holds otherwise than the resident ID
+    number states, if any; an empty one agrees."""
+    stated = ids.parse_resident_id(number)
+    for name in ("birth_date", "gender"):
+        value = getattr(person, name)
+        if value is not None and value != getattr(stated, name):
+            return name
+    return None
 
 
 def _masked(name: str, value: Any) -> Any:
