@@ -378,6 +378,102 @@ def test_a_member_number_given_to_two_people_rejects_the_second(registry, factor
     )
 
 
+def numbers_by_phone(db, org_code: str) -> dict[str, str]:  # type: ignore[no-untyped-def]
+    return {p["phone"]: p["member_no"] for p in people_of(db, org_code)}
+
+
+def test_a_renumbered_list_swaps_member_numbers_in_one_run(  # type: ignore[no-untyped-def]
+    registry, factory, db, tmp_path
+):
+    org = factory.org()
+    a, b = member(会员编号="S1"), member(会员编号="S2")
+    registry("import", "members", write_csv(tmp_path / "a.csv", [a, b]), "--org", org.code)
+    errors = tmp_path / "e.csv"
+    swapped = [{**a, "会员编号": "S2"}, {**b, "会员编号": "S1"}]
+    s = registry(
+        "import", "members", write_csv(tmp_path / "b.csv", swapped), "--org", org.code,
+        "--errors", errors, "--json",
+    ).summary  # fmt: skip
+    assert (s["rejected"], s["updated_memberships"]) == (0, 2)
+    assert numbers_by_phone(db, org.code) == {a["手机"]: "S2", b["手机"]: "S1"}
+    ids = [p["id"] for p in people_of(db, org.code)]
+    changes = [h for h in history_of(db, ids) if h[1] == "member_no"]
+    assert sorted((old, new) for _, _, old, new, _ in changes) == [("S1", "S2"), ("S2", "S1")]
+    # The same file again changes nothing.
+    s = registry(
+        "import", "members", write_csv(tmp_path / "b.csv", swapped), "--org", org.code, "--json"
+    ).summary
+    assert (s["rejected"], s["updated_memberships"], s["unchanged"]) == (0, 0, 2)
+
+
+def test_numbers_moved_along_by_one_across_chunks_go_through_in_one_run(  # type: ignore[no-untyped-def]
+    registry, factory, db, tmp_path
+):
+    org = factory.org()
+    rows = [member(会员编号=f"N{i}") for i in range(1, 251)]
+    registry("import", "members", write_csv(tmp_path / "a.csv", rows), "--org", org.code)
+    before = {r["手机"]: r["会员编号"] for r in rows}
+    # Each member takes the next one's number, the last a new one: every row but the last
+    # waits on the row after it, in this chunk or a later one.
+    moved = [{**r, "会员编号": f"N{i + 2}"} for i, r in enumerate(rows)]
+    errors = tmp_path / "e.csv"
+    s = registry(
+        "import", "members", write_csv(tmp_path / "b.csv", moved), "--org", org.code,
+        "--chunk-rows", "100", "--errors", errors, "--json",
+    ).summary  # fmt: skip
+    assert (s["rejected"], s["updated_memberships"]) == (0, 250), read_errors(errors)
+    assert numbers_by_phone(db, org.code) == {k: f"N{int(v[1:]) + 1}" for k, v in before.items()}
+
+
+def test_past_the_put_off_limit_a_renumbered_list_completes_when_run_again(  # type: ignore[no-untyped-def]
+    registry, factory, db, tmp_path, monkeypatch
+):
+    from services.registry.onboarding import members
+
+    monkeypatch.setattr(members, "PUT_OFF_ROWS", 50)
+    org = factory.org()
+    rows = [member(会员编号=f"M{i}") for i in range(1, 251)]
+    registry("import", "members", write_csv(tmp_path / "a.csv", rows), "--org", org.code)
+    moved = write_csv(
+        tmp_path / "b.csv", [{**r, "会员编号": f"M{i + 2}"} for i, r in enumerate(rows)]
+    )
+    runs = [
+        registry(
+            "import", "members", moved, "--org", org.code, "--chunk-rows", "100", "--json"
+        ).summary
+        for _ in range(3)
+    ]  # fmt: skip
+    # Each run settles the chunk whose next member the run before moved.
+    assert [s["rejected"] for s in runs] == [200, 100, 0]
+    assert [s["updated_memberships"] for s in runs] == [50, 100, 100]
+    assert sorted(numbers_by_phone(db, org.code).values()) == sorted(f"M{i}" for i in range(2, 252))
+
+
+def test_a_number_whose_holder_is_not_moved_stays_taken(  # type: ignore[no-untyped-def]
+    registry, factory, db, tmp_path
+):
+    org = factory.org()
+    a, b, c = member(会员编号="T1"), member(会员编号="T2"), member(会员编号="T3")
+    registry("import", "members", write_csv(tmp_path / "a.csv", [a, b, c]), "--org", org.code)
+    # a wants b's number, and b's row, which would move b, is refused for a bad date; c
+    # wants a number nobody gives up.
+    rows = [
+        {**a, "会员编号": "T2"},
+        {**b, "会员编号": "T9", "入会日期": "2020-01-01", "有效期至": "2019-01-01"},
+        {**c, "会员编号": "T1"},
+    ]
+    errors = tmp_path / "e.csv"
+    s = registry(
+        "import", "members", write_csv(tmp_path / "b.csv", rows), "--org", org.code,
+        "--errors", errors, "--json",
+    ).summary  # fmt: skip
+    assert s["rejected"] == 3
+    reasons = {e["row_number"]: e["reason"] for e in read_errors(errors)}
+    assert reasons["2"] == reasons["4"] == "会员编号: taken by another member of the organisation"
+    assert reasons["3"].startswith("有效期至: must not be before")
+    assert sorted(p["member_no"] for p in people_of(db, org.code)) == ["T1", "T2", "T3"]
+
+
 def test_a_known_document_with_another_name_is_rejected(registry, factory, tmp_path) -> None:
     org = factory.org()
     row = member()

@@ -84,12 +84,15 @@ CREATE TEMP TABLE import_state (
     dup boolean NOT NULL,
     person_differs boolean NOT NULL,
     membership_differs boolean NOT NULL,
-    was_expert boolean NOT NULL
+    was_expert boolean NOT NULL,
+    holder uuid
 ) ON COMMIT DROP;
 CREATE TEMP TABLE import_enc (row_no bigint NOT NULL, enc bytea NOT NULL) ON COMMIT DROP;
 CREATE TEMP TABLE import_person_changed (row_no bigint NOT NULL) ON COMMIT DROP;
 CREATE TEMP TABLE import_membership_changed (row_no bigint NOT NULL) ON COMMIT DROP;
 CREATE TEMP TABLE import_seen (person_id uuid PRIMARY KEY) ON COMMIT DROP;
+CREATE TEMP TABLE import_released (membership_id uuid PRIMARY KEY, member_no text NOT NULL)
+    ON COMMIT DROP;
 """
 
 STAGE_COLUMNS = (
@@ -129,6 +132,10 @@ def membership_differs(m: str) -> str:
 
 
 ACCEPTED = "st.accepted"
+# Rows refused for a member number another member holds that an import keeps to judge again
+# at its end, when later rows may have moved that member (`MemberMerge.finish`): about
+# 1.5 kB of memory each.
+PUT_OFF_ROWS = 100_000
 NAME_DIFFERS_FROM_DOCUMENT = "differs from the name registered with this document number"
 
 
@@ -150,6 +157,8 @@ class Prepared:
     held: pl.DataFrame | None = None
     leaders: dict[int, list[int]] = field(default_factory=dict)
     after: dict[int, list[int]] = field(default_factory=dict)
+    # The staged rows themselves, for rows put off to the end of the import (`MemberMerge`).
+    staged: pl.DataFrame | None = None
 
     def held_behind(
         self, refused: dict[int, str]
@@ -249,6 +258,7 @@ def _staged(
         held=held,
         leaders=leaders,
         after=after,
+        staged=staged,
     )
 
 
@@ -377,6 +387,13 @@ class MemberMerge:
         self.pii = pii
         self.labels = labels
         self.label = lambda name: labels.get(name, name)
+        self.taken = f"{self.label('member_no')}: taken by another member of the organisation"
+        # Whether this pass's rows take numbers from members they move (`_release`).
+        self.releasing = False
+        # Rows put off to the end of the import (`merge`, `finish`); None once finished.
+        self.deferred: list[pl.DataFrame] | None = []
+        self.deferred_raw: dict[int, list[str]] = {}
+        self.deferred_numbers: dict[int, str] = {}
         # Chunks of tens of thousands of rows: let sorts and hashes stay in memory, and the
         # staging tables in local buffers (possible only before this session touches a
         # temporary table, hence the savepoint).
@@ -410,8 +427,13 @@ class MemberMerge:
 
     def merge(self, prepared: Prepared) -> ChunkResult:
         """Merge a chunk, then the rows it held back that a pass leaves to judge (see
-        `Prepared.held_behind`), a pass at a time: as if each had come in a chunk of its own."""
+        `Prepared.held_behind`), a pass at a time: as if each had come in a chunk of its own.
+
+        A row refused only because its member number is held by another member is put off to
+        the end of the import (`finish`), when a later chunk may have moved that member to
+        another number; rows held behind it are not (they are judged with it)."""
         result = self._merge_pass(prepared)
+        self._put_off(prepared, result)
         current, latest = prepared, result.rejected
         while True:
             settled, held = current.held_behind({row: why for row, _, why in latest})
@@ -421,10 +443,57 @@ class MemberMerge:
                 break
             current = current.restaged(held, self.labels)
             again = self._merge_pass(current)
+            self._put_off(current, again)
             for key, value in again.counts.items():
                 result.counts[key] += value
             result.rejected += again.rejected
             latest = again.rejected
+        result.rejected.sort(key=lambda item: item[0])
+        return result
+
+    def _put_off(self, prepared: Prepared, result: ChunkResult) -> None:
+        """Take the rows refused only for a member number held by another member out of the
+        pass's refusals and keep them for `finish` (up to `PUT_OFF_ROWS` in all)."""
+        if self.deferred is None or prepared.staged is None:
+            return
+        followed = prepared.leaders.keys() | prepared.after.keys()
+        rows = [row for row, _, why in result.rejected if why == self.taken and row not in followed]
+        fresh = sum(row not in self.deferred_raw for row in rows)
+        if not rows or len(self.deferred_raw) + fresh > PUT_OFF_ROWS:
+            return
+        put_off = set(rows)
+        result.rejected = [item for item in result.rejected if item[0] not in put_off]
+        self.deferred.append(prepared.staged.filter(pl.col("row_no").is_in(rows)))
+        for row in rows:
+            self.deferred_raw[row] = prepared.raw_by_row[row]
+            if row in prepared.numbers:
+                self.deferred_numbers[row] = prepared.numbers[row]
+
+    def finish(self) -> ChunkResult:
+        """The rows put off by `merge`, judged again once every chunk is in: the latest
+        first (a list renumbered forwards waits on its later rows), each set as a chunk of
+        its own, and again while a round settles any of them; those still waiting on a
+        number nobody gives up are refused."""
+        result = ChunkResult(counts=dict.fromkeys(COUNTS, 0))
+        assert self.deferred is not None
+        waiting, self.deferred = self.deferred, []
+        while waiting:
+            before = sum(frame.height for frame in waiting)
+            for frame in reversed(waiting):
+                prepared = _staged(frame, self.labels, [], self.deferred_numbers, {
+                    row: self.deferred_raw[row] for row in frame["row_no"].to_list()
+                })  # fmt: skip
+                part = self.merge(prepared)
+                for key, value in part.counts.items():
+                    result.counts[key] += value
+                result.rejected += part.rejected
+            waiting, self.deferred = self.deferred, []
+            if sum(frame.height for frame in waiting) == before:
+                break
+        self.deferred = None
+        for frame in waiting:
+            for row in frame["row_no"].to_list():
+                result.rejected.append((row, self.deferred_raw[row], self.taken))
         result.rejected.sort(key=lambda item: item[0])
         return result
 
@@ -490,7 +559,7 @@ class MemberMerge:
             f"""
             INSERT INTO import_state (row_no, person_id, matched_by, membership_id,
                                       needs_document, reject, accepted, dup, person_differs,
-                                      membership_differs, was_expert)
+                                      membership_differs, was_expert, holder)
             WITH judged AS (
                 SELECT s.row_no, s.new_id, found.person_id, found.matched_by,
                        ms.id AS membership_id,
@@ -504,11 +573,16 @@ class MemberMerge:
                                 AND s.gender <> found.gender THEN %(gender_doc)s
                            WHEN found.id_type = 'resident_id'
                                 AND s.birth_date <> found.birth_date THEN %(birth_doc)s
-                           WHEN held.id IS NOT NULL AND held.person_id IS DISTINCT FROM
-                                found.person_id THEN %(taken)s
                            WHEN coalesce(s.valid_until, ms.valid_until)
                                 < coalesce(s.joined_on, ms.joined_on) THEN %(order)s
+                           -- last, so that a row refused only for it may be released
+                           -- (`_release`) when this file moves that member elsewhere
+                           WHEN held.id IS NOT NULL AND held.person_id IS DISTINCT FROM
+                                found.person_id THEN %(taken)s
                        END AS reject,
+                       CASE WHEN held.id IS NOT NULL AND seen.hit IS NULL
+                                 AND held.person_id IS DISTINCT FROM found.person_id
+                            THEN held.id END AS holder,
                        seen.hit IS NOT NULL AS seen,
                        coalesce(found.differs, false) AS person_differs,
                        coalesce(found.expert_opt_in, false) AS was_expert,
@@ -608,7 +682,7 @@ class MemberMerge:
             SELECT r.row_no, coalesce(r.person_id, r.new_id), coalesce(r.matched_by, 'new'),
                    r.membership_id, r.needs_document, r.reject,
                    r.reject IS NULL AND NOT r.dup, r.dup, r.person_differs, r.membership_differs,
-                   r.was_expert
+                   r.was_expert, r.holder
             FROM ranked r
             """,  # noqa: S608 - fragments built here from constants
             {
@@ -618,15 +692,69 @@ class MemberMerge:
                 "registered resident ID number",
                 "birth_doc": f"{label('birth_date')}: differs from the birth date in the "
                 "registered resident ID number",
-                "taken": f"{label('member_no')}: taken by another member of the organisation",
+                "taken": self.taken,
                 "order": f"{label('valid_until')}: must not be before {label('joined_on')}",
             },
         )
+        self._release()
         # The first row of a person in the file wins (later chunks find them here).
         self._exec(
             "INSERT INTO import_seen SELECT person_id FROM import_state st WHERE st.accepted"
         )
         self._exec("ANALYZE import_state (row_no)")
+
+    def _release(self) -> None:
+        """Rows refused only because their member number is held by another member whom an
+        accepted row of this chunk gives another number (a renumbered list: a swap, or every
+        number moved along by one) are accepted after all.
+
+        Every such row is released at first, then those whose holder is not moved by an
+        accepted row are refused again until none is left to refuse: the largest set that
+        holds together, so a swap of two numbers, where each row waits on the other, goes
+        through. The holders give up their numbers before the memberships are updated
+        (`_memberships`)."""
+        taken = {"taken": self.taken}
+        if self.releasing:
+            self._exec("TRUNCATE import_released")
+            self.releasing = False
+        with self.conn.cursor() as cur:
+            cur.execute(
+                """
+                UPDATE import_state t SET reject = NULL, accepted = true
+                WHERE t.holder IS NOT NULL AND t.reject = %(taken)s
+                  AND NOT EXISTS (
+                      -- one row per person: not if the person has another row
+                      SELECT 1 FROM import_state o
+                      WHERE o.person_id = t.person_id AND o.row_no <> t.row_no
+                        AND (o.accepted OR o.holder IS NOT NULL AND o.reject = %(taken)s
+                                           AND o.row_no < t.row_no)
+                  )
+                """,
+                taken,
+            )
+            if not cur.rowcount:
+                return
+            while True:
+                cur.execute(
+                    """
+                    UPDATE import_state t SET reject = %(taken)s, accepted = false
+                    FROM import_stage ts
+                    WHERE ts.row_no = t.row_no AND t.holder IS NOT NULL AND t.accepted
+                      AND NOT EXISTS (
+                          SELECT 1 FROM import_state h JOIN import_stage s
+                              ON s.row_no = h.row_no
+                          WHERE h.membership_id = t.holder AND h.accepted
+                            AND s.member_no IS NOT NULL AND s.member_no <> ts.member_no
+                      )
+                    """,
+                    taken,
+                )
+                if not cur.rowcount:
+                    break
+            cur.execute(
+                "SELECT EXISTS (SELECT 1 FROM import_state WHERE holder IS NOT NULL AND accepted)"
+            )
+            self.releasing = bool((cur.fetchone() or (False,))[0])
 
     def _encrypt(self, prepared: Prepared) -> None:
         """Documents for matched people who had none, bound to their row (new people's are
@@ -796,6 +924,8 @@ class MemberMerge:
             )
             changed = (cur.fetchone() or (0,))[0]
         if changed:
+            if self.releasing:
+                self._give_up_numbers()
             self._exec(
                 f"""
                 WITH changed AS (
@@ -815,9 +945,10 @@ class MemberMerge:
                     CROSS JOIN LATERAL (
                         SELECT * FROM membership m0 WHERE m0.id = c.membership_id LIMIT 1
                     ) m
+                    LEFT JOIN import_released r ON r.membership_id = m.id
                     CROSS JOIN LATERAL (VALUES
                         ('grade', m.grade, c.grade),
-                        ('member_no', m.member_no, c.member_no),
+                        ('member_no', coalesce(r.member_no, m.member_no), c.member_no),
                         ('joined_on', m.joined_on::text, c.joined_on::text),
                         ('valid_until', m.valid_until::text, c.valid_until::text)
                     ) AS v(field, old, new)
@@ -843,6 +974,26 @@ class MemberMerge:
             WHERE {ACCEPTED} AND st.membership_id IS NULL
             """,  # noqa: S608
             p,
+        )
+
+    def _give_up_numbers(self) -> None:
+        """Members whose numbers released rows take (`_release`) give theirs up first, since
+        one UPDATE checks each row's number as it writes it; the numbers they had are kept
+        for their history."""
+        self._exec("TRUNCATE import_released")
+        self._exec(
+            """
+            WITH released AS (
+                INSERT INTO import_released
+                SELECT m.id, m.member_no FROM membership m
+                WHERE m.id IN (
+                    SELECT holder FROM import_state WHERE holder IS NOT NULL AND accepted
+                )
+                RETURNING membership_id
+            )
+            UPDATE membership SET member_no = NULL
+            WHERE id IN (SELECT membership_id FROM released)
+            """
         )
 
     def _counts(self) -> dict[str, int]:

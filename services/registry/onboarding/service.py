@@ -285,16 +285,19 @@ def import_members(engine: Engine, pii: PiiCipher, request: ImportRequest) -> di
 
             index = {"n": 0}
 
+            def tally(result: members.ChunkResult) -> None:
+                summary["rejected"] += len(result.rejected)
+                for key, value in result.counts.items():
+                    summary[key] += value
+                errors.write(result.rejected)
+
             def consume(item: tuple[int, members.Prepared]) -> None:
                 count, prepared = item
                 mark = time.perf_counter()
                 result = merger.merge(prepared)
                 timings["merge"] += time.perf_counter() - mark
                 summary["rows"] += count
-                summary["rejected"] += len(result.rejected)
-                for key, value in result.counts.items():
-                    summary[key] += value
-                errors.write(result.rejected)
+                tally(result)
                 if request.progress:
                     request.progress(summary["rows"], table.done_fraction())
                 if request.after_chunk:
@@ -302,6 +305,9 @@ def import_members(engine: Engine, pii: PiiCipher, request: ImportRequest) -> di
                 index["n"] += 1
 
             _pipeline(produce(), consume)
+            mark = time.perf_counter()
+            tally(merger.finish())
+            timings["merge"] += time.perf_counter() - mark
             mark = time.perf_counter()
             summary["possible_duplicates"] = duplicates.record(
                 raw,  # type: ignore[arg-type]
