@@ -14,9 +14,10 @@ import rjieba
 from pypinyin import Style, lazy_pinyin
 from pypinyin.constants import PHRASES_DICT, PINYIN_DICT
 
-_CJK = r"\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff"
-_RUNS = re.compile(rf"[{_CJK}]+|[a-z0-9]+(?:[.\-+#][a-z0-9]+)*")
-_IS_CJK = re.compile(rf"^[{_CJK}]+$")
+from services.registry.core.normalize import CJK
+
+_RUNS = re.compile(rf"[{CJK}]+|[a-z0-9]+(?:[.\-+#][a-z0-9]+)*")
+_IS_CJK = re.compile(rf"^[{CJK}]+$")
 
 _STOP = "的 了 和 与 及 或 在 等 对 为 是 之 其 中 以 由 并 从"
 _STOP_EN = "a an and are as at be by for from in into is of on or the to with via"

@@ -16,6 +16,14 @@ def test_the_surname_yu_is_a_word_of_the_query_not_a_stop_word() -> None:
     assert analysis.query_terms("基于湍流的模拟") == [("基于", ()), ("湍流", ()), ("模拟", ())]
 
 
+def test_names_with_ideographs_outside_the_basic_block_keep_every_character() -> None:
+    # 𠮷 lies in a supplementary plane, 〇 in the symbols block: both are written in names.
+    assert {"𠮷田", "𠮷", "田"} <= set(analysis.name_tokens("𠮷田"))
+    assert "〇" in analysis.name_tokens("王〇")
+    assert analysis.query_terms("𠮷田") == [("𠮷", ()), ("田", ())]
+    assert "〇" in analysis.index_tokens("〇〇七研究所")
+
+
 def test_full_width_letters_are_highlighted_as_written() -> None:
     doc = expert_document(biography="主要研究ＧＰＵ并行计算，兼及 CUDA")
     tokens = ExpertQuery(terms=tuple(analysis.query_terms("gpu cuda"))).tokens

@@ -37,8 +37,8 @@ def fold_text(value: str) -> str:
 
 
 # Ideographs of every block names are written in (the supplementary planes' too) and 〇.
-_CJK = "\u3007\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\U00020000-\U0003134f"
-_SPACE_IN_CJK = re.compile(f"(?<=[{_CJK}]) (?=[{_CJK}])")
+CJK = "\u3007\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\U00020000-\U0003134f"
+_SPACE_IN_CJK = re.compile(f"(?<=[{CJK}]) (?=[{CJK}])")
 
 
 def person_name(value: str) -> str:
