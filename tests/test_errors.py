@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from datetime import date
 
+import pytest
+
 from .factories import resident_id, with_wrong_check_digit
 
 PROBLEM = "application/problem+json"
@@ -137,3 +139,44 @@ def test_errors_list_every_failing_field_at_once(client, factory) -> None:
     body = assert_problem(response, 422)
     assert {e["field"] for e in body["errors"]} >= {"code", "name", "kind", "uscc", "region_code"}
     assert all(e["reason"] for e in body["errors"])
+
+
+@pytest.mark.parametrize(
+    ("form", "field"),
+    [
+        ({"grant_type": "password", "username": "admin\x00", "password": "whatever-1"}, "username"),
+        (
+            {"grant_type": "client_credentials", "client_id": "site\x00", "client_secret": "s3x"},
+            "client_id",
+        ),
+    ],
+    ids=["password", "client_credentials"],
+)
+def test_a_control_character_in_a_sign_in_name_is_a_422_naming_it(client, form, field) -> None:
+    body = assert_problem(client.post("/api/v1/auth/token", data=form), 422)
+    assert body["errors"][0]["field"] == field
+
+
+@pytest.mark.parametrize(
+    ("path", "params"),
+    [
+        ("/people", {"q": "张\x00"}),
+        ("/people", {"institution": "大学\x00"}),
+        ("/people", {"org_code": "A\x00"}),
+        ("/orgs", {"q": "学会\x00"}),
+        ("/orgs", {"parent_code": "\x01"}),
+    ],
+)
+def test_a_control_character_in_a_query_parameter_is_a_422_naming_it(
+    client, factory, path, params
+) -> None:
+    response = client.get("/api/v1" + path, params=params, headers=factory.caller("platform_admin"))
+    body = assert_problem(response, 422)
+    assert body["errors"] == [
+        {"field": next(iter(params)), "reason": "contains control characters"}
+    ]
+
+
+def test_a_control_character_in_a_path_names_nothing(client, factory) -> None:
+    response = client.get("/api/v1/orgs/A%00", headers=factory.caller("platform_admin"))
+    assert_problem(response, 404)

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from urllib.parse import parse_qsl
 
 from fastapi import FastAPI
 from fastapi.concurrency import run_in_threadpool
@@ -22,6 +24,7 @@ from .core.config import Settings
 from .core.deps import PUBLIC, RuntimeDep
 from .core.errors import install_error_handlers, problem_response
 from .core.runtime import Runtime
+from .core.types import printable
 from .governance.router import router as governance_router
 from .memberships.applications_router import accounts_router
 from .memberships.applications_router import router as applications_router
@@ -60,6 +63,49 @@ class SecurityHeaders:
         await self.app(scope, receive, send_with_headers)
 
 
+class ControlCharacters:
+    """Plain ASGI middleware: a query parameter holding a control character (a NUL, which the
+    database refuses) is a 422 naming it, and a path holding one names nothing (404), before
+    any route reads them."""
+
+    _SUSPECT = re.compile(rb"%[01][0-9a-fA-F]|[\x00-\x1f]")
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            problem = self._problem(scope)
+            if problem is not None:
+                await problem(scope, receive, send)
+                return
+        await self.app(scope, receive, send)
+
+    def _problem(self, scope: Scope) -> JSONResponse | None:
+        # Neither is quoted back: a path or query may hold what a client put where an id goes.
+        if any(ord(c) < 32 for c in scope["path"]):
+            return problem_response(404, "not-found", "Not Found")
+        query: bytes = scope.get("query_string", b"")
+        if not self._SUSPECT.search(query):
+            return None
+        errors = []
+        for name, value in parse_qsl(query.decode("latin-1"), keep_blank_values=True):
+            try:
+                printable(name)
+                printable(value)
+            except ValueError as exc:
+                errors.append({"field": printable_or_blank(name), "reason": str(exc)})
+        if not errors:
+            return None
+        summary = "; ".join(f"{e['field']}: {e['reason']}" for e in errors[:5])
+        return problem_response(422, "validation-error", summary, errors=errors)
+
+
+def printable_or_blank(name: str) -> str:
+    """A parameter's name fit to be quoted back: its control characters dropped."""
+    return "".join(c for c in name if ord(c) >= 32) or "(query)"
+
+
 def operation_id(route: APIRoute) -> str:
     """Stable operation ids: `{tag}-{function name}`."""
     tag = route.tags[0] if route.tags else "default"
@@ -89,6 +135,7 @@ def create_app(settings: Settings, database_url: str) -> FastAPI:
     app.state.runtime = runtime
     install_error_handlers(app)
 
+    app.add_middleware(ControlCharacters)
     app.add_middleware(SecurityHeaders)
 
     # FastAPI tries included routes one by one, at a cost per route: the busiest come first.

@@ -11,6 +11,7 @@ from fastapi.concurrency import run_in_threadpool
 
 from ..core.deps import PUBLIC, RuntimeDep
 from ..core.errors import InvalidField
+from ..core.types import printable
 from . import service
 from .models import AccountKind
 from .schemas import JsonWebKeySet, RefreshRequest, TokenResponse
@@ -34,7 +35,10 @@ def _basic(authorization: str | None) -> tuple[str, str] | None:
 def _required(value: str | None, field_name: str) -> str:
     if not value:
         raise InvalidField(field_name, "required for this grant_type")
-    return value
+    try:
+        return printable(value)
+    except ValueError as exc:
+        raise InvalidField(field_name, str(exc)) from None
 
 
 @router.post("/token", response_model=TokenResponse, dependencies=[PUBLIC])

@@ -10,7 +10,7 @@ from typing import Any
 from fastapi import FastAPI, Request, params
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from sqlalchemy.exc import IntegrityError, OperationalError
+from sqlalchemy.exc import DataError, IntegrityError, OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 PROBLEM_JSON = "application/problem+json"
@@ -217,6 +217,19 @@ def install_error_handlers(app: FastAPI) -> None:
         log.warning("integrity error on %s: constraint %s", _instance(request), constraint)
         return problem_response(
             409, "conflict", "the change conflicts with existing data", instance=_instance(request)
+        )
+
+    @app.exception_handler(DataError)
+    async def _data(request: Request, exc: DataError) -> JSONResponse:
+        # A value the database refuses that validation let through (the message may quote
+        # it, so only its SQLSTATE is logged and none of it is answered).
+        code = getattr(exc.orig, "sqlstate", None)
+        log.warning("value refused by the database on %s: SQLSTATE %s", _instance(request), code)
+        return problem_response(
+            422,
+            "validation-error",
+            "a value in the request cannot be stored or compared",
+            instance=_instance(request),
         )
 
     @app.exception_handler(OperationalError)
