@@ -6,12 +6,16 @@ argon2 makes each sign-in take a noticeable fraction of a second, so tests sign 
 from __future__ import annotations
 
 import base64
+import threading
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from sqlalchemy import text, update
 
-from services.registry.auth.models import Account, AccountKind
+from services.registry.auth import service as auth_service
+from services.registry.auth.models import Account, AccountKind, Role
 from services.registry.core.db import transaction
+from services.registry.core.errors import TooManyRequests, Unauthorized
 
 from ..factories import PASSWORD
 
@@ -190,6 +194,72 @@ def test_lockout_of_one_login_leaves_other_logins_alone(client, factory, runtime
         sign_in(client, victim.username, "guessed-password-1")
     assert_problem(sign_in(client, victim.username), 429)
     assert sign_in(client, other.username).status_code == 200
+
+
+def test_a_lockout_keeps_doubling_for_a_guesser_who_waits_each_lock_out(
+    runtime, factory, monkeypatch
+) -> None:
+    """A lock of 16 minutes or more outlasts the quiet window that restarts the count: the
+    count must go on, or waiting each lock out buys five free guesses every half hour."""
+    account = factory.account(Role.member)
+    clock = [datetime(2030, 1, 1, tzinfo=UTC)]
+    monkeypatch.setattr(auth_service, "_now", lambda: clock[0])
+    locks: list[float] = []
+    for _ in range(16):
+        with pytest.raises(Unauthorized):
+            auth_service.sign_in(
+                runtime, kind=AccountKind.user, name=account.username, secret="wrong-password-1"
+            )
+        with runtime.sessions() as session:
+            locked_until = session.execute(
+                text("SELECT locked_until FROM login_throttle WHERE key = :k"),
+                {"k": f"user:{account.username}"},
+            ).scalar()
+        if locked_until and locked_until > clock[0]:
+            locks.append((locked_until - clock[0]).total_seconds())
+            clock[0] = locked_until + timedelta(seconds=1)
+        else:
+            clock[0] += timedelta(seconds=1)
+    assert locks == [min(30 * 2**i, 3600) for i in range(12)]
+    # A quiet window after the last lock ends starts the count afresh.
+    clock[0] += timedelta(minutes=16)
+    with pytest.raises(Unauthorized):
+        auth_service.sign_in(
+            runtime, kind=AccountKind.user, name=account.username, secret="wrong-password-1"
+        )
+    with runtime.sessions() as session:
+        assert (
+            session.execute(
+                text("SELECT failures FROM login_throttle WHERE key = :k"),
+                {"k": f"user:{account.username}"},
+            ).scalar()
+            == 1
+        )
+
+
+def test_guesses_made_at_once_are_not_all_checked_before_the_lock(runtime, factory) -> None:
+    account = factory.account(Role.member)
+    outcomes: list[str] = []
+    start = threading.Barrier(12)
+
+    def guess(i: int) -> None:
+        start.wait()
+        try:
+            auth_service.sign_in(
+                runtime, kind=AccountKind.user, name=account.username, secret=f"guess-{i}-xyz1"
+            )
+        except Unauthorized:
+            outcomes.append("checked")
+        except TooManyRequests:
+            outcomes.append("refused")
+
+    threads = [threading.Thread(target=guess, args=(i,)) for i in range(12)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert outcomes.count("checked") == runtime.settings.login_max_failures
+    assert outcomes.count("refused") == 12 - runtime.settings.login_max_failures
 
 
 def test_refresh_token_rotates_and_reuse_revokes_the_whole_family(client, factory, db) -> None:

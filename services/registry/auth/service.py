@@ -8,7 +8,7 @@ import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import case, delete, select, update
+from sqlalchemy import case, delete, func, select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -68,36 +68,34 @@ def _throttle_key(kind: str, name: str) -> str:
     return f"{kind}:{name.strip().lower()}"[:160]
 
 
-def _check_not_locked(sessions: sessionmaker[Session], key: str) -> None:
-    with sessions() as session:
-        locked_until = session.scalar(
-            select(LoginThrottle.locked_until).where(LoginThrottle.key == key)
-        )
-    if locked_until and locked_until > _now():
-        wait = int((locked_until - _now()).total_seconds()) + 1
-        raise TooManyRequests("too many failed sign-in attempts; try again later", wait)
-
-
-def _record_failure(sessions: sessionmaker[Session], key: str, max_failures: int) -> None:
-    """Count a failure atomically; from `max_failures` on, lock for a doubling period."""
+def reserve_attempt(sessions: sessionmaker[Session], key: str, max_failures: int) -> None:
+    """Count an attempt as failed before its secret is checked (`clear_attempts` undoes it on
+    success), so that attempts made at once cannot all be checked before the lock applies;
+    refuse while the key is locked. From `max_failures` on, the key is locked for a period
+    that doubles with each failure, up to `MAX_LOCK`. Counting starts afresh only after
+    `FAILURE_WINDOW` without a failure or a lock."""
     now = _now()
+    locked = LoginThrottle.locked_until > now
+    recent = func.greatest(LoginThrottle.last_failure_at, LoginThrottle.locked_until) > (
+        now - FAILURE_WINDOW
+    )
     with transaction(sessions) as session:
         stmt = insert(LoginThrottle).values(key=key, failures=1, last_failure_at=now)
         stmt = stmt.on_conflict_do_update(
             index_elements=[LoginThrottle.key],
             set_={
-                # A failure after a quiet window starts counting afresh.
                 "failures": case(
-                    (
-                        LoginThrottle.last_failure_at > now - FAILURE_WINDOW,
-                        LoginThrottle.failures + 1,
-                    ),
+                    (locked, LoginThrottle.failures),
+                    (recent, LoginThrottle.failures + 1),
                     else_=1,
                 ),
-                "last_failure_at": now,
+                "last_failure_at": case((locked, LoginThrottle.last_failure_at), else_=now),
             },
-        ).returning(LoginThrottle.failures)
-        failures = session.execute(stmt).scalar_one()
+        ).returning(LoginThrottle.failures, LoginThrottle.locked_until)
+        failures, locked_until = session.execute(stmt).one()
+        if locked_until is not None and locked_until > now:
+            wait = int((locked_until - now).total_seconds()) + 1
+            raise TooManyRequests("too many failed attempts; try again later", wait)
         if failures >= max_failures:
             lock = min(timedelta(seconds=30 * 2 ** (failures - max_failures)), MAX_LOCK)
             session.execute(
@@ -107,7 +105,8 @@ def _record_failure(sessions: sessionmaker[Session], key: str, max_failures: int
             )
 
 
-def _clear_failures(session: Session, key: str) -> None:
+def clear_attempts(session: Session, key: str) -> None:
+    """A success forgets the key's failures and lock."""
     session.execute(delete(LoginThrottle).where(LoginThrottle.key == key))
 
 
@@ -133,17 +132,16 @@ def _new_refresh(
 def sign_in(runtime: Runtime, *, kind: AccountKind, name: str, secret: str) -> IssuedTokens:
     """Password or client-credentials grant; failures are counted and eventually locked out."""
     key = _throttle_key(kind.value, name)
-    _check_not_locked(runtime.sessions, key)
+    reserve_attempt(runtime.sessions, key, runtime.settings.login_max_failures)
     with runtime.sessions() as session:
         account = session.scalar(
             select(Account).where(Account.username == name.strip().lower(), Account.kind == kind)
         )
         hashed = account.secret_hash if account and account.is_active else None
     if not passwords.verify_secret(secret, hashed) or account is None:
-        _record_failure(runtime.sessions, key, runtime.settings.login_max_failures)
         raise Unauthorized("wrong credentials")
     with transaction(runtime.sessions) as session:
-        _clear_failures(session, key)
+        clear_attempts(session, key)
         session.execute(
             update(Account).where(Account.id == account.id).values(last_login_at=_now())
         )

@@ -188,7 +188,9 @@ def claim(
     if principal.person_id is not None:
         raise Conflict("this account is linked to a profile already")
     key = f"claim:{principal.account_id}"
-    auth_service._check_not_locked(sessions, key)
+    # Counted before the check, in its own transaction (the request's is rolled back with
+    # an error), and forgotten on success.
+    auth_service.reserve_attempt(sessions, key, MAX_CLAIM_FAILURES)
     identity = people_service.resolve_identity(
         data.id_type, data.id_number.get_secret_value(), birth_date=None, gender=None
     )
@@ -206,8 +208,6 @@ def claim(
         identity.id_type, identity.number
     )
     if not matches or row is None:
-        # Counted in its own transaction: the request's is rolled back with the error.
-        auth_service._record_failure(sessions, key, MAX_CLAIM_FAILURES)
         raise InvalidField("code", "the code and the document number do not match a profile")
     code, person = row
     if _linked_account(session, person.id) is not None:
@@ -217,7 +217,7 @@ def claim(
     code.used_at = now
     code.used_by = account.id
     _attach(session, account, person, actor=history.actor_of(principal), how="claim code")
-    auth_service._clear_failures(session, key)
+    auth_service.clear_attempts(session, key)
     audit.record(
         session,
         principal=principal,
