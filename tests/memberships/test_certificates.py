@@ -4,18 +4,23 @@ offline with the JWKS; tampered, expired, foreign-key and revoked certificates a
 from __future__ import annotations
 
 import base64
+import ipaddress
 import json
+import re
 import time
 import uuid
 from datetime import date
+from pathlib import Path
 from urllib.parse import parse_qs, urlparse
 
 import pytest
+import yaml
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 from fastapi.testclient import TestClient
 from sqlalchemy import text
+from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 from services.registry.app import create_app
 from services.registry.auth.tokens import KeySet
@@ -248,6 +253,44 @@ def test_verification_is_rate_limited_per_client(client, runtime, member, monkey
     assert refused.json()["type"].endswith("/too-many-requests")
     assert 1 <= int(refused.headers["Retry-After"]) <= 60
     assert client.get(VERIFY, params={"token": "x.y.z"}).status_code == 429
+
+
+def _deployed_trusted_proxies() -> dict[str, str]:
+    """FORWARDED_ALLOW_IPS as deploy/ sets it, by file."""
+    root = Path(__file__).resolve().parents[2] / "deploy"
+    compose = yaml.safe_load((root / "compose.yaml").read_text())
+    configmap = yaml.safe_load((root / "k8s" / "configmap.yaml").read_text())
+    default = re.fullmatch(
+        r"\$\{FORWARDED_ALLOW_IPS:-(.+)\}", compose["x-registry-env"]["FORWARDED_ALLOW_IPS"]
+    )
+    assert default is not None
+    return {"compose": default[1], "k8s": configmap["data"]["FORWARDED_ALLOW_IPS"]}
+
+
+@pytest.mark.parametrize("deployment", ["compose", "k8s"])
+def test_behind_the_deployed_proxy_an_invented_forwarded_address_does_not_escape_the_limit(
+    app, runtime, monkeypatch, deployment
+) -> None:
+    """The proxy appends the peer it saw to the client's own X-Forwarded-For: the client is
+    the last address that is not the proxy's, whatever the client wrote before it."""
+    trusted = _deployed_trusted_proxies()[deployment]
+    assert trusted != "*"
+    network = ipaddress.ip_network(trusted.split(",")[0].strip())
+    proxy = str(network[0] if network.num_addresses == 1 else network[1])
+    monkeypatch.setattr(runtime.settings, "verify_rate_limit", 3)
+    with transaction(runtime.sessions) as session:
+        session.execute(text("DELETE FROM rate_limit_counter"))
+    proxied = ProxyHeadersMiddleware(app, trusted_hosts=trusted)
+    with TestClient(proxied, client=(proxy, 40000)) as client:
+        statuses = [
+            client.post(
+                VERIFY,
+                json={"token": "x.y.z"},
+                headers={"X-Forwarded-For": f"10.9.0.{i + 1}, 203.0.113.7"},
+            ).status_code
+            for i in range(5)
+        ]
+    assert statuses == [200, 200, 200, 429, 429]
 
 
 def test_api_processes_share_the_verification_limit(settings, database_url, runtime) -> None:
