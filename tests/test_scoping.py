@@ -23,7 +23,7 @@ from typing import Any
 import pytest
 from sqlalchemy import text
 
-from services.registry.auth.models import Account
+from services.registry.auth.models import Account, Role
 
 from .factories import Factory, resident_id, unique_code
 
@@ -461,3 +461,28 @@ def test_an_organisation_role_stored_without_its_organisation_confers_nothing(
     for url in (f"{API}/people", f"{API}/orgs", f"{API}/people/{world.people['pb'].id}"):
         response = client.get(url, headers=headers)
         assert response.status_code == 403, f"{url}: {response.text}"
+
+
+def test_contact_data_is_shown_only_for_people_in_the_scope_that_may_see_it(
+    client, factory
+) -> None:
+    """A committee member of one organisation (contact data masked) who is also staff of
+    another (contact data shown) sees unmasked contacts of the other's people only."""
+    committee_org, society = factory.org(), factory.org()
+    theirs = factory.person(org=committee_org, phone="13812345678", email="wang@example.cn")
+    ours = factory.person(org=society, phone="13987654321", email="li@example.cn")
+    account = factory.account(Role.committee, committee_org)
+    factory.grant(account, Role.org_staff, society)
+    headers = factory.headers(account)
+    api = "/api/v1/people"
+    seen = client.get(f"{api}/{theirs.id}", headers=headers).json()
+    assert (seen["phone"], seen["email"]) == ("138****5678", "w***@example.cn")
+    seen = client.get(f"{api}/{ours.id}", headers=headers).json()
+    assert (seen["phone"], seen["email"]) == ("13987654321", "li@example.cn")
+    for person, phone in ((theirs, "138****5678"), (ours, "13987654321")):
+        listed = client.get(api, params={"q": person.name}, headers=headers).json()["items"]
+        assert [p["phone"] for p in listed if p["id"] == str(person.id)] == [phone]
+    # A change answers with the profile as the caller may see it too.
+    changed = client.patch(f"{api}/{ours.id}", json={"position": "主任"}, headers=headers)
+    assert changed.status_code == 200, changed.text
+    assert changed.json()["phone"] == "13987654321"

@@ -78,12 +78,11 @@ async def list_people(
 def _list_people(session: Session, principal: Principal, **filters: Any) -> Page[PersonRead]:
     limit = filters["limit"]
     rows = service.list_people(session, principal=principal, **filters)
-    contact = principal.can(Permission.people_contact)
     return page_of(
         rows,
         limit,
         key=lambda p: p["id"],
-        render=lambda p: service.render(p, contact_visible=contact),
+        render=lambda p: service.render(p, contact_visible=p.pop(service.CONTACT_VISIBLE)),
     )
 
 
@@ -96,7 +95,8 @@ def create_person(
 ) -> PersonRead:
     """Record a talent profile; a document number already registered answers 409."""
     person = service.create(session, principal=principal, pii=runtime.pii, data=body)
-    return service.to_read(person, contact_visible=principal.can(Permission.people_contact))
+    shown = service.contact_visible(session, principal, person.id)
+    return service.to_read(person, contact_visible=shown)
 
 
 @router.patch("/{person_id}", response_model=PersonRead)
@@ -111,7 +111,8 @@ def update_person(
     person = service.update(
         session, principal=principal, pii=runtime.pii, person_id=person_id, data=body
     )
-    return service.to_read(person, contact_visible=principal.can(Permission.people_contact))
+    shown = service.contact_visible(session, principal, person.id)
+    return service.to_read(person, contact_visible=shown)
 
 
 @router.get("/{person_id}/history", response_model=Page[ChangeRead])

@@ -118,6 +118,34 @@ def visible(principal: Principal, permission: Permission) -> ColumnElement[bool]
     )
 
 
+CONTACT_VISIBLE = "contact_visible"
+
+
+def contact_rule(principal: Principal) -> bool | ColumnElement[bool]:
+    """Whether the caller sees the phone and e-mail of the people they can read: the same
+    answer for all of them when their contact scope covers their read scope (or they have
+    none), otherwise the condition per person (a committee member of one organisation who is
+    staff of another sees contact data only of the other's people)."""
+    if not principal.can(Permission.people_contact):
+        return False
+    if principal.is_global(Permission.people_contact):
+        return True
+    if not principal.is_global(Permission.people_read):
+        contact = principal.scope_paths(Permission.people_contact)
+        read = principal.scope_paths(Permission.people_read)
+        if all(any(path.startswith(prefix) for prefix in contact) for path in read):
+            return True
+    return visible(principal, Permission.people_contact)
+
+
+def contact_visible(session: Session, principal: Principal, person_id: uuid.UUID) -> bool:
+    """`contact_rule` for one person."""
+    rule = contact_rule(principal)
+    if isinstance(rule, bool):
+        return rule
+    return bool(session.scalar(select(rule).where(Person.id == person_id)))
+
+
 def get_visible(
     session: Session, *, principal: Principal, person_id: uuid.UUID, permission: Permission
 ) -> Person:
@@ -140,21 +168,31 @@ READ_COLUMNS = tuple(Person.__table__.c[name] for name in PersonRead.model_field
 # Built once: coercing the columns again on every list request costs more than the query.
 _LIST = select(*READ_COLUMNS)
 
-# Statements of the one-profile read, compiled once per scope: (global, path prefixes) ->
-# (SQL, parameters). Scopes are few (one per combination of granted organisations).
-_READ_STATEMENTS: dict[tuple[bool, tuple[str, ...]], tuple[str, dict[str, Any]]] = {}
+# Statements of the one-profile read, compiled once per scope: (global, path prefixes, the
+# contact rule: a bool or its path prefixes) -> (SQL, parameters). Scopes are few (one per
+# combination of granted organisations).
+_Scope = tuple[bool, tuple[str, ...], bool | tuple[str, ...]]
+_READ_STATEMENTS: dict[_Scope, tuple[str, dict[str, Any]]] = {}
 _READ_STATEMENTS_MAX = 1024
 
 
 def _read_statement(dialect: Dialect, principal: Principal) -> tuple[str, dict[str, Any]]:
-    """The columns PersonRead shows, of the person if visible(): the same rule as every read."""
+    """The columns PersonRead shows, of the person if visible(): the same rule as every read;
+    and whether the caller sees their contact data, when that depends on the person."""
     permission = Permission.people_read
-    scope = (principal.is_global(permission), tuple(principal.scope_paths(permission)))
+    rule = contact_rule(principal)
+    scope: _Scope = (
+        principal.is_global(permission),
+        tuple(principal.scope_paths(permission)),
+        rule if isinstance(rule, bool) else tuple(principal.scope_paths(Permission.people_contact)),
+    )
     found = _READ_STATEMENTS.get(scope)
     if found is None:
         statement = select(*READ_COLUMNS).where(
             Person.__table__.c.id == bindparam("person_id"), visible(principal, permission)
         )
+        if not isinstance(rule, bool):
+            statement = statement.add_columns(rule.label(CONTACT_VISIBLE))
         compiled = statement.compile(dialect=dialect)
         found = (str(compiled), dict(compiled.params))
         if len(_READ_STATEMENTS) < _READ_STATEMENTS_MAX:
@@ -172,7 +210,9 @@ async def read(reads: ReadPool, *, principal: Principal, person_id: uuid.UUID) -
     row = await reads.fetch_one(sql, {**params, "person_id": person_id})
     if row is None:
         raise NotFound("person")
-    return render(row, contact_visible=principal.can(Permission.people_contact))
+    rule = contact_rule(principal)
+    shown = row.pop(CONTACT_VISIBLE) if not isinstance(rule, bool) else rule
+    return render(row, contact_visible=bool(shown))
 
 
 def render(row: dict[str, Any], *, contact_visible: bool) -> PersonRead:
@@ -424,10 +464,14 @@ def list_people(
     expert_opt_in: bool | None = None,
     status: str | None = None,
 ) -> list[dict[str, Any]]:
-    """Profiles in the caller's scope as rows of READ_COLUMNS, oldest first."""
+    """Profiles in the caller's scope as rows of READ_COLUMNS and `CONTACT_VISIBLE`, oldest
+    first."""
+    rule = contact_rule(principal)
     query = (
         _LIST.where(visible(principal, Permission.people_read)).order_by(Person.id).limit(limit + 1)
     )
+    if not isinstance(rule, bool):
+        query = query.add_columns(rule.label(CONTACT_VISIBLE))
     if after is not None:
         query = query.where(Person.id > after)
     if q:
@@ -465,4 +509,8 @@ def list_people(
         query = query.where(Person.region_code.startswith(region_code, autoescape=True))
     if institution:
         query = query.where(Person.institution.ilike(f"%{like_escape(institution)}%", escape="\\"))
-    return [dict(row) for row in session.execute(query).mappings()]
+    rows = [dict(row) for row in session.execute(query).mappings()]
+    if isinstance(rule, bool):
+        for row in rows:
+            row[CONTACT_VISIBLE] = rule
+    return rows
