@@ -241,6 +241,26 @@ def test_staff_link_a_member_account_to_a_profile(client, factory, society, admi
     assert client.get(f"{API}/me", headers=factory.headers(account)).json()["person"] is None
 
 
+def test_a_profile_shared_with_another_society_is_linked_by_the_platform_only(
+    client, factory, society, admin
+) -> None:
+    """A linked account reads the person's every membership and changes their contact data:
+    one society's staff cannot hand that to an account of their choosing."""
+    person = factory.person(org=society)
+    factory.membership(society, person, grade="member", status="active")
+    factory.membership(factory.org(), person, grade="fellow", status="active")
+    account = factory.account("member")
+    path = f"{API}/people/{person.id}/account"
+    body = problem(client.put(path, json={"username": account.username}, headers=admin), 403)
+    assert "claim code" in body["detail"]
+    assert client.get(f"{API}/me", headers=factory.headers(account)).json()["person"] is None
+    platform = factory.caller("platform_admin")
+    linked = client.put(path, json={"username": account.username}, headers=platform)
+    assert linked.status_code == 200, linked.text
+    problem(client.delete(path, headers=admin), 403)
+    assert client.delete(path, headers=platform).json()["username"] is None
+
+
 def test_staff_accounts_are_linked_by_the_platform_only(client, factory, society, admin) -> None:
     person = factory.person(org=society)
     staff_elsewhere = factory.account("org_admin", factory.org())

@@ -32,9 +32,10 @@ from ..auth.principals import Principal
 from ..core import history
 from ..core.errors import Conflict, Forbidden, InvalidField, ProblemError
 from ..core.security import PiiCipher
+from ..orgs.models import Organisation
 from ..people import service as people_service
 from ..people.models import Person
-from .models import ClaimCode
+from .models import ClaimCode, Membership
 from .schemas import AccountLinkRead, ClaimCodeRead, ClaimRequest
 
 CODE_TTL = timedelta(days=14)
@@ -51,6 +52,24 @@ def _normalise_code(code: str) -> str:
 
 def _hash(code: str) -> bytes:
     return hashlib.sha256(_normalise_code(code).encode()).digest()
+
+
+def _require_whole_profile_in_scope(session: Session, principal: Principal, person: Person) -> None:
+    """A linked account reads and changes the person's whole profile and every membership:
+    society staff link only people all of whose organisations they look after; a profile
+    shared with another society is claimed with a code or linked by the platform."""
+    if principal.is_global(Permission.accounts_link):
+        return
+    paths = session.scalars(
+        select(Organisation.path)
+        .join(Membership, Membership.org_id == Organisation.id)
+        .where(Membership.person_id == person.id)
+    ).all()
+    if not all(principal.covers_path(Permission.accounts_link, path) for path in paths):
+        raise Forbidden(
+            "this profile is shared with organisations outside your scope: the member claims "
+            "it with a claim code, or the platform administrator links it"
+        )
 
 
 def _linked_account(session: Session, person_id: uuid.UUID) -> Account | None:
@@ -81,6 +100,7 @@ def link(
     }
     if not roles <= _MEMBER_ROLES and not principal.is_global(Permission.accounts_link):
         raise Forbidden("accounts with staff roles are linked by the platform administrator")
+    _require_whole_profile_in_scope(session, principal, person)
     _attach(session, account, person, actor=history.actor_of(principal), how="staff")
     audit.record(
         session,
@@ -99,6 +119,7 @@ def unlink(session: Session, *, principal: Principal, person_id: uuid.UUID) -> A
     )
     account = _linked_account(session, person.id)
     if account is not None:
+        _require_whole_profile_in_scope(session, principal, person)
         account.person_id = None
         history.record(
             session,
