@@ -89,6 +89,9 @@ def settings(tmp_path_factory: pytest.TempPathFactory) -> Settings:
         data_dir=tmp_path_factory.mktemp("data"),
         search_inline_drain=False,
         principal_cache_seconds=0,
+        # Tests sign in from one address far more often than people do; the limit has its
+        # own test.
+        signin_rate_limit=100_000,
     )
 
 

@@ -262,6 +262,25 @@ def test_guesses_made_at_once_are_not_all_checked_before_the_lock(runtime, facto
     assert outcomes.count("refused") == 12 - runtime.settings.login_max_failures
 
 
+def test_sign_ins_from_one_address_are_limited_whatever_the_names(
+    client, factory, runtime, monkeypatch
+) -> None:
+    """One password tried on many login names meets no per-name lock: the address is counted."""
+    monkeypatch.setattr(runtime.settings, "signin_rate_limit", 3)
+    with transaction(runtime.sessions) as session:
+        session.execute(text("DELETE FROM rate_limit_counter WHERE name = 'auth-token'"))
+    try:
+        names = [factory.account(Role.member).username for _ in range(4)]
+        statuses = [sign_in(client, name, "Summer2026!").status_code for name in names]
+        assert statuses == [401, 401, 401, 429]
+        refused = sign_in(client, names[0])
+        assert_problem(refused, 429)
+        assert 1 <= int(refused.headers["Retry-After"]) <= 60
+    finally:
+        with transaction(runtime.sessions) as session:
+            session.execute(text("DELETE FROM rate_limit_counter WHERE name = 'auth-token'"))
+
+
 def test_refresh_token_rotates_and_reuse_revokes_the_whole_family(client, factory, db) -> None:
     account = factory.account("org_admin", factory.org())
     first = sign_in(client, account.username).json()["refresh_token"]

@@ -389,6 +389,7 @@ def test_masking_keeps_only_the_ends() -> None:
     assert mask_phone("13900001111") == "139****1111"
     assert mask_phone("+85223456789") == "**********89"
     assert mask_email("zhang.san@pku.edu.cn") == "z***@pku.edu.cn"
+    assert mask_email("z@pku.edu.cn") == "***@pku.edu.cn"
     assert mask_phone(None) is None
     assert mask_email(None) is None
 

@@ -6,9 +6,10 @@ import base64
 import binascii
 from typing import Annotated
 
-from fastapi import APIRouter, Form, Header
+from fastapi import APIRouter, Form, Header, Request
 from fastapi.concurrency import run_in_threadpool
 
+from ..core import ratelimit
 from ..core.deps import PUBLIC, RuntimeDep
 from ..core.errors import InvalidField
 from ..core.types import printable
@@ -43,6 +44,7 @@ def _required(value: str | None, field_name: str) -> str:
 
 @router.post("/token", response_model=TokenResponse, dependencies=[PUBLIC])
 async def token(
+    request: Request,
     runtime: RuntimeDep,
     grant_type: Annotated[str, Form(description="password or client_credentials")],
     username: Annotated[str | None, Form(max_length=128)] = None,
@@ -67,6 +69,15 @@ async def token(
         name, secret = _required(name, "client_id"), _required(secret, "client_secret")
     else:
         raise InvalidField("grant_type", "must be password or client_credentials")
+    await run_in_threadpool(
+        ratelimit.limit_address,
+        runtime,
+        request,
+        name="auth-token",
+        limit=runtime.settings.signin_rate_limit,
+        window=60.0,
+        detail="too many sign-in attempts from this address; try later",
+    )
     # argon2 is deliberately slow: keep it off the event loop.
     issued = await run_in_threadpool(service.sign_in, runtime, kind=kind, name=name, secret=secret)
     return TokenResponse(

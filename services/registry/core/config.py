@@ -48,6 +48,9 @@ class Settings(BaseSettings):
     search_inline_drain: bool = Field(True, validation_alias="REGISTRY_SEARCH_INLINE_DRAIN")
     verify_rate_limit: int = Field(30, validation_alias="REGISTRY_VERIFY_RATE_LIMIT")
     verify_rate_window_seconds: float = Field(60.0, validation_alias="REGISTRY_VERIFY_RATE_WINDOW")
+    # Sign-in attempts per client address and minute, whatever the login names: one name is
+    # locked after a few failures, this slows trying one password on many names.
+    signin_rate_limit: int = Field(60, validation_alias="REGISTRY_SIGNIN_RATE_LIMIT")
 
     @model_validator(mode="after")
     def _production_needs_real_secrets(self) -> Settings:

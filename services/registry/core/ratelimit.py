@@ -4,11 +4,19 @@ PostgreSQL (public endpoints, per client address)."""
 from __future__ import annotations
 
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 from sqlalchemy import DateTime, Index, Integer, bindparam, text
 from sqlalchemy.orm import Session
 from sqlalchemy.types import Float, String
 from sqlmodel import Field, SQLModel
+
+from .errors import TooManyRequests
+
+if TYPE_CHECKING:
+    from starlette.requests import Request
+
+    from .runtime import Runtime
 
 
 class RateLimitCounter(SQLModel, table=True):
@@ -61,3 +69,17 @@ def hit(session: Session, *, name: str, client: str, limit: int, window: float) 
     if hits > limit:
         return max(1, int(retry_after))
     return None
+
+
+def limit_address(
+    runtime: Runtime, request: Request, *, name: str, limit: int, window: float, detail: str
+) -> None:
+    """Count a request against the limit `name` of its client address (keyed with the
+    service's index key), in the database so that every API process shares it; past the
+    limit, 429 with `Retry-After`."""
+    address = request.client.host if request.client else "unknown"
+    client = runtime.pii.blind_index("rate-limit", address).hex()
+    with runtime.read_sessions() as counting:  # autocommit: the count stands on its own
+        retry_after = hit(counting, name=name, client=client, limit=limit, window=window)
+    if retry_after is not None:
+        raise TooManyRequests(detail, retry_after)

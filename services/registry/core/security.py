@@ -87,4 +87,7 @@ def mask_email(address: str | None) -> str | None:
     if address is None:
         return None
     local, _, domain = address.partition("@")
-    return (local[:1] + "***@" + domain) if domain else "***"
+    if not domain:
+        return "***"
+    # A one-letter local part is not shown: it would be the whole of it.
+    return (local[:1] if len(local) > 1 else "") + "***@" + domain

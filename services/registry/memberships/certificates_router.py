@@ -12,7 +12,6 @@ from ..auth.permissions import Permission
 from ..auth.principals import Principal
 from ..core import ratelimit
 from ..core.deps import PUBLIC, RuntimeDep, SessionDep, require_any
-from ..core.errors import TooManyRequests
 from ..core.runtime import Runtime
 from . import certificates
 from .schemas import CertificateRead, CertificateVerification, VerifyBody
@@ -42,20 +41,15 @@ def get_certificate(
 
 
 def _limit(request: Request, runtime: Runtime) -> None:
-    """Per client address, counted in the database so that every API process shares the
-    limit: a public endpoint must not become an oracle for bulk checks."""
-    address = request.client.host if request.client else "unknown"
-    client = runtime.pii.blind_index("rate-limit", address).hex()
-    with runtime.read_sessions() as counting:  # autocommit: the count stands on its own
-        retry_after = ratelimit.hit(
-            counting,
-            name="certificates-verify",
-            client=client,
-            limit=runtime.settings.verify_rate_limit,
-            window=runtime.settings.verify_rate_window_seconds,
-        )
-    if retry_after is not None:
-        raise TooManyRequests("too many verifications from this address; try later", retry_after)
+    """A public endpoint must not become an oracle for bulk checks."""
+    ratelimit.limit_address(
+        runtime,
+        request,
+        name="certificates-verify",
+        limit=runtime.settings.verify_rate_limit,
+        window=runtime.settings.verify_rate_window_seconds,
+        detail="too many verifications from this address; try later",
+    )
 
 
 @router.post("/certificates/verify", response_model=CertificateVerification, dependencies=[PUBLIC])
