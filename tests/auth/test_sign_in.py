@@ -312,6 +312,27 @@ def test_refresh_token_rotates_and_reuse_revokes_the_whole_family(client, factor
     assert events[0].object_type == "account"
 
 
+def test_a_sign_in_ends_at_its_maximum_age_however_often_it_is_refreshed(
+    runtime, factory, monkeypatch
+) -> None:
+    account = factory.account(Role.member)
+    start = datetime(2030, 1, 1, tzinfo=UTC)
+    clock = [start]
+    monkeypatch.setattr(auth_service, "_now", lambda: clock[0])
+    issued = auth_service.sign_in(
+        runtime, kind=AccountKind.user, name=account.username, secret=PASSWORD
+    )
+    token = issued.refresh_token
+    assert token is not None
+    for days in (29, 58, 87):
+        clock[0] = start + timedelta(days=days)
+        token = auth_service.rotate_refresh(runtime, token).refresh_token
+        assert token is not None
+    clock[0] = start + timedelta(days=90, seconds=1)
+    with pytest.raises(Unauthorized, match="expired"):
+        auth_service.rotate_refresh(runtime, token)
+
+
 def test_reuse_revokes_only_the_family_of_that_sign_in(client, factory) -> None:
     account = factory.account("member")
     stolen = sign_in(client, account.username).json()["refresh_token"]

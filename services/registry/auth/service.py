@@ -115,15 +115,25 @@ def _hash_refresh(token: str) -> bytes:
 
 
 def _new_refresh(
-    session: Session, runtime: Runtime, account_id: uuid.UUID, family: uuid.UUID
+    session: Session,
+    runtime: Runtime,
+    account_id: uuid.UUID,
+    family: uuid.UUID,
+    signed_in_at: datetime | None = None,
 ) -> str:
+    """A refresh token of the sign-in `family`, valid for the refresh lifetime but never past
+    the sign-in's own end (`session_max_age_seconds` after `signed_in_at`, now for a new one)."""
+    now = _now()
+    settings = runtime.settings
+    ends = (signed_in_at or now) + timedelta(seconds=settings.session_max_age_seconds)
     token = secrets.token_urlsafe(32)
     session.add(
         RefreshToken(
             account_id=account_id,
             family_id=family,
             token_hash=_hash_refresh(token),
-            expires_at=_now() + timedelta(seconds=runtime.settings.refresh_token_ttl_seconds),
+            issued_at=now,
+            expires_at=min(now + timedelta(seconds=settings.refresh_token_ttl_seconds), ends),
         )
     )
     return token
@@ -189,7 +199,12 @@ def rotate_refresh(runtime: Runtime, token: str) -> IssuedTokens:
             if not active:
                 raise Unauthorized("the account is disabled")
             row.used_at = _now()
-            new_token = _new_refresh(session, runtime, row.account_id, row.family_id)
+            signed_in_at = session.scalar(
+                select(func.min(RefreshToken.issued_at)).where(
+                    RefreshToken.family_id == row.family_id
+                )
+            )
+            new_token = _new_refresh(session, runtime, row.account_id, row.family_id, signed_in_at)
             account_id = row.account_id
     if reused is not None:
         raise Unauthorized("refresh token reuse detected; sign in again")

@@ -42,6 +42,10 @@ class Settings(BaseSettings):
     refresh_token_ttl_seconds: int = Field(
         30 * 24 * 3600, validation_alias="REGISTRY_REFRESH_TOKEN_TTL"
     )
+    # However often it is refreshed, a sign-in ends this long after the password was given.
+    session_max_age_seconds: int = Field(
+        90 * 24 * 3600, validation_alias="REGISTRY_SESSION_MAX_AGE"
+    )
     login_max_failures: int = Field(5, validation_alias="REGISTRY_LOGIN_MAX_FAILURES")
     db_pool_size: int = Field(20, validation_alias="REGISTRY_DB_POOL_SIZE")
     principal_cache_seconds: float = Field(5.0, validation_alias="REGISTRY_PRINCIPAL_CACHE_SECONDS")
