@@ -332,6 +332,57 @@ def _first_rows(
     return ~frame["row_no"].is_in(list(drop)), leaders, after
 
 
+def settle_renumbering(
+    waiting: list[tuple[int, Any, Any, str]],
+    placed: set[Any],
+    movers: Mapping[Any, tuple[int, str, bool]],
+) -> set[int]:
+    """Which of the rows refused only for a member number another member holds may have it
+    after all: those whose holder is given another number by an accepted row, or by a row
+    that may itself be released, and so on along the chain (a chain that closes on itself,
+    as in a swap, holds together).
+
+    `waiting`: (row, person, holding membership, wanted number), in row order; `placed`: the
+    people with an accepted row (a waiting row of theirs stays refused, as does a person's
+    second waiting row); `movers`: by membership, the row giving it a number, that number and
+    whether the row is accepted."""
+    wanted: dict[int, tuple[Any, str]] = {}
+    people = set(placed)
+    for row, person, holder, number in waiting:
+        if person not in people:
+            people.add(person)
+            wanted[row] = (holder, number)
+    settled: dict[int, bool] = {}
+    for first in wanted:
+        path: list[int] = []
+        on_path: set[int] = set()
+        row = first
+        while True:
+            if row in settled:
+                free = settled[row]
+                break
+            if row in on_path:  # a closed chain: each gives up what the next one takes
+                free = True
+                break
+            path.append(row)
+            on_path.add(row)
+            holder, number = wanted[row]
+            mover = movers.get(holder)
+            if mover is None or mover[1] == number:  # nobody moves the holder
+                free = False
+                break
+            if mover[2]:  # moved by an accepted row
+                free = True
+                break
+            if mover[0] not in wanted:
+                free = False
+                break
+            row = mover[0]
+        for step in path:
+            settled[step] = free
+    return {row for row, free in settled.items() if free}
+
+
 @dataclass(frozen=True)
 class _AliasProbes:
     """The judge's clauses that also match the names and contacts people are known by
@@ -706,55 +757,48 @@ class MemberMerge:
     def _release(self) -> None:
         """Rows refused only because their member number is held by another member whom an
         accepted row of this chunk gives another number (a renumbered list: a swap, or every
-        number moved along by one) are accepted after all.
-
-        Every such row is released at first, then those whose holder is not moved by an
-        accepted row are refused again until none is left to refuse: the largest set that
-        holds together, so a swap of two numbers, where each row waits on the other, goes
-        through. The holders give up their numbers before the memberships are updated
-        (`_memberships`)."""
-        taken = {"taken": self.taken}
+        number moved along by one) are accepted after all (`settle_renumbering`). The
+        holders give up their numbers before the memberships are updated (`_memberships`)."""
         if self.releasing:
             self._exec("TRUNCATE import_released")
             self.releasing = False
+        taken = {"taken": self.taken}
         with self.conn.cursor() as cur:
             cur.execute(
-                """
-                UPDATE import_state t SET reject = NULL, accepted = true
-                WHERE t.holder IS NOT NULL AND t.reject = %(taken)s
-                  AND NOT EXISTS (
-                      -- one row per person: not if the person has another row
-                      SELECT 1 FROM import_state o
-                      WHERE o.person_id = t.person_id AND o.row_no <> t.row_no
-                        AND (o.accepted OR o.holder IS NOT NULL AND o.reject = %(taken)s
-                                           AND o.row_no < t.row_no)
-                  )
-                """,
+                "SELECT st.row_no, st.person_id, st.holder, s.member_no FROM import_state st "
+                "JOIN import_stage s ON s.row_no = st.row_no "
+                "WHERE st.holder IS NOT NULL AND st.reject = %(taken)s ORDER BY st.row_no",
                 taken,
             )
-            if not cur.rowcount:
+            waiting = cur.fetchall()
+            if not waiting:
                 return
-            while True:
-                cur.execute(
-                    """
-                    UPDATE import_state t SET reject = %(taken)s, accepted = false
-                    FROM import_stage ts
-                    WHERE ts.row_no = t.row_no AND t.holder IS NOT NULL AND t.accepted
-                      AND NOT EXISTS (
-                          SELECT 1 FROM import_state h JOIN import_stage s
-                              ON s.row_no = h.row_no
-                          WHERE h.membership_id = t.holder AND h.accepted
-                            AND s.member_no IS NOT NULL AND s.member_no <> ts.member_no
-                      )
-                    """,
-                    taken,
-                )
-                if not cur.rowcount:
-                    break
+            # Joins, not `= ANY(array)`: a renumbered chunk has thousands of such rows.
             cur.execute(
-                "SELECT EXISTS (SELECT 1 FROM import_state WHERE holder IS NOT NULL AND accepted)"
+                "SELECT DISTINCT o.person_id FROM import_state o JOIN import_state t "
+                "ON t.person_id = o.person_id "
+                "WHERE o.accepted AND t.holder IS NOT NULL AND t.reject = %(taken)s",
+                taken,
             )
-            self.releasing = bool((cur.fetchone() or (False,))[0])
+            placed = {person for (person,) in cur.fetchall()}
+            cur.execute(
+                "SELECT st.membership_id, st.row_no, s.member_no, st.accepted "
+                "FROM import_state st JOIN import_stage s ON s.row_no = st.row_no "
+                "WHERE st.membership_id IN (SELECT holder FROM import_state "
+                "    WHERE holder IS NOT NULL AND reject = %(taken)s) "
+                "AND s.member_no IS NOT NULL "
+                "AND (st.accepted OR st.holder IS NOT NULL AND st.reject = %(taken)s)",
+                taken,
+            )
+            movers = {membership: (row, number, ok) for membership, row, number, ok in cur}
+            released = settle_renumbering(waiting, placed, movers)
+            if released:
+                cur.execute(
+                    "UPDATE import_state st SET reject = NULL, accepted = true "
+                    "FROM unnest(%(rows)s::bigint[]) AS r(row_no) WHERE st.row_no = r.row_no",
+                    {"rows": sorted(released)},
+                )
+                self.releasing = True
 
     def _encrypt(self, prepared: Prepared) -> None:
         """Documents for matched people who had none, bound to their row (new people's are
