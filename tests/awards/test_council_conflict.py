@@ -51,3 +51,20 @@ def test_a_council_whose_term_has_ended_is_no_conflict(runtime, factory) -> None
     )
     with runtime.sessions() as session:
         assert conflicts.find(session, subject, [fellow]) == {}
+
+
+def test_expert_search_leaves_out_those_seated_now_with_the_person(runtime, factory) -> None:
+    from services.search import conflicts as search_conflicts
+
+    org = factory.org()
+    nominee = factory.person(name="理事丁")
+    fellow, former = factory.person(name="理事戊"), factory.person(name="理事己")
+    council = _body(runtime, org, term_start=date(2024, 1, 1), term_end=None)
+    _seat(runtime, council, nominee)
+    _seat(runtime, council, fellow)
+    _seat(runtime, council, former, ended_on=date(2025, 6, 30))
+    with runtime.sessions() as session:
+        person = session.get(type(nominee), nominee.id)
+        excluded = search_conflicts.exclusions_for(session, person).person_ids
+    assert fellow.id in excluded
+    assert former.id not in excluded

@@ -1,9 +1,9 @@
 """Conflicts of interest between a nomination and candidate reviewers: a list of rules with reasons.
 
 Each rule takes the nomination (as a `Subject`) and the candidates and answers, for the
-candidates it rules out, why. `RULES` is the list; `register` adds to it. Two rules that only
-need the nominee (declared conflicts, institutions shared within the last years) are also
-registered with expert search, so `conflicts_with` there honours them too.
+candidates it rules out, why. `RULES` is the list; `register` adds to it. The rules that only
+need the nominee (declared conflicts, institutions shared within the last years, seats held
+together now) are also registered with expert search, so `conflicts_with` there honours them.
 
 Another module adds a rule with `@register("code")`; a rule answers {person_id: "why"}.
 """
@@ -24,6 +24,7 @@ from services.search.analysis import institution_key
 from services.search.protocol import Exclusions
 
 from ..auth.models import Account, Role, RoleGrant
+from ..core.civil_date import today as civil_today
 from ..core.clock import years_before
 from ..core.models import ChangeRecord
 from ..governance.models import BodySeat, GovernanceBody
@@ -203,13 +204,6 @@ def _same_council(session: Session, subject: Subject, candidates: Sequence[Perso
     """Seats held now on the same council, standing council or board of supervisors."""
     ours, theirs = aliased(BodySeat), aliased(BodySeat)
     today = subject.today
-
-    def current(seat: type[BodySeat]) -> ColumnElement[bool]:
-        return and_(
-            or_(seat.started_on.is_(None), seat.started_on <= today),
-            or_(seat.ended_on.is_(None), seat.ended_on >= today),
-        )
-
     rows = session.execute(
         select(theirs.person_id, ours.person_id, GovernanceBody.kind, Organisation.code)
         .join(ours, ours.body_id == theirs.body_id)
@@ -218,8 +212,8 @@ def _same_council(session: Session, subject: Subject, candidates: Sequence[Perso
         .where(
             theirs.person_id.in_([c.id for c in candidates if c.id not in subject.ids]),
             ours.person_id.in_(list(subject.ids)),
-            current(ours),
-            current(theirs),
+            _seated(ours, today),
+            _seated(theirs, today),
             GovernanceBody.term_start <= today,
             or_(GovernanceBody.term_end.is_(None), GovernanceBody.term_end >= today),
         )
@@ -290,5 +284,33 @@ def _past_institutions_for_search(session: Session, person: Person) -> Exclusion
     )
 
 
+def _same_council_for_search(session: Session, person: Person) -> Exclusions:
+    """Those seated now on a council, standing council or board the person sits on now (the
+    `same_council` rule, as of today)."""
+    today = civil_today()
+    ours, theirs = aliased(BodySeat), aliased(BodySeat)
+    ids = session.scalars(
+        select(theirs.person_id)
+        .join(ours, ours.body_id == theirs.body_id)
+        .join(GovernanceBody, GovernanceBody.id == theirs.body_id)
+        .where(
+            ours.person_id == person.id,
+            theirs.person_id != person.id,
+            *(_seated(seat, today) for seat in (ours, theirs)),
+            GovernanceBody.term_start <= today,
+            or_(GovernanceBody.term_end.is_(None), GovernanceBody.term_end >= today),
+        )
+    ).all()
+    return Exclusions(person_ids=frozenset(ids))
+
+
+def _seated(seat: type[BodySeat], today: date) -> ColumnElement[bool]:
+    return and_(
+        or_(seat.started_on.is_(None), seat.started_on <= today),
+        or_(seat.ended_on.is_(None), seat.ended_on >= today),
+    )
+
+
 search_conflicts.register(_declared_for_search)
 search_conflicts.register(_past_institutions_for_search)
+search_conflicts.register(_same_council_for_search)
