@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta
 
 import pytest
 from sqlalchemy import text
 
-from .conftest import API, CUTOFF, problem
+from .conftest import API, CUTOFF, problem, stop_clock_at
 
 # --- programmes and cycles ----------------------------------------------------------------
 
@@ -338,6 +338,26 @@ def test_nominations_outside_the_window_are_refused(aw) -> None:
         nominations_close=(today - timedelta(days=1)).isoformat(),
     )
     assert "closed" in problem(aw.nominate(late, aw.nominee()), 409)["detail"]
+
+
+def test_the_nomination_window_follows_the_calendar_in_beijing(aw, monkeypatch) -> None:
+    c = aw.cycle(
+        aw.programme(), year=2031, nominations_open="2025-03-02", nominations_close="2025-03-31"
+    )
+    # 23:59 on 1 March in Beijing: not open yet.
+    stop_clock_at(monkeypatch, datetime(2025, 3, 1, 15, 59, tzinfo=UTC))
+    assert "not open yet" in problem(aw.nominate(c, aw.nominee()), 409)["detail"]
+    # Midnight in Beijing opens it, while UTC still says 1 March.
+    stop_clock_at(monkeypatch, datetime(2025, 3, 1, 16, 0, tzinfo=UTC))
+    assert aw.nominate(c, aw.nominee()).status_code == 201
+    # Open through the last minute of 31 March in Beijing...
+    stop_clock_at(monkeypatch, datetime(2025, 3, 31, 15, 59, tzinfo=UTC))
+    assert aw.nominate(c, aw.nominee()).status_code == 201
+    # ...and closed at midnight there, while UTC still says 31 March.
+    stop_clock_at(monkeypatch, datetime(2025, 3, 31, 16, 0, tzinfo=UTC))
+    body = problem(aw.nominate(c, aw.nominee()), 409)
+    assert body["type"].endswith("/nomination-window")
+    assert "closed" in body["detail"]
 
 
 def test_a_channel_cannot_exceed_its_quota_and_withdrawing_frees_a_place(aw) -> None:

@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import csv
 import io
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta
 
 from sqlalchemy import select
 
 from services.registry.awards.models import Assignment
 from services.registry.awards.reviews import z_scores
 
-from .conftest import API, problem
+from .conftest import API, problem, stop_clock_at
 
 CRITERIA = [
     {"code": "innovation", "name": "创新性", "weight": 3},
@@ -108,6 +108,23 @@ def test_no_scores_after_the_deadline_and_late_ones_are_recorded(aw) -> None:
     )  # fmt: skip
     h = headers[experts[0].id]
     body = problem(score(aw, h, own(aw, h)[0]["id"], innovation=5, impact=5), 409)
+    assert body["type"].endswith("/review-deadline")
+
+
+def test_the_review_deadline_follows_the_calendar_in_beijing(aw, monkeypatch) -> None:
+    _, _, experts, headers = reviewed_cycle(
+        aw, n_nominations=1, k=1, review_due="2025-04-30", review_deadline="2025-04-30"
+    )
+    h = headers[experts[0].id]
+    a = own(aw, h)[0]["id"]
+    # 23:59 on 30 April in Beijing: still on time.
+    stop_clock_at(monkeypatch, datetime(2025, 4, 30, 15, 59, tzinfo=UTC))
+    r = score(aw, h, a, innovation=5, impact=5)
+    assert r.status_code == 200, r.text
+    assert r.json()["late"] is False
+    # Midnight in Beijing is past the deadline, while UTC still says 30 April.
+    stop_clock_at(monkeypatch, datetime(2025, 4, 30, 16, 0, tzinfo=UTC))
+    body = problem(score(aw, h, a, innovation=6, impact=6), 409)
     assert body["type"].endswith("/review-deadline")
 
 

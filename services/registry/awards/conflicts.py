@@ -24,6 +24,7 @@ from services.search.analysis import institution_key
 from services.search.protocol import Exclusions
 
 from ..auth.models import Account, Role, RoleGrant
+from ..core import clock
 from ..core.clock import years_before
 from ..core.models import ChangeRecord
 from ..governance.models import BodySeat, GovernanceBody
@@ -282,7 +283,7 @@ def _declared_for_search(session: Session, person: Person) -> Exclusions:
 
 
 def _past_institutions_for_search(session: Session, person: Person) -> Exclusions:
-    since = _since(datetime.now(UTC).date(), DEFAULT_YEARS)
+    since = _since(clock.today(), DEFAULT_YEARS)
     keys = past_institutions(session, [person.id], since).get(person.id, set())
     return Exclusions(
         institution_keys=frozenset(k[5:] for k in keys if k.startswith("name:")),

@@ -77,10 +77,6 @@ DECISIONS = frozenset({S.shortlisted, S.awarded, S.not_awarded})
 LIVE = [s for s in NominationStatus if s != S.withdrawn]
 
 
-def today_utc() -> date:
-    return datetime.now(UTC).date()
-
-
 def move(
     session: Session,
     nomination: Nomination,
