@@ -72,6 +72,41 @@ def test_suggestions_rank_by_affinity_and_leave_out_every_conflict_with_its_reas
     assert suggestions(aw, n)["excluded"] is None
 
 
+def test_rival_nominees_and_their_teams_never_review_each_other_in_the_cycle(aw) -> None:
+    topic = [f"topic{aw.token}"]
+    c = aw.cycle(aw.programme({"teams_allowed": True}), reviewers_per_nomination=1, max_load=1)
+
+    def rival(place: str):  # type: ignore[no-untyped-def]
+        return aw.nominee(
+            research_fields=topic, discipline_codes=["520"], expert_opt_in=True,
+            institution=place + aw.token,
+        )  # fmt: skip
+
+    x, y, teammate, gone = rival("甲大学"), rival("乙大学"), rival("丙大学"), rival("丁大学")
+    nx = aw.eligible(c, x)
+    r = aw.nominate(c, y, team_person_ids=[str(teammate.id)])
+    assert r.status_code == 201, r.text
+    ny = aw.submit(r.json()).json()
+    withdrawn = aw.nominate(c, gone).json()
+    aw.client.post(
+        f"{API}/nominations/{withdrawn['id']}/withdraw", json={"reason": "撤回"}, headers=aw.staff_a
+    )
+    aw.drain()
+
+    body = suggestions(aw, nx, explain="true")
+    why = excluded_rules(body)
+    assert why[str(y.id)] == {"competing_nominee"}
+    assert why[str(teammate.id)] == {"competing_nominee"}
+    reasons = {e["person_id"]: e["reasons"][0]["reason"] for e in body["excluded"]}
+    assert ny["nomination_no"] in reasons[str(teammate.id)]
+    assert str(gone.id) in {s["person_id"] for s in body["suggestions"]}  # withdrawn: free
+
+    everyone = [str(p.id) for p in (x, y, teammate, gone)]
+    panels = panels_of(assign(aw, c, pool_person_ids=everyone))
+    assert panels[nx["id"]] <= {str(gone.id)}
+    assert panels[ny["id"]] <= {str(gone.id)}
+
+
 def test_same_institution_by_uscc_and_low_credibility_are_reasons_too(aw) -> None:
     topic = f"topic{aw.token}"
     c = aw.cycle(aw.programme())

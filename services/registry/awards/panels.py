@@ -200,6 +200,7 @@ def subject_of(
         channel_org_id=channel.org_id if channel else None,
         today=today,
         years=cycle.conflict_years,
+        cycle_id=cycle.id,
     )
 
 
