@@ -272,3 +272,23 @@ def test_an_undeclared_conflict_found_later_blocks_the_pair_from_now_on(aw) -> N
     ).json()
     assert result["assignments"][0]["reviewer_person_ids"] == []
     assert "1 conflicted" in result["unmet"][0]["reason"]
+
+
+def test_a_committee_records_findings_only_on_its_own_programmes_nominations(aw) -> None:
+    n = aw.eligible(aw.cycle(aw.programme()), aw.nominee())  # ROOT's programme
+    x = aw.expert()
+    other_committee = aw.factory.caller("committee", aw.b)
+    problem(aw.client.get(f"{API}/nominations/{n['id']}", headers=other_committee), 404)
+    url = f"{API}/reviewers/{x.id}/events"
+    finding = {"kind": "undeclared_conflict", "nomination_id": n["id"], "note": "合作者"}
+    body = problem(aw.client.post(url, json=finding, headers=other_committee), 422)
+    assert body["errors"] == [
+        {"field": "nomination_id", "reason": "no nomination with this id in your scope"}
+    ]
+    # The same answer as for a nomination that does not exist.
+    unknown = {**finding, "nomination_id": "00000000-0000-7000-8000-000000000000"}
+    assert problem(aw.client.post(url, json=unknown, headers=aw.committee), 422) == body
+    record = aw.client.get(f"{API}/reviewers/{x.id}/record", headers=aw.committee).json()
+    assert record["events"] == []
+    conflicts = aw.client.get(f"{API}/nominations/{n['id']}/conflicts", headers=aw.committee)
+    assert conflicts.json() == []

@@ -10,9 +10,11 @@ from datetime import date
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from ..auth.principals import Principal
 from ..core.errors import InvalidField, NotFound
 from ..people.models import Person
-from .models import ConflictSide, DeclaredConflict, EventKind, Nomination, ReviewerEvent
+from . import service
+from .models import ConflictSide, DeclaredConflict, EventKind, ReviewerEvent
 from .schemas import CredibilityRecord, EventCreate, EventRead
 
 # Everyone starts at BASE; each event moves the score by its delta; the score stays in 0..100.
@@ -113,17 +115,26 @@ def read(session: Session, person_id: uuid.UUID) -> CredibilityRecord:
 
 
 def add_event(
-    session: Session, *, person_id: uuid.UUID, data: EventCreate, actor: str, today: date
+    session: Session,
+    *,
+    principal: Principal,
+    person_id: uuid.UUID,
+    data: EventCreate,
+    actor: str,
+    today: date,
 ) -> EventRead:
     """A committee's entry; an undeclared conflict on a nomination also becomes a declared one,
-    so the pair is never matched again."""
+    so the pair is never matched again. The nomination is one of the committee's own."""
     if session.get(Person, person_id) is None:
         raise NotFound("reviewer")
     nomination = None
     if data.nomination_id is not None:
-        nomination = session.get(Nomination, data.nomination_id)
-        if nomination is None:
-            raise InvalidField("nomination_id", "no nomination has this id")
+        try:
+            nomination, _ = service.committee_nomination(session, principal, data.nomination_id)
+        except NotFound:
+            raise InvalidField(
+                "nomination_id", "no nomination with this id in your scope"
+            ) from None
     if (
         data.kind == EventKind.undeclared_conflict
         and nomination is not None

@@ -443,6 +443,7 @@ def record_event(
     """Record what the committee found: an undeclared conflict, misconduct, and so on."""
     return credibility.add_event(
         session,
+        principal=principal,
         person_id=person_id,
         data=body,
         actor=history.actor_of(principal),
