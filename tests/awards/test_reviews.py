@@ -274,6 +274,30 @@ def test_an_undeclared_conflict_found_later_blocks_the_pair_from_now_on(aw) -> N
     assert "1 conflicted" in result["unmet"][0]["reason"]
 
 
+def test_an_undeclared_conflict_found_on_a_seated_reviewer_hands_the_seat_on(aw, runtime) -> None:
+    _, noms, experts, headers = reviewed_cycle(aw, n_nominations=1, k=1)
+    seated = experts[0]
+    spare = aw.expert()  # opted in, same field: search finds them
+    aw.drain()
+    r = aw.client.post(
+        f"{API}/reviewers/{seated.id}/events",
+        json={"kind": "undeclared_conflict", "nomination_id": noms[0]["id"], "note": "合作者"},
+        headers=aw.committee,
+    )
+    assert r.status_code == 201, r.text
+    h = headers[seated.id]
+    mine = own(aw, h)[0]
+    assert mine["status"] == "conflict_declared"
+    problem(score(aw, h, mine["id"], innovation=9, impact=9), 409)
+    with runtime.sessions() as session:
+        panel = session.scalars(
+            select(Assignment.reviewer_person_id).where(
+                Assignment.nomination_id == noms[0]["id"], Assignment.status == "assigned"
+            )
+        ).all()
+    assert panel == [spare.id]
+
+
 def test_a_committee_records_findings_only_on_its_own_programmes_nominations(aw) -> None:
     n = aw.eligible(aw.cycle(aw.programme()), aw.nominee())  # ROOT's programme
     x = aw.expert()

@@ -11,6 +11,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from ..auth.principals import Principal
+from ..core import history
 from ..core.errors import InvalidField, NotFound
 from ..people.models import Person
 from . import service
@@ -120,13 +121,13 @@ def add_event(
     principal: Principal,
     person_id: uuid.UUID,
     data: EventCreate,
-    actor: str,
     today: date,
 ) -> EventRead:
     """A committee's entry; an undeclared conflict on a nomination also becomes a declared one,
     so the pair is never matched again. The nomination is one of the committee's own."""
     if session.get(Person, person_id) is None:
         raise NotFound("reviewer")
+    actor = history.actor_of(principal)
     nomination = None
     if data.nomination_id is not None:
         try:

@@ -45,6 +45,8 @@ from .schemas import (
     CloseReviewRead,
     ConflictOnAssignment,
     Criterion,
+    EventCreate,
+    EventRead,
     MyAssignment,
     MyAssignmentDetail,
     ResultRow,
@@ -475,11 +477,29 @@ def vacate_declared(
     conflict = session.get(DeclaredConflict, conflict_id)
     if conflict is None or conflict.nomination_id is None:
         return None
+    return vacate_seat(
+        session,
+        backend,
+        nomination_id=conflict.nomination_id,
+        reviewer_person_id=conflict.reviewer_person_id,
+        today=today,
+    )
+
+
+def vacate_seat(
+    session: Session,
+    backend: SearchBackend,
+    *,
+    nomination_id: uuid.UUID,
+    reviewer_person_id: uuid.UUID,
+    today: date,
+) -> Assignment | None:
+    """The reviewer's unreviewed seat on the nomination's panel goes to someone else."""
     a = session.scalar(
         select(Assignment)
         .where(
-            Assignment.nomination_id == conflict.nomination_id,
-            Assignment.reviewer_person_id == conflict.reviewer_person_id,
+            Assignment.nomination_id == nomination_id,
+            Assignment.reviewer_person_id == reviewer_person_id,
             Assignment.status == AssignmentStatus.assigned,
         )
         .with_for_update()
@@ -488,6 +508,35 @@ def vacate_declared(
         return None
     n, c, _ = _context(session, a)
     return vacate(session, backend, assignment=a, nomination=n, cycle=c, today=today)
+
+
+def record_event(
+    session: Session,
+    backend: SearchBackend,
+    *,
+    principal: Principal,
+    person_id: uuid.UUID,
+    data: EventCreate,
+    today: date,
+) -> EventRead:
+    """A committee's entry on a reviewer's record. An undeclared conflict found on a nomination
+    also takes the reviewer off its panel, as a conflict declared on the nomination does."""
+    event = credibility.add_event(
+        session,
+        principal=principal,
+        person_id=person_id,
+        data=data,
+        today=today,
+    )
+    if event.kind == EventKind.undeclared_conflict and event.nomination_id is not None:
+        vacate_seat(
+            session,
+            backend,
+            nomination_id=event.nomination_id,
+            reviewer_person_id=person_id,
+            today=today,
+        )
+    return event
 
 
 def panel_rows(session: Session, cycle: Cycle) -> list[AssignmentRow]:

@@ -435,17 +435,14 @@ def reviewer_record(
 )
 def record_event(
     session: SessionDep,
+    runtime: RuntimeDep,
     principal: authorize(Permission.awards_committee),
     person_id: uuid.UUID,
     body: EventCreate,
     today: TodayDep,
 ) -> EventRead:
-    """Record what the committee found: an undeclared conflict, misconduct, and so on."""
-    return credibility.add_event(
-        session,
-        principal=principal,
-        person_id=person_id,
-        data=body,
-        actor=history.actor_of(principal),
-        today=today,
+    """Record what the committee found: an undeclared conflict (the reviewer leaves the
+    nomination's panel), misconduct, and so on."""
+    return reviews.record_event(
+        session, runtime.search, principal=principal, person_id=person_id, data=body, today=today
     )
