@@ -4,12 +4,20 @@ from __future__ import annotations
 
 import csv
 import io
+import threading
+import time
+import uuid
 from datetime import UTC, date, datetime, timedelta
 
-from sqlalchemy import select
+from sqlalchemy import select, text
 
-from services.registry.awards.models import Assignment
+from services.registry.auth.models import Role
+from services.registry.auth.principals import Grant, Principal
+from services.registry.awards import reviews
+from services.registry.awards.models import Assignment, Nomination
 from services.registry.awards.reviews import z_scores
+from services.registry.awards.schemas import ReviewSubmit
+from services.registry.core import clock
 
 from .conftest import API, problem, stop_clock_at
 
@@ -150,6 +158,53 @@ def test_all_reviews_in_makes_the_nomination_scored(aw) -> None:
     )
     assert r.json()["status"] == "awarded"
     assert r.json()["decided_at"] is not None
+
+
+def waits_on_a_lock(db) -> bool:  # type: ignore[no-untyped-def]
+    """Whether some backend of this database waits on a lock."""
+    waiting = db.execute(
+        text(
+            "SELECT count(*) FROM pg_stat_activity"
+            " WHERE datname = current_database() AND wait_event_type = 'Lock'"
+        )
+    ).scalar_one()
+    db.rollback()
+    return bool(waiting)
+
+
+def test_the_last_two_reviews_sent_together_make_the_nomination_scored(aw, runtime, db) -> None:
+    _, noms, experts, headers = reviewed_cycle(aw, n_nominations=1, k=2)
+    (a1, a2) = (own(aw, headers[e.id])[0]["id"] for e in experts)
+    reviewer = Principal(
+        account_id=uuid.uuid4(), username="r", kind="user", person_id=experts[0].id,
+        grants=(Grant(Role.reviewer, None, None),),
+    )  # fmt: skip
+    answers: list = []
+    with runtime.sessions() as first:
+        # The first review is in, its transaction not yet committed, when the second arrives.
+        reviews.submit_review(
+            first,
+            principal=reviewer,
+            assignment_id=uuid.UUID(a1),
+            data=ReviewSubmit(scores={"innovation": 7, "impact": 7}),
+            today=clock.today(),
+        )
+        second = threading.Thread(
+            target=lambda: answers.append(
+                score(aw, headers[experts[1].id], a2, innovation=8, impact=8)
+            )
+        )
+        second.start()
+        end = time.monotonic() + 10
+        while second.is_alive() and not waits_on_a_lock(db) and time.monotonic() < end:
+            time.sleep(0.02)
+        first.commit()
+    second.join(10)
+    assert answers[0].status_code == 200, answers[0].text
+    with runtime.sessions() as session:
+        nomination = session.get(Nomination, uuid.UUID(noms[0]["id"]))
+        assert nomination is not None
+        assert nomination.status == "scored"
 
 
 def test_declaring_a_conflict_hands_the_seat_to_someone_else(aw, runtime) -> None:

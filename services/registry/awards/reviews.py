@@ -66,12 +66,32 @@ RANKED = (
 )
 
 
-def _own(session: Session, principal: Principal, assignment_id: uuid.UUID) -> Assignment:
-    """The caller's own assignment; anyone else's answers 404, as if it did not exist."""
-    a = session.scalar(select(Assignment).where(Assignment.id == assignment_id).with_for_update())
+def _own(
+    session: Session, principal: Principal, assignment_id: uuid.UUID, *, for_update: bool = False
+) -> Assignment:
+    """The caller's own assignment; anyone else's answers 404, as if it did not exist.
+    `for_update` locks its nomination, then the seat."""
+    a = session.get(Assignment, assignment_id)
     if a is None or principal.person_id is None or a.reviewer_person_id != principal.person_id:
         raise NotFound("assignment among your own")
+    if for_update:
+        lock_nomination(session, a.nomination_id)
+        session.refresh(a, with_for_update=True)
     return a
+
+
+def lock_nomination(session: Session, nomination_id: uuid.UUID) -> Nomination:
+    """The nomination, locked until commit, then read afresh. Whatever changes its seats or
+    decides its status takes this lock first (the seats after it, as assignment and withdrawal
+    do), so two last reviews arriving together are counted one after the other."""
+    n = session.scalar(
+        select(Nomination)
+        .where(Nomination.id == nomination_id)
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    )
+    assert n is not None
+    return n
 
 
 def _context(session: Session, a: Assignment) -> tuple[Nomination, Cycle, Programme]:
@@ -168,7 +188,7 @@ def submit_review(
     today: date,
 ) -> ReviewRead:
     """Scores per criterion within the scale, by the deadline; may be revised until then."""
-    a = _own(session, principal, assignment_id)
+    a = _own(session, principal, assignment_id, for_update=True)
     n, c, _ = _context(session, a)
     if a.status not in (AssignmentStatus.assigned, AssignmentStatus.reviewed):
         raise Conflict(f"this assignment is {a.status}; it takes no scores")
@@ -220,7 +240,8 @@ def submit_review(
 
 
 def _maybe_scored(session: Session, n: Nomination) -> None:
-    """in_review -> scored once every seat still open has its review."""
+    """in_review -> scored once every seat still open has its review (the caller holds the
+    nomination's lock, so the seats it counts include every committed review)."""
     if n.status != NominationStatus.in_review:
         return
     statuses = list(
@@ -240,7 +261,7 @@ def declare_conflict(
     today: date,
 ) -> ConflictOnAssignment:
     """The reviewer steps aside: the conflict is recorded and the seat goes to someone else."""
-    a = _own(session, principal, assignment_id)
+    a = _own(session, principal, assignment_id, for_update=True)
     if a.status != AssignmentStatus.assigned:
         raise Conflict(f"this assignment is {a.status}; a conflict is declared before scoring")
     n, c, _ = _context(session, a)
@@ -296,6 +317,15 @@ def vacate(
 
 def close_review(session: Session, *, cycle: Cycle, actor: str) -> CloseReviewRead:
     """Missing reviews become `missed`, outlying totals are recorded, reviewed ones `scored`."""
+    # The cycle, then its nominations, as a review locks its nomination: a review in flight
+    # is counted or comes after and is refused, and two closings do not both count.
+    session.refresh(cycle, with_for_update=True)
+    session.execute(
+        select(Nomination.id)
+        .where(Nomination.cycle_id == cycle.id)
+        .order_by(Nomination.id)
+        .with_for_update()
+    )
     if cycle.review_closed_at is not None:
         raise ProblemError("the review of this cycle is already closed", 409, "review-closed")
     missed = 0
@@ -495,6 +525,7 @@ def vacate_seat(
     today: date,
 ) -> Assignment | None:
     """The reviewer's unreviewed seat on the nomination's panel goes to someone else."""
+    lock_nomination(session, nomination_id)
     a = session.scalar(
         select(Assignment)
         .where(
@@ -503,6 +534,7 @@ def vacate_seat(
             Assignment.status == AssignmentStatus.assigned,
         )
         .with_for_update()
+        .execution_options(populate_existing=True)
     )
     if a is None:
         return None
