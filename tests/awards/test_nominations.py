@@ -230,6 +230,18 @@ def test_membership_rule_any_society_or_a_grade_in_one(aw) -> None:
     assert problem(aw.submit(aw.nominate(c_grade, lapsed).json()), 422)
 
 
+def test_a_member_in_the_grace_period_is_in_good_standing_for_the_membership_rule(aw) -> None:
+    c = aw.cycle(aw.programme({"requires_membership": {}}))
+    person = aw.factory.person(org=aw.a, name="宽限期会员", birth_date=date(1990, 1, 1))
+    aw.factory.membership(
+        aw.a, person, member_no="G" + aw.token, grade="member", status="grace",
+        valid_until=date.today() - timedelta(days=5),
+    )  # fmt: skip
+    r = aw.submit(aw.nominate(c, person).json())
+    assert r.status_code == 200, r.text
+    assert r.json()["snapshot"]["memberships"] == [{"org_code": aw.a.code, "grade": "member"}]
+
+
 def test_discipline_scope_matches_by_prefix(aw) -> None:
     c = aw.cycle(aw.programme({"discipline_codes": ["130"]}))
     assert (

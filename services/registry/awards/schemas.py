@@ -31,7 +31,8 @@ Summary = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, 
 
 
 class RequiresMembership(BaseModel):
-    """An active membership: of any society (no `org_code`) or of one, optionally in some grades."""
+    """A membership in good standing (active or in grace): of any society (no `org_code`) or of
+    one, optionally in some grades."""
 
     model_config = ConfigDict(extra="forbid")
 

@@ -561,10 +561,10 @@ def submit(
     team.sort(key=lambda p: n.team_person_ids.index(p.id))
     move(session, n, S.submitted, actor=actor)
     failures = eligibility.check(
-        session, programme=programme, cycle=cycle, nominee=nominee, team=team, today=today
+        session, programme=programme, cycle=cycle, nominee=nominee, team=team
     )
     n.snapshot = eligibility.snapshot(
-        nominee, team, cycle, eligibility.active_memberships(session, nominee.id, today)
+        nominee, team, cycle, eligibility.memberships_in_good_standing(session, nominee.id)
     )
     n.snapshot["profile_version"] = nominee.version
     n.submitted_at = datetime.now(UTC)
