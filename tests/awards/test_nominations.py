@@ -276,6 +276,38 @@ def test_team_member_twice_or_the_nominee_in_the_team_is_refused(aw) -> None:
     assert problem(r, 422)["errors"][0]["field"] == "team_person_ids.0"
 
 
+def test_one_person_is_in_one_nomination_of_a_cycle_as_nominee_or_in_a_team(aw) -> None:
+    c = aw.cycle(aw.programme({"teams_allowed": True}))
+    nominee, member = aw.nominee(), aw.nominee()
+    first = aw.nominate(c, nominee, team_person_ids=[str(member.id)])
+    assert first.status_code == 201, first.text
+    number = first.json()["nomination_no"]
+    # The first nomination's nominee in another team, and its team member as a nominee.
+    body = problem(aw.nominate(c, aw.nominee(), team_person_ids=[str(nominee.id)]), 409)
+    assert body["errors"] == [
+        {
+            "field": "team_person_ids.0",
+            "reason": f"already the nominee of {number} in this cycle (one nomination per person)",
+        }
+    ]
+    body = problem(aw.nominate(c, member), 409)
+    assert body["errors"][0]["field"] == "nominee_person_id"
+    assert f"in the team of {number}" in body["errors"][0]["reason"]
+    # Or in a second team.
+    other = aw.nominee()
+    body = problem(
+        aw.nominate(c, aw.nominee(), team_person_ids=[str(other.id), str(member.id)]), 409
+    )
+    assert [e["field"] for e in body["errors"]] == ["team_person_ids.1"]
+    # A withdrawn nomination frees its people.
+    aw.client.post(
+        f"{API}/nominations/{first.json()['id']}/withdraw",
+        json={"reason": "撤回"},
+        headers=aw.staff_a,
+    )
+    assert aw.nominate(c, member, team_person_ids=[str(nominee.id)]).status_code == 201
+
+
 def test_past_winners_of_the_same_programme_are_excluded(aw, runtime) -> None:
     p = aw.programme()
     person = aw.nominee()
