@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import uuid
 
+from sqlalchemy import text
+
 from services.registry.awards import conflicts
 
 from .conftest import API, problem
@@ -252,6 +254,22 @@ def test_institution_cap_and_a_woman_per_panel(aw) -> None:
     panel = panels_of(result)[n["id"]]
     assert str(woman.id) in panel
     assert len(panel & {str(m.id) for m in men}) == 1
+
+
+def test_only_active_people_of_the_committees_pool_are_seated(aw, db) -> None:
+    topic = [f"topic{aw.token}"]
+    c = aw.cycle(aw.programme(), reviewers_per_nomination=1, max_load=1)
+    n = aw.eligible(c, aw.nominee(research_fields=topic))
+    dead = aw.expert(fields=topic)
+    db.execute(text("UPDATE person SET status = 'deceased' WHERE id = :id"), {"id": dead.id})
+    db.commit()
+    result = assign(aw, c, pool_person_ids=[str(dead.id)])
+    assert panels_of(result) == {n["id"]: set()}
+    assert "1 conflicted left out" in result["unmet"][0]["reason"]
+    forced = [{"nomination_id": n["id"], "reviewer_person_id": str(dead.id)}]
+    result = assign(aw, c, pool_person_ids=[str(dead.id)], forced=forced)
+    assert panels_of(result) == {n["id"]: set()}
+    assert [p["reviewer_id"] for p in result["rejected_forced"]] == [str(dead.id)]
 
 
 def test_unmet_seats_are_reported_and_strict_mode_saves_nothing(aw) -> None:

@@ -29,7 +29,7 @@ from services.search.schemas import ExpertSearchRequest
 
 from ..core import history
 from ..core.errors import Conflict, FieldError, ProblemError
-from ..people.models import Person
+from ..people.models import Person, PersonStatus
 from . import conflicts, credibility
 from .models import (
     Assignment,
@@ -219,9 +219,12 @@ def exclusions(
     people: list[Person],
     scores: dict[uuid.UUID, int],
 ) -> dict[uuid.UUID, list[tuple[str, str]]]:
-    """Conflicts with reasons, plus reviewers whose credibility is below the threshold."""
+    """Conflicts with reasons, plus people who are not active (deceased, say: a committee's
+    pool may name them) and reviewers whose credibility is below the threshold."""
     found = conflicts.find(session, subject, people)
     for p in people:
+        if p.status != PersonStatus.active:
+            found.setdefault(p.id, []).append(("not_active", f"the profile is {p.status}"))
         if scores.get(p.id, credibility.BASE) < credibility.THRESHOLD:
             found.setdefault(p.id, []).append(
                 (
