@@ -133,6 +133,22 @@ def test_cycle_input_errors_name_the_field(aw) -> None:
     assert problem(dup, 409)["errors"][0]["field"] == "year"
 
 
+def test_control_characters_in_a_panel_minimum_trait_are_refused(aw) -> None:
+    p = aw.programme()
+    r = aw.client.post(
+        f"{API}/programmes/{p['code']}/cycles",
+        json={
+            "year": 2044, "nominations_open": "2025-03-01", "nominations_close": "2025-03-31",
+            "age_cutoff_date": "2025-06-30", "channels": [{"org_code": aw.a.code, "quota": 1}],
+            "reviewers_per_nomination": 2, "min_per_panel": {"fe\u0000male": 1},
+        },
+        headers=aw.admin,
+    )  # fmt: skip
+    (error,) = problem(r, 422)["errors"]
+    assert error["field"].startswith("min_per_panel.")
+    assert error["reason"] == "contains control characters"
+
+
 # --- eligibility, with the cutoff date frozen ----------------------------------------------
 
 
@@ -361,6 +377,16 @@ def test_the_snapshot_does_not_follow_later_edits(aw) -> None:
 
 
 # --- channels: window, quota, duplicates, scope --------------------------------------------
+
+
+def test_control_characters_in_a_summary_are_refused_naming_the_field(aw) -> None:
+    c = aw.cycle(aw.programme())
+    r = aw.nominate(c, aw.nominee(), summary="成果\u0000摘要")
+    assert problem(r, 422)["errors"] == [
+        {"field": "summary", "reason": "contains control characters"}
+    ]
+    kept = aw.nominate(c, aw.nominee(), summary="第一段\n\n第二段\t完")
+    assert kept.json()["summary"] == "第一段\n\n第二段\t完"
 
 
 def test_nominations_outside_the_window_are_refused(aw) -> None:

@@ -119,6 +119,20 @@ def test_no_scores_after_the_deadline_and_late_ones_are_recorded(aw) -> None:
     assert body["type"].endswith("/review-deadline")
 
 
+def test_control_characters_in_a_review_comment_are_refused_naming_the_field(aw) -> None:
+    _, _, experts, headers = reviewed_cycle(aw, n_nominations=1, k=1)
+    h = headers[experts[0].id]
+    a = own(aw, h)[0]["id"]
+    r = aw.client.post(
+        f"{API}/assignments/{a}/review",
+        json={"scores": {"innovation": 5, "impact": 5}, "comment": "好\u0000"},
+        headers=h,
+    )
+    assert problem(r, 422)["errors"] == [
+        {"field": "comment", "reason": "contains control characters"}
+    ]
+
+
 def test_the_review_deadline_follows_the_calendar_in_beijing(aw, monkeypatch) -> None:
     _, _, experts, headers = reviewed_cycle(
         aw, n_nominations=1, k=1, review_due="2025-04-30", review_deadline="2025-04-30"

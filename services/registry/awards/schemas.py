@@ -6,9 +6,16 @@ import uuid
 from datetime import date, datetime
 from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    model_validator,
+)
 
-from ..core.types import AnyDate, DisciplineCode, OrgCode, ShortText, Text
+from ..core.types import AnyDate, DisciplineCode, OrgCode, ShortText, Text, printable
 from ..memberships.schemas import GradeIn
 from ..people.schemas import GenderIn, RegionOfOriginIn
 from .models import (
@@ -24,7 +31,16 @@ ProgrammeCode = Annotated[
     StringConstraints(strip_whitespace=True, to_upper=True, pattern=r"^[A-Z0-9][A-Z0-9_-]{1,31}$"),
 ]
 CriterionCode = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_]{0,31}$")]
-Summary = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=8000)]
+# Prose as typed (line breaks kept, unlike `Text`), without control characters.
+Summary = Annotated[
+    str,
+    StringConstraints(strip_whitespace=True, min_length=1, max_length=8000),
+    AfterValidator(printable),
+]
+Comment = Annotated[
+    str, StringConstraints(strip_whitespace=True, max_length=8000), AfterValidator(printable)
+]
+Trait = Annotated[str, StringConstraints(max_length=32), AfterValidator(printable)]
 
 
 # --- programmes ---------------------------------------------------------------------------
@@ -130,7 +146,7 @@ class CycleCreate(BaseModel):
     max_per_institution: int | None = Field(
         None, ge=1, description="at most this many reviewers from one institution per panel"
     )
-    min_per_panel: dict[Annotated[str, StringConstraints(max_length=32)], int] = Field(
+    min_per_panel: dict[Trait, int] = Field(
         default_factory=dict,
         description='at least this many reviewers with a trait per panel: {"female": 1}',
     )
@@ -320,9 +336,7 @@ class AssignmentRequest(BaseModel):
     forced: list[Pair] = Field(default_factory=list, max_length=10_000)
     forbidden: list[Pair] = Field(default_factory=list, max_length=100_000)
     max_per_institution: int | None = Field(None, ge=1, description="default: the cycle's")
-    min_per_panel: dict[Annotated[str, StringConstraints(max_length=32)], int] | None = Field(
-        None, description="default: the cycle's"
-    )
+    min_per_panel: dict[Trait, int] | None = Field(None, description="default: the cycle's")
     candidates_per_nomination: int = Field(50, ge=1, le=500)
     strict: bool = Field(
         False, description="refuse (422, nothing saved) when any seat or minimum stays unmet"
@@ -405,7 +419,7 @@ class ReviewSubmit(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     scores: dict[str, float] = Field(description="one score per criterion code")
-    comment: Annotated[str, StringConstraints(strip_whitespace=True, max_length=8000)] | None = None
+    comment: Comment | None = None
 
 
 class ReviewRead(BaseModel):
