@@ -13,7 +13,7 @@ from sqlalchemy import select, text
 
 from services.registry.auth.models import Role
 from services.registry.auth.principals import Grant, Principal
-from services.registry.awards import reviews
+from services.registry.awards import credibility, reviews
 from services.registry.awards.models import Assignment, Nomination
 from services.registry.awards.reviews import z_scores
 from services.registry.awards.schemas import ReviewSubmit
@@ -319,6 +319,33 @@ def test_credibility_records_committees_see_all_reviewers_their_own(aw) -> None:
         403,
     )
     problem(aw.client.get(f"{API}/reviewers/{y.id}/record", headers=aw.staff_a), 403)
+
+
+def test_credibility_stays_within_0_and_100_after_every_event(aw, runtime) -> None:
+    high, low = aw.expert(), aw.expert()
+
+    def add(person, kind: str, times: int = 1) -> None:  # type: ignore[no-untyped-def]
+        for _ in range(times):
+            r = aw.client.post(
+                f"{API}/reviewers/{person.id}/events",
+                json={"kind": kind, "note": "记录"},
+                headers=aw.committee,
+            )
+            assert r.status_code == 201, r.text
+
+    def shown(person) -> int:  # type: ignore[no-untyped-def]
+        url = f"{API}/reviewers/{person.id}/record"
+        return aw.client.get(url, headers=aw.committee).json()["score"]
+
+    add(high, "on_time", 25)  # 80 + 50: 100 from the 10th on, nothing banked above it
+    assert shown(high) == 100
+    add(high, "misconduct")
+    assert shown(high) == 50
+    add(low, "misconduct", 3)  # 80 - 150: 0 from the 2nd on, no debt below it
+    add(low, "on_time")
+    assert shown(low) == 2
+    with runtime.sessions() as session:  # what suggestions and assignment go by
+        assert credibility.scores(session, [high.id, low.id]) == {high.id: 50, low.id: 2}
 
 
 def test_an_undeclared_conflict_found_later_blocks_the_pair_from_now_on(aw) -> None:
