@@ -133,6 +133,28 @@ def test_cycle_input_errors_name_the_field(aw) -> None:
     assert problem(dup, 409)["errors"][0]["field"] == "year"
 
 
+@pytest.mark.parametrize(
+    ("change", "field"),
+    [
+        ({"nominations_close": "2025-02-01"}, "nominations_close"),
+        ({"score_min": 5, "score_max": 5}, "score_max"),
+        ({"review_due": "2025-09-30", "review_deadline": "2025-09-01"}, "review_deadline"),
+        ({"min_per_panel": {"female": -1}}, "min_per_panel.female"),
+        ({"min_per_panel": {"female": 3}, "reviewers_per_nomination": 2}, "min_per_panel"),
+        ({"criteria": [{"code": "a", "name": "甲"}, {"code": "a", "name": "乙"}]}, "criteria"),
+    ],
+)
+def test_cycle_rules_between_fields_name_the_field_that_breaks_them(aw, change, field) -> None:
+    p = aw.programme()
+    body = {
+        "year": 2025, "nominations_open": "2025-03-01", "nominations_close": "2025-04-01",
+        "age_cutoff_date": "2025-06-30", "channels": [{"org_code": aw.a.code, "quota": 1}],
+        **change,
+    }  # fmt: skip
+    r = aw.client.post(f"{API}/programmes/{p['code']}/cycles", json=body, headers=aw.admin)
+    assert [e["field"] for e in problem(r, 422)["errors"]] == [field]
+
+
 def test_control_characters_in_a_panel_minimum_trait_are_refused(aw) -> None:
     p = aw.programme()
     r = aw.client.post(

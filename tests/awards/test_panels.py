@@ -286,6 +286,13 @@ def test_unmet_seats_are_reported_and_strict_mode_saves_nothing(aw) -> None:
     assert result["unmet"][0]["code"] == "too_few_candidates"
 
 
+def test_a_negative_panel_minimum_is_refused_naming_the_trait(aw) -> None:
+    c = aw.cycle(aw.programme())
+    aw.eligible(c, aw.nominee())
+    body = assign(aw, c, 422, min_per_panel={"female": -1})
+    assert [e["field"] for e in body["errors"]] == ["min_per_panel.female"]
+
+
 def test_assigning_a_cycle_with_nothing_eligible_names_the_reason(aw) -> None:
     c = aw.cycle(aw.programme())
     aw.nominate(c, aw.nominee())  # a draft only
