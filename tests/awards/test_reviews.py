@@ -306,6 +306,24 @@ def test_closing_the_review_records_missed_and_outlying_reviews(aw) -> None:
     del noms
 
 
+def test_assignment_is_refused_once_the_review_is_closed(aw) -> None:
+    c, noms, experts, _ = reviewed_cycle(aw, n_nominations=1, k=1)
+    closed = aw.client.post(f"{API}/cycles/{c['id']}/close-review", headers=aw.committee)
+    assert closed.json()["missed"] == 1
+    spare = aw.expert()
+    r = aw.client.post(
+        f"{API}/cycles/{c['id']}/assignments",
+        json={"pool_person_ids": [str(spare.id)]},
+        headers=aw.committee,
+    )
+    assert problem(r, 409)["type"].endswith("/review-closed")
+    seats = aw.client.get(f"{API}/cycles/{c['id']}/assignments", headers=aw.committee).json()
+    assert [(s["reviewer_person_id"], s["status"]) for s in seats] == [
+        (str(experts[0].id), "missed")
+    ]
+    del noms
+
+
 def test_credibility_records_committees_see_all_reviewers_their_own(aw) -> None:
     x, y = aw.expert(), aw.expert()
     hx = aw.reviewer(x)

@@ -311,6 +311,12 @@ def assign(
     """Solve the cycle's panels, replace the unreviewed ones, and answer what was done."""
     from . import assignment as solver  # scipy loads slowly: only when a cycle is assigned
 
+    # The cycle, then its nominations, in the order closing the review locks them.
+    session.refresh(cycle, with_for_update=True)
+    if cycle.review_closed_at is not None:
+        raise ProblemError(
+            "the review of this cycle is closed; its panels no longer change", 409, "review-closed"
+        )
     noms = list(
         session.scalars(
             select(Nomination)
