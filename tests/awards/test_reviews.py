@@ -324,6 +324,25 @@ def test_assignment_is_refused_once_the_review_is_closed(aw) -> None:
     del noms
 
 
+def test_reviews_are_final_once_the_nomination_is_decided(aw) -> None:
+    _, noms, experts, headers = reviewed_cycle(aw, n_nominations=1, k=1)
+    h = headers[experts[0].id]
+    a = own(aw, h)[0]["id"]
+    assert score(aw, h, a, innovation=6, impact=6).status_code == 200
+    r = aw.client.post(
+        f"{API}/nominations/{noms[0]['id']}/decision",
+        json={"status": "shortlisted"},
+        headers=aw.committee,
+    )
+    assert r.status_code == 200, r.text
+    body = problem(score(aw, h, a, innovation=10, impact=10), 409)
+    assert "shortlisted" in body["detail"]
+    assert aw.client.get(f"{API}/assignments/{a}", headers=h).json()["my_scores"] == {
+        "innovation": 6,
+        "impact": 6,
+    }
+
+
 def test_credibility_records_committees_see_all_reviewers_their_own(aw) -> None:
     x, y = aw.expert(), aw.expert()
     hx = aw.reviewer(x)

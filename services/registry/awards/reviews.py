@@ -57,6 +57,7 @@ from .schemas import (
 from .service import move
 
 OUTLIER_SHARE = 0.3  # a total further than this share of the scale from the panel's other mean
+UNDER_REVIEW = (NominationStatus.in_review, NominationStatus.scored)  # reviews may still change
 RANKED = (
     NominationStatus.in_review,
     NominationStatus.scored,
@@ -194,6 +195,11 @@ def submit_review(
         raise Conflict(f"this assignment is {a.status}; it takes no scores")
     if c.review_closed_at is not None:
         raise ProblemError("the review of this cycle is closed", 409, "review-closed")
+    if n.status not in UNDER_REVIEW:
+        # Decided (or withdrawn): the scores the committee went by stay as they were.
+        raise ProblemError(
+            f"the nomination is {n.status}; its reviews no longer change", 409, "review-closed"
+        )
     if c.review_deadline is not None and today > c.review_deadline:
         raise ProblemError(
             f"the review deadline {c.review_deadline.isoformat()} has passed",
