@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass, field
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
 
+from services.registry.core import civil_date
 from services.registry.people.models import Person
 from services.search import worker
 
@@ -158,3 +159,15 @@ def problem(response: Any, status: int) -> dict[str, Any]:
     body = response.json()
     assert body["status"] == status
     return body
+
+
+def stop_clock_at(monkeypatch: pytest.MonkeyPatch, instant: datetime) -> None:
+    """Stop the registry's clock at one instant (the app runs in this process), so that today
+    is the date of that instant in Beijing, as every route that takes `TodayDep` sees it."""
+
+    class Stopped(datetime):
+        @classmethod
+        def now(cls, tz=None):  # type: ignore[no-untyped-def,override]
+            return instant if tz is None else instant.astimezone(tz)
+
+    monkeypatch.setattr(civil_date, "datetime", Stopped)

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta
 
 import pytest
 from sqlalchemy import text
 
-from .conftest import API, CUTOFF, problem
+from .conftest import API, CUTOFF, problem, stop_clock_at
 
 # --- programmes and cycles ----------------------------------------------------------------
 
@@ -133,6 +133,44 @@ def test_cycle_input_errors_name_the_field(aw) -> None:
     assert problem(dup, 409)["errors"][0]["field"] == "year"
 
 
+@pytest.mark.parametrize(
+    ("change", "field"),
+    [
+        ({"nominations_close": "2025-02-01"}, "nominations_close"),
+        ({"score_min": 5, "score_max": 5}, "score_max"),
+        ({"review_due": "2025-09-30", "review_deadline": "2025-09-01"}, "review_deadline"),
+        ({"min_per_panel": {"female": -1}}, "min_per_panel.female"),
+        ({"min_per_panel": {"female": 3}, "reviewers_per_nomination": 2}, "min_per_panel"),
+        ({"criteria": [{"code": "a", "name": "甲"}, {"code": "a", "name": "乙"}]}, "criteria"),
+    ],
+)
+def test_cycle_rules_between_fields_name_the_field_that_breaks_them(aw, change, field) -> None:
+    p = aw.programme()
+    body = {
+        "year": 2025, "nominations_open": "2025-03-01", "nominations_close": "2025-04-01",
+        "age_cutoff_date": "2025-06-30", "channels": [{"org_code": aw.a.code, "quota": 1}],
+        **change,
+    }  # fmt: skip
+    r = aw.client.post(f"{API}/programmes/{p['code']}/cycles", json=body, headers=aw.admin)
+    assert [e["field"] for e in problem(r, 422)["errors"]] == [field]
+
+
+def test_control_characters_in_a_panel_minimum_trait_are_refused(aw) -> None:
+    p = aw.programme()
+    r = aw.client.post(
+        f"{API}/programmes/{p['code']}/cycles",
+        json={
+            "year": 2044, "nominations_open": "2025-03-01", "nominations_close": "2025-03-31",
+            "age_cutoff_date": "2025-06-30", "channels": [{"org_code": aw.a.code, "quota": 1}],
+            "reviewers_per_nomination": 2, "min_per_panel": {"fe\u0000male": 1},
+        },
+        headers=aw.admin,
+    )  # fmt: skip
+    (error,) = problem(r, 422)["errors"]
+    assert error["field"].startswith("min_per_panel.")
+    assert error["reason"] == "contains control characters"
+
+
 # --- eligibility, with the cutoff date frozen ----------------------------------------------
 
 
@@ -230,6 +268,18 @@ def test_membership_rule_any_society_or_a_grade_in_one(aw) -> None:
     assert problem(aw.submit(aw.nominate(c_grade, lapsed).json()), 422)
 
 
+def test_a_member_in_the_grace_period_is_in_good_standing_for_the_membership_rule(aw) -> None:
+    c = aw.cycle(aw.programme({"requires_membership": {}}))
+    person = aw.factory.person(org=aw.a, name="宽限期会员", birth_date=date(1990, 1, 1))
+    aw.factory.membership(
+        aw.a, person, member_no="G" + aw.token, grade="member", status="grace",
+        valid_until=date.today() - timedelta(days=5),
+    )  # fmt: skip
+    r = aw.submit(aw.nominate(c, person).json())
+    assert r.status_code == 200, r.text
+    assert r.json()["snapshot"]["memberships"] == [{"org_code": aw.a.code, "grade": "member"}]
+
+
 def test_discipline_scope_matches_by_prefix(aw) -> None:
     c = aw.cycle(aw.programme({"discipline_codes": ["130"]}))
     assert (
@@ -262,6 +312,38 @@ def test_team_member_twice_or_the_nominee_in_the_team_is_refused(aw) -> None:
     assert problem(r, 422)["errors"][0]["field"] == "team_person_ids.1"
     r = aw.nominate(c, lead, team_person_ids=[str(lead.id)])
     assert problem(r, 422)["errors"][0]["field"] == "team_person_ids.0"
+
+
+def test_one_person_is_in_one_nomination_of_a_cycle_as_nominee_or_in_a_team(aw) -> None:
+    c = aw.cycle(aw.programme({"teams_allowed": True}))
+    nominee, member = aw.nominee(), aw.nominee()
+    first = aw.nominate(c, nominee, team_person_ids=[str(member.id)])
+    assert first.status_code == 201, first.text
+    number = first.json()["nomination_no"]
+    # The first nomination's nominee in another team, and its team member as a nominee.
+    body = problem(aw.nominate(c, aw.nominee(), team_person_ids=[str(nominee.id)]), 409)
+    assert body["errors"] == [
+        {
+            "field": "team_person_ids.0",
+            "reason": f"already the nominee of {number} in this cycle (one nomination per person)",
+        }
+    ]
+    body = problem(aw.nominate(c, member), 409)
+    assert body["errors"][0]["field"] == "nominee_person_id"
+    assert f"in the team of {number}" in body["errors"][0]["reason"]
+    # Or in a second team.
+    other = aw.nominee()
+    body = problem(
+        aw.nominate(c, aw.nominee(), team_person_ids=[str(other.id), str(member.id)]), 409
+    )
+    assert [e["field"] for e in body["errors"]] == ["team_person_ids.1"]
+    # A withdrawn nomination frees its people.
+    aw.client.post(
+        f"{API}/nominations/{first.json()['id']}/withdraw",
+        json={"reason": "撤回"},
+        headers=aw.staff_a,
+    )
+    assert aw.nominate(c, member, team_person_ids=[str(nominee.id)]).status_code == 201
 
 
 def test_past_winners_of_the_same_programme_are_excluded(aw, runtime) -> None:
@@ -319,6 +401,16 @@ def test_the_snapshot_does_not_follow_later_edits(aw) -> None:
 # --- channels: window, quota, duplicates, scope --------------------------------------------
 
 
+def test_control_characters_in_a_summary_are_refused_naming_the_field(aw) -> None:
+    c = aw.cycle(aw.programme())
+    r = aw.nominate(c, aw.nominee(), summary="成果\u0000摘要")
+    assert problem(r, 422)["errors"] == [
+        {"field": "summary", "reason": "contains control characters"}
+    ]
+    kept = aw.nominate(c, aw.nominee(), summary="第一段\n\n第二段\t完")
+    assert kept.json()["summary"] == "第一段\n\n第二段\t完"
+
+
 def test_nominations_outside_the_window_are_refused(aw) -> None:
     today = date.today()
     p = aw.programme()
@@ -338,6 +430,26 @@ def test_nominations_outside_the_window_are_refused(aw) -> None:
         nominations_close=(today - timedelta(days=1)).isoformat(),
     )
     assert "closed" in problem(aw.nominate(late, aw.nominee()), 409)["detail"]
+
+
+def test_the_nomination_window_follows_the_calendar_in_beijing(aw, monkeypatch) -> None:
+    c = aw.cycle(
+        aw.programme(), year=2031, nominations_open="2025-03-02", nominations_close="2025-03-31"
+    )
+    # 23:59 on 1 March in Beijing: not open yet.
+    stop_clock_at(monkeypatch, datetime(2025, 3, 1, 15, 59, tzinfo=UTC))
+    assert "not open yet" in problem(aw.nominate(c, aw.nominee()), 409)["detail"]
+    # Midnight in Beijing opens it, while UTC still says 1 March.
+    stop_clock_at(monkeypatch, datetime(2025, 3, 1, 16, 0, tzinfo=UTC))
+    assert aw.nominate(c, aw.nominee()).status_code == 201
+    # Open through the last minute of 31 March in Beijing...
+    stop_clock_at(monkeypatch, datetime(2025, 3, 31, 15, 59, tzinfo=UTC))
+    assert aw.nominate(c, aw.nominee()).status_code == 201
+    # ...and closed at midnight there, while UTC still says 31 March.
+    stop_clock_at(monkeypatch, datetime(2025, 3, 31, 16, 0, tzinfo=UTC))
+    body = problem(aw.nominate(c, aw.nominee()), 409)
+    assert body["type"].endswith("/nomination-window")
+    assert "closed" in body["detail"]
 
 
 def test_a_channel_cannot_exceed_its_quota_and_withdrawing_frees_a_place(aw) -> None:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import uuid
 
+from sqlalchemy import text
+
 from services.registry.awards import conflicts
 
 from .conftest import API, problem
@@ -70,6 +72,41 @@ def test_suggestions_rank_by_affinity_and_leave_out_every_conflict_with_its_reas
     for person in (nominee, colleague, staff, declared, former):
         assert str(person.id) not in ranked
     assert suggestions(aw, n)["excluded"] is None
+
+
+def test_rival_nominees_and_their_teams_never_review_each_other_in_the_cycle(aw) -> None:
+    topic = [f"topic{aw.token}"]
+    c = aw.cycle(aw.programme({"teams_allowed": True}), reviewers_per_nomination=1, max_load=1)
+
+    def rival(place: str):  # type: ignore[no-untyped-def]
+        return aw.nominee(
+            research_fields=topic, discipline_codes=["520"], expert_opt_in=True,
+            institution=place + aw.token,
+        )  # fmt: skip
+
+    x, y, teammate, gone = rival("甲大学"), rival("乙大学"), rival("丙大学"), rival("丁大学")
+    nx = aw.eligible(c, x)
+    r = aw.nominate(c, y, team_person_ids=[str(teammate.id)])
+    assert r.status_code == 201, r.text
+    ny = aw.submit(r.json()).json()
+    withdrawn = aw.nominate(c, gone).json()
+    aw.client.post(
+        f"{API}/nominations/{withdrawn['id']}/withdraw", json={"reason": "撤回"}, headers=aw.staff_a
+    )
+    aw.drain()
+
+    body = suggestions(aw, nx, explain="true")
+    why = excluded_rules(body)
+    assert why[str(y.id)] == {"competing_nominee"}
+    assert why[str(teammate.id)] == {"competing_nominee"}
+    reasons = {e["person_id"]: e["reasons"][0]["reason"] for e in body["excluded"]}
+    assert ny["nomination_no"] in reasons[str(teammate.id)]
+    assert str(gone.id) in {s["person_id"] for s in body["suggestions"]}  # withdrawn: free
+
+    everyone = [str(p.id) for p in (x, y, teammate, gone)]
+    panels = panels_of(assign(aw, c, pool_person_ids=everyone))
+    assert panels[nx["id"]] <= {str(gone.id)}
+    assert panels[ny["id"]] <= {str(gone.id)}
 
 
 def test_same_institution_by_uscc_and_low_credibility_are_reasons_too(aw) -> None:
@@ -219,6 +256,22 @@ def test_institution_cap_and_a_woman_per_panel(aw) -> None:
     assert len(panel & {str(m.id) for m in men}) == 1
 
 
+def test_only_active_people_of_the_committees_pool_are_seated(aw, db) -> None:
+    topic = [f"topic{aw.token}"]
+    c = aw.cycle(aw.programme(), reviewers_per_nomination=1, max_load=1)
+    n = aw.eligible(c, aw.nominee(research_fields=topic))
+    dead = aw.expert(fields=topic)
+    db.execute(text("UPDATE person SET status = 'deceased' WHERE id = :id"), {"id": dead.id})
+    db.commit()
+    result = assign(aw, c, pool_person_ids=[str(dead.id)])
+    assert panels_of(result) == {n["id"]: set()}
+    assert "1 conflicted left out" in result["unmet"][0]["reason"]
+    forced = [{"nomination_id": n["id"], "reviewer_person_id": str(dead.id)}]
+    result = assign(aw, c, pool_person_ids=[str(dead.id)], forced=forced)
+    assert panels_of(result) == {n["id"]: set()}
+    assert [p["reviewer_id"] for p in result["rejected_forced"]] == [str(dead.id)]
+
+
 def test_unmet_seats_are_reported_and_strict_mode_saves_nothing(aw) -> None:
     c = aw.cycle(aw.programme(), reviewers_per_nomination=3)
     n = aw.eligible(c, aw.nominee())
@@ -231,6 +284,13 @@ def test_unmet_seats_are_reported_and_strict_mode_saves_nothing(aw) -> None:
     assert result["unmet"][0]["nomination_id"] == n["id"]
     assert result["unmet"][0]["missing"] == 2
     assert result["unmet"][0]["code"] == "too_few_candidates"
+
+
+def test_a_negative_panel_minimum_is_refused_naming_the_trait(aw) -> None:
+    c = aw.cycle(aw.programme())
+    aw.eligible(c, aw.nominee())
+    body = assign(aw, c, 422, min_per_panel={"female": -1})
+    assert [e["field"] for e in body["errors"]] == ["min_per_panel.female"]
 
 
 def test_assigning_a_cycle_with_nothing_eligible_names_the_reason(aw) -> None:

@@ -4,14 +4,22 @@ from __future__ import annotations
 
 import csv
 import io
-from datetime import date, timedelta
+import threading
+import time
+import uuid
+from datetime import UTC, date, datetime, timedelta
 
-from sqlalchemy import select
+from sqlalchemy import select, text
 
-from services.registry.awards.models import Assignment
+from services.registry.auth.models import Role
+from services.registry.auth.principals import Grant, Principal
+from services.registry.awards import credibility, reviews
+from services.registry.awards.models import Assignment, Nomination
 from services.registry.awards.reviews import z_scores
+from services.registry.awards.schemas import ReviewSubmit
+from services.registry.core import clock
 
-from .conftest import API, problem
+from .conftest import API, problem, stop_clock_at
 
 CRITERIA = [
     {"code": "innovation", "name": "创新性", "weight": 3},
@@ -111,6 +119,37 @@ def test_no_scores_after_the_deadline_and_late_ones_are_recorded(aw) -> None:
     assert body["type"].endswith("/review-deadline")
 
 
+def test_control_characters_in_a_review_comment_are_refused_naming_the_field(aw) -> None:
+    _, _, experts, headers = reviewed_cycle(aw, n_nominations=1, k=1)
+    h = headers[experts[0].id]
+    a = own(aw, h)[0]["id"]
+    r = aw.client.post(
+        f"{API}/assignments/{a}/review",
+        json={"scores": {"innovation": 5, "impact": 5}, "comment": "好\u0000"},
+        headers=h,
+    )
+    assert problem(r, 422)["errors"] == [
+        {"field": "comment", "reason": "contains control characters"}
+    ]
+
+
+def test_the_review_deadline_follows_the_calendar_in_beijing(aw, monkeypatch) -> None:
+    _, _, experts, headers = reviewed_cycle(
+        aw, n_nominations=1, k=1, review_due="2025-04-30", review_deadline="2025-04-30"
+    )
+    h = headers[experts[0].id]
+    a = own(aw, h)[0]["id"]
+    # 23:59 on 30 April in Beijing: still on time.
+    stop_clock_at(monkeypatch, datetime(2025, 4, 30, 15, 59, tzinfo=UTC))
+    r = score(aw, h, a, innovation=5, impact=5)
+    assert r.status_code == 200, r.text
+    assert r.json()["late"] is False
+    # Midnight in Beijing is past the deadline, while UTC still says 30 April.
+    stop_clock_at(monkeypatch, datetime(2025, 4, 30, 16, 0, tzinfo=UTC))
+    body = problem(score(aw, h, a, innovation=6, impact=6), 409)
+    assert body["type"].endswith("/review-deadline")
+
+
 def test_all_reviews_in_makes_the_nomination_scored(aw) -> None:
     _, noms, experts, headers = reviewed_cycle(aw, n_nominations=1, k=2)
     for e in experts:
@@ -133,6 +172,53 @@ def test_all_reviews_in_makes_the_nomination_scored(aw) -> None:
     )
     assert r.json()["status"] == "awarded"
     assert r.json()["decided_at"] is not None
+
+
+def waits_on_a_lock(db) -> bool:  # type: ignore[no-untyped-def]
+    """Whether some backend of this database waits on a lock."""
+    waiting = db.execute(
+        text(
+            "SELECT count(*) FROM pg_stat_activity"
+            " WHERE datname = current_database() AND wait_event_type = 'Lock'"
+        )
+    ).scalar_one()
+    db.rollback()
+    return bool(waiting)
+
+
+def test_the_last_two_reviews_sent_together_make_the_nomination_scored(aw, runtime, db) -> None:
+    _, noms, experts, headers = reviewed_cycle(aw, n_nominations=1, k=2)
+    (a1, a2) = (own(aw, headers[e.id])[0]["id"] for e in experts)
+    reviewer = Principal(
+        account_id=uuid.uuid4(), username="r", kind="user", person_id=experts[0].id,
+        grants=(Grant(Role.reviewer, None, None),),
+    )  # fmt: skip
+    answers: list = []
+    with runtime.sessions() as first:
+        # The first review is in, its transaction not yet committed, when the second arrives.
+        reviews.submit_review(
+            first,
+            principal=reviewer,
+            assignment_id=uuid.UUID(a1),
+            data=ReviewSubmit(scores={"innovation": 7, "impact": 7}),
+            today=clock.today(),
+        )
+        second = threading.Thread(
+            target=lambda: answers.append(
+                score(aw, headers[experts[1].id], a2, innovation=8, impact=8)
+            )
+        )
+        second.start()
+        end = time.monotonic() + 10
+        while second.is_alive() and not waits_on_a_lock(db) and time.monotonic() < end:
+            time.sleep(0.02)
+        first.commit()
+    second.join(10)
+    assert answers[0].status_code == 200, answers[0].text
+    with runtime.sessions() as session:
+        nomination = session.get(Nomination, uuid.UUID(noms[0]["id"]))
+        assert nomination is not None
+        assert nomination.status == "scored"
 
 
 def test_declaring_a_conflict_hands_the_seat_to_someone_else(aw, runtime) -> None:
@@ -220,6 +306,43 @@ def test_closing_the_review_records_missed_and_outlying_reviews(aw) -> None:
     del noms
 
 
+def test_assignment_is_refused_once_the_review_is_closed(aw) -> None:
+    c, noms, experts, _ = reviewed_cycle(aw, n_nominations=1, k=1)
+    closed = aw.client.post(f"{API}/cycles/{c['id']}/close-review", headers=aw.committee)
+    assert closed.json()["missed"] == 1
+    spare = aw.expert()
+    r = aw.client.post(
+        f"{API}/cycles/{c['id']}/assignments",
+        json={"pool_person_ids": [str(spare.id)]},
+        headers=aw.committee,
+    )
+    assert problem(r, 409)["type"].endswith("/review-closed")
+    seats = aw.client.get(f"{API}/cycles/{c['id']}/assignments", headers=aw.committee).json()
+    assert [(s["reviewer_person_id"], s["status"]) for s in seats] == [
+        (str(experts[0].id), "missed")
+    ]
+    del noms
+
+
+def test_reviews_are_final_once_the_nomination_is_decided(aw) -> None:
+    _, noms, experts, headers = reviewed_cycle(aw, n_nominations=1, k=1)
+    h = headers[experts[0].id]
+    a = own(aw, h)[0]["id"]
+    assert score(aw, h, a, innovation=6, impact=6).status_code == 200
+    r = aw.client.post(
+        f"{API}/nominations/{noms[0]['id']}/decision",
+        json={"status": "shortlisted"},
+        headers=aw.committee,
+    )
+    assert r.status_code == 200, r.text
+    body = problem(score(aw, h, a, innovation=10, impact=10), 409)
+    assert "shortlisted" in body["detail"]
+    assert aw.client.get(f"{API}/assignments/{a}", headers=h).json()["my_scores"] == {
+        "innovation": 6,
+        "impact": 6,
+    }
+
+
 def test_credibility_records_committees_see_all_reviewers_their_own(aw) -> None:
     x, y = aw.expert(), aw.expert()
     hx = aw.reviewer(x)
@@ -233,6 +356,33 @@ def test_credibility_records_committees_see_all_reviewers_their_own(aw) -> None:
         403,
     )
     problem(aw.client.get(f"{API}/reviewers/{y.id}/record", headers=aw.staff_a), 403)
+
+
+def test_credibility_stays_within_0_and_100_after_every_event(aw, runtime) -> None:
+    high, low = aw.expert(), aw.expert()
+
+    def add(person, kind: str, times: int = 1) -> None:  # type: ignore[no-untyped-def]
+        for _ in range(times):
+            r = aw.client.post(
+                f"{API}/reviewers/{person.id}/events",
+                json={"kind": kind, "note": "记录"},
+                headers=aw.committee,
+            )
+            assert r.status_code == 201, r.text
+
+    def shown(person) -> int:  # type: ignore[no-untyped-def]
+        url = f"{API}/reviewers/{person.id}/record"
+        return aw.client.get(url, headers=aw.committee).json()["score"]
+
+    add(high, "on_time", 25)  # 80 + 50: 100 from the 10th on, nothing banked above it
+    assert shown(high) == 100
+    add(high, "misconduct")
+    assert shown(high) == 50
+    add(low, "misconduct", 3)  # 80 - 150: 0 from the 2nd on, no debt below it
+    add(low, "on_time")
+    assert shown(low) == 2
+    with runtime.sessions() as session:  # what suggestions and assignment go by
+        assert credibility.scores(session, [high.id, low.id]) == {high.id: 50, low.id: 2}
 
 
 def test_an_undeclared_conflict_found_later_blocks_the_pair_from_now_on(aw) -> None:
@@ -255,3 +405,47 @@ def test_an_undeclared_conflict_found_later_blocks_the_pair_from_now_on(aw) -> N
     ).json()
     assert result["assignments"][0]["reviewer_person_ids"] == []
     assert "1 conflicted" in result["unmet"][0]["reason"]
+
+
+def test_an_undeclared_conflict_found_on_a_seated_reviewer_hands_the_seat_on(aw, runtime) -> None:
+    _, noms, experts, headers = reviewed_cycle(aw, n_nominations=1, k=1)
+    seated = experts[0]
+    spare = aw.expert()  # opted in, same field: search finds them
+    aw.drain()
+    r = aw.client.post(
+        f"{API}/reviewers/{seated.id}/events",
+        json={"kind": "undeclared_conflict", "nomination_id": noms[0]["id"], "note": "合作者"},
+        headers=aw.committee,
+    )
+    assert r.status_code == 201, r.text
+    h = headers[seated.id]
+    mine = own(aw, h)[0]
+    assert mine["status"] == "conflict_declared"
+    problem(score(aw, h, mine["id"], innovation=9, impact=9), 409)
+    with runtime.sessions() as session:
+        panel = session.scalars(
+            select(Assignment.reviewer_person_id).where(
+                Assignment.nomination_id == noms[0]["id"], Assignment.status == "assigned"
+            )
+        ).all()
+    assert panel == [spare.id]
+
+
+def test_a_committee_records_findings_only_on_its_own_programmes_nominations(aw) -> None:
+    n = aw.eligible(aw.cycle(aw.programme()), aw.nominee())  # ROOT's programme
+    x = aw.expert()
+    other_committee = aw.factory.caller("committee", aw.b)
+    problem(aw.client.get(f"{API}/nominations/{n['id']}", headers=other_committee), 404)
+    url = f"{API}/reviewers/{x.id}/events"
+    finding = {"kind": "undeclared_conflict", "nomination_id": n["id"], "note": "合作者"}
+    body = problem(aw.client.post(url, json=finding, headers=other_committee), 422)
+    assert body["errors"] == [
+        {"field": "nomination_id", "reason": "no nomination with this id in your scope"}
+    ]
+    # The same answer as for a nomination that does not exist.
+    unknown = {**finding, "nomination_id": "00000000-0000-7000-8000-000000000000"}
+    assert problem(aw.client.post(url, json=unknown, headers=aw.committee), 422) == body
+    record = aw.client.get(f"{API}/reviewers/{x.id}/record", headers=aw.committee).json()
+    assert record["events"] == []
+    conflicts = aw.client.get(f"{API}/nominations/{n['id']}/conflicts", headers=aw.committee)
+    assert conflicts.json() == []

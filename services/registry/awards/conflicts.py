@@ -24,13 +24,13 @@ from services.search.analysis import institution_key
 from services.search.protocol import Exclusions
 
 from ..auth.models import Account, Role, RoleGrant
-from ..core.civil_date import today as civil_today
+from ..core import clock
 from ..core.clock import years_before
 from ..core.models import ChangeRecord
 from ..governance.models import BodySeat, GovernanceBody
 from ..orgs.models import Organisation
 from ..people.models import Person
-from .models import DeclaredConflict
+from .models import DeclaredConflict, Nomination, NominationStatus
 
 DEFAULT_YEARS = 3
 
@@ -44,6 +44,7 @@ class Subject:
     channel_org_id: uuid.UUID | None
     today: date
     years: int = DEFAULT_YEARS
+    cycle_id: uuid.UUID | None = None  # rival nominations are those of the same cycle
 
     @property
     def ids(self) -> frozenset[uuid.UUID]:
@@ -90,6 +91,32 @@ def _self(session: Session, subject: Subject, candidates: Sequence[Person]) -> F
         for c in candidates
         if c.id in subject.ids
     }
+
+
+@register("competing_nominee")
+def _competing_nominee(session: Session, subject: Subject, candidates: Sequence[Person]) -> Found:
+    """Nominees and team members of the cycle's other live nominations: rivals for the same
+    award do not judge each other."""
+    ids = [c.id for c in candidates if c.id not in subject.ids]
+    if subject.cycle_id is None or not ids:
+        return {}
+    query = select(
+        Nomination.nomination_no, Nomination.nominee_person_id, Nomination.team_person_ids
+    ).where(
+        Nomination.cycle_id == subject.cycle_id,
+        Nomination.status != NominationStatus.withdrawn,
+        or_(Nomination.nominee_person_id.in_(ids), Nomination.team_person_ids.overlap(ids)),
+    )
+    if subject.nomination_id is not None:
+        query = query.where(Nomination.id != subject.nomination_id)
+    wanted, out = set(ids), {}
+    for number, lead, team in session.execute(query.order_by(Nomination.nomination_no)).all():
+        if lead in wanted:
+            out.setdefault(lead, f"is the nominee of {number}, a rival nomination in this cycle")
+        for pid in team:
+            if pid in wanted:
+                out.setdefault(pid, f"is on the team of {number}, a rival nomination in this cycle")
+    return out
 
 
 def _keys(person: Person) -> set[str]:
@@ -276,7 +303,7 @@ def _declared_for_search(session: Session, person: Person) -> Exclusions:
 
 
 def _past_institutions_for_search(session: Session, person: Person) -> Exclusions:
-    since = _since(datetime.now(UTC).date(), DEFAULT_YEARS)
+    since = _since(clock.today(), DEFAULT_YEARS)
     keys = past_institutions(session, [person.id], since).get(person.id, set())
     return Exclusions(
         institution_keys=frozenset(k[5:] for k in keys if k.startswith("name:")),
@@ -287,7 +314,7 @@ def _past_institutions_for_search(session: Session, person: Person) -> Exclusion
 def _same_council_for_search(session: Session, person: Person) -> Exclusions:
     """Those seated now on a council, standing council or board the person sits on now (the
     `same_council` rule, as of today)."""
-    today = civil_today()
+    today = clock.today()
     ours, theirs = aliased(BodySeat), aliased(BodySeat)
     ids = session.scalars(
         select(theirs.person_id)

@@ -4,18 +4,23 @@ from __future__ import annotations
 
 import uuid
 from collections import Counter
-from collections.abc import Collection
+from collections.abc import Collection, Iterable
 from datetime import date
+from itertools import groupby
+from operator import itemgetter
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from ..auth.principals import Principal
+from ..core import history
 from ..core.errors import InvalidField, NotFound
 from ..people.models import Person
-from .models import ConflictSide, DeclaredConflict, EventKind, Nomination, ReviewerEvent
+from . import service
+from .models import ConflictSide, DeclaredConflict, EventKind, ReviewerEvent
 from .schemas import CredibilityRecord, EventCreate, EventRead
 
-# Everyone starts at BASE; each event moves the score by its delta; the score stays in 0..100.
+# Everyone starts at BASE; each event in turn moves the score by its delta, within 0..100.
 BASE = 80
 DELTAS: dict[EventKind, int] = {
     EventKind.on_time: 2,
@@ -30,8 +35,13 @@ DELTAS: dict[EventKind, int] = {
 THRESHOLD = 40
 
 
-def clamp(total: int) -> int:
-    return max(0, min(100, BASE + total))
+def score_after(deltas: Iterable[int]) -> int:
+    """The score after each event in turn, kept within 0..100 at every step: credit above 100
+    is not banked against later penalties, nor is a debt below 0 carried."""
+    score = BASE
+    for delta in deltas:
+        score = max(0, min(100, score + delta))
+    return score
 
 
 def record(
@@ -67,12 +77,12 @@ def scores(session: Session, person_ids: Collection[uuid.UUID]) -> dict[uuid.UUI
     for start in range(0, len(ids), 10_000):
         chunk = ids[start : start + 10_000]
         rows = session.execute(
-            select(ReviewerEvent.reviewer_person_id, func.sum(ReviewerEvent.delta))
+            select(ReviewerEvent.reviewer_person_id, ReviewerEvent.delta)
             .where(ReviewerEvent.reviewer_person_id.in_(chunk))
-            .group_by(ReviewerEvent.reviewer_person_id)
+            .order_by(ReviewerEvent.reviewer_person_id, ReviewerEvent.created_at, ReviewerEvent.id)
         ).all()
-        for person_id, total in rows:
-            out[person_id] = clamp(int(total))
+        for person_id, events in groupby(rows, key=itemgetter(0)):
+            out[person_id] = score_after(delta for _, delta in events)
     return out
 
 
@@ -95,7 +105,7 @@ def read(session: Session, person_id: uuid.UUID) -> CredibilityRecord:
     return CredibilityRecord(
         person_id=person.id,
         name=person.name,
-        score=clamp(sum(e.delta for e in events)),
+        score=score_after(e.delta for e in events),
         counts=dict(Counter(e.kind for e in events)),
         events=[
             EventRead(
@@ -113,17 +123,26 @@ def read(session: Session, person_id: uuid.UUID) -> CredibilityRecord:
 
 
 def add_event(
-    session: Session, *, person_id: uuid.UUID, data: EventCreate, actor: str, today: date
+    session: Session,
+    *,
+    principal: Principal,
+    person_id: uuid.UUID,
+    data: EventCreate,
+    today: date,
 ) -> EventRead:
     """A committee's entry; an undeclared conflict on a nomination also becomes a declared one,
-    so the pair is never matched again."""
+    so the pair is never matched again. The nomination is one of the committee's own."""
     if session.get(Person, person_id) is None:
         raise NotFound("reviewer")
+    actor = history.actor_of(principal)
     nomination = None
     if data.nomination_id is not None:
-        nomination = session.get(Nomination, data.nomination_id)
-        if nomination is None:
-            raise InvalidField("nomination_id", "no nomination has this id")
+        try:
+            nomination, _ = service.committee_nomination(session, principal, data.nomination_id)
+        except NotFound:
+            raise InvalidField(
+                "nomination_id", "no nomination with this id in your scope"
+            ) from None
     if (
         data.kind == EventKind.undeclared_conflict
         and nomination is not None

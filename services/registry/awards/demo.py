@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
 from sqlalchemy.orm import Session
 
+from ..core import clock
 from . import service
 from .schemas import CycleCreate, ProgrammeCreate
 
@@ -30,7 +31,7 @@ CRITERIA = [
 
 def load_awards(session: Session) -> None:
     """Programmes owned by CAST, each with this year's cycle open for nominations."""
-    today = datetime.now(UTC).date()
+    today = clock.today()
     for code, name, name_en, rules in PROGRAMMES:
         service.create_programme(
             session,

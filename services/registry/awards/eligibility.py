@@ -11,7 +11,7 @@ from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
 from ..core.clock import age_on
-from ..memberships.models import Membership, MembershipStatus
+from ..memberships.models import GOOD_STANDING, Membership
 from ..orgs.models import Organisation
 from ..people.models import Person, PersonStatus
 from .models import Cycle, Nomination, NominationStatus, Programme
@@ -34,7 +34,8 @@ class Failure:
 def check_person(
     rules: ProgrammeRules, person: Person, cutoff: date, memberships: list[tuple[str, str]]
 ) -> list[Failure]:
-    """The rules about the nominee themself; `memberships` are (org code, grade), active ones."""
+    """The rules about the nominee themself; `memberships` are (org code, grade), those in
+    good standing."""
     failures: list[Failure] = []
     if person.status != PersonStatus.active:
         failures.append(Failure("nominee_active", f"the nominee's profile is {person.status}"))
@@ -93,7 +94,10 @@ def check_person(
             where = f"of {need.org_code}" if need.org_code else "of a member society"
             grades = f" in grade {' or '.join(need.grades)}" if need.grades else ""
             failures.append(
-                Failure("requires_membership", f"needs an active membership {where}{grades}")
+                Failure(
+                    "requires_membership",
+                    f"needs a membership in good standing (active or in grace) {where}{grades}",
+                )
             )
     if rules.discipline_codes:
         scope = tuple(rules.discipline_codes)
@@ -130,15 +134,13 @@ def check_team(rules: ProgrammeRules, team: list[Person]) -> list[Failure]:
     return failures
 
 
-def active_memberships(session: Session, person_id: uuid.UUID, on: date) -> list[tuple[str, str]]:
+def memberships_in_good_standing(session: Session, person_id: uuid.UUID) -> list[tuple[str, str]]:
+    """(org code, grade) of each membership in good standing (active or in grace), as the
+    membership platform keeps its status and as a certificate is judged."""
     rows = session.execute(
         select(Organisation.code, Membership.grade)
         .join(Organisation, Organisation.id == Membership.org_id)
-        .where(
-            Membership.person_id == person_id,
-            Membership.status == MembershipStatus.active,
-            or_(Membership.valid_until.is_(None), Membership.valid_until >= on),
-        )
+        .where(Membership.person_id == person_id, Membership.status.in_(GOOD_STANDING))
         .order_by(Organisation.code)
     ).all()
     return [(code, grade) for code, grade in rows]
@@ -178,12 +180,11 @@ def check(
     cycle: Cycle,
     nominee: Person,
     team: list[Person],
-    today: date,
 ) -> list[Failure]:
     """Every failed rule, in the order the programme lists them (empty: eligible)."""
     rules = ProgrammeRules.model_validate(programme.rules)
     failures = check_person(
-        rules, nominee, cycle.age_cutoff_date, active_memberships(session, nominee.id, today)
+        rules, nominee, cycle.age_cutoff_date, memberships_in_good_standing(session, nominee.id)
     )
     failures += check_team(rules, team)
     if rules.exclude_past_winners:

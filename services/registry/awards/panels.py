@@ -29,7 +29,7 @@ from services.search.schemas import ExpertSearchRequest
 
 from ..core import history
 from ..core.errors import Conflict, FieldError, ProblemError
-from ..people.models import Person
+from ..people.models import Person, PersonStatus
 from . import conflicts, credibility
 from .models import (
     Assignment,
@@ -200,6 +200,7 @@ def subject_of(
         channel_org_id=channel.org_id if channel else None,
         today=today,
         years=cycle.conflict_years,
+        cycle_id=cycle.id,
     )
 
 
@@ -218,9 +219,12 @@ def exclusions(
     people: list[Person],
     scores: dict[uuid.UUID, int],
 ) -> dict[uuid.UUID, list[tuple[str, str]]]:
-    """Conflicts with reasons, plus reviewers whose credibility is below the threshold."""
+    """Conflicts with reasons, plus people who are not active (deceased, say: a committee's
+    pool may name them) and reviewers whose credibility is below the threshold."""
     found = conflicts.find(session, subject, people)
     for p in people:
+        if p.status != PersonStatus.active:
+            found.setdefault(p.id, []).append(("not_active", f"the profile is {p.status}"))
         if scores.get(p.id, credibility.BASE) < credibility.THRESHOLD:
             found.setdefault(p.id, []).append(
                 (
@@ -307,6 +311,12 @@ def assign(
     """Solve the cycle's panels, replace the unreviewed ones, and answer what was done."""
     from . import assignment as solver  # scipy loads slowly: only when a cycle is assigned
 
+    # The cycle, then its nominations, in the order closing the review locks them.
+    session.refresh(cycle, with_for_update=True)
+    if cycle.review_closed_at is not None:
+        raise ProblemError(
+            "the review of this cycle is closed; its panels no longer change", 409, "review-closed"
+        )
     noms = list(
         session.scalars(
             select(Nomination)

@@ -45,6 +45,8 @@ from .schemas import (
     CloseReviewRead,
     ConflictOnAssignment,
     Criterion,
+    EventCreate,
+    EventRead,
     MyAssignment,
     MyAssignmentDetail,
     ResultRow,
@@ -55,6 +57,7 @@ from .schemas import (
 from .service import move
 
 OUTLIER_SHARE = 0.3  # a total further than this share of the scale from the panel's other mean
+UNDER_REVIEW = (NominationStatus.in_review, NominationStatus.scored)  # reviews may still change
 RANKED = (
     NominationStatus.in_review,
     NominationStatus.scored,
@@ -64,12 +67,32 @@ RANKED = (
 )
 
 
-def _own(session: Session, principal: Principal, assignment_id: uuid.UUID) -> Assignment:
-    """The caller's own assignment; anyone else's answers 404, as if it did not exist."""
-    a = session.scalar(select(Assignment).where(Assignment.id == assignment_id).with_for_update())
+def _own(
+    session: Session, principal: Principal, assignment_id: uuid.UUID, *, for_update: bool = False
+) -> Assignment:
+    """The caller's own assignment; anyone else's answers 404, as if it did not exist.
+    `for_update` locks its nomination, then the seat."""
+    a = session.get(Assignment, assignment_id)
     if a is None or principal.person_id is None or a.reviewer_person_id != principal.person_id:
         raise NotFound("assignment among your own")
+    if for_update:
+        lock_nomination(session, a.nomination_id)
+        session.refresh(a, with_for_update=True)
     return a
+
+
+def lock_nomination(session: Session, nomination_id: uuid.UUID) -> Nomination:
+    """The nomination, locked until commit, then read afresh. Whatever changes its seats or
+    decides its status takes this lock first (the seats after it, as assignment and withdrawal
+    do), so two last reviews arriving together are counted one after the other."""
+    n = session.scalar(
+        select(Nomination)
+        .where(Nomination.id == nomination_id)
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    )
+    assert n is not None
+    return n
 
 
 def _context(session: Session, a: Assignment) -> tuple[Nomination, Cycle, Programme]:
@@ -166,12 +189,17 @@ def submit_review(
     today: date,
 ) -> ReviewRead:
     """Scores per criterion within the scale, by the deadline; may be revised until then."""
-    a = _own(session, principal, assignment_id)
+    a = _own(session, principal, assignment_id, for_update=True)
     n, c, _ = _context(session, a)
     if a.status not in (AssignmentStatus.assigned, AssignmentStatus.reviewed):
         raise Conflict(f"this assignment is {a.status}; it takes no scores")
     if c.review_closed_at is not None:
         raise ProblemError("the review of this cycle is closed", 409, "review-closed")
+    if n.status not in UNDER_REVIEW:
+        # Decided (or withdrawn): the scores the committee went by stay as they were.
+        raise ProblemError(
+            f"the nomination is {n.status}; its reviews no longer change", 409, "review-closed"
+        )
     if c.review_deadline is not None and today > c.review_deadline:
         raise ProblemError(
             f"the review deadline {c.review_deadline.isoformat()} has passed",
@@ -218,7 +246,8 @@ def submit_review(
 
 
 def _maybe_scored(session: Session, n: Nomination) -> None:
-    """in_review -> scored once every seat still open has its review."""
+    """in_review -> scored once every seat still open has its review (the caller holds the
+    nomination's lock, so the seats it counts include every committed review)."""
     if n.status != NominationStatus.in_review:
         return
     statuses = list(
@@ -238,7 +267,7 @@ def declare_conflict(
     today: date,
 ) -> ConflictOnAssignment:
     """The reviewer steps aside: the conflict is recorded and the seat goes to someone else."""
-    a = _own(session, principal, assignment_id)
+    a = _own(session, principal, assignment_id, for_update=True)
     if a.status != AssignmentStatus.assigned:
         raise Conflict(f"this assignment is {a.status}; a conflict is declared before scoring")
     n, c, _ = _context(session, a)
@@ -294,6 +323,15 @@ def vacate(
 
 def close_review(session: Session, *, cycle: Cycle, actor: str) -> CloseReviewRead:
     """Missing reviews become `missed`, outlying totals are recorded, reviewed ones `scored`."""
+    # The cycle, then its nominations, as a review locks its nomination: a review in flight
+    # is counted or comes after and is refused, and two closings do not both count.
+    session.refresh(cycle, with_for_update=True)
+    session.execute(
+        select(Nomination.id)
+        .where(Nomination.cycle_id == cycle.id)
+        .order_by(Nomination.id)
+        .with_for_update()
+    )
     if cycle.review_closed_at is not None:
         raise ProblemError("the review of this cycle is already closed", 409, "review-closed")
     missed = 0
@@ -475,19 +513,68 @@ def vacate_declared(
     conflict = session.get(DeclaredConflict, conflict_id)
     if conflict is None or conflict.nomination_id is None:
         return None
+    return vacate_seat(
+        session,
+        backend,
+        nomination_id=conflict.nomination_id,
+        reviewer_person_id=conflict.reviewer_person_id,
+        today=today,
+    )
+
+
+def vacate_seat(
+    session: Session,
+    backend: SearchBackend,
+    *,
+    nomination_id: uuid.UUID,
+    reviewer_person_id: uuid.UUID,
+    today: date,
+) -> Assignment | None:
+    """The reviewer's unreviewed seat on the nomination's panel goes to someone else."""
+    lock_nomination(session, nomination_id)
     a = session.scalar(
         select(Assignment)
         .where(
-            Assignment.nomination_id == conflict.nomination_id,
-            Assignment.reviewer_person_id == conflict.reviewer_person_id,
+            Assignment.nomination_id == nomination_id,
+            Assignment.reviewer_person_id == reviewer_person_id,
             Assignment.status == AssignmentStatus.assigned,
         )
         .with_for_update()
+        .execution_options(populate_existing=True)
     )
     if a is None:
         return None
     n, c, _ = _context(session, a)
     return vacate(session, backend, assignment=a, nomination=n, cycle=c, today=today)
+
+
+def record_event(
+    session: Session,
+    backend: SearchBackend,
+    *,
+    principal: Principal,
+    person_id: uuid.UUID,
+    data: EventCreate,
+    today: date,
+) -> EventRead:
+    """A committee's entry on a reviewer's record. An undeclared conflict found on a nomination
+    also takes the reviewer off its panel, as a conflict declared on the nomination does."""
+    event = credibility.add_event(
+        session,
+        principal=principal,
+        person_id=person_id,
+        data=data,
+        today=today,
+    )
+    if event.kind == EventKind.undeclared_conflict and event.nomination_id is not None:
+        vacate_seat(
+            session,
+            backend,
+            nomination_id=event.nomination_id,
+            reviewer_person_id=person_id,
+            today=today,
+        )
+    return event
 
 
 def panel_rows(session: Session, cycle: Cycle) -> list[AssignmentRow]:

@@ -11,6 +11,7 @@ from fastapi.responses import JSONResponse, Response
 from ..auth.permissions import Permission
 from ..auth.principals import Principal
 from ..core import history
+from ..core.clock import TodayDep
 from ..core.deps import RuntimeDep, SessionDep, authorize, require_any
 from ..core.errors import PROBLEM_JSON, TYPE_BASE, NotFound
 from ..core.pagination import Page, PageDep, page_of
@@ -130,10 +131,11 @@ def create_nomination(
     principal: authorize(Permission.awards_nominate),
     cycle_id: uuid.UUID,
     body: NominationCreate,
+    today: TodayDep,
 ) -> NominationRead:
     """A draft nomination through a channel the caller acts for: window, quota, one per nominee."""
     return service.create_nomination(
-        session, principal=principal, cycle_id=cycle_id, data=body, today=service.today_utc()
+        session, principal=principal, cycle_id=cycle_id, data=body, today=today
     )
 
 
@@ -177,10 +179,11 @@ def submit_nomination(
     session: SessionDep,
     principal: authorize(Permission.awards_nominate),
     nomination_id: uuid.UUID,
+    today: TodayDep,
 ) -> NominationRead | JSONResponse:
     """Freeze the nominee's profile and check every rule: 200 eligible, or 422 with each failure."""
     read, failures = service.submit(
-        session, principal=principal, nomination_id=nomination_id, today=service.today_utc()
+        session, principal=principal, nomination_id=nomination_id, today=today
     )
     if not failures:
         return read
@@ -243,10 +246,10 @@ def declare_nominee_conflict(
     principal: NominatorOrCommittee,
     nomination_id: uuid.UUID,
     body: ConflictDeclare,
+    today: TodayDep,
 ) -> DeclaredConflictRead:
     """The nominee's side or the committee names a reviewer to avoid; a seat they hold is
     given to someone else."""
-    today = service.today_utc()
     read = service.declare_for_nominee(
         session, principal=principal, nomination_id=nomination_id, data=body, today=today
     )
@@ -272,6 +275,7 @@ def reviewer_suggestions(
     runtime: RuntimeDep,
     principal: authorize(Permission.awards_committee),
     nomination_id: uuid.UUID,
+    today: TodayDep,
     explain: bool = False,
     limit: Annotated[int, Query(ge=1, le=100)] = 20,
 ) -> Suggestions:
@@ -284,7 +288,7 @@ def reviewer_suggestions(
         cycle=cycle,
         limit=limit,
         explain=explain,
-        today=service.today_utc(),
+        today=today,
     )
 
 
@@ -294,6 +298,7 @@ def assign_reviewers(
     runtime: RuntimeDep,
     principal: authorize(Permission.awards_committee),
     cycle_id: uuid.UUID,
+    today: TodayDep,
     body: AssignmentRequest | None = None,
 ) -> AssignmentResponse:
     """Optimal panels for every eligible nomination; unmet seats are reported with why."""
@@ -304,7 +309,7 @@ def assign_reviewers(
         cycle=cycle,
         body=body or AssignmentRequest(),
         actor=history.actor_of(principal),
-        today=service.today_utc(),
+        today=today,
     )
 
 
@@ -380,6 +385,7 @@ def submit_review(
     principal: authorize(Permission.awards_review),
     assignment_id: uuid.UUID,
     body: ReviewSubmit,
+    today: TodayDep,
 ) -> ReviewRead:
     """Scores per criterion within the cycle's scale, until the review deadline."""
     return reviews.submit_review(
@@ -387,7 +393,7 @@ def submit_review(
         principal=principal,
         assignment_id=assignment_id,
         data=body,
-        today=service.today_utc(),
+        today=today,
     )
 
 
@@ -398,6 +404,7 @@ def declare_reviewer_conflict(
     principal: authorize(Permission.awards_review),
     assignment_id: uuid.UUID,
     body: Reason,
+    today: TodayDep,
 ) -> ConflictOnAssignment:
     """Step aside from an assignment; the seat goes to the best free reviewer."""
     return reviews.declare_conflict(
@@ -406,7 +413,7 @@ def declare_reviewer_conflict(
         principal=principal,
         assignment_id=assignment_id,
         reason=body.reason,
-        today=service.today_utc(),
+        today=today,
     )
 
 
@@ -428,15 +435,14 @@ def reviewer_record(
 )
 def record_event(
     session: SessionDep,
+    runtime: RuntimeDep,
     principal: authorize(Permission.awards_committee),
     person_id: uuid.UUID,
     body: EventCreate,
+    today: TodayDep,
 ) -> EventRead:
-    """Record what the committee found: an undeclared conflict, misconduct, and so on."""
-    return credibility.add_event(
-        session,
-        person_id=person_id,
-        data=body,
-        actor=history.actor_of(principal),
-        today=service.today_utc(),
+    """Record what the committee found: an undeclared conflict (the reviewer leaves the
+    nomination's panel), misconduct, and so on."""
+    return reviews.record_event(
+        session, runtime.search, principal=principal, person_id=person_id, data=body, today=today
     )

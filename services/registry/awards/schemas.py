@@ -6,9 +6,18 @@ import uuid
 from datetime import date, datetime
 from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 
-from ..core.types import AnyDate, DisciplineCode, OrgCode, ShortText, Text
+from ..core.types import AnyDate, DisciplineCode, OrgCode, ShortText, Text, printable
 from ..memberships.schemas import GradeIn
 from ..people.schemas import GenderIn, RegionOfOriginIn
 from .models import (
@@ -24,14 +33,25 @@ ProgrammeCode = Annotated[
     StringConstraints(strip_whitespace=True, to_upper=True, pattern=r"^[A-Z0-9][A-Z0-9_-]{1,31}$"),
 ]
 CriterionCode = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_]{0,31}$")]
-Summary = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=8000)]
+# Prose as typed (line breaks kept, unlike `Text`), without control characters.
+Summary = Annotated[
+    str,
+    StringConstraints(strip_whitespace=True, min_length=1, max_length=8000),
+    AfterValidator(printable),
+]
+Comment = Annotated[
+    str, StringConstraints(strip_whitespace=True, max_length=8000), AfterValidator(printable)
+]
+Trait = Annotated[str, StringConstraints(max_length=32), AfterValidator(printable)]
+PanelMinimum = Annotated[int, Field(ge=0, le=50)]
 
 
 # --- programmes ---------------------------------------------------------------------------
 
 
 class RequiresMembership(BaseModel):
-    """An active membership: of any society (no `org_code`) or of one, optionally in some grades."""
+    """A membership in good standing (active or in grace): of any society (no `org_code`) or of
+    one, optionally in some grades."""
 
     model_config = ConfigDict(extra="forbid")
 
@@ -129,7 +149,7 @@ class CycleCreate(BaseModel):
     max_per_institution: int | None = Field(
         None, ge=1, description="at most this many reviewers from one institution per panel"
     )
-    min_per_panel: dict[Annotated[str, StringConstraints(max_length=32)], int] = Field(
+    min_per_panel: dict[Trait, PanelMinimum] = Field(
         default_factory=dict,
         description='at least this many reviewers with a trait per panel: {"female": 1}',
     )
@@ -146,25 +166,71 @@ class CycleCreate(BaseModel):
         None, description="no review is accepted after this day (defaults to review_due)"
     )
 
+    # Rules between fields check the later field against the earlier ones (`info.data`), so
+    # that an error names the field that breaks the rule.
+
+    @field_validator("nominations_close")
+    @classmethod
+    def _closes_after_opening(cls, value: date, info: ValidationInfo) -> date:
+        """The window closes on or after the day it opens."""
+        opens = info.data.get("nominations_open")
+        if opens is not None and value < opens:
+            raise ValueError("must not be before nominations_open")
+        return value
+
+    @field_validator("channels")
+    @classmethod
+    def _channels_once(cls, value: list[ChannelIn]) -> list[ChannelIn]:
+        """Each organisation is one channel."""
+        codes = [c.org_code for c in value]
+        twice = sorted({code for code in codes if codes.count(code) > 1})
+        if twice:
+            raise ValueError(f"each organisation at most once; listed twice: {', '.join(twice)}")
+        return value
+
+    @field_validator("min_per_panel")
+    @classmethod
+    def _minimums_fit_the_panel(cls, value: dict[str, int], info: ValidationInfo) -> dict[str, int]:
+        """No minimum asks for more reviewers than a panel has."""
+        k = info.data.get("reviewers_per_nomination")
+        over = sorted(trait for trait, count in value.items() if k is not None and count > k)
+        if over:
+            raise ValueError(f"{', '.join(over)}: more than reviewers_per_nomination ({k})")
+        return value
+
+    @field_validator("criteria")
+    @classmethod
+    def _criteria_once(cls, value: list[Criterion]) -> list[Criterion]:
+        """Each criterion code once."""
+        codes = [c.code for c in value]
+        twice = sorted({code for code in codes if codes.count(code) > 1})
+        if twice:
+            raise ValueError(f"each code at most once; listed twice: {', '.join(twice)}")
+        return value
+
+    @field_validator("score_max")
+    @classmethod
+    def _scale_is_a_range(cls, value: int, info: ValidationInfo) -> int:
+        """The scale has room between its ends."""
+        low = info.data.get("score_min")
+        if low is not None and value <= low:
+            raise ValueError("must be greater than score_min")
+        return value
+
+    @field_validator("review_deadline")
+    @classmethod
+    def _deadline_after_due(cls, value: date | None, info: ValidationInfo) -> date | None:
+        """The deadline is not before the day reviews are due."""
+        due = info.data.get("review_due")
+        if value is not None and due is not None and value < due:
+            raise ValueError("must not be before review_due")
+        return value
+
     @model_validator(mode="after")
-    def _consistent(self) -> CycleCreate:
-        if self.nominations_close < self.nominations_open:
-            raise ValueError("nominations_close must not be before nominations_open")
-        if self.score_max <= self.score_min:
-            raise ValueError("score_max must be greater than score_min")
-        codes = [c.org_code for c in self.channels]
-        if len(set(codes)) != len(codes):
-            raise ValueError("channels: each organisation at most once")
-        crit = [c.code for c in self.criteria]
-        if len(set(crit)) != len(crit):
-            raise ValueError("criteria: each code at most once")
+    def _deadline_defaults_to_due(self) -> CycleCreate:
+        """Without a deadline, reviews are taken until they are due."""
         if self.review_deadline is None:
             self.review_deadline = self.review_due
-        if self.review_due and self.review_deadline and self.review_deadline < self.review_due:
-            raise ValueError("review_deadline must not be before review_due")
-        for trait, count in self.min_per_panel.items():
-            if count < 0 or count > self.reviewers_per_nomination:
-                raise ValueError(f"min_per_panel.{trait}: between 0 and reviewers_per_nomination")
         return self
 
 
@@ -319,7 +385,7 @@ class AssignmentRequest(BaseModel):
     forced: list[Pair] = Field(default_factory=list, max_length=10_000)
     forbidden: list[Pair] = Field(default_factory=list, max_length=100_000)
     max_per_institution: int | None = Field(None, ge=1, description="default: the cycle's")
-    min_per_panel: dict[Annotated[str, StringConstraints(max_length=32)], int] | None = Field(
+    min_per_panel: dict[Trait, PanelMinimum] | None = Field(
         None, description="default: the cycle's"
     )
     candidates_per_nomination: int = Field(50, ge=1, le=500)
@@ -404,7 +470,7 @@ class ReviewSubmit(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     scores: dict[str, float] = Field(description="one score per criterion code")
-    comment: Annotated[str, StringConstraints(strip_whitespace=True, max_length=8000)] | None = None
+    comment: Comment | None = None
 
 
 class ReviewRead(BaseModel):

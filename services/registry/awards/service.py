@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from datetime import UTC, date, datetime
 
-from sqlalchemy import delete, func, select
+from sqlalchemy import delete, func, or_, select
 from sqlalchemy.orm import Session
 
 from ..auth.permissions import Permission
@@ -75,10 +75,6 @@ TRANSITIONS: dict[str, frozenset[str]] = {
 }
 DECISIONS = frozenset({S.shortlisted, S.awarded, S.not_awarded})
 LIVE = [s for s in NominationStatus if s != S.withdrawn]
-
-
-def today_utc() -> date:
-    return datetime.now(UTC).date()
 
 
 def move(
@@ -405,6 +401,9 @@ def create_nomination(
         if pid == nominee.id or data.team_person_ids.index(pid) != i:
             raise InvalidField(f"team_person_ids.{i}", "listed twice (the nominee leads the team)")
         _visible_person(session, principal, pid, f"team_person_ids.{i}")
+    # Cycle-wide: lock the cycle row so that two channels neither put one person in two
+    # nominations nor take the same number.
+    session.execute(select(Cycle.id).where(Cycle.id == cycle.id).with_for_update())
     if session.scalar(
         select(Nomination.id).where(
             Nomination.cycle_id == cycle.id,
@@ -416,6 +415,7 @@ def create_nomination(
             "the nominee is already nominated in this cycle (one nomination per nominee per cycle)",
             "nominee_person_id",
         )
+    _refuse_people_already_nominated(session, cycle, nominee.id, data.team_person_ids)
     used = session.scalar(
         select(func.count()).where(
             Nomination.channel_id == channel.id, Nomination.status != S.withdrawn
@@ -431,8 +431,6 @@ def create_nomination(
         )
     programme = session.get(Programme, cycle.programme_id)
     assert programme is not None
-    # Cycle-wide numbering: lock the cycle row so two channels do not take the same number.
-    session.execute(select(Cycle.id).where(Cycle.id == cycle.id).with_for_update())
     seq = (session.scalar(select(func.count()).where(Nomination.cycle_id == cycle.id)) or 0) + 1
     n = Nomination(
         nomination_no=f"{programme.code}-{cycle.year}-{seq:04d}",
@@ -454,6 +452,42 @@ def create_nomination(
         source="api",
     )
     return nomination_read(session, n)
+
+
+def _refuse_people_already_nominated(
+    session: Session, cycle: Cycle, nominee_id: uuid.UUID, team_ids: list[uuid.UUID]
+) -> None:
+    """One live nomination per person per cycle, as the nominee or in a team: 409 naming each
+    field whose person already is in one (the caller holds the cycle's lock)."""
+    people = [nominee_id, *team_ids]
+    rows = session.execute(
+        select(Nomination.nomination_no, Nomination.nominee_person_id, Nomination.team_person_ids)
+        .where(
+            Nomination.cycle_id == cycle.id,
+            Nomination.status != S.withdrawn,
+            or_(
+                Nomination.nominee_person_id.in_(people),
+                Nomination.team_person_ids.overlap(people),
+            ),
+        )
+        .order_by(Nomination.nomination_no)
+    ).all()
+    where: dict[uuid.UUID, str] = {}
+    for number, lead, team in rows:
+        where.setdefault(lead, f"the nominee of {number}")
+        for pid in team:
+            where.setdefault(pid, f"in the team of {number}")
+    fields = [("nominee_person_id", nominee_id)]
+    fields += [(f"team_person_ids.{i}", pid) for i, pid in enumerate(team_ids)]
+    errors = [
+        FieldError(field, f"already {where[pid]} in this cycle (one nomination per person)")
+        for field, pid in fields
+        if pid in where
+    ]
+    if errors:
+        raise ProblemError(
+            "; ".join(f"{e.field}: {e.reason}" for e in errors), 409, "conflict", errors
+        )
 
 
 def _channel_org(session: Session, n: Nomination) -> Organisation:
@@ -565,10 +599,10 @@ def submit(
     team.sort(key=lambda p: n.team_person_ids.index(p.id))
     move(session, n, S.submitted, actor=actor)
     failures = eligibility.check(
-        session, programme=programme, cycle=cycle, nominee=nominee, team=team, today=today
+        session, programme=programme, cycle=cycle, nominee=nominee, team=team
     )
     n.snapshot = eligibility.snapshot(
-        nominee, team, cycle, eligibility.active_memberships(session, nominee.id, today)
+        nominee, team, cycle, eligibility.memberships_in_good_standing(session, nominee.id)
     )
     n.snapshot["profile_version"] = nominee.version
     n.submitted_at = datetime.now(UTC)
