@@ -202,6 +202,7 @@ def test_unknown_or_foreign_person_id_is_refused_naming_person_id(client, factor
     [
         ({"grade": "platinum"}, "grade"),
         ({"status": "expired"}, "status"),
+        ({"status": "terminated"}, "status"),  # terminating records why and when
         ({"member_no": "#1"}, "member_no"),
         ({"joined_on": "2020-02-30"}, "joined_on"),
         ({"fee": 100}, "fee"),

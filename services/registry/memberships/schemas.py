@@ -72,13 +72,22 @@ class MembershipCreate(BaseModel):
     status: MembershipStatus = Field(
         MembershipStatus.active,
         description="`active` lets the dates decide; `pending` waits for approval; any other"
-        " status is a manual override",
+        " status is a manual override, except `terminated` (terminate it afterwards, which"
+        " records why and when)",
     )
     member_no: MemberNo | None = None
     joined_on: AnyDate | None = None
     valid_until: AnyDate | None = Field(None, validate_default=True)
 
     # Field validators (not a model validator) so that errors name the field.
+    @field_validator("status")
+    @classmethod
+    def _not_terminated(cls, status: MembershipStatus) -> MembershipStatus:
+        # A termination records why and when (POST /memberships/{id}/terminate), as on PATCH.
+        if status == MembershipStatus.terminated:
+            raise ValueError("a membership is not created terminated; terminate it afterwards")
+        return status
+
     @field_validator("person")
     @classmethod
     def _one_person(cls, person: InlinePerson | None, info: ValidationInfo) -> InlinePerson | None:
