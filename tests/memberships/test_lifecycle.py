@@ -489,6 +489,11 @@ def test_a_life_membership_never_lapses(client, factory, society, admin, runtime
     assert (m["valid_until"], m["status"]) == (None, "active")
     assert refresh(runtime, society, date(2090, 1, 1)) == {}
     problem(act(client, m, "renew", admin, reason="续费"), 409)
+    # Nor to a given date, which would give it an end and make it lapse.
+    refused = problem(act(client, m, "renew", admin, reason="续费", until="2027-12-31"), 409)
+    assert refused["type"].endswith("nothing-to-renew")
+    got = client.get(f"{API}/memberships/{m['id']}", headers=admin).json()
+    assert (got["valid_until"], got["status"]) == (None, "active")
 
 
 # --- renewal ------------------------------------------------------------------------------------

@@ -245,6 +245,9 @@ def renew(
             "the membership is pending approval; approve it first", 409, "membership-pending"
         )
     kind = _type_of(session, membership)
+    if kind is not None and kind.period == PeriodKind.lifetime:
+        # Not even to a given date: an end would make a life member lapse.
+        raise ProblemError("a life membership has no end to renew", 409, "nothing-to-renew")
     current = membership.valid_until
     if kind is not None and current is not None and kind.renewal_window_days is not None:
         opens = current - timedelta(days=kind.renewal_window_days)
@@ -255,8 +258,6 @@ def renew(
     if until is None:
         if kind is None:
             raise InvalidField("until", "required: the membership has no type to compute it")
-        if kind.period == PeriodKind.lifetime:
-            raise ProblemError("a life membership has no end to renew", 409, "nothing-to-renew")
         in_standing = current is not None and current + timedelta(days=kind.grace_days) >= today
         start = current + timedelta(days=1) if in_standing and current is not None else today
         until = period_end(kind, start)
