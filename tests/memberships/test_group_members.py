@@ -85,6 +85,18 @@ def test_duplicate_and_bad_uscc(client, society, admin) -> None:
     assert bad.status_code == 422
 
 
+def test_far_dates_are_refused_naming_the_field(client, society, admin) -> None:
+    far = add(client, society, admin, valid_until="9999-12-31")
+    assert far.status_code == 422, far.text
+    assert [e["field"] for e in far.json()["errors"]] == ["valid_until"]
+    group = add(client, society, admin).json()
+    changed = client.patch(
+        f"{API}/group-members/{group['id']}", json={"joined_on": "1850-01-01"}, headers=admin
+    )
+    assert changed.status_code == 422, changed.text
+    assert [e["field"] for e in changed.json()["errors"]] == ["joined_on"]
+
+
 def test_the_report_ranks_by_activity_and_flags_the_bottom(client, factory, society, admin) -> None:
     """Hand-counted over the 24 months to 2026-06-30:
 

@@ -548,6 +548,35 @@ def test_renewal_to_a_given_date_and_its_limits(client, factory, society, admin,
     problem(act(client, m, "renew", admin), 422)  # no reason
 
 
+def test_far_dates_are_field_errors_not_server_errors(client, factory, society, admin, freeze, db):  # type: ignore[no-untyped-def]
+    freeze(date(2026, 6, 30))
+    make_type(client, society, admin, code="roll", period="rolling", period_months=12)
+    response = client.post(
+        f"{API}/orgs/{society.code}/memberships",
+        json={"person_id": str(factory.person(org=society).id), "type_code": "roll",
+              "joined_on": "9999-06-01"},
+        headers=admin,
+    )  # fmt: skip
+    problem(response, 422)
+    assert fields_of(response) == {"joined_on"}
+    m = join(client, factory, society, admin, joined_on="2020-01-01", valid_until="2199-06-30")
+    path = f"{API}/memberships/{m['id']}"
+    response = client.patch(path, json={"valid_until": "2250-01-01"}, headers=admin)
+    problem(response, 422)
+    assert fields_of(response) == {"valid_until"}
+    response = act(client, m, "renew", admin, reason="续费", until="2200-06-30")
+    problem(response, 422)
+    assert fields_of(response) == {"until"}
+    # An end stored before dates were bounded (an old list's 9999-12-31 for "no end").
+    db.execute(
+        text("UPDATE membership SET valid_until = '9999-12-31' WHERE id = :m"), {"m": m["id"]}
+    )
+    db.commit()
+    response = act(client, m, "renew", admin, reason="续费")
+    problem(response, 422)
+    assert fields_of(response) == {"valid_until"}
+
+
 # --- suspension, termination, reinstatement -----------------------------------------------------
 
 

@@ -205,6 +205,9 @@ def test_unknown_or_foreign_person_id_is_refused_naming_person_id(client, factor
         ({"status": "terminated"}, "status"),  # terminating records why and when
         ({"member_no": "#1"}, "member_no"),
         ({"joined_on": "2020-02-30"}, "joined_on"),
+        ({"joined_on": "9999-06-01"}, "joined_on"),  # dates are kept within 1900..2199
+        ({"valid_until": "9999-12-31"}, "valid_until"),  # no end is no date
+        ({"joined_on": "1899-12-31"}, "joined_on"),
         ({"fee": 100}, "fee"),
     ],
 )

@@ -29,6 +29,7 @@ from services.search.outbox import enqueue_people
 
 from ..core import clock, history
 from ..core.errors import Conflict, InvalidField, ProblemError
+from ..core.types import LATEST_DATE
 from .models import (
     HELD_STATUSES,
     MemberNoSequence,
@@ -249,6 +250,11 @@ def renew(
         # Not even to a given date: an end would make a life member lapse.
         raise ProblemError("a life membership has no end to renew", 409, "nothing-to-renew")
     current = membership.valid_until
+    if current is not None and current > LATEST_DATE:
+        # Stored before dates were bounded (9999-12-31 for "no end"): nothing to count from.
+        raise InvalidField(
+            "valid_until", f"{current} is after {LATEST_DATE}: correct it (or clear it) first"
+        )
     if kind is not None and current is not None and kind.renewal_window_days is not None:
         opens = current - timedelta(days=kind.renewal_window_days)
         if today < opens:
@@ -263,6 +269,8 @@ def renew(
         until = period_end(kind, start)
     if until is None or until < today or (current is not None and until <= current):
         raise InvalidField("until", "must be after the current end and not in the past")
+    if until > LATEST_DATE:
+        raise InvalidField("until", f"must not be after {LATEST_DATE}")
     if membership.joined_on and until < membership.joined_on:
         raise InvalidField("until", "must not be before joined_on")
     apply(session, membership, {"valid_until": until}, today=today, actor=actor, reason=reason)

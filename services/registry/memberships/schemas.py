@@ -18,7 +18,7 @@ from pydantic import (
 
 from ..auth.models import Role
 from ..core import normalize
-from ..core.types import AnyDate, Email, Phone, RegionCode, ShortText, Text, Uscc
+from ..core.types import AnyDate, BoundedDate, Email, Phone, RegionCode, ShortText, Text, Uscc
 from ..people.schemas import PersonCreate, PersonRead
 from .models import (
     ApplicationStatus,
@@ -76,8 +76,8 @@ class MembershipCreate(BaseModel):
         " records why and when)",
     )
     member_no: MemberNo | None = None
-    joined_on: AnyDate | None = None
-    valid_until: AnyDate | None = Field(None, validate_default=True)
+    joined_on: BoundedDate | None = None
+    valid_until: BoundedDate | None = Field(None, validate_default=True)
 
     # Field validators (not a model validator) so that errors name the field.
     @field_validator("status")
@@ -118,8 +118,8 @@ class MembershipUpdate(BaseModel):
     )
     clear_override: bool = Field(False, description="let the dates decide the status again")
     member_no: MemberNo | None = None
-    joined_on: AnyDate | None = None
-    valid_until: AnyDate | None = None
+    joined_on: BoundedDate | None = None
+    valid_until: BoundedDate | None = None
     reason: Text | None = Field(None, description="why; kept in the history")
 
 
@@ -283,7 +283,7 @@ class ActionBody(BaseModel):
 
 
 class RenewBody(ActionBody):
-    until: AnyDate | None = Field(
+    until: BoundedDate | None = Field(
         None, description="the new end; by default one period of the membership's type"
     )
 
@@ -495,8 +495,8 @@ class GroupMemberCreate(BaseModel):
     contact_name: ShortText | None = None
     contact_phone: Phone | None = None
     contact_email: Email | None = None
-    joined_on: AnyDate | None = None
-    valid_until: AnyDate | None = None
+    joined_on: BoundedDate | None = None
+    valid_until: BoundedDate | None = None
 
 
 class GroupMemberUpdate(BaseModel):
@@ -511,8 +511,8 @@ class GroupMemberUpdate(BaseModel):
     contact_name: ShortText | None = None
     contact_phone: Phone | None = None
     contact_email: Email | None = None
-    joined_on: AnyDate | None = None
-    valid_until: AnyDate | None = None
+    joined_on: BoundedDate | None = None
+    valid_until: BoundedDate | None = None
     reason: Text | None = Field(None, description="why; required when the status changes")
 
 
