@@ -248,6 +248,19 @@ def test_joining_with_a_type_sets_grade_dates_and_the_next_member_number(
     )
 
 
+def test_an_old_member_entered_with_only_a_past_end_has_no_joining_date(
+    client, factory, society, admin, freeze
+) -> None:  # type: ignore[no-untyped-def]
+    freeze(date(2026, 6, 30))
+    make_type(client, society, admin)
+    # Their membership ended last year and nobody knows when they joined: not "today".
+    old = join(client, factory, society, admin, type_code="regular", valid_until="2025-12-31")
+    assert (old["joined_on"], old["valid_until"], old["status"]) == (None, "2025-12-31", "lapsed")
+    assert old["member_no"] == f"{society.code}-2026-000001"
+    current = join(client, factory, society, admin, type_code="regular", valid_until="2026-06-30")
+    assert (current["joined_on"], current["status"]) == ("2026-06-30", "active")
+
+
 def test_member_numbers_drawn_at_once_are_all_different(client, factory, society, admin) -> None:
     make_type(client, society, admin, code="regular")
     people = [factory.person(org=society) for _ in range(6)]

@@ -133,14 +133,21 @@ def create(
     joined_on, valid_until = data.joined_on, data.valid_until
     grade, member_no = data.grade, data.member_no
     if kind is not None:
-        joined_on = joined_on or today
+        # Joining today, unless it ended before today (an old member entered late, whose
+        # joining date is not known): that stays unknown, as for group members.
+        if joined_on is None and (valid_until is None or valid_until >= today):
+            joined_on = today
         if "valid_until" not in data.model_fields_set:
-            valid_until = lifecycle.period_end(kind, joined_on)
+            valid_until = lifecycle.period_end(kind, joined_on or today)
         if "grade" not in data.model_fields_set:
             grade = kind.grade
         if member_no is None and kind.member_no_format and status != MembershipStatus.pending:
             member_no = lifecycle.next_member_no(
-                session, org_id=org.id, org_code=org.code, fmt=kind.member_no_format, on=joined_on
+                session,
+                org_id=org.id,
+                org_code=org.code,
+                fmt=kind.member_no_format,
+                on=joined_on or today,
             )
     membership = Membership(
         org_id=org.id,
