@@ -729,6 +729,42 @@ def test_pending_waits_for_approval_then_follows_the_dates(
     assert refresh(runtime, society, date(2027, 6, 1)) == {"lapsed": 1}
 
 
+def test_lifting_a_hold_on_a_pending_membership_does_not_approve_it(
+    client, factory, society, admin, runtime, freeze
+) -> None:  # type: ignore[no-untyped-def]
+    freeze(date(2026, 6, 30))
+    pending = {"status": "pending", "joined_on": "2026-06-01", "valid_until": "2026-12-31"}
+    suspended = join(client, factory, society, admin, **pending)
+    assert (suspended["status"], suspended["awaiting_approval"]) == ("pending", True)
+    held = act(client, suspended, "suspend", admin, reason="资料待核").json()
+    assert (held["status"], held["awaiting_approval"]) == ("suspended", True)
+    problem(act(client, suspended, "renew", admin, reason="续费"), 409)
+    back = act(client, suspended, "reinstate", admin, reason="资料已核").json()
+    assert (back["status"], back["status_override"]) == ("pending", None)
+
+    ended = join(client, factory, society, admin, **pending)
+    act(client, ended, "terminate", admin, reason="退会")
+    back = act(client, ended, "reinstate", admin, reason="申请人回来了").json()
+    assert (back["status"], back["ended_on"]) == ("pending", None)
+
+    manual = join(client, factory, society, admin, **pending)
+    path = f"{API}/memberships/{manual['id']}"
+    lapsed = client.patch(path, json={"status": "lapsed", "reason": "待缴费"}, headers=admin)
+    assert lapsed.json()["status"] == "lapsed"
+    # Good standing by hand would be an approval in disguise.
+    refused = problem(client.patch(path, json={"status": "active", "reason": "x"},
+                                   headers=admin), 409)  # fmt: skip
+    assert refused["type"].endswith("membership-pending")
+    cleared = client.patch(path, json={"clear_override": True}, headers=admin).json()
+    assert (cleared["status"], cleared["awaiting_approval"]) == ("pending", True)
+    assert refresh(runtime, society, date(2027, 6, 1)) == {}
+    approved = client.patch(path, json={"status": "active"}, headers=admin).json()
+    assert (approved["status"], approved["awaiting_approval"]) == ("active", False)
+    # Once approved, a suspension lifted lets the dates decide again.
+    act(client, approved, "suspend", admin, reason="欠费")
+    assert act(client, approved, "reinstate", admin, reason="已缴").json()["status"] == "active"
+
+
 # --- who may act --------------------------------------------------------------------------------
 
 

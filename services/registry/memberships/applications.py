@@ -278,6 +278,7 @@ def _approve(
             "status_override": None,
             "termination_reason": None,
             "ended_on": None,
+            "awaiting_approval": False,
         }
         if member_no:
             values["member_no"] = member_no

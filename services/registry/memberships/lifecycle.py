@@ -4,7 +4,9 @@ The rule (one SQL expression, used by the nightly refresh and by every single ch
 
 1. a status set by hand (`status_override`: suspended, terminated, or a manual override
    with a reason) holds until it is cleared;
-2. a pending membership stays pending until it is approved;
+2. a membership created pending stays pending until it is approved (`awaiting_approval`),
+   also once a hold put on it meanwhile is lifted: suspending it and reinstating it, say,
+   does not approve it;
 3. otherwise the dates decide: no end date or not yet ended -> `active`; ended but within the
    type's grace period -> `grace`; later -> `lapsed`.
 
@@ -31,6 +33,7 @@ from ..core import clock, history
 from ..core.errors import Conflict, InvalidField, ProblemError
 from ..core.types import LATEST_DATE
 from .models import (
+    GOOD_STANDING,
     HELD_STATUSES,
     MemberNoSequence,
     Membership,
@@ -241,7 +244,7 @@ def renew(
         raise ProblemError(
             "the membership is suspended; reinstate it first", 409, "membership-suspended"
         )
-    if membership.status == MembershipStatus.pending:
+    if membership.awaiting_approval:
         raise ProblemError(
             "the membership is pending approval; approve it first", 409, "membership-pending"
         )
@@ -359,7 +362,8 @@ def set_override(
 ) -> None:
     """PATCH: other field changes and, when `status` is given, a manual status kept until it
     is cleared (`status=None` with `clear=True` by the caller). Approving a pending
-    membership (pending -> active) is not an override: the dates decide from then on."""
+    membership (pending -> active) is not an override: the dates decide from then on. One
+    not yet approved is not put in good standing by hand either, held or not."""
     values = dict(values or {})
     if status is not None:
         if status in HELD_STATUSES or status == MembershipStatus.pending:
@@ -368,7 +372,15 @@ def set_override(
             if status == MembershipStatus.pending and membership.status != status:
                 raise InvalidField("status", "a membership cannot go back to pending")
         if membership.status == MembershipStatus.pending and status == MembershipStatus.active:
-            values["status"] = MembershipStatus.active  # approved: the dates decide from now
+            # approved: the dates decide from now
+            values.update(status=MembershipStatus.active, awaiting_approval=False)
+        elif membership.awaiting_approval and status in GOOD_STANDING:
+            raise ProblemError(
+                "the membership is not yet approved: lift the hold on it, then approve it"
+                " (status active)",
+                409,
+                "membership-pending",
+            )
         elif status != MembershipStatus.pending:
             if not reason:
                 raise InvalidField("reason", "required when the status is set by hand")

@@ -137,6 +137,9 @@ class MembershipRead(BaseModel):
     )
     override_reason: str | None
     termination_reason: TerminationReason | None
+    awaiting_approval: bool = Field(
+        description="created pending and not yet approved: pending again once a hold is lifted"
+    )
     member_no: str | None
     joined_on: date | None
     valid_until: date | None
