@@ -729,6 +729,32 @@ def test_pending_waits_for_approval_then_follows_the_dates(
     assert refresh(runtime, society, date(2027, 6, 1)) == {"lapsed": 1}
 
 
+def test_approving_a_pending_typed_membership_draws_its_number_and_starts_its_period(
+    client, factory, society, admin, freeze
+) -> None:  # type: ignore[no-untyped-def]
+    freeze(date(2026, 3, 1))
+    make_type(client, society, admin, code="roll", period="rolling", period_months=12)
+    m = join(client, factory, society, admin, type_code="roll", status="pending")
+    assert (m["member_no"], m["joined_on"], m["valid_until"]) == (None, "2026-03-01", "2027-02-28")
+    freeze(date(2026, 6, 30))  # the council approves four months later: a full year from now
+    path = f"{API}/memberships/{m['id']}"
+    approved = client.patch(path, json={"status": "active", "reason": "理事会通过"}, headers=admin)
+    assert approved.status_code == 200, approved.text
+    got = approved.json()
+    assert (got["status"], got["member_no"]) == ("active", f"{society.code}-2026-000001")
+    assert (got["joined_on"], got["valid_until"]) == ("2026-03-01", "2027-06-29")
+    history = client.get(f"{path}/history", headers=admin).json()["items"]
+    assert {h["field"] for h in history if h["reason"] == "理事会通过"} == {
+        "status", "awaiting_approval", "member_no", "valid_until",
+    }  # fmt: skip
+    # A number or an end given with the approval is kept; a later end is not shortened.
+    given = join(client, factory, society, admin, type_code="roll", status="pending",
+                 valid_until="2028-12-31")  # fmt: skip
+    approval = {"status": "active", "member_no": "HAND-1"}
+    got = client.patch(f"{API}/memberships/{given['id']}", json=approval, headers=admin).json()
+    assert (got["member_no"], got["valid_until"]) == ("HAND-1", "2028-12-31")
+
+
 def test_lifting_a_hold_on_a_pending_membership_does_not_approve_it(
     client, factory, society, admin, runtime, freeze
 ) -> None:  # type: ignore[no-untyped-def]

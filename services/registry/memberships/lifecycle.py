@@ -32,6 +32,7 @@ from services.search.outbox import enqueue_people
 from ..core import clock, history
 from ..core.errors import Conflict, InvalidField, ProblemError
 from ..core.types import LATEST_DATE
+from ..orgs.models import Organisation
 from .models import (
     GOOD_STANDING,
     HELD_STATUSES,
@@ -374,6 +375,7 @@ def set_override(
         if membership.status == MembershipStatus.pending and status == MembershipStatus.active:
             # approved: the dates decide from now
             values.update(status=MembershipStatus.active, awaiting_approval=False)
+            values.update(_admission(session, membership, values, today))
         elif membership.awaiting_approval and status in GOOD_STANDING:
             raise ProblemError(
                 "the membership is not yet approved: lift the hold on it, then approve it"
@@ -388,6 +390,38 @@ def set_override(
             values["status_override"] = status
             membership.override_reason = reason
     apply(session, membership, values, today=today, actor=actor, reason=reason)
+
+
+def _admission(
+    session: Session, membership: Membership, values: dict[str, Any], today: date
+) -> dict[str, Any]:
+    """What approving a pending membership of a type gives it, unless the approval sets it:
+    the type's next member number, and a period that starts on the approval day (not when
+    the membership was entered) when that ends later, as an approved application's does."""
+    type_id = values.get("type_id", membership.type_id)
+    kind = session.get(MembershipType, type_id) if type_id else None
+    if kind is None:
+        return {}
+    given: dict[str, Any] = {}
+    joined_on = values.get("joined_on", membership.joined_on)
+    current = values.get("valid_until", membership.valid_until)
+    if "valid_until" not in values and current is not None:
+        end = period_end(kind, max(today, joined_on or today))
+        if end is not None and end > current:
+            given["valid_until"] = end
+    if values.get("member_no", membership.member_no) is None and kind.member_no_format:
+        org_code = session.scalar(
+            select(Organisation.code).where(Organisation.id == membership.org_id)
+        )
+        assert org_code is not None
+        given["member_no"] = next_member_no(
+            session,
+            org_id=membership.org_id,
+            org_code=org_code,
+            fmt=kind.member_no_format,
+            on=joined_on or today,
+        )
+    return given
 
 
 def initial_status(requested: MembershipStatus) -> tuple[str, str | None]:
