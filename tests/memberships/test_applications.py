@@ -141,6 +141,24 @@ def test_a_type_without_approval_admits_at_once(client, society, admin, applican
     assert body["member_no"] == f"{society.code}-2026-00001"
 
 
+def test_approving_with_another_type_gives_its_grade_unless_one_is_named(
+    client, factory, society, admin, freeze
+) -> None:  # type: ignore[no-untyped-def]
+    make_type(client, society, admin, code="student", name="学生会员", grade="student")
+    for approval, grade in (({}, "student"), ({"grade": "member"}, "member")):
+        person = factory.person(org=society)
+        application = apply(client, society, factory.caller("member", person=person)).json()
+        assert application["grade"] == "member"
+        body = client.post(
+            f"{API}/applications/{application['id']}/approve",
+            json={"type_code": "student", "reason": "在读研究生", **approval},
+            headers=admin,
+        ).json()
+        assert body["grade"] == grade
+        m = client.get(f"{API}/memberships/{body['membership_id']}", headers=admin).json()
+        assert (m["type_code"], m["grade"]) == ("student", grade)
+
+
 def test_who_cannot_apply(client, factory, society, applicant) -> None:
     unlinked = factory.caller("member")
     problem(apply(client, society, unlinked), 409, "account-not-linked")

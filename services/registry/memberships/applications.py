@@ -302,6 +302,7 @@ def approve(
     if data.type_code:
         kind = types.resolve(session, org, data.type_code)
         application.type_id = kind.id
+        application.grade = kind.grade  # another type, its grade (unless named below)
     else:
         kind = session.get(MembershipType, application.type_id) if application.type_id else None
     if data.grade:

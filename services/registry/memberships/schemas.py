@@ -383,8 +383,10 @@ class ApplicationDecision(BaseModel):
 
 
 class ApplicationApproval(ApplicationDecision):
-    type_code: str | None = Field(None, max_length=32, description="overrides the applicant's")
-    grade: GradeIn | None = None
+    type_code: str | None = Field(
+        None, max_length=32, description="overrides the applicant's, with its grade"
+    )
+    grade: GradeIn | None = Field(None, description="overrides the applicant's (or the type's)")
     member_no: MemberNo | None = Field(
         None, description="by default the next number of the type's format"
     )
