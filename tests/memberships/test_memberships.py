@@ -381,6 +381,34 @@ def test_suspended_or_exited_org_refuses_new_members(client, factory, state) -> 
     assert state in response.json()["detail"]
 
 
+@pytest.mark.parametrize("state", ["suspended", "exited"])
+def test_suspended_or_exited_org_neither_approves_nor_renews(client, factory, state) -> None:
+    org = factory.org()
+    staff = factory.caller("org_admin", org)
+    pending = client.post(url(org), json={"person": inline(), "status": "pending"}, headers=staff)
+    current = client.post(
+        url(org),
+        json={"person": inline(), "joined_on": "2025-01-01", "valid_until": "2025-12-31"},
+        headers=staff,
+    )
+    client.patch(
+        f"/api/v1/orgs/{org.code}",
+        json={"status": state, "reason": "整顿"},
+        headers=factory.caller("platform_admin"),
+    )
+    approved = client.patch(
+        f"/api/v1/memberships/{pending.json()['id']}", json={"status": "active"}, headers=staff
+    )
+    renewed = client.post(
+        f"/api/v1/memberships/{current.json()['id']}/renew",
+        json={"reason": "续费", "until": "2099-12-31"},
+        headers=staff,
+    )
+    for response in (approved, renewed):
+        assert response.status_code == 409, response.text
+        assert response.json()["type"].endswith("society-closed")
+
+
 def test_org_on_probation_still_accepts_members(client, factory) -> None:
     org = factory.org()
     admin = factory.caller("platform_admin")

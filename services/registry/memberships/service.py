@@ -210,6 +210,14 @@ def _match_or_create(
     return person, False
 
 
+def _refuse_closed(session: Session, membership: Membership, doing: str) -> None:
+    """A suspended or exited society admits no one and renews no one, as it accepts no one."""
+    org = session.get(Organisation, membership.org_id)
+    assert org is not None
+    if org.status in {OrgStatus.suspended, OrgStatus.exited}:
+        raise ProblemError(f"the society is {org.status} and cannot {doing}", 409, "society-closed")
+
+
 def get_scoped(
     session: Session, *, principal: Principal, membership_id: uuid.UUID, permission: Permission
 ) -> Row:
@@ -273,6 +281,8 @@ def update(
         )
     ):
         raise Conflict("this member number is taken in the organisation", "member_no")
+    if data.status == MembershipStatus.active and membership.status == MembershipStatus.pending:
+        _refuse_closed(session, membership, "admit members")
     actor = history.actor_of(principal)
     if data.clear_override and membership.status_override is not None:
         if membership.status_override == MembershipStatus.terminated:
@@ -359,6 +369,7 @@ def act(
     }
     if action == "renew":
         assert isinstance(body, RenewBody)
+        _refuse_closed(session, membership, "renew memberships")
         lifecycle.renew(session, membership, until=body.until, **common)
     elif action == "suspend":
         lifecycle.suspend(session, membership, **common)
