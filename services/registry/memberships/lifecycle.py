@@ -25,7 +25,7 @@ from typing import Any
 
 from sqlalchemy import Connection, bindparam, select, text
 from sqlalchemy.orm import Session
-from sqlalchemy.types import Uuid
+from sqlalchemy.types import Date, Uuid
 
 from services.search.outbox import enqueue_people
 
@@ -158,6 +158,17 @@ def computed_status(session: Session, membership: Membership, today: date) -> st
             " LEFT JOIN membership_type t ON t.id = m.type_id WHERE m.id = :id"
         ).bindparams(TODAY_PARAM, bindparam("id", type_=Uuid)),
         {"today": today, "id": membership.id},
+    ).scalar_one()
+
+
+def group_status(session: Session, *, status: str, valid_until: date | None, today: date) -> str:
+    """What the group members' rule says of one stored with this status and end date."""
+    return session.execute(
+        text(
+            f"SELECT {GROUP_STATUS_RULE} FROM"  # noqa: S608 - a constant
+            " (SELECT CAST(:status AS text) AS status, :valid_until AS valid_until) g"
+        ).bindparams(TODAY_PARAM, bindparam("valid_until", type_=Date)),
+        {"today": today, "status": status, "valid_until": valid_until},
     ).scalar_one()
 
 
