@@ -313,6 +313,48 @@ def test_racing_member_no_gets_a_409_not_a_500(client, factory, society, staff, 
     assert fields_of(response) == {"member_no"}
 
 
+def test_an_inline_person_registered_meanwhile_elsewhere_is_matched(
+    client, factory, society, staff, runtime, db
+):  # type: ignore[no-untyped-def]
+    """Another society's request (or an import) registers the same document between this
+    request's lookup and its insert: the insert waits on the unique index, and then the
+    person it registered is the one matched, not a 409."""
+    from services.registry.people import service as people_service
+    from services.registry.people.schemas import PersonCreate
+
+    number = resident_id(date(1985, 3, 2), "male")
+    results: list = []
+    with runtime.sessions() as racing:
+        registered = people_service.create(
+            racing, principal=None, pii=runtime.pii, source="test",
+            source_org_id=factory.org().id, data=PersonCreate(name="钱多", id_number=number),
+        )  # fmt: skip
+        racing.flush()  # inserted, not committed: the request does not see it yet
+        thread = threading.Thread(
+            target=lambda: results.append(
+                client.post(
+                    url(society),
+                    json={"person": {"name": "钱多", "id_number": number}},
+                    headers=staff,
+                )
+            )
+        )
+        thread.start()
+        wait_for_lock_waiter(db)
+        racing.commit()
+    thread.join(10)
+    (response,) = results
+    assert response.status_code == 201, response.text
+    body = response.json()
+    assert (body["person_id"], body["person_matched"]) == (str(registered.id), True)
+    db.rollback()
+    count = db.execute(
+        text("SELECT count(*) FROM person WHERE id_number_bidx = :b"),
+        {"b": registered.id_number_bidx},
+    ).scalar_one()
+    assert count == 1
+
+
 def race(client, path: str, bodies: list[dict], headers: dict) -> list:  # type: ignore[no-untyped-def]
     """POST every body at once from its own thread; the responses in completion order."""
     barrier = threading.Barrier(len(bodies))

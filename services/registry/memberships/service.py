@@ -7,6 +7,7 @@ from datetime import date
 from typing import Any
 
 from sqlalchemy import Select, select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from services.search.outbox import enqueue_people
@@ -190,6 +191,7 @@ def _match_or_create(
     """The person with the same document number, or a new profile recorded by this organisation."""
     inline = data.person
     assert inline is not None
+    identity = None
     if inline.id_number is not None:
         identity = people_service.resolve_identity(
             inline.id_type,
@@ -197,17 +199,45 @@ def _match_or_create(
             birth_date=inline.birth_date,
             gender=inline.gender,
         )
-        existing = people_service.find_by_document(session, pii, identity)
+        existing = _registered(session, pii, identity, inline.name)
         if existing is not None:
-            if not people_service.known_by(session, existing, inline.name):
-                raise InvalidField(
-                    "person.name", "differs from the name registered with this document number"
-                )
             return existing, True
-    person = people_service.create(
-        session, principal=principal, pii=pii, data=inline, source="api", source_org_id=org.id
-    )
+    try:
+        with session.begin_nested():
+            person = people_service.create(
+                session,
+                principal=principal,
+                pii=pii,
+                data=inline,
+                source="api",
+                source_org_id=org.id,
+            )
+    except IntegrityError as exc:
+        # Registered meanwhile by another request or an import (the unique blind index,
+        # after waiting on it): that is the person, as if they had been found at first.
+        if identity is None or _constraint_of(exc) != people_service.DOCUMENT_INDEX:
+            raise
+        existing = _registered(session, pii, identity, inline.name)
+        if existing is None:
+            raise
+        return existing, True
     return person, False
+
+
+def _registered(
+    session: Session, pii: PiiCipher, identity: people_service.Identity, name: str
+) -> Person | None:
+    """The person registered with this document, who must go by this name."""
+    existing = people_service.find_by_document(session, pii, identity)
+    if existing is not None and not people_service.known_by(session, existing, name):
+        raise InvalidField(
+            "person.name", "differs from the name registered with this document number"
+        )
+    return existing
+
+
+def _constraint_of(exc: IntegrityError) -> str | None:
+    return getattr(getattr(exc.orig, "diag", None), "constraint_name", None)
 
 
 def _refuse_closed(session: Session, membership: Membership, doing: str) -> None:

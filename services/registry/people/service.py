@@ -25,10 +25,10 @@ from ..orgs.models import Organisation
 from .models import IdType, Person, PersonAlias, RegionOfOrigin
 from .schemas import PersonCreate, PersonFields, PersonIdentity, PersonRead, PersonUpdate
 
-# A unique Index() takes the convention's ix_ prefix.
-register_unique(
-    "ix_person_id_number_bidx", "id_number", "a person with this document number is registered"
-)
+# The unique index on document numbers (their blind index); a unique Index() takes the
+# convention's ix_ prefix.
+DOCUMENT_INDEX = "ix_person_id_number_bidx"
+register_unique(DOCUMENT_INDEX, "id_number", "a person with this document number is registered")
 
 SENSITIVE = {"id_number": mask_document, "phone": mask_phone, "email": mask_email}
 
