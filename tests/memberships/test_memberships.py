@@ -10,6 +10,8 @@ from datetime import date
 import pytest
 from sqlalchemy import text
 
+from services.registry.core.security import mask_document
+
 from ..factories import resident_id
 
 PROBLEM = "application/problem+json"
@@ -152,6 +154,92 @@ def test_inline_person_matches_existing_identity_across_two_societies(client, fa
         headers=factory.caller("org_admin", computing),
     )
     assert [m["org_code"] for m in only_own.json()] == [computing.code]
+
+
+def unique_name() -> str:
+    return "赵" + uuid.uuid4().hex[:6]
+
+
+def join_elsewhere(client, factory, person: dict):  # type: ignore[no-untyped-def]
+    """The inline person joining a society of their own, by its administrator."""
+    org = factory.org()
+    return client.post(url(org), json={"person": person}, headers=factory.caller("org_admin", org))
+
+
+def test_inline_person_with_the_same_name_birth_date_and_phone_or_email_is_matched(
+    client, factory, db
+) -> None:  # type: ignore[no-untyped-def]
+    """The import's second identity rule holds for inline people too."""
+    name = unique_name()
+    known = factory.person(
+        org=factory.org(), name=name, birth_date=date(1980, 3, 2), phone="13912345678",
+        email=f"{name}@example.cn",
+    )  # fmt: skip
+    for contact in ({"phone": "139 1234 5678"}, {"email": f"{name}@example.cn"}):
+        response = join_elsewhere(
+            client, factory, inline(name=name, birth_date="1980/3/2", **contact)
+        )
+        assert response.status_code == 201, response.text
+        body = response.json()
+        assert (body["person_id"], body["person_matched"]) == (str(known.id), True)
+    # Another birth date, or the name and birth date alone, is somebody else.
+    for person in (
+        inline(name=name, birth_date="1980-03-03", phone="13912345678"),
+        inline(name=name, birth_date="1980-03-02"),
+    ):
+        assert join_elsewhere(client, factory, person).json()["person_matched"] is False
+    db.rollback()
+    count = db.execute(text("SELECT count(*) FROM person WHERE name = :n"), {"n": name})
+    assert count.scalar_one() == 3
+
+
+def test_inline_person_is_matched_by_the_contacts_of_a_merged_profile(
+    client, factory, society, staff, db
+) -> None:  # type: ignore[no-untyped-def]
+    name = unique_name()
+    kept = factory.person(org=society, name="钱" + name[1:], birth_date=date(1975, 1, 1))
+    db.execute(
+        text(
+            "INSERT INTO person_alias (person_id, name, birth_date, phone, source)"
+            " VALUES (:p, :n, '1975-01-01', '13700001111', 'merge:test')"
+        ),
+        {"p": kept.id, "n": name},
+    )
+    db.commit()
+    response = client.post(
+        url(society),
+        json={"person": inline(name=name, birth_date="1975-01-01", phone="13700001111")},
+        headers=staff,
+    )
+    assert response.status_code == 201, response.text
+    assert response.json()["person_id"] == str(kept.id)
+
+
+def test_a_document_given_inline_is_added_to_a_person_matched_without_one(
+    client, factory, society, staff
+) -> None:  # type: ignore[no-untyped-def]
+    name, number = unique_name(), resident_id(date(1982, 7, 1), "female")
+    known = factory.person(org=society, name=name, birth_date=date(1982, 7, 1), phone="13600002222")
+    response = join_elsewhere(
+        client, factory, inline(name=name, id_number=number, phone="13600002222")
+    )
+    # The birth date comes from the resident ID number; the person had no document.
+    assert response.status_code == 201, response.text
+    assert (response.json()["person_id"], response.json()["person_matched"]) == (
+        str(known.id),
+        True,
+    )
+    person = client.get(f"/api/v1/people/{known.id}", headers=staff).json()
+    assert (person["id_type"], person["id_number_masked"]) == ("resident_id", mask_document(number))
+    history = client.get(f"/api/v1/people/{known.id}/history", headers=staff).json()["items"]
+    assert "id_number" in {h["field"] for h in history}
+    # A person who has another document is not the same person, whatever their contacts.
+    another = resident_id(date(1982, 7, 1), "female")
+    again = join_elsewhere(
+        client, factory, inline(name=name, id_number=another, phone="13600002222")
+    )
+    assert again.status_code == 201, again.text
+    assert again.json()["person_matched"] is False
 
 
 def test_inline_match_under_another_name_is_refused(client, factory, society, staff) -> None:

@@ -150,7 +150,8 @@ class MembershipRead(BaseModel):
 
 class MembershipCreated(MembershipRead):
     person_matched: bool = Field(
-        description="true when an inline person matched an existing profile by document number"
+        description="true when an inline person matched an existing profile: by document"
+        " number, or by name and birth date with the same phone or e-mail"
     )
 
 

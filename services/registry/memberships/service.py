@@ -6,6 +6,7 @@ import uuid
 from datetime import date
 from typing import Any
 
+from pydantic import SecretStr
 from sqlalchemy import Select, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
@@ -32,6 +33,7 @@ from . import lifecycle, types
 from .models import Membership, MembershipStatus, MembershipType
 from .schemas import (
     ActionBody,
+    InlinePerson,
     MembershipCreate,
     MembershipCreated,
     MembershipRead,
@@ -188,7 +190,9 @@ def _match_or_create(
     org: Organisation,
     data: MembershipCreate,
 ) -> tuple[Person, bool]:
-    """The person with the same document number, or a new profile recorded by this organisation."""
+    """The person this is by the import's identity rules (onboarding/members.py): the same
+    document, or else the same name and birth date with the same phone or e-mail; otherwise a
+    new profile recorded by this organisation."""
     inline = data.person
     assert inline is not None
     identity = None
@@ -202,6 +206,9 @@ def _match_or_create(
         existing = _registered(session, pii, identity, inline.name)
         if existing is not None:
             return existing, True
+    known = _known_by_contact(session, principal, pii, inline, identity)
+    if known is not None:
+        return known, True
     try:
         with session.begin_nested():
             person = people_service.create(
@@ -222,6 +229,39 @@ def _match_or_create(
             raise
         return existing, True
     return person, False
+
+
+def _known_by_contact(
+    session: Session,
+    principal: Principal,
+    pii: PiiCipher,
+    inline: InlinePerson,
+    identity: people_service.Identity | None,
+) -> Person | None:
+    """The person with this name, birth date and phone or e-mail; a document given here is
+    added to them, as an import adds one, when they still have none."""
+    found = people_service.find_by_contact(
+        session,
+        name=inline.name,
+        birth_date=inline.birth_date or (identity.birth_date if identity else None),
+        phone=inline.phone,
+        email=inline.email,
+        documented=identity is not None,
+    )
+    if found is None or identity is None:
+        return found
+    session.refresh(found, with_for_update=True)
+    if found.id_number_bidx is not None:
+        return None  # given a document meanwhile: two documents are two people
+    people_service.apply_changes(
+        session,
+        person=found,
+        pii=pii,
+        values={"id_type": identity.id_type, "id_number": SecretStr(identity.number)},
+        actor=history.actor_of(principal),
+        source="api",
+    )
+    return found
 
 
 def _registered(
