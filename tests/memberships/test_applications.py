@@ -313,6 +313,24 @@ def test_a_member_claims_their_profile_with_the_code_and_their_document(
     problem(client.post(f"{API}/people/{person.id}/claim-codes", headers=admin), 409)
 
 
+def test_a_claim_takes_the_document_type_as_people_write_it(client, factory, society, admin):  # type: ignore[no-untyped-def]
+    number = "P" + uuid.uuid4().hex[:10].upper()  # a passport of its own
+    person = factory.person(org=society, id_type="passport", id_number=number)
+    code = client.post(f"{API}/people/{person.id}/claim-codes", headers=admin).json()["code"]
+    headers = factory.caller("member")
+    unknown = client.post(
+        f"{API}/me/claim",
+        json={"code": code, "id_type": "驾驶证", "id_number": number},
+        headers=headers,
+    )
+    assert [e["field"] for e in problem(unknown, 422)["errors"]] == ["id_type"]
+    ok = client.post(
+        f"{API}/me/claim", json={"code": code, "id_type": "护照", "id_number": number},
+        headers=headers,
+    )  # fmt: skip
+    assert ok.status_code == 204, ok.text
+
+
 def test_a_new_code_voids_the_old_one_and_failures_lock_out(
     client, factory, society, admin
 ) -> None:

@@ -19,7 +19,7 @@ from pydantic import (
 from ..auth.models import Role
 from ..core import normalize
 from ..core.types import AnyDate, BoundedDate, Email, Phone, RegionCode, ShortText, Text, Uscc
-from ..people.schemas import PersonCreate, PersonRead
+from ..people.schemas import IdTypeIn, PersonCreate, PersonRead
 from .models import (
     ApplicationStatus,
     Grade,
@@ -435,7 +435,7 @@ class ClaimRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     code: str = Field(min_length=4, max_length=64)
-    id_type: str | None = Field(None, max_length=32)
+    id_type: IdTypeIn | None = Field(None, description="as on a profile; by default resident_id")
     id_number: SecretStr = Field(min_length=1, max_length=64)
 
 
