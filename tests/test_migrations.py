@@ -177,3 +177,63 @@ def test_names_stored_with_spaces_between_chinese_characters_lose_them_with_hist
     finally:
         engine.dispose()
         drop_database(server_url, url)
+
+
+def test_memberships_pending_or_held_since_pending_await_their_approval(server_url: str) -> None:
+    """0023 sets `awaiting_approval` on pending memberships and on those held now whose last
+    status change left `pending`; the rest were approved (or never needed it)."""
+    url = create_database(server_url, "registry_migrations")
+    engine = make_engine(url, pool_size=1)
+    ids = {name: f"00000000-0000-7000-8000-00000000000{n}" for n, name in enumerate(
+        ("pending", "held_pending", "held_active", "active"), start=1)}  # fmt: skip
+    try:
+        migrate.upgrade(url, "0022_person_alias")
+        with engine.begin() as conn:
+            conn.execute(sa.text(
+                "INSERT INTO organisation (id, code, name, kind, path, status, version) VALUES"
+                " ('00000000-0000-7000-8000-000000000000', 'S1', '学会', 'national_society',"
+                " 'x/', 'active', 1)"
+            ))  # fmt: skip
+            for n, (name, membership_id) in enumerate(ids.items()):
+                person = f"00000000-0000-7000-8000-0000000001{n:02d}"
+                conn.execute(
+                    sa.text(
+                        "INSERT INTO person (id, name, expert_opt_in, status, version)"
+                        " VALUES (:p, :n, false, 'active', 1)"
+                    ),
+                    {"p": person, "n": name},
+                )
+                status = {"pending": "pending", "active": "active"}.get(name, "suspended")
+                conn.execute(
+                    sa.text(
+                        "INSERT INTO membership (id, org_id, person_id, grade, status,"
+                        " status_override, version) VALUES (:m,"
+                        " '00000000-0000-7000-8000-000000000000', :p, 'member', :s, :o, 1)"
+                    ),
+                    {"m": membership_id, "p": person, "s": status,
+                     "o": status if status == "suspended" else None},
+                )  # fmt: skip
+            for name, old in (("held_pending", "pending"), ("held_active", "active")):
+                conn.execute(
+                    sa.text(
+                        "INSERT INTO change_history (entity, entity_id, change_id, field,"
+                        " old_value, new_value, actor, source) VALUES ('membership', :m,"
+                        " gen_random_uuid(), 'status', :old, 'suspended', 'test', 'api')"
+                    ),
+                    {"m": ids[name], "old": old},
+                )
+        engine.dispose()
+        migrate.upgrade(url)
+        with engine.connect() as conn:
+            flags = dict(
+                conn.execute(sa.text("SELECT id::text, awaiting_approval FROM membership")).all()
+            )
+        assert flags == {
+            ids["pending"]: True,
+            ids["held_pending"]: True,
+            ids["held_active"]: False,
+            ids["active"]: False,
+        }
+    finally:
+        engine.dispose()
+        drop_database(server_url, url)

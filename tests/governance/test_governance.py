@@ -168,6 +168,25 @@ def test_seats_follow_the_body(client, factory, society, staff) -> None:
     assert sorted(s["position"] for s in seats) == ["chief_supervisor", "supervisor"]
 
 
+def test_reopening_an_ended_seat_of_a_full_body_is_refused(client, factory, society, staff):  # type: ignore[no-untyped-def]
+    body = make_body(client, society, staff, seats=1)
+    first, second = factory.person(org=society), factory.person(org=society)
+    held = seat(client, body, first, "president", staff).json()
+    path = f"{API}/governance-seats/{held['id']}"
+    ended = client.patch(path, json={"ended_on": "2025-01-01", "reason": "辞职"}, headers=staff)
+    assert ended.status_code == 200, ended.text
+    assert seat(client, body, second, "president", staff).status_code == 201
+    reopened = client.patch(path, json={"ended_on": None, "reason": "撤回辞职"}, headers=staff)
+    assert reopened.status_code == 409, reopened.text
+    assert reopened.json()["type"].endswith("body-full")
+    got = client.get(f"{API}/governance-bodies/{body['id']}", headers=staff).json()
+    assert (got["seats"], got["filled"]) == (1, 1)
+    # With a seat free again, the same change goes through.
+    assert client.patch(f"{API}/governance-bodies/{body['id']}", json={"seats": 2},
+                        headers=staff).status_code == 200  # fmt: skip
+    assert client.patch(path, json={"ended_on": None}, headers=staff).status_code == 200
+
+
 def test_governance_is_scoped(client, factory, society, staff) -> None:
     body = make_body(client, society, staff)
     other = factory.caller("org_admin", factory.org())

@@ -141,6 +141,24 @@ def test_a_type_without_approval_admits_at_once(client, society, admin, applican
     assert body["member_no"] == f"{society.code}-2026-00001"
 
 
+def test_approving_with_another_type_gives_its_grade_unless_one_is_named(
+    client, factory, society, admin, freeze
+) -> None:  # type: ignore[no-untyped-def]
+    make_type(client, society, admin, code="student", name="学生会员", grade="student")
+    for approval, grade in (({}, "student"), ({"grade": "member"}, "member")):
+        person = factory.person(org=society)
+        application = apply(client, society, factory.caller("member", person=person)).json()
+        assert application["grade"] == "member"
+        body = client.post(
+            f"{API}/applications/{application['id']}/approve",
+            json={"type_code": "student", "reason": "在读研究生", **approval},
+            headers=admin,
+        ).json()
+        assert body["grade"] == grade
+        m = client.get(f"{API}/memberships/{body['membership_id']}", headers=admin).json()
+        assert (m["type_code"], m["grade"]) == ("student", grade)
+
+
 def test_who_cannot_apply(client, factory, society, applicant) -> None:
     unlinked = factory.caller("member")
     problem(apply(client, society, unlinked), 409, "account-not-linked")
@@ -313,6 +331,24 @@ def test_a_member_claims_their_profile_with_the_code_and_their_document(
         client.post(f"{API}/me/claim", json={"code": code, "id_number": number}, headers=other), 422
     )
     problem(client.post(f"{API}/people/{person.id}/claim-codes", headers=admin), 409)
+
+
+def test_a_claim_takes_the_document_type_as_people_write_it(client, factory, society, admin):  # type: ignore[no-untyped-def]
+    number = "P" + uuid.uuid4().hex[:10].upper()  # a passport of its own
+    person = factory.person(org=society, id_type="passport", id_number=number)
+    code = client.post(f"{API}/people/{person.id}/claim-codes", headers=admin).json()["code"]
+    headers = factory.caller("member")
+    unknown = client.post(
+        f"{API}/me/claim",
+        json={"code": code, "id_type": "驾驶证", "id_number": number},
+        headers=headers,
+    )
+    assert [e["field"] for e in problem(unknown, 422)["errors"]] == ["id_type"]
+    ok = client.post(
+        f"{API}/me/claim", json={"code": code, "id_type": "护照", "id_number": number},
+        headers=headers,
+    )  # fmt: skip
+    assert ok.status_code == 204, ok.text
 
 
 def test_a_new_code_voids_the_old_one_and_failures_lock_out(

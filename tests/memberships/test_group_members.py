@@ -85,6 +85,18 @@ def test_duplicate_and_bad_uscc(client, society, admin) -> None:
     assert bad.status_code == 422
 
 
+def test_far_dates_are_refused_naming_the_field(client, society, admin) -> None:
+    far = add(client, society, admin, valid_until="9999-12-31")
+    assert far.status_code == 422, far.text
+    assert [e["field"] for e in far.json()["errors"]] == ["valid_until"]
+    group = add(client, society, admin).json()
+    changed = client.patch(
+        f"{API}/group-members/{group['id']}", json={"joined_on": "1850-01-01"}, headers=admin
+    )
+    assert changed.status_code == 422, changed.text
+    assert [e["field"] for e in changed.json()["errors"]] == ["joined_on"]
+
+
 def test_the_report_ranks_by_activity_and_flags_the_bottom(client, factory, society, admin) -> None:
     """Hand-counted over the 24 months to 2026-06-30:
 
@@ -149,6 +161,50 @@ def test_group_members_lapse_by_date_in_the_refresh(client, runtime, society, ad
     assert result.groups_changed == {"lapsed": 1}
     fetched = client.get(f"{API}/group-members/{group['id']}", headers=admin).json()
     assert fetched["status"] == "lapsed"
+
+
+def test_a_group_members_status_follows_its_changed_dates(client, society, admin) -> None:
+    group = add(client, society, admin, joined_on="2020-01-01").json()
+    path = f"{API}/group-members/{group['id']}"
+    assert group["status"] == "active"
+    ended = client.patch(path, json={"valid_until": "2025-12-31"}, headers=admin)
+    assert ended.status_code == 200, ended.text
+    assert ended.json()["status"] == "lapsed"  # at once, not at the next refresh
+    back = client.patch(path, json={"valid_until": "2026-12-31"}, headers=admin).json()
+    assert back["status"] == "active"
+    history = client.get(f"{path}/history", headers=admin).json()["items"]
+    assert [(h["old_value"], h["new_value"]) for h in history if h["field"] == "status"] == [
+        ("active", "lapsed"),
+        ("lapsed", "active"),
+    ]
+    # Active by hand against the dates would not last past the refresh: say so instead.
+    client.patch(path, json={"valid_until": "2025-12-31"}, headers=admin)
+    refused = client.patch(path, json={"status": "active", "reason": "复核"}, headers=admin)
+    assert refused.status_code == 422, refused.text
+    assert [e["field"] for e in refused.json()["errors"]] == ["status"]
+    held = client.patch(path, json={"status": "suspended", "reason": "整改"}, headers=admin)
+    assert held.json()["status"] == "suspended"
+    kept = client.patch(path, json={"valid_until": "2027-12-31"}, headers=admin).json()
+    assert kept["status"] == "suspended"  # a hold is not lifted by new dates
+
+
+def test_new_dates_that_reactivate_a_group_member_respect_the_cap(
+    client, runtime, society, admin
+) -> None:  # type: ignore[no-untyped-def]
+    old = add(client, society, admin, joined_on="2020-01-01", valid_until="2025-12-31")
+    assert old.status_code == 201, old.text
+    assert old.json()["status"] == "lapsed"
+    policy = f"{API}/orgs/{society.code}/membership-policy"
+    assert client.put(policy, json={"group_member_cap": 1}, headers=admin).status_code == 200
+    assert add(client, society, admin).status_code == 201  # the one place under the cap
+    renewed = client.patch(
+        f"{API}/group-members/{old.json()['id']}", json={"valid_until": "2026-12-31"}, headers=admin
+    )
+    assert renewed.status_code == 409, renewed.text
+    assert renewed.json()["type"].endswith("group-member-cap")
+    with transaction(runtime.sessions) as session:
+        lifecycle.refresh(session, today=TODAY, org_ids=[society.id])
+    assert client.get(policy, headers=admin).json()["group_members"] == 1
 
 
 def test_group_members_are_scoped(client, factory, society, admin) -> None:

@@ -248,6 +248,19 @@ def test_joining_with_a_type_sets_grade_dates_and_the_next_member_number(
     )
 
 
+def test_an_old_member_entered_with_only_a_past_end_has_no_joining_date(
+    client, factory, society, admin, freeze
+) -> None:  # type: ignore[no-untyped-def]
+    freeze(date(2026, 6, 30))
+    make_type(client, society, admin)
+    # Their membership ended last year and nobody knows when they joined: not "today".
+    old = join(client, factory, society, admin, type_code="regular", valid_until="2025-12-31")
+    assert (old["joined_on"], old["valid_until"], old["status"]) == (None, "2025-12-31", "lapsed")
+    assert old["member_no"] == f"{society.code}-2026-000001"
+    current = join(client, factory, society, admin, type_code="regular", valid_until="2026-06-30")
+    assert (current["joined_on"], current["status"]) == ("2026-06-30", "active")
+
+
 def test_member_numbers_drawn_at_once_are_all_different(client, factory, society, admin) -> None:
     make_type(client, society, admin, code="regular")
     people = [factory.person(org=society) for _ in range(6)]
@@ -489,6 +502,11 @@ def test_a_life_membership_never_lapses(client, factory, society, admin, runtime
     assert (m["valid_until"], m["status"]) == (None, "active")
     assert refresh(runtime, society, date(2090, 1, 1)) == {}
     problem(act(client, m, "renew", admin, reason="续费"), 409)
+    # Nor to a given date, which would give it an end and make it lapse.
+    refused = problem(act(client, m, "renew", admin, reason="续费", until="2027-12-31"), 409)
+    assert refused["type"].endswith("nothing-to-renew")
+    got = client.get(f"{API}/memberships/{m['id']}", headers=admin).json()
+    assert (got["valid_until"], got["status"]) == (None, "active")
 
 
 # --- renewal ------------------------------------------------------------------------------------
@@ -541,6 +559,35 @@ def test_renewal_to_a_given_date_and_its_limits(client, factory, society, admin,
     body = act(client, m, "renew", admin, reason="续费", until="2028-12-31").json()
     assert body["valid_until"] == "2028-12-31"
     problem(act(client, m, "renew", admin), 422)  # no reason
+
+
+def test_far_dates_are_field_errors_not_server_errors(client, factory, society, admin, freeze, db):  # type: ignore[no-untyped-def]
+    freeze(date(2026, 6, 30))
+    make_type(client, society, admin, code="roll", period="rolling", period_months=12)
+    response = client.post(
+        f"{API}/orgs/{society.code}/memberships",
+        json={"person_id": str(factory.person(org=society).id), "type_code": "roll",
+              "joined_on": "9999-06-01"},
+        headers=admin,
+    )  # fmt: skip
+    problem(response, 422)
+    assert fields_of(response) == {"joined_on"}
+    m = join(client, factory, society, admin, joined_on="2020-01-01", valid_until="2199-06-30")
+    path = f"{API}/memberships/{m['id']}"
+    response = client.patch(path, json={"valid_until": "2250-01-01"}, headers=admin)
+    problem(response, 422)
+    assert fields_of(response) == {"valid_until"}
+    response = act(client, m, "renew", admin, reason="续费", until="2200-06-30")
+    problem(response, 422)
+    assert fields_of(response) == {"until"}
+    # An end stored before dates were bounded (an old list's 9999-12-31 for "no end").
+    db.execute(
+        text("UPDATE membership SET valid_until = '9999-12-31' WHERE id = :m"), {"m": m["id"]}
+    )
+    db.commit()
+    response = act(client, m, "renew", admin, reason="续费")
+    problem(response, 422)
+    assert fields_of(response) == {"valid_until"}
 
 
 # --- suspension, termination, reinstatement -----------------------------------------------------
@@ -680,6 +727,68 @@ def test_pending_waits_for_approval_then_follows_the_dates(
     assert [tuple(row) for row in approved] == [("pending", "active")]
     assert queued >= 1
     assert refresh(runtime, society, date(2027, 6, 1)) == {"lapsed": 1}
+
+
+def test_approving_a_pending_typed_membership_draws_its_number_and_starts_its_period(
+    client, factory, society, admin, freeze
+) -> None:  # type: ignore[no-untyped-def]
+    freeze(date(2026, 3, 1))
+    make_type(client, society, admin, code="roll", period="rolling", period_months=12)
+    m = join(client, factory, society, admin, type_code="roll", status="pending")
+    assert (m["member_no"], m["joined_on"], m["valid_until"]) == (None, "2026-03-01", "2027-02-28")
+    freeze(date(2026, 6, 30))  # the council approves four months later: a full year from now
+    path = f"{API}/memberships/{m['id']}"
+    approved = client.patch(path, json={"status": "active", "reason": "理事会通过"}, headers=admin)
+    assert approved.status_code == 200, approved.text
+    got = approved.json()
+    assert (got["status"], got["member_no"]) == ("active", f"{society.code}-2026-000001")
+    assert (got["joined_on"], got["valid_until"]) == ("2026-03-01", "2027-06-29")
+    history = client.get(f"{path}/history", headers=admin).json()["items"]
+    assert {h["field"] for h in history if h["reason"] == "理事会通过"} == {
+        "status", "awaiting_approval", "member_no", "valid_until",
+    }  # fmt: skip
+    # A number or an end given with the approval is kept; a later end is not shortened.
+    given = join(client, factory, society, admin, type_code="roll", status="pending",
+                 valid_until="2028-12-31")  # fmt: skip
+    approval = {"status": "active", "member_no": "HAND-1"}
+    got = client.patch(f"{API}/memberships/{given['id']}", json=approval, headers=admin).json()
+    assert (got["member_no"], got["valid_until"]) == ("HAND-1", "2028-12-31")
+
+
+def test_lifting_a_hold_on_a_pending_membership_does_not_approve_it(
+    client, factory, society, admin, runtime, freeze
+) -> None:  # type: ignore[no-untyped-def]
+    freeze(date(2026, 6, 30))
+    pending = {"status": "pending", "joined_on": "2026-06-01", "valid_until": "2026-12-31"}
+    suspended = join(client, factory, society, admin, **pending)
+    assert (suspended["status"], suspended["awaiting_approval"]) == ("pending", True)
+    held = act(client, suspended, "suspend", admin, reason="资料待核").json()
+    assert (held["status"], held["awaiting_approval"]) == ("suspended", True)
+    problem(act(client, suspended, "renew", admin, reason="续费"), 409)
+    back = act(client, suspended, "reinstate", admin, reason="资料已核").json()
+    assert (back["status"], back["status_override"]) == ("pending", None)
+
+    ended = join(client, factory, society, admin, **pending)
+    act(client, ended, "terminate", admin, reason="退会")
+    back = act(client, ended, "reinstate", admin, reason="申请人回来了").json()
+    assert (back["status"], back["ended_on"]) == ("pending", None)
+
+    manual = join(client, factory, society, admin, **pending)
+    path = f"{API}/memberships/{manual['id']}"
+    lapsed = client.patch(path, json={"status": "lapsed", "reason": "待缴费"}, headers=admin)
+    assert lapsed.json()["status"] == "lapsed"
+    # Good standing by hand would be an approval in disguise.
+    refused = problem(client.patch(path, json={"status": "active", "reason": "x"},
+                                   headers=admin), 409)  # fmt: skip
+    assert refused["type"].endswith("membership-pending")
+    cleared = client.patch(path, json={"clear_override": True}, headers=admin).json()
+    assert (cleared["status"], cleared["awaiting_approval"]) == ("pending", True)
+    assert refresh(runtime, society, date(2027, 6, 1)) == {}
+    approved = client.patch(path, json={"status": "active"}, headers=admin).json()
+    assert (approved["status"], approved["awaiting_approval"]) == ("active", False)
+    # Once approved, a suspension lifted lets the dates decide again.
+    act(client, approved, "suspend", admin, reason="欠费")
+    assert act(client, approved, "reinstate", admin, reason="已缴").json()["status"] == "active"
 
 
 # --- who may act --------------------------------------------------------------------------------

@@ -10,6 +10,8 @@ from datetime import date
 import pytest
 from sqlalchemy import text
 
+from services.registry.core.security import mask_document
+
 from ..factories import resident_id
 
 PROBLEM = "application/problem+json"
@@ -154,6 +156,92 @@ def test_inline_person_matches_existing_identity_across_two_societies(client, fa
     assert [m["org_code"] for m in only_own.json()] == [computing.code]
 
 
+def unique_name() -> str:
+    return "赵" + uuid.uuid4().hex[:6]
+
+
+def join_elsewhere(client, factory, person: dict):  # type: ignore[no-untyped-def]
+    """The inline person joining a society of their own, by its administrator."""
+    org = factory.org()
+    return client.post(url(org), json={"person": person}, headers=factory.caller("org_admin", org))
+
+
+def test_inline_person_with_the_same_name_birth_date_and_phone_or_email_is_matched(
+    client, factory, db
+) -> None:  # type: ignore[no-untyped-def]
+    """The import's second identity rule holds for inline people too."""
+    name = unique_name()
+    known = factory.person(
+        org=factory.org(), name=name, birth_date=date(1980, 3, 2), phone="13912345678",
+        email=f"{name}@example.cn",
+    )  # fmt: skip
+    for contact in ({"phone": "139 1234 5678"}, {"email": f"{name}@example.cn"}):
+        response = join_elsewhere(
+            client, factory, inline(name=name, birth_date="1980/3/2", **contact)
+        )
+        assert response.status_code == 201, response.text
+        body = response.json()
+        assert (body["person_id"], body["person_matched"]) == (str(known.id), True)
+    # Another birth date, or the name and birth date alone, is somebody else.
+    for person in (
+        inline(name=name, birth_date="1980-03-03", phone="13912345678"),
+        inline(name=name, birth_date="1980-03-02"),
+    ):
+        assert join_elsewhere(client, factory, person).json()["person_matched"] is False
+    db.rollback()
+    count = db.execute(text("SELECT count(*) FROM person WHERE name = :n"), {"n": name})
+    assert count.scalar_one() == 3
+
+
+def test_inline_person_is_matched_by_the_contacts_of_a_merged_profile(
+    client, factory, society, staff, db
+) -> None:  # type: ignore[no-untyped-def]
+    name = unique_name()
+    kept = factory.person(org=society, name="钱" + name[1:], birth_date=date(1975, 1, 1))
+    db.execute(
+        text(
+            "INSERT INTO person_alias (person_id, name, birth_date, phone, source)"
+            " VALUES (:p, :n, '1975-01-01', '13700001111', 'merge:test')"
+        ),
+        {"p": kept.id, "n": name},
+    )
+    db.commit()
+    response = client.post(
+        url(society),
+        json={"person": inline(name=name, birth_date="1975-01-01", phone="13700001111")},
+        headers=staff,
+    )
+    assert response.status_code == 201, response.text
+    assert response.json()["person_id"] == str(kept.id)
+
+
+def test_a_document_given_inline_is_added_to_a_person_matched_without_one(
+    client, factory, society, staff
+) -> None:  # type: ignore[no-untyped-def]
+    name, number = unique_name(), resident_id(date(1982, 7, 1), "female")
+    known = factory.person(org=society, name=name, birth_date=date(1982, 7, 1), phone="13600002222")
+    response = join_elsewhere(
+        client, factory, inline(name=name, id_number=number, phone="13600002222")
+    )
+    # The birth date comes from the resident ID number; the person had no document.
+    assert response.status_code == 201, response.text
+    assert (response.json()["person_id"], response.json()["person_matched"]) == (
+        str(known.id),
+        True,
+    )
+    person = client.get(f"/api/v1/people/{known.id}", headers=staff).json()
+    assert (person["id_type"], person["id_number_masked"]) == ("resident_id", mask_document(number))
+    history = client.get(f"/api/v1/people/{known.id}/history", headers=staff).json()["items"]
+    assert "id_number" in {h["field"] for h in history}
+    # A person who has another document is not the same person, whatever their contacts.
+    another = resident_id(date(1982, 7, 1), "female")
+    again = join_elsewhere(
+        client, factory, inline(name=name, id_number=another, phone="13600002222")
+    )
+    assert again.status_code == 201, again.text
+    assert again.json()["person_matched"] is False
+
+
 def test_inline_match_under_another_name_is_refused(client, factory, society, staff) -> None:
     number = resident_id()
     factory.person(name="陈静", id_number=number)
@@ -202,8 +290,12 @@ def test_unknown_or_foreign_person_id_is_refused_naming_person_id(client, factor
     [
         ({"grade": "platinum"}, "grade"),
         ({"status": "expired"}, "status"),
+        ({"status": "terminated"}, "status"),  # terminating records why and when
         ({"member_no": "#1"}, "member_no"),
         ({"joined_on": "2020-02-30"}, "joined_on"),
+        ({"joined_on": "9999-06-01"}, "joined_on"),  # dates are kept within 1900..2199
+        ({"valid_until": "9999-12-31"}, "valid_until"),  # no end is no date
+        ({"joined_on": "1899-12-31"}, "joined_on"),
         ({"fee": 100}, "fee"),
     ],
 )
@@ -309,6 +401,48 @@ def test_racing_member_no_gets_a_409_not_a_500(client, factory, society, staff, 
     assert fields_of(response) == {"member_no"}
 
 
+def test_an_inline_person_registered_meanwhile_elsewhere_is_matched(
+    client, factory, society, staff, runtime, db
+):  # type: ignore[no-untyped-def]
+    """Another society's request (or an import) registers the same document between this
+    request's lookup and its insert: the insert waits on the unique index, and then the
+    person it registered is the one matched, not a 409."""
+    from services.registry.people import service as people_service
+    from services.registry.people.schemas import PersonCreate
+
+    number = resident_id(date(1985, 3, 2), "male")
+    results: list = []
+    with runtime.sessions() as racing:
+        registered = people_service.create(
+            racing, principal=None, pii=runtime.pii, source="test",
+            source_org_id=factory.org().id, data=PersonCreate(name="钱多", id_number=number),
+        )  # fmt: skip
+        racing.flush()  # inserted, not committed: the request does not see it yet
+        thread = threading.Thread(
+            target=lambda: results.append(
+                client.post(
+                    url(society),
+                    json={"person": {"name": "钱多", "id_number": number}},
+                    headers=staff,
+                )
+            )
+        )
+        thread.start()
+        wait_for_lock_waiter(db)
+        racing.commit()
+    thread.join(10)
+    (response,) = results
+    assert response.status_code == 201, response.text
+    body = response.json()
+    assert (body["person_id"], body["person_matched"]) == (str(registered.id), True)
+    db.rollback()
+    count = db.execute(
+        text("SELECT count(*) FROM person WHERE id_number_bidx = :b"),
+        {"b": registered.id_number_bidx},
+    ).scalar_one()
+    assert count == 1
+
+
 def race(client, path: str, bodies: list[dict], headers: dict) -> list:  # type: ignore[no-untyped-def]
     """POST every body at once from its own thread; the responses in completion order."""
     barrier = threading.Barrier(len(bodies))
@@ -375,6 +509,34 @@ def test_suspended_or_exited_org_refuses_new_members(client, factory, state) -> 
     assert response.status_code == 409
     assert response.headers["content-type"].startswith(PROBLEM)
     assert state in response.json()["detail"]
+
+
+@pytest.mark.parametrize("state", ["suspended", "exited"])
+def test_suspended_or_exited_org_neither_approves_nor_renews(client, factory, state) -> None:
+    org = factory.org()
+    staff = factory.caller("org_admin", org)
+    pending = client.post(url(org), json={"person": inline(), "status": "pending"}, headers=staff)
+    current = client.post(
+        url(org),
+        json={"person": inline(), "joined_on": "2025-01-01", "valid_until": "2025-12-31"},
+        headers=staff,
+    )
+    client.patch(
+        f"/api/v1/orgs/{org.code}",
+        json={"status": state, "reason": "整顿"},
+        headers=factory.caller("platform_admin"),
+    )
+    approved = client.patch(
+        f"/api/v1/memberships/{pending.json()['id']}", json={"status": "active"}, headers=staff
+    )
+    renewed = client.post(
+        f"/api/v1/memberships/{current.json()['id']}/renew",
+        json={"reason": "续费", "until": "2099-12-31"},
+        headers=staff,
+    )
+    for response in (approved, renewed):
+        assert response.status_code == 409, response.text
+        assert response.json()["type"].endswith("society-closed")
 
 
 def test_org_on_probation_still_accepts_members(client, factory) -> None:

@@ -69,3 +69,48 @@ def test_certificates_applications_and_seats_survive_a_merge(client, factory, ru
     )
     seats = client.get(f"{API}/governance-bodies/{body['id']}/seats", headers=admin).json()
     assert [s["person_id"] for s in seats] == [str(keep.id)]
+
+
+def test_a_suspension_of_the_merged_profiles_membership_holds_the_combined_one(
+    client, factory, runtime
+) -> None:  # type: ignore[no-untyped-def]
+    society = factory.org()
+    admin = factory.caller("org_admin", society)
+    pairs = []
+    for hold in ("suspend", "terminate"):
+        keep, other = factory.person(org=society), factory.person(org=society)
+        numbers = ["K" + uuid.uuid4().hex[:6], "O" + uuid.uuid4().hex[:6]]
+        ours, theirs = (
+            client.post(
+                f"{API}/orgs/{society.code}/memberships",
+                json={
+                    "person_id": str(person.id),
+                    "member_no": number,
+                    "valid_until": "2099-12-31",
+                },
+                headers=admin,
+            ).json()
+            for person, number in zip((keep, other), numbers, strict=True)
+        )
+        held = client.post(
+            f"{API}/memberships/{theirs['id']}/{hold}", json={"reason": "退会"}, headers=admin
+        )
+        assert held.status_code == 200, held.text
+        with transaction(runtime.sessions) as session:
+            merge.merge_people(
+                session, pii=runtime.pii, keep_id=keep.id, other_id=other.id, actor="test"
+            )
+        pairs.append((ours, numbers))
+    (suspended, (kept_no, other_no)), (terminated, _) = pairs
+    combined = client.get(f"{API}/memberships/{suspended['id']}", headers=admin).json()
+    assert (combined["status"], combined["override_reason"]) == ("suspended", "退会")
+    assert combined["member_no"] == kept_no
+    history = client.get(f"{API}/memberships/{suspended['id']}/history", headers=admin).json()
+    merged = [h for h in history["items"] if h["source"] == "merge"]
+    note = next(h["new_value"] for h in merged if h["field"] == "merged")
+    assert other_no in note
+    assert "held suspended: 退会" in note
+    assert ("status_override", "suspended") in {(h["field"], h["new_value"]) for h in merged}
+    # A termination under the other profile does not end the membership that runs.
+    combined = client.get(f"{API}/memberships/{terminated['id']}", headers=admin).json()
+    assert (combined["status"], combined["status_override"]) == ("active", None)

@@ -55,13 +55,15 @@ DATA = [
     """,
     """
     INSERT INTO membership (id, org_id, person_id, type_id, grade, status, status_override,
-                            override_reason, member_no, joined_on, valid_until, version)
+                            override_reason, awaiting_approval, member_no, joined_on,
+                            valid_until, version)
     SELECT gen_random_uuid(), o.id,
            ('10000000-0000-4000-8000-' || lpad(to_hex(i % 40), 12, '0'))::uuid, t.id, 'member',
            CASE WHEN i % 9 = 0 THEN 'suspended' WHEN i % 11 = 0 THEN 'pending'
                 ELSE 'active' END,
            CASE WHEN i % 9 = 0 THEN 'suspended' END,
            CASE WHEN i % 9 = 0 THEN '欠费' END,
+           i % 9 <> 0 AND i % 11 = 0,
            o.code || '-' || i, date '2025-06-01', date '2026-10-01' + i * 2, 1
     FROM generate_series(0, 99) AS i
     JOIN organisation o ON o.code = 'S' || (1 + i % 3)

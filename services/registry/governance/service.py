@@ -241,8 +241,13 @@ def update_seat(
     if row is None:
         raise NotFound("seat")
     seat, body, name = row
-    session.refresh(seat, with_for_update=True)
     values: dict[str, Any] = data.model_dump(exclude_unset=True, exclude={"reason"})
+    reopening = "ended_on" in values and values["ended_on"] is None
+    if reopening:
+        session.refresh(body, with_for_update=True)  # counted under the body's lock, as added
+    session.refresh(seat, with_for_update=True)
+    if reopening and seat.ended_on is not None and _filled(session, body.id) >= body.seats:
+        raise ProblemError(f"all {body.seats} seats of this body are held", 409, "body-full")
     if "position" in values:
         if values["position"] is None:
             raise InvalidField("position", "cannot be cleared")

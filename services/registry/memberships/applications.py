@@ -278,6 +278,7 @@ def _approve(
             "status_override": None,
             "termination_reason": None,
             "ended_on": None,
+            "awaiting_approval": False,
         }
         if member_no:
             values["member_no"] = member_no
@@ -301,6 +302,7 @@ def approve(
     if data.type_code:
         kind = types.resolve(session, org, data.type_code)
         application.type_id = kind.id
+        application.grade = kind.grade  # another type, its grade (unless named below)
     else:
         kind = session.get(MembershipType, application.type_id) if application.type_id else None
     if data.grade:

@@ -23,6 +23,7 @@ from ..core.errors import Conflict, InvalidField, NotFound, ProblemError, regist
 from ..core.security import mask_email, mask_phone
 from ..orgs import service as org_service
 from ..orgs.models import Organisation, OrgStatus
+from . import lifecycle
 from .lifecycle import add_months
 from .models import (
     ACTIVITY_POINTS,
@@ -225,8 +226,15 @@ def get_scoped(
 
 
 def update(
-    session: Session, *, principal: Principal, group_id: uuid.UUID, data: GroupMemberUpdate
+    session: Session,
+    *,
+    principal: Principal,
+    group_id: uuid.UUID,
+    data: GroupMemberUpdate,
+    today: date,
 ) -> GroupMemberRead:
+    """Field changes; the status is then what the group rule says (a status set by hand,
+    or the dates), and one that comes to count against the cap must fit under it."""
     group, org = get_scoped(
         session, principal=principal, group_id=group_id, permission=Permission.memberships_write
     )
@@ -237,7 +245,20 @@ def update(
             raise InvalidField(name, "cannot be cleared")
     if "status" in values and values["status"] != group.status and not data.reason:
         raise InvalidField("reason", "required when the status changes")
-    if values.get("status") in COUNTED and group.status not in COUNTED:
+    joined = values.get("joined_on", group.joined_on)
+    until = values.get("valid_until", group.valid_until)
+    if joined and until and until < joined:
+        raise InvalidField("valid_until", "must not be before joined_on")
+    status = lifecycle.group_status(
+        session, status=values.get("status", group.status), valid_until=until, today=today
+    )
+    if "status" in values and status != values["status"]:
+        raise InvalidField(
+            "status", f"the dates make it {status}: change valid_until, or hold it by hand"
+        )
+    values["status"] = status
+    if status in COUNTED and group.status not in COUNTED:
+        # Reactivated, by hand or by new dates: under the cap, as an addition is.
         policy = policy_locked(session, org.id)
         counted = count_against_cap(session, org.id)
         if policy.group_member_cap is not None and counted >= policy.group_member_cap:
@@ -246,10 +267,6 @@ def update(
                 409,
                 "group-member-cap",
             )
-    joined = values.get("joined_on", group.joined_on)
-    until = values.get("valid_until", group.valid_until)
-    if joined and until and until < joined:
-        raise InvalidField("valid_until", "must not be before joined_on")
     if values.get("member_no") and session.scalar(
         select(GroupMembership.id).where(
             GroupMembership.org_id == org.id,

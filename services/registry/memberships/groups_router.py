@@ -118,10 +118,13 @@ def update_group_member(
     principal: authorize(Permission.memberships_write),
     group_id: uuid.UUID,
     body: GroupMemberUpdate,
+    today: TodayDep,
 ) -> GroupMemberRead:
     """Change grade, seats, contacts or dates; a status change (e.g. ending a group member
-    flagged by the report) needs a reason. Kept in the history."""
-    return groups.update(session, principal=principal, group_id=group_id, data=body)
+    flagged by the report) needs a reason. The status follows the dates unless held by hand
+    (pending, suspended, terminated); reactivating one beyond the society's cap is a 409.
+    Kept in the history."""
+    return groups.update(session, principal=principal, group_id=group_id, data=body, today=today)
 
 
 @router.get("/group-members/{group_id}/history", response_model=Page[ChangeRead])

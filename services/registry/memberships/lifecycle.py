@@ -4,7 +4,9 @@ The rule (one SQL expression, used by the nightly refresh and by every single ch
 
 1. a status set by hand (`status_override`: suspended, terminated, or a manual override
    with a reason) holds until it is cleared;
-2. a pending membership stays pending until it is approved;
+2. a membership created pending stays pending until it is approved (`awaiting_approval`),
+   also once a hold put on it meanwhile is lifted: suspending it and reinstating it, say,
+   does not approve it;
 3. otherwise the dates decide: no end date or not yet ended -> `active`; ended but within the
    type's grace period -> `grace`; later -> `lapsed`.
 
@@ -23,13 +25,16 @@ from typing import Any
 
 from sqlalchemy import Connection, bindparam, select, text
 from sqlalchemy.orm import Session
-from sqlalchemy.types import Uuid
+from sqlalchemy.types import Date, Uuid
 
 from services.search.outbox import enqueue_people
 
 from ..core import clock, history
 from ..core.errors import Conflict, InvalidField, ProblemError
+from ..core.types import LATEST_DATE
+from ..orgs.models import Organisation
 from .models import (
+    GOOD_STANDING,
     HELD_STATUSES,
     MemberNoSequence,
     Membership,
@@ -156,6 +161,17 @@ def computed_status(session: Session, membership: Membership, today: date) -> st
     ).scalar_one()
 
 
+def group_status(session: Session, *, status: str, valid_until: date | None, today: date) -> str:
+    """What the group members' rule says of one stored with this status and end date."""
+    return session.execute(
+        text(
+            f"SELECT {GROUP_STATUS_RULE} FROM"  # noqa: S608 - a constant
+            " (SELECT CAST(:status AS text) AS status, :valid_until AS valid_until) g"
+        ).bindparams(TODAY_PARAM, bindparam("valid_until", type_=Date)),
+        {"today": today, "status": status, "valid_until": valid_until},
+    ).scalar_one()
+
+
 def apply_rules_after_import(
     conn: Session | Connection, *, org_id: uuid.UUID, batch_id: uuid.UUID, actor: str, source: str
 ) -> dict[str, int]:
@@ -240,12 +256,20 @@ def renew(
         raise ProblemError(
             "the membership is suspended; reinstate it first", 409, "membership-suspended"
         )
-    if membership.status == MembershipStatus.pending:
+    if membership.awaiting_approval:
         raise ProblemError(
             "the membership is pending approval; approve it first", 409, "membership-pending"
         )
     kind = _type_of(session, membership)
+    if kind is not None and kind.period == PeriodKind.lifetime:
+        # Not even to a given date: an end would make a life member lapse.
+        raise ProblemError("a life membership has no end to renew", 409, "nothing-to-renew")
     current = membership.valid_until
+    if current is not None and current > LATEST_DATE:
+        # Stored before dates were bounded (9999-12-31 for "no end"): nothing to count from.
+        raise InvalidField(
+            "valid_until", f"{current} is after {LATEST_DATE}: correct it (or clear it) first"
+        )
     if kind is not None and current is not None and kind.renewal_window_days is not None:
         opens = current - timedelta(days=kind.renewal_window_days)
         if today < opens:
@@ -255,13 +279,13 @@ def renew(
     if until is None:
         if kind is None:
             raise InvalidField("until", "required: the membership has no type to compute it")
-        if kind.period == PeriodKind.lifetime:
-            raise ProblemError("a life membership has no end to renew", 409, "nothing-to-renew")
         in_standing = current is not None and current + timedelta(days=kind.grace_days) >= today
         start = current + timedelta(days=1) if in_standing and current is not None else today
         until = period_end(kind, start)
     if until is None or until < today or (current is not None and until <= current):
         raise InvalidField("until", "must be after the current end and not in the past")
+    if until > LATEST_DATE:
+        raise InvalidField("until", f"must not be after {LATEST_DATE}")
     if membership.joined_on and until < membership.joined_on:
         raise InvalidField("until", "must not be before joined_on")
     apply(session, membership, {"valid_until": until}, today=today, actor=actor, reason=reason)
@@ -350,7 +374,8 @@ def set_override(
 ) -> None:
     """PATCH: other field changes and, when `status` is given, a manual status kept until it
     is cleared (`status=None` with `clear=True` by the caller). Approving a pending
-    membership (pending -> active) is not an override: the dates decide from then on."""
+    membership (pending -> active) is not an override: the dates decide from then on. One
+    not yet approved is not put in good standing by hand either, held or not."""
     values = dict(values or {})
     if status is not None:
         if status in HELD_STATUSES or status == MembershipStatus.pending:
@@ -359,7 +384,16 @@ def set_override(
             if status == MembershipStatus.pending and membership.status != status:
                 raise InvalidField("status", "a membership cannot go back to pending")
         if membership.status == MembershipStatus.pending and status == MembershipStatus.active:
-            values["status"] = MembershipStatus.active  # approved: the dates decide from now
+            # approved: the dates decide from now
+            values.update(status=MembershipStatus.active, awaiting_approval=False)
+            values.update(_admission(session, membership, values, today))
+        elif membership.awaiting_approval and status in GOOD_STANDING:
+            raise ProblemError(
+                "the membership is not yet approved: lift the hold on it, then approve it"
+                " (status active)",
+                409,
+                "membership-pending",
+            )
         elif status != MembershipStatus.pending:
             if not reason:
                 raise InvalidField("reason", "required when the status is set by hand")
@@ -367,6 +401,38 @@ def set_override(
             values["status_override"] = status
             membership.override_reason = reason
     apply(session, membership, values, today=today, actor=actor, reason=reason)
+
+
+def _admission(
+    session: Session, membership: Membership, values: dict[str, Any], today: date
+) -> dict[str, Any]:
+    """What approving a pending membership of a type gives it, unless the approval sets it:
+    the type's next member number, and a period that starts on the approval day (not when
+    the membership was entered) when that ends later, as an approved application's does."""
+    type_id = values.get("type_id", membership.type_id)
+    kind = session.get(MembershipType, type_id) if type_id else None
+    if kind is None:
+        return {}
+    given: dict[str, Any] = {}
+    joined_on = values.get("joined_on", membership.joined_on)
+    current = values.get("valid_until", membership.valid_until)
+    if "valid_until" not in values and current is not None:
+        end = period_end(kind, max(today, joined_on or today))
+        if end is not None and end > current:
+            given["valid_until"] = end
+    if values.get("member_no", membership.member_no) is None and kind.member_no_format:
+        org_code = session.scalar(
+            select(Organisation.code).where(Organisation.id == membership.org_id)
+        )
+        assert org_code is not None
+        given["member_no"] = next_member_no(
+            session,
+            org_id=membership.org_id,
+            org_code=org_code,
+            fmt=kind.member_no_format,
+            on=joined_on or today,
+        )
+    return given
 
 
 def initial_status(requested: MembershipStatus) -> tuple[str, str | None]:

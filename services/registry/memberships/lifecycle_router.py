@@ -71,7 +71,7 @@ def renew_membership(
     today: TodayDep,
 ) -> MembershipRead:
     """Extend by one period of the membership's type (or to `until`); 409 when terminated,
-    suspended, pending or before the renewal window opens."""
+    suspended, pending, a life membership or before the renewal window opens."""
     return service.act(
         session,
         principal=principal,

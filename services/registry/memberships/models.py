@@ -110,7 +110,8 @@ class Membership(SQLModel, table=True):
 
     `status` is computed from the dates by the rules in `lifecycle.py`, unless
     `status_override` holds a status set by hand (suspension, termination, or a manual
-    override), which is kept until it is cleared."""
+    override), which is kept until it is cleared. `awaiting_approval` says that it was created
+    pending and not yet approved, also while a hold hides the `pending`."""
 
     __tablename__ = "membership"
     __table_args__ = (
@@ -138,6 +139,7 @@ class Membership(SQLModel, table=True):
     status_override: str | None = Field(default=None, max_length=16)
     override_reason: str | None = Field(default=None, sa_type=Text)
     termination_reason: str | None = Field(default=None, max_length=16)
+    awaiting_approval: bool = Field(default=False, sa_column_kwargs={"server_default": "false"})
     member_no: str | None = Field(default=None, max_length=64)
     joined_on: date | None = None
     valid_until: date | None = None

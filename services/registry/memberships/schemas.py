@@ -18,8 +18,8 @@ from pydantic import (
 
 from ..auth.models import Role
 from ..core import normalize
-from ..core.types import AnyDate, Email, Phone, RegionCode, ShortText, Text, Uscc
-from ..people.schemas import PersonCreate, PersonRead
+from ..core.types import AnyDate, BoundedDate, Email, Phone, RegionCode, ShortText, Text, Uscc
+from ..people.schemas import IdTypeIn, PersonCreate, PersonRead
 from .models import (
     ApplicationStatus,
     Grade,
@@ -72,13 +72,22 @@ class MembershipCreate(BaseModel):
     status: MembershipStatus = Field(
         MembershipStatus.active,
         description="`active` lets the dates decide; `pending` waits for approval; any other"
-        " status is a manual override",
+        " status is a manual override, except `terminated` (terminate it afterwards, which"
+        " records why and when)",
     )
     member_no: MemberNo | None = None
-    joined_on: AnyDate | None = None
-    valid_until: AnyDate | None = Field(None, validate_default=True)
+    joined_on: BoundedDate | None = None
+    valid_until: BoundedDate | None = Field(None, validate_default=True)
 
     # Field validators (not a model validator) so that errors name the field.
+    @field_validator("status")
+    @classmethod
+    def _not_terminated(cls, status: MembershipStatus) -> MembershipStatus:
+        # A termination records why and when (POST /memberships/{id}/terminate), as on PATCH.
+        if status == MembershipStatus.terminated:
+            raise ValueError("a membership is not created terminated; terminate it afterwards")
+        return status
+
     @field_validator("person")
     @classmethod
     def _one_person(cls, person: InlinePerson | None, info: ValidationInfo) -> InlinePerson | None:
@@ -109,8 +118,8 @@ class MembershipUpdate(BaseModel):
     )
     clear_override: bool = Field(False, description="let the dates decide the status again")
     member_no: MemberNo | None = None
-    joined_on: AnyDate | None = None
-    valid_until: AnyDate | None = None
+    joined_on: BoundedDate | None = None
+    valid_until: BoundedDate | None = None
     reason: Text | None = Field(None, description="why; kept in the history")
 
 
@@ -128,6 +137,9 @@ class MembershipRead(BaseModel):
     )
     override_reason: str | None
     termination_reason: TerminationReason | None
+    awaiting_approval: bool = Field(
+        description="created pending and not yet approved: pending again once a hold is lifted"
+    )
     member_no: str | None
     joined_on: date | None
     valid_until: date | None
@@ -138,7 +150,8 @@ class MembershipRead(BaseModel):
 
 class MembershipCreated(MembershipRead):
     person_matched: bool = Field(
-        description="true when an inline person matched an existing profile by document number"
+        description="true when an inline person matched an existing profile: by document"
+        " number, or by name and birth date with the same phone or e-mail"
     )
 
 
@@ -274,7 +287,7 @@ class ActionBody(BaseModel):
 
 
 class RenewBody(ActionBody):
-    until: AnyDate | None = Field(
+    until: BoundedDate | None = Field(
         None, description="the new end; by default one period of the membership's type"
     )
 
@@ -371,8 +384,10 @@ class ApplicationDecision(BaseModel):
 
 
 class ApplicationApproval(ApplicationDecision):
-    type_code: str | None = Field(None, max_length=32, description="overrides the applicant's")
-    grade: GradeIn | None = None
+    type_code: str | None = Field(
+        None, max_length=32, description="overrides the applicant's, with its grade"
+    )
+    grade: GradeIn | None = Field(None, description="overrides the applicant's (or the type's)")
     member_no: MemberNo | None = Field(
         None, description="by default the next number of the type's format"
     )
@@ -420,7 +435,7 @@ class ClaimRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     code: str = Field(min_length=4, max_length=64)
-    id_type: str | None = Field(None, max_length=32)
+    id_type: IdTypeIn | None = Field(None, description="as on a profile; by default resident_id")
     id_number: SecretStr = Field(min_length=1, max_length=64)
 
 
@@ -486,8 +501,8 @@ class GroupMemberCreate(BaseModel):
     contact_name: ShortText | None = None
     contact_phone: Phone | None = None
     contact_email: Email | None = None
-    joined_on: AnyDate | None = None
-    valid_until: AnyDate | None = None
+    joined_on: BoundedDate | None = None
+    valid_until: BoundedDate | None = None
 
 
 class GroupMemberUpdate(BaseModel):
@@ -502,8 +517,8 @@ class GroupMemberUpdate(BaseModel):
     contact_name: ShortText | None = None
     contact_phone: Phone | None = None
     contact_email: Email | None = None
-    joined_on: AnyDate | None = None
-    valid_until: AnyDate | None = None
+    joined_on: BoundedDate | None = None
+    valid_until: BoundedDate | None = None
     reason: Text | None = Field(None, description="why; required when the status changes")
 
 

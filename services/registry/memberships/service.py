@@ -6,7 +6,9 @@ import uuid
 from datetime import date
 from typing import Any
 
+from pydantic import SecretStr
 from sqlalchemy import Select, select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from services.search.outbox import enqueue_people
@@ -31,6 +33,7 @@ from . import lifecycle, types
 from .models import Membership, MembershipStatus, MembershipType
 from .schemas import (
     ActionBody,
+    InlinePerson,
     MembershipCreate,
     MembershipCreated,
     MembershipRead,
@@ -74,6 +77,7 @@ def to_read(row: Row) -> MembershipRead:
         status_override=m.status_override,
         override_reason=m.override_reason,
         termination_reason=m.termination_reason,
+        awaiting_approval=m.awaiting_approval,
         member_no=m.member_no,
         joined_on=m.joined_on,
         valid_until=m.valid_until,
@@ -133,14 +137,21 @@ def create(
     joined_on, valid_until = data.joined_on, data.valid_until
     grade, member_no = data.grade, data.member_no
     if kind is not None:
-        joined_on = joined_on or today
+        # Joining today, unless it ended before today (an old member entered late, whose
+        # joining date is not known): that stays unknown, as for group members.
+        if joined_on is None and (valid_until is None or valid_until >= today):
+            joined_on = today
         if "valid_until" not in data.model_fields_set:
-            valid_until = lifecycle.period_end(kind, joined_on)
+            valid_until = lifecycle.period_end(kind, joined_on or today)
         if "grade" not in data.model_fields_set:
             grade = kind.grade
         if member_no is None and kind.member_no_format and status != MembershipStatus.pending:
             member_no = lifecycle.next_member_no(
-                session, org_id=org.id, org_code=org.code, fmt=kind.member_no_format, on=joined_on
+                session,
+                org_id=org.id,
+                org_code=org.code,
+                fmt=kind.member_no_format,
+                on=joined_on or today,
             )
     membership = Membership(
         org_id=org.id,
@@ -150,6 +161,7 @@ def create(
         status=status,
         status_override=override,
         override_reason="set when the membership was created" if override else None,
+        awaiting_approval=status == MembershipStatus.pending,
         member_no=member_no,
         joined_on=joined_on,
         valid_until=valid_until,
@@ -178,9 +190,12 @@ def _match_or_create(
     org: Organisation,
     data: MembershipCreate,
 ) -> tuple[Person, bool]:
-    """The person with the same document number, or a new profile recorded by this organisation."""
+    """The person this is by the import's identity rules (onboarding/members.py): the same
+    document, or else the same name and birth date with the same phone or e-mail; otherwise a
+    new profile recorded by this organisation."""
     inline = data.person
     assert inline is not None
+    identity = None
     if inline.id_number is not None:
         identity = people_service.resolve_identity(
             inline.id_type,
@@ -188,17 +203,89 @@ def _match_or_create(
             birth_date=inline.birth_date,
             gender=inline.gender,
         )
-        existing = people_service.find_by_document(session, pii, identity)
+        existing = _registered(session, pii, identity, inline.name)
         if existing is not None:
-            if not people_service.known_by(session, existing, inline.name):
-                raise InvalidField(
-                    "person.name", "differs from the name registered with this document number"
-                )
             return existing, True
-    person = people_service.create(
-        session, principal=principal, pii=pii, data=inline, source="api", source_org_id=org.id
-    )
+    known = _known_by_contact(session, principal, pii, inline, identity)
+    if known is not None:
+        return known, True
+    try:
+        with session.begin_nested():
+            person = people_service.create(
+                session,
+                principal=principal,
+                pii=pii,
+                data=inline,
+                source="api",
+                source_org_id=org.id,
+            )
+    except IntegrityError as exc:
+        # Registered meanwhile by another request or an import (the unique blind index,
+        # after waiting on it): that is the person, as if they had been found at first.
+        if identity is None or _constraint_of(exc) != people_service.DOCUMENT_INDEX:
+            raise
+        existing = _registered(session, pii, identity, inline.name)
+        if existing is None:
+            raise
+        return existing, True
     return person, False
+
+
+def _known_by_contact(
+    session: Session,
+    principal: Principal,
+    pii: PiiCipher,
+    inline: InlinePerson,
+    identity: people_service.Identity | None,
+) -> Person | None:
+    """The person with this name, birth date and phone or e-mail; a document given here is
+    added to them, as an import adds one, when they still have none."""
+    found = people_service.find_by_contact(
+        session,
+        name=inline.name,
+        birth_date=inline.birth_date or (identity.birth_date if identity else None),
+        phone=inline.phone,
+        email=inline.email,
+        documented=identity is not None,
+    )
+    if found is None or identity is None:
+        return found
+    session.refresh(found, with_for_update=True)
+    if found.id_number_bidx is not None:
+        return None  # given a document meanwhile: two documents are two people
+    people_service.apply_changes(
+        session,
+        person=found,
+        pii=pii,
+        values={"id_type": identity.id_type, "id_number": SecretStr(identity.number)},
+        actor=history.actor_of(principal),
+        source="api",
+    )
+    return found
+
+
+def _registered(
+    session: Session, pii: PiiCipher, identity: people_service.Identity, name: str
+) -> Person | None:
+    """The person registered with this document, who must go by this name."""
+    existing = people_service.find_by_document(session, pii, identity)
+    if existing is not None and not people_service.known_by(session, existing, name):
+        raise InvalidField(
+            "person.name", "differs from the name registered with this document number"
+        )
+    return existing
+
+
+def _constraint_of(exc: IntegrityError) -> str | None:
+    return getattr(getattr(exc.orig, "diag", None), "constraint_name", None)
+
+
+def _refuse_closed(session: Session, membership: Membership, doing: str) -> None:
+    """A suspended or exited society admits no one and renews no one, as it accepts no one."""
+    org = session.get(Organisation, membership.org_id)
+    assert org is not None
+    if org.status in {OrgStatus.suspended, OrgStatus.exited}:
+        raise ProblemError(f"the society is {org.status} and cannot {doing}", 409, "society-closed")
 
 
 def get_scoped(
@@ -264,6 +351,8 @@ def update(
         )
     ):
         raise Conflict("this member number is taken in the organisation", "member_no")
+    if data.status == MembershipStatus.active and membership.status == MembershipStatus.pending:
+        _refuse_closed(session, membership, "admit members")
     actor = history.actor_of(principal)
     if data.clear_override and membership.status_override is not None:
         if membership.status_override == MembershipStatus.terminated:
@@ -350,6 +439,7 @@ def act(
     }
     if action == "renew":
         assert isinstance(body, RenewBody)
+        _refuse_closed(session, membership, "renew memberships")
         lifecycle.renew(session, membership, until=body.until, **common)
     elif action == "suspend":
         lifecycle.suspend(session, membership, **common)

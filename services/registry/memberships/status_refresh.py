@@ -35,7 +35,7 @@ STATUSES = ("pending", "active", "grace", "lapsed", "suspended", "terminated")
 STATUS_RULE = """
 CASE
     WHEN m.status_override IS NOT NULL THEN m.status_override
-    WHEN m.status = 'pending' THEN 'pending'
+    WHEN m.awaiting_approval THEN 'pending'
     WHEN m.valid_until IS NULL OR m.valid_until >= :today THEN 'active'
     WHEN m.valid_until + coalesce(t.grace_days, 0) >= :today THEN 'grace'
     ELSE 'lapsed'

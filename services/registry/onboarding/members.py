@@ -1,6 +1,6 @@
 """Member lists: staging with COPY, identity resolution and the set-based merge, per chunk.
 
-Identity, in this order (the same rules as the API's inline person, extended):
+Identity, in this order (the API's inline person follows the first two):
 1. the same document (blind index of type and number) is the same person;
 2. otherwise the same normalised name and birth date with the same phone or e-mail, when at
    most one side has a document;

@@ -7,6 +7,8 @@ organisation the two memberships become one (gaps filled, earliest join date, la
 whose history includes the other's; OTHER's history and sign-in accounts move to KEEP; then
 OTHER's profile is removed, and the duplicate record says `merged`. KEEP is also known by
 OTHER's name and contacts from then on (`PersonAlias`): imports match them as KEEP's own.
+A combined membership keeps KEEP's member number (OTHER's is kept in its history) and takes
+a suspension or a status set by hand on OTHER's when it has none.
 """
 
 from __future__ import annotations
@@ -32,6 +34,7 @@ from ..memberships.models import (
     Membership,
     MembershipApplication,
     MembershipCertificate,
+    MembershipStatus,
 )
 from ..orgs.models import Organisation
 from .models import DuplicateStatus, Person, PersonAlias, PersonDuplicate
@@ -263,9 +266,8 @@ def _memberships(session: Session, keep: Person, other: Person, actor: str) -> t
             moved += 1
             continue
         code = session.scalar(select(Organisation.code).where(Organisation.id == ours.org_id))
-        changes: list[tuple[str, Any, Any]] = [
-            ("merged", None, f"{theirs.id} ({theirs.grade}, {theirs.status}, {theirs.member_no})")
-        ]
+        changes: list[tuple[str, Any, Any]] = [("merged", None, _described(theirs))]
+        changes += _carry_hold(ours, theirs)
         number = theirs.member_no
         theirs.member_no = None  # unique per organisation: free it before it moves
         session.flush()
@@ -308,6 +310,29 @@ def _memberships(session: Session, keep: Person, other: Person, actor: str) -> t
         combined += 1
     session.flush()
     return moved, combined
+
+
+def _described(membership: Membership) -> str:
+    """The merged-away membership as its history note keeps it: grade, status, number, hold."""
+    held = ""
+    if membership.status_override is not None:
+        why = membership.termination_reason or membership.override_reason
+        held = f"; held {membership.status_override}" + (f": {why}" if why else "")
+    return (
+        f"{membership.id} ({membership.grade}, {membership.status}, {membership.member_no}{held})"
+    )
+
+
+def _carry_hold(ours: Membership, theirs: Membership) -> list[tuple[str, Any, Any]]:
+    """A suspension or a status set by hand on the merged-away membership holds the combined
+    one when it has none: the society decided it about this person, and a merge of two
+    profiles does not lift it. A termination does not carry over (the membership that runs
+    under the kept profile stands; the note keeps it)."""
+    hold = theirs.status_override
+    if ours.status_override is not None or hold in (None, MembershipStatus.terminated):
+        return []
+    ours.status_override, ours.override_reason = hold, theirs.override_reason
+    return [("status_override", None, hold)]
 
 
 def _refuse_award_records(session: Session, other_id: uuid.UUID) -> None:

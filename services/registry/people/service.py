@@ -7,7 +7,18 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
-from sqlalchemy import ColumnElement, Dialect, bindparam, exists, func, literal, or_, select, true
+from sqlalchemy import (
+    ColumnElement,
+    Dialect,
+    and_,
+    bindparam,
+    exists,
+    func,
+    literal,
+    or_,
+    select,
+    true,
+)
 from sqlalchemy.orm import Session
 
 from services.search.outbox import enqueue_people
@@ -25,10 +36,10 @@ from ..orgs.models import Organisation
 from .models import IdType, Person, PersonAlias, RegionOfOrigin
 from .schemas import PersonCreate, PersonFields, PersonIdentity, PersonRead, PersonUpdate
 
-# A unique Index() takes the convention's ix_ prefix.
-register_unique(
-    "ix_person_id_number_bidx", "id_number", "a person with this document number is registered"
-)
+# The unique index on document numbers (their blind index); a unique Index() takes the
+# convention's ix_ prefix.
+DOCUMENT_INDEX = "ix_person_id_number_bidx"
+register_unique(DOCUMENT_INDEX, "id_number", "a person with this document number is registered")
 
 SENSITIVE = {"id_number": mask_document, "phone": mask_phone, "email": mask_email}
 
@@ -88,6 +99,38 @@ def seal_identity(person: Person, identity: Identity, pii: PiiCipher) -> None:
 def find_by_document(session: Session, pii: PiiCipher, identity: Identity) -> Person | None:
     bidx = pii.blind_index(identity.id_type, identity.number)
     return session.scalar(select(Person).where(Person.id_number_bidx == bidx))
+
+
+def find_by_contact(
+    session: Session,
+    *,
+    name: str,
+    birth_date: date | None,
+    phone: str | None,
+    email: str | None,
+    documented: bool,
+) -> Person | None:
+    """The import's second identity rule (onboarding/members.py): the same name and birth
+    date with the same phone or e-mail, a person's own or one they are also known by
+    (`PersonAlias`), when at most one side has a document (`documented`: the one looking);
+    the first by id when several agree."""
+    if birth_date is None or (phone is None and email is None):
+        return None
+
+    def same(table: type[Person] | type[PersonAlias]) -> ColumnElement[bool]:
+        contact = [table.phone == phone] if phone else []
+        contact += [table.email == email] if email else []
+        return and_(table.name == name, table.birth_date == birth_date, or_(*contact))
+
+    known = (
+        select(Person.id)
+        .where(same(Person))
+        .union_all(select(PersonAlias.person_id).where(same(PersonAlias)))
+    )
+    query = select(Person).where(Person.id.in_(known))
+    if documented:
+        query = query.where(Person.id_number_bidx.is_(None))
+    return session.scalar(query.order_by(Person.id).limit(1))
 
 
 def known_by(session: Session, person: Person, name: str) -> bool:
