@@ -715,3 +715,25 @@ def test_wrong_birth_date_or_gender_for_the_document_is_rejected(registry, facto
         "证件号码: birth date in the number differs from birth_date",
         "证件号码: gender digit in the number differs from gender",
     ]
+
+
+def test_membership_dates_outside_what_a_register_keeps_are_refused_as_the_api_does(  # type: ignore[no-untyped-def]
+    registry, factory, tmp_path
+):
+    org = factory.org()
+    rows = [
+        member(有效期至="9999-12-31"),
+        member(入会日期="1899-12-31"),
+        member(有效期至="2199年12月31日"),
+    ]
+    errors = tmp_path / "e.csv"
+    s = registry(
+        "import", "members", write_csv(tmp_path / "a.csv", rows), "--org", org.code,
+        "--errors", errors, "--json",
+    ).summary  # fmt: skip
+    assert (s["created_memberships"], s["rejected"]) == (1, 2)
+    reasons = {e["row_number"]: e["reason"] for e in read_errors(errors)}
+    assert reasons == {
+        "2": "有效期至: must be between 1900-01-01 and 2199-12-31",
+        "3": "入会日期: must be between 1900-01-01 and 2199-12-31",
+    }

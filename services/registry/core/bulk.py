@@ -16,6 +16,7 @@ import polars as pl
 
 from . import ids
 from .errors import ProblemError
+from .normalize import EARLIEST_DATE, LATEST_DATE
 
 # Distinct values remembered across chunks (dates, titles, institutions repeat a lot).
 CACHE_LIMIT = 200_000
@@ -80,6 +81,12 @@ def iso_dates(raw: pl.Expr) -> pl.Expr:
     """The dates `parse_date` reads from values matching `DATE_FAST`; null for other values,
     which must go through `parse_date` for an answer or a reason."""
     return pl.when(raw.str.contains(DATE_FAST)).then(raw.str.to_date("%Y-%m-%d", strict=False))
+
+
+def register_dates(raw: pl.Expr) -> pl.Expr:
+    """`iso_dates` that `in_register_range` also accepts; null otherwise."""
+    dates = iso_dates(raw)
+    return pl.when(dates.is_between(EARLIEST_DATE, LATEST_DATE)).then(dates)
 
 
 def past_dates(raw: pl.Expr) -> pl.Expr:

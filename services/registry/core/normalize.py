@@ -421,6 +421,18 @@ def not_future(value: date) -> date:
     return value
 
 
+# The dates a register keeps (joining, the end of a period): a year outside these is a typo,
+# and an open end is no date, not 9999-12-31 (periods computed from it would overflow).
+EARLIEST_DATE, LATEST_DATE = date(1900, 1, 1), date(2199, 12, 31)
+
+
+def in_register_range(value: date) -> date:
+    """A joining date or the end of a period, as the API and imports accept them."""
+    if not EARLIEST_DATE <= value <= LATEST_DATE:
+        raise ValueError(f"must be between {EARLIEST_DATE} and {LATEST_DATE}")
+    return value
+
+
 TERMINATION_REASONS = {
     "withdrawal": "withdrawal",
     "退会": "withdrawal",

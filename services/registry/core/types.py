@@ -65,20 +65,9 @@ def _date(value: object) -> object:
     return value
 
 
-# The dates a register keeps (joining, the end of a period): a year outside these is a typo,
-# and an open end is no date, not 9999-12-31 (periods computed from it would overflow).
-EARLIEST_DATE, LATEST_DATE = date(1900, 1, 1), date(2199, 12, 31)
-
-
-def _in_register_range(value: date) -> date:
-    if not EARLIEST_DATE <= value <= LATEST_DATE:
-        raise ValueError(f"must be between {EARLIEST_DATE} and {LATEST_DATE}")
-    return value
-
-
 PastDate = Annotated[date, BeforeValidator(_date), AfterValidator(_not_future)]
 AnyDate = Annotated[date, BeforeValidator(_date)]
-BoundedDate = Annotated[date, BeforeValidator(_date), AfterValidator(_in_register_range)]
+BoundedDate = Annotated[date, BeforeValidator(_date), AfterValidator(normalize.in_register_range)]
 Nationality = Annotated[
     str,
     BeforeValidator(lambda v: normalize.fold(v).upper() if isinstance(v, str) else v),

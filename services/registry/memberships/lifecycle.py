@@ -31,7 +31,7 @@ from services.search.outbox import enqueue_people
 
 from ..core import clock, history
 from ..core.errors import Conflict, InvalidField, ProblemError
-from ..core.types import LATEST_DATE
+from ..core.normalize import LATEST_DATE
 from ..orgs.models import Organisation
 from .models import (
     GOOD_STANDING,

@@ -96,6 +96,10 @@ def _past_date(value: str) -> date:
     return normalize.not_future(normalize.parse_date(value))
 
 
+def _register_date(value: str) -> date:
+    return normalize.in_register_range(normalize.parse_date(value))
+
+
 def _joined(values: list[str]) -> str:
     # Lists travel to PostgreSQL as one text split on the unit separator, which folded text
     # never holds (folding turns it into a space).
@@ -259,8 +263,8 @@ class MemberValidator:
             name: parse(pl.col(name))
             for name, parse in (
                 ("birth_date", bulk.past_dates),
-                ("joined_on", bulk.iso_dates),
-                ("valid_until", bulk.iso_dates),
+                ("joined_on", bulk.register_dates),
+                ("valid_until", bulk.register_dates),
             )
             if name in present
         }
@@ -294,8 +298,8 @@ class MemberValidator:
             ("expert_opt_in", normalize.yes_no, pl.Boolean, True),
             ("grade", normalize.grade, pl.String, True),
             ("member_no", normalize.member_no, pl.String, False),
-            ("joined_on", normalize.parse_date, pl.Date, True),
-            ("valid_until", normalize.parse_date, pl.Date, True),
+            ("joined_on", _register_date, pl.Date, True),
+            ("valid_until", _register_date, pl.Date, True),
             ("id_type", normalize.id_type, pl.String, True),
         ]
         lookups = []
