@@ -9,6 +9,8 @@ from pathlib import Path
 import pytest
 from sqlalchemy import text
 
+from services.registry.core.security import mask_document
+
 from ..factories import resident_id, with_wrong_check_digit
 from .conftest import HEADER, member, phone, read_errors, write_csv, write_xlsx
 
@@ -425,28 +427,35 @@ def test_numbers_moved_along_by_one_across_chunks_go_through_in_one_run(  # type
     assert numbers_by_phone(db, org.code) == {k: f"N{int(v[1:]) + 1}" for k, v in before.items()}
 
 
-def test_past_the_put_off_limit_a_renumbered_list_completes_when_run_again(  # type: ignore[no-untyped-def]
-    registry, factory, db, tmp_path, monkeypatch
+def test_a_row_put_off_to_the_end_still_seals_the_document_it_brings(  # type: ignore[no-untyped-def]
+    registry, factory, db, tmp_path
 ):
-    from services.registry.onboarding import members
-
-    monkeypatch.setattr(members, "PUT_OFF_ROWS", 50)
+    """A matched person without a document whose row brings one and waits on a later chunk
+    for its member number: the document is sealed for them when the row comes back."""
     org = factory.org()
-    rows = [member(会员编号=f"M{i}") for i in range(1, 251)]
-    registry("import", "members", write_csv(tmp_path / "a.csv", rows), "--org", org.code)
-    moved = write_csv(
-        tmp_path / "b.csv", [{**r, "会员编号": f"M{i + 2}"} for i, r in enumerate(rows)]
-    )
-    runs = [
-        registry(
-            "import", "members", moved, "--org", org.code, "--chunk-rows", "100", "--json"
-        ).summary
-        for _ in range(3)
-    ]  # fmt: skip
-    # Each run settles the chunk whose next member the run before moved.
-    assert [s["rejected"] for s in runs] == [200, 100, 0]
-    assert [s["updated_memberships"] for s in runs] == [50, 100, 100]
-    assert sorted(numbers_by_phone(db, org.code).values()) == sorted(f"M{i}" for i in range(2, 252))
+    without = member(会员编号="W1", 证件号码="", 证件类型="")
+    holder = member(会员编号="W2")
+    fillers = [member() for _ in range(120)]
+    first = [without, holder, *fillers]
+    registry("import", "members", write_csv(tmp_path / "a.csv", first), "--org", org.code)
+    gender = "male" if without["性别"] == "男" else "female"
+    brought = resident_id(date.fromisoformat(without["出生日期"]), gender)
+    rows = [
+        {**without, "会员编号": "W2", "证件类型": "居民身份证", "证件号码": brought},
+        *fillers,
+        {**holder, "会员编号": "W3"},
+    ]
+    errors = tmp_path / "e.csv"
+    s = registry(
+        "import", "members", write_csv(tmp_path / "b.csv", rows), "--org", org.code,
+        "--chunk-rows", "100", "--errors", errors, "--json",
+    ).summary  # fmt: skip
+    assert s["rejected"] == 0, read_errors(errors)
+    assert s["updated_memberships"] == 2
+    numbers = numbers_by_phone(db, org.code)
+    assert (numbers[without["手机"]], numbers[holder["手机"]]) == ("W2", "W3")
+    people = {p["phone"]: p for p in people_of(db, org.code)}
+    assert people[without["手机"]]["id_number_masked"] == mask_document(brought)
 
 
 def test_a_number_whose_holder_is_not_moved_stays_taken(  # type: ignore[no-untyped-def]

@@ -93,6 +93,8 @@ CREATE TEMP TABLE import_membership_changed (row_no bigint NOT NULL) ON COMMIT D
 CREATE TEMP TABLE import_seen (person_id uuid PRIMARY KEY) ON COMMIT DROP;
 CREATE TEMP TABLE import_released (membership_id uuid PRIMARY KEY, member_no text NOT NULL)
     ON COMMIT DROP;
+CREATE TEMP TABLE import_put_off (set_no int NOT NULL, cells text NOT NULL,
+    LIKE import_stage) ON COMMIT DROP;
 """
 
 STAGE_COLUMNS = (
@@ -132,10 +134,20 @@ def membership_differs(m: str) -> str:
 
 
 ACCEPTED = "st.accepted"
-# Rows refused for a member number another member holds that an import keeps to judge again
-# at its end, when later rows may have moved that member (`MemberMerge.finish`): about
-# 1.5 kB of memory each.
-PUT_OFF_ROWS = 100_000
+_PUT_OFF_COPY = (
+    f"COPY import_put_off (set_no, cells, {', '.join(STAGE_COLUMNS)}) FROM STDIN (FORMAT csv)"
+)
+
+
+def _line(cells: list[str]) -> str:
+    """A row's cells as read, as one CSV line (to keep them for the error file)."""
+    buffer = io.StringIO()
+    csv.writer(buffer).writerow(cells)
+    return buffer.getvalue()
+
+
+def _cells(line: str) -> list[str]:
+    return next(csv.reader([line]), [])
 NAME_DIFFERS_FROM_DOCUMENT = "differs from the name registered with this document number"
 
 
@@ -441,10 +453,9 @@ class MemberMerge:
         self.taken = f"{self.label('member_no')}: taken by another member of the organisation"
         # Whether this pass's rows take numbers from members they move (`_release`).
         self.releasing = False
-        # Rows put off to the end of the import (`merge`, `finish`); None once finished.
-        self.deferred: list[pl.DataFrame] | None = []
-        self.deferred_raw: dict[int, list[str]] = {}
-        self.deferred_numbers: dict[int, str] = {}
+        # The sizes of the sets of rows put off to the end of the import (`_put_off`,
+        # `finish`), numbered from 0; None once finished.
+        self.put_off_sets: list[int] | None = []
         # Chunks of tens of thousands of rows: let sorts and hashes stay in memory, and the
         # staging tables in local buffers (possible only before this session touches a
         # temporary table, hence the savepoint).
@@ -504,49 +515,79 @@ class MemberMerge:
 
     def _put_off(self, prepared: Prepared, result: ChunkResult) -> None:
         """Take the rows refused only for a member number held by another member out of the
-        pass's refusals and keep them for `finish` (up to `PUT_OFF_ROWS` in all)."""
-        if self.deferred is None or prepared.staged is None:
+        pass's refusals and keep them, in the database, for `finish`: their staged values
+        and their cells as read, as one set per pass."""
+        if self.put_off_sets is None or prepared.staged is None:
             return
         followed = prepared.leaders.keys() | prepared.after.keys()
         rows = [row for row, _, why in result.rejected if why == self.taken and row not in followed]
-        fresh = sum(row not in self.deferred_raw for row in rows)
-        if not rows or len(self.deferred_raw) + fresh > PUT_OFF_ROWS:
+        if not rows:
             return
         put_off = set(rows)
         result.rejected = [item for item in result.rejected if item[0] not in put_off]
-        self.deferred.append(prepared.staged.filter(pl.col("row_no").is_in(rows)))
-        for row in rows:
-            self.deferred_raw[row] = prepared.raw_by_row[row]
-            if row in prepared.numbers:
-                self.deferred_numbers[row] = prepared.numbers[row]
+        number = len(self.put_off_sets)
+        self.put_off_sets.append(len(rows))
+        frame = prepared.staged.filter(pl.col("row_no").is_in(rows)).select(
+            pl.lit(number).alias("set_no"),
+            pl.Series("cells", [_line(prepared.raw_by_row[row]) for row in rows]),
+            *STAGE_COLUMNS,
+        )
+        buffer = io.BytesIO()
+        frame.write_csv(buffer, include_header=False)
+        with self.conn.cursor() as cur, cur.copy(_PUT_OFF_COPY) as copy:
+            copy.write(buffer.getvalue())
 
     def finish(self) -> ChunkResult:
-        """The rows put off by `merge`, judged again once every chunk is in: the latest
-        first (a list renumbered forwards waits on its later rows), each set as a chunk of
-        its own, and again while a round settles any of them; those still waiting on a
-        number nobody gives up are refused."""
+        """The rows put off by `merge`, judged again once every chunk is in: the latest set
+        first (a list renumbered forwards waits on its later rows), each as a chunk of its
+        own, and again while a round settles any of them; those still waiting on a number
+        nobody gives up are refused. One set at a time is in memory."""
         result = ChunkResult(counts=dict.fromkeys(COUNTS, 0))
-        assert self.deferred is not None
-        waiting, self.deferred = self.deferred, []
-        while waiting:
-            before = sum(frame.height for frame in waiting)
-            for frame in reversed(waiting):
-                prepared = _staged(frame, self.labels, [], self.deferred_numbers, {
-                    row: self.deferred_raw[row] for row in frame["row_no"].to_list()
-                })  # fmt: skip
-                part = self.merge(prepared)
+        assert self.put_off_sets is not None
+        first = 0
+        while first < len(self.put_off_sets):
+            waiting = range(first, len(self.put_off_sets))
+            before = sum(self.put_off_sets[n] for n in waiting)
+            first = len(self.put_off_sets)
+            for number in reversed(waiting):
+                part = self.merge(self._taken_back(number))
                 for key, value in part.counts.items():
                     result.counts[key] += value
                 result.rejected += part.rejected
-            waiting, self.deferred = self.deferred, []
-            if sum(frame.height for frame in waiting) == before:
+            if sum(self.put_off_sets[first:]) == before:
                 break
-        self.deferred = None
-        for frame in waiting:
-            for row in frame["row_no"].to_list():
-                result.rejected.append((row, self.deferred_raw[row], self.taken))
+        self.put_off_sets = None
+        with self.conn.cursor() as cur:
+            cur.execute(
+                "SELECT row_no, cells FROM import_put_off WHERE set_no >= %(first)s",
+                {"first": first},
+            )
+            result.rejected += [(row, _cells(line), self.taken) for row, line in cur]
         result.rejected.sort(key=lambda item: item[0])
         return result
+
+    def _taken_back(self, number: int) -> Prepared:
+        """A set of put-off rows, out of the database, as a chunk of its own. Their plaintext
+        document numbers are not kept: `_encrypt` opens the sealed ones when it needs them."""
+        buffer = io.BytesIO()
+        with self.conn.cursor() as cur:
+            query = (
+                f"COPY (SELECT cells, {', '.join(STAGE_COLUMNS)} FROM import_put_off "  # noqa: S608
+                f"WHERE set_no = {int(number)} ORDER BY row_no) TO STDOUT (FORMAT csv)"
+            )
+            with cur.copy(query) as copy:
+                for block in copy:
+                    buffer.write(block)
+            cur.execute("DELETE FROM import_put_off WHERE set_no = %(n)s", {"n": number})
+        columns = ["cells", *STAGE_COLUMNS]
+        frame = pl.read_csv(
+            buffer.getvalue(),
+            has_header=False,
+            new_columns=columns,
+            schema_overrides={c: pl.Int64 if c == "row_no" else pl.String for c in columns},
+        )
+        raw = {row: _cells(line) for row, line in frame.select("row_no", "cells").iter_rows()}
+        return _staged(frame.select(STAGE_COLUMNS), self.labels, [], {}, raw)
 
     def _merge_pass(self, prepared: Prepared) -> ChunkResult:
         result = ChunkResult()
@@ -812,9 +853,25 @@ class MemberMerge:
             if not wanted:
                 return
             encrypt, numbers = self.pii.encrypt, prepared.numbers
+            if any(row_no not in numbers for row_no, _ in wanted):  # rows put off and back
+                numbers = {**numbers, **self._opened([r for r, _ in wanted if r not in numbers])}
             with cur.copy("COPY import_enc (row_no, enc) FROM STDIN") as copy:
                 for row_no, person_id in wanted:
                     copy.write_row((row_no, encrypt(numbers[row_no], context=person_id.bytes)))
+
+    def _opened(self, rows: list[int]) -> dict[int, str]:
+        """The document numbers of staged rows, opened from their seals (bound to the id
+        each row would have given a new person)."""
+        with self.conn.cursor() as cur:
+            cur.execute(
+                "SELECT row_no, new_id, id_enc FROM import_stage "
+                "WHERE row_no = ANY(%(rows)s) AND id_enc IS NOT NULL",
+                {"rows": rows},
+            )
+            return {
+                row: self.pii.decrypt(bytes(sealed), context=new_id.bytes)
+                for row, new_id, sealed in cur
+            }
 
     def _apply(self, prepared: Prepared, p: dict[str, Any]) -> None:
         with self._step("people"):
