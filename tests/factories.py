@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import dataclasses
 import random
+import time
 import uuid
+from collections.abc import Callable
 from datetime import date
 from typing import Any
 
+from sqlalchemy import text
 from stdnum.cn import ric
 
 from services.registry.auth import service as auth_service
@@ -46,6 +49,26 @@ def resident_id(birth: date | None = None, gender: str = "male", region: str | N
 def with_wrong_check_digit(number: str) -> str:
     digits = "0123456789X"
     return number[:17] + digits[(digits.index(number[17]) + 1) % 11]
+
+
+def wait_for_lock_waiter(
+    db: Any, deadline: float = 10.0, *, unless: Callable[[], bool] | None = None
+) -> bool:
+    """Until some backend of this database waits on a lock (a racing statement), or `unless()`
+    holds, or `deadline` seconds pass; whether one waited."""
+    end = time.monotonic() + deadline
+    while time.monotonic() < end and not (unless and unless()):
+        waiting = db.execute(
+            text(
+                "SELECT count(*) FROM pg_stat_activity"
+                " WHERE datname = current_database() AND wait_event_type = 'Lock'"
+            )
+        ).scalar_one()
+        db.rollback()
+        if waiting:
+            return True
+        time.sleep(0.02)
+    return False
 
 
 def unique_code(prefix: str = "T") -> str:

@@ -5,11 +5,10 @@ from __future__ import annotations
 import csv
 import io
 import threading
-import time
 import uuid
 from datetime import UTC, date, datetime, timedelta
 
-from sqlalchemy import select, text
+from sqlalchemy import select
 
 from services.registry.auth.models import Role
 from services.registry.auth.principals import Grant, Principal
@@ -19,6 +18,7 @@ from services.registry.awards.reviews import z_scores
 from services.registry.awards.schemas import ReviewSubmit
 from services.registry.core import clock
 
+from ..factories import wait_for_lock_waiter
 from .conftest import API, problem, stop_clock_at
 
 CRITERIA = [
@@ -174,18 +174,6 @@ def test_all_reviews_in_makes_the_nomination_scored(aw) -> None:
     assert r.json()["decided_at"] is not None
 
 
-def waits_on_a_lock(db) -> bool:  # type: ignore[no-untyped-def]
-    """Whether some backend of this database waits on a lock."""
-    waiting = db.execute(
-        text(
-            "SELECT count(*) FROM pg_stat_activity"
-            " WHERE datname = current_database() AND wait_event_type = 'Lock'"
-        )
-    ).scalar_one()
-    db.rollback()
-    return bool(waiting)
-
-
 def test_the_last_two_reviews_sent_together_make_the_nomination_scored(aw, runtime, db) -> None:
     _, noms, experts, headers = reviewed_cycle(aw, n_nominations=1, k=2)
     (a1, a2) = (own(aw, headers[e.id])[0]["id"] for e in experts)
@@ -209,9 +197,7 @@ def test_the_last_two_reviews_sent_together_make_the_nomination_scored(aw, runti
             )
         )
         second.start()
-        end = time.monotonic() + 10
-        while second.is_alive() and not waits_on_a_lock(db) and time.monotonic() < end:
-            time.sleep(0.02)
+        wait_for_lock_waiter(db, unless=lambda: not second.is_alive())
         first.commit()
     second.join(10)
     assert answers[0].status_code == 200, answers[0].text

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import threading
-import time
 import uuid
 from datetime import date
 
@@ -12,7 +11,7 @@ from sqlalchemy import text
 
 from services.registry.core.security import mask_document
 
-from ..factories import resident_id
+from ..factories import resident_id, wait_for_lock_waiter
 
 PROBLEM = "application/problem+json"
 
@@ -352,23 +351,6 @@ def test_same_person_twice_in_one_org_is_a_409(client, factory, society, staff) 
     assert fields_of(again) == {"person_id"}
 
 
-def wait_for_lock_waiter(db, deadline: float = 10.0) -> None:  # type: ignore[no-untyped-def]
-    """Until some backend of this database waits on a lock (the racing insert)."""
-    end = time.monotonic() + deadline
-    while time.monotonic() < end:
-        waiting = db.execute(
-            text(
-                "SELECT count(*) FROM pg_stat_activity"
-                " WHERE datname = current_database() AND wait_event_type = 'Lock'"
-            )
-        ).scalar_one()
-        db.rollback()
-        if waiting:
-            return
-        time.sleep(0.02)
-    raise AssertionError("the second insert never waited on the first")
-
-
 def test_racing_member_no_gets_a_409_not_a_500(client, factory, society, staff, runtime, db):  # type: ignore[no-untyped-def]
     """The first insert is held uncommitted, so the request passes its pre-check and then
     meets the unique constraint: it must answer 409 naming member_no."""
@@ -393,7 +375,7 @@ def test_racing_member_no_gets_a_409_not_a_500(client, factory, society, staff, 
             )
         )
         thread.start()
-        wait_for_lock_waiter(db)
+        assert wait_for_lock_waiter(db), "the second insert never waited on the first"
         holder.commit()
     thread.join(10)
     (response,) = results
@@ -428,7 +410,7 @@ def test_an_inline_person_registered_meanwhile_elsewhere_is_matched(
             )
         )
         thread.start()
-        wait_for_lock_waiter(db)
+        assert wait_for_lock_waiter(db), "the second insert never waited on the first"
         racing.commit()
     thread.join(10)
     (response,) = results

@@ -136,6 +136,13 @@ class Criterion(BaseModel):
 DEFAULT_CRITERIA = [Criterion(code="overall", name="综合评价", weight=1.0)]
 
 
+def _each_once(codes: list[str], what: str) -> None:
+    """Refuse a list that names something twice, saying what."""
+    twice = sorted({code for code in codes if codes.count(code) > 1})
+    if twice:
+        raise ValueError(f"each {what} at most once; listed twice: {', '.join(twice)}")
+
+
 class CycleCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -182,10 +189,7 @@ class CycleCreate(BaseModel):
     @classmethod
     def _channels_once(cls, value: list[ChannelIn]) -> list[ChannelIn]:
         """Each organisation is one channel."""
-        codes = [c.org_code for c in value]
-        twice = sorted({code for code in codes if codes.count(code) > 1})
-        if twice:
-            raise ValueError(f"each organisation at most once; listed twice: {', '.join(twice)}")
+        _each_once([c.org_code for c in value], "organisation")
         return value
 
     @field_validator("min_per_panel")
@@ -202,10 +206,7 @@ class CycleCreate(BaseModel):
     @classmethod
     def _criteria_once(cls, value: list[Criterion]) -> list[Criterion]:
         """Each criterion code once."""
-        codes = [c.code for c in value]
-        twice = sorted({code for code in codes if codes.count(code) > 1})
-        if twice:
-            raise ValueError(f"each code at most once; listed twice: {', '.join(twice)}")
+        _each_once([c.code for c in value], "code")
         return value
 
     @field_validator("score_max")

@@ -148,6 +148,8 @@ def _line(cells: list[str]) -> str:
 
 def _cells(line: str) -> list[str]:
     return next(csv.reader([line]), [])
+
+
 NAME_DIFFERS_FROM_DOCUMENT = "differs from the name registered with this document number"
 
 
