@@ -59,3 +59,21 @@ def test_development_generates_keys_once_into_the_data_directory(tmp_path: Path)
     assert (tmp_path / "keys" / "pii.key").stat().st_mode & 0o777 == 0o600
     assert Settings(env="development", data_dir=tmp_path).pii_key_bytes == key
     assert first.blind_index_key_bytes != key
+
+
+def test_every_setting_reaches_the_deployed_containers() -> None:
+    """compose and Kubernetes hand the containers an explicit environment: a setting left out
+    there is one an operator sets in deploy/.env or the config map to no effect."""
+    import yaml
+
+    deploy = Path(__file__).resolve().parents[1] / "deploy"
+    compose = yaml.safe_load((deploy / "compose.yaml").read_text())["x-registry-env"]
+    configmap = yaml.safe_load((deploy / "k8s" / "configmap.yaml").read_text())["data"]
+    secrets = (deploy / "k8s" / "secret.example.yaml").read_text()
+    names = {
+        field.validation_alias
+        for field in Settings.model_fields.values()
+        if isinstance(field.validation_alias, str)
+    }
+    assert sorted(names - compose.keys()) == []
+    assert sorted(n for n in names - configmap.keys() if n not in secrets) == []

@@ -7,11 +7,13 @@ from __future__ import annotations
 
 import base64
 import threading
+import time
 from datetime import UTC, datetime, timedelta
 
 import pytest
 from sqlalchemy import text, update
 
+from services.registry.auth import passwords
 from services.registry.auth import service as auth_service
 from services.registry.auth.models import Account, AccountKind, Role
 from services.registry.core.db import transaction
@@ -260,6 +262,63 @@ def test_guesses_made_at_once_are_not_all_checked_before_the_lock(runtime, facto
         thread.join()
     assert outcomes.count("checked") == runtime.settings.login_max_failures
     assert outcomes.count("refused") == 12 - runtime.settings.login_max_failures
+
+
+def test_a_guessing_campaign_of_days_keeps_the_lock_at_an_hour(runtime, factory, monkeypatch):  # type: ignore[no-untyped-def]
+    """The count goes on while locks are recent: the doubling must stop at the cap long
+    before its arithmetic overflows (it was a 500 for the name after some 40 hours)."""
+    account = factory.account(Role.member)
+    clock = [datetime(2031, 1, 1, tzinfo=UTC)]
+    monkeypatch.setattr(auth_service, "_now", lambda: clock[0])
+    for _ in range(runtime.settings.login_max_failures + 45):
+        with pytest.raises(Unauthorized):
+            auth_service.sign_in(
+                runtime, kind=AccountKind.user, name=account.username, secret="wrong-password-1"
+            )
+        with runtime.sessions() as session:
+            locked_until = session.execute(
+                text("SELECT locked_until FROM login_throttle WHERE key = :k"),
+                {"k": f"user:{account.username}"},
+            ).scalar()
+        clock[0] = max(clock[0], locked_until or clock[0]) + timedelta(seconds=1)
+    assert (locked_until - (clock[0] - timedelta(seconds=1))) <= timedelta(hours=1)
+    issued = auth_service.sign_in(
+        runtime, kind=AccountKind.user, name=account.username, secret=PASSWORD
+    )
+    assert issued.access_token
+
+
+def test_sign_ins_at_once_with_the_right_secret_all_succeed(runtime, factory, monkeypatch):  # type: ignore[no-untyped-def]
+    """A society system's workers starting together: attempts on one name take turns, and
+    none is refused for the others."""
+    account = factory.account(Role.org_staff, factory.org(), kind=AccountKind.client)
+    check = passwords.verify_secret
+
+    def slow(secret, hashed):  # type: ignore[no-untyped-def]
+        time.sleep(0.2)  # the deliberate slowness of argon2, made certain
+        return check(secret, hashed)
+
+    monkeypatch.setattr(passwords, "verify_secret", slow)
+    n = runtime.settings.login_max_failures + 3
+    start = threading.Barrier(n)
+    outcomes: list[str] = []
+
+    def sign_in_now() -> None:
+        start.wait()
+        try:
+            auth_service.sign_in(
+                runtime, kind=AccountKind.client, name=account.username, secret=PASSWORD
+            )
+            outcomes.append("ok")
+        except (TooManyRequests, Unauthorized) as exc:
+            outcomes.append(type(exc).__name__)
+
+    threads = [threading.Thread(target=sign_in_now) for _ in range(n)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert outcomes == ["ok"] * n
 
 
 def test_sign_ins_from_one_address_are_limited_whatever_the_names(

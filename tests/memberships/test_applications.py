@@ -279,6 +279,50 @@ def test_a_profile_shared_with_another_society_is_linked_by_the_platform_only(
     assert client.delete(path, headers=platform).json()["username"] is None
 
 
+def test_a_shared_profile_gets_no_claim_code_from_one_society_and_staff_do_not_claim(
+    client, factory, society, admin
+) -> None:
+    """The claim-code way round the link rule: a society's admin can read the profile's
+    document number, so neither a code for a shared profile nor a claim by a staff account
+    (the admin's own) may link it."""
+    number = resident_id(date(1980, 5, 6), "male")
+    shared = factory.person(org=society, name="王强", id_number=number, gender="male")
+    factory.membership(society, shared, grade="member", status="active")
+    factory.membership(factory.org(), shared, grade="fellow", status="active")
+    problem(client.post(f"{API}/people/{shared.id}/claim-codes", headers=admin), 403)
+    ours_number = resident_id(date(1981, 6, 7), "female")
+    ours = factory.person(org=society, name="李娜", id_number=ours_number, gender="female")
+    factory.membership(society, ours, grade="member", status="active")
+    code = client.post(f"{API}/people/{ours.id}/claim-codes", headers=admin).json()["code"]
+    staff = factory.account("org_admin", society)
+    claim = {"code": code, "id_number": ours_number}
+    problem(client.post(f"{API}/me/claim", json=claim, headers=factory.headers(staff)), 403)
+    member = factory.headers(factory.account("member"))
+    assert client.post(f"{API}/me/claim", json=claim, headers=member).status_code == 204
+
+
+def test_a_profile_with_an_application_to_another_society_is_not_relinked_by_one(
+    client, factory, society, admin
+) -> None:
+    other = factory.org()
+    created = client.post(
+        f"{API}/orgs/{other.code}/membership-types",
+        json={"code": "regular", "name": "会员", "approval_required": True},
+        headers=factory.caller("org_admin", other),
+    )
+    assert created.status_code == 201, created.text
+    person = factory.person(org=society, name="陈静")
+    factory.membership(society, person, grade="member", status="active")
+    own = factory.headers(factory.account("member", person=person))
+    applied = client.post(
+        f"{API}/orgs/{other.code}/applications", json={"type_code": "regular"}, headers=own
+    )
+    assert applied.status_code == 201, applied.text
+    path = f"{API}/people/{person.id}/account"
+    problem(client.delete(path, headers=admin), 403)
+    assert client.get(f"{API}/me", headers=own).json()["person"]["id"] == str(person.id)
+
+
 def test_staff_accounts_are_linked_by_the_platform_only(client, factory, society, admin) -> None:
     person = factory.person(org=society)
     staff_elsewhere = factory.account("org_admin", factory.org())

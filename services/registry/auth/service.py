@@ -5,10 +5,12 @@ from __future__ import annotations
 import hashlib
 import secrets
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import case, delete, func, select, update
+from sqlalchemy import case, delete, func, select, text, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -23,6 +25,7 @@ from .principals import Grant, Principal
 
 FAILURE_WINDOW = timedelta(minutes=15)
 MAX_LOCK = timedelta(hours=1)
+_MAX_DOUBLINGS = 20  # 30 s * 2**7 already passes MAX_LOCK
 
 
 @dataclass(frozen=True)
@@ -68,41 +71,61 @@ def _throttle_key(kind: str, name: str) -> str:
     return f"{kind}:{name.strip().lower()}"[:160]
 
 
-def reserve_attempt(sessions: sessionmaker[Session], key: str, max_failures: int) -> None:
-    """Count an attempt as failed before its secret is checked (`clear_attempts` undoes it on
-    success), so that attempts made at once cannot all be checked before the lock applies;
-    refuse while the key is locked. From `max_failures` on, the key is locked for a period
-    that doubles with each failure, up to `MAX_LOCK`. Counting starts afresh only after
-    `FAILURE_WINDOW` without a failure or a lock."""
-    now = _now()
-    locked = LoginThrottle.locked_until > now
-    recent = func.greatest(LoginThrottle.last_failure_at, LoginThrottle.locked_until) > (
-        now - FAILURE_WINDOW
-    )
+@dataclass
+class Attempt:
+    """The outcome of a guarded attempt (`attempt`): the block sets `succeeded`."""
+
+    succeeded: bool = False
+
+
+@contextmanager
+def attempt(sessions: sessionmaker[Session], key: str, max_failures: int) -> Iterator[Attempt]:
+    """Guard an attempt to prove something on `key` (a login name, a claim): attempts on
+    one key take turns (a transaction-scoped advisory lock), so that attempts made at once
+    are checked one after the other, each counted before the next; while the key is locked
+    the attempt is refused (429) unchecked. A success forgets the key's failures; from
+    `max_failures` failures on, the key is locked for a period that doubles with each
+    failure, up to `MAX_LOCK`, and the count starts afresh only after `FAILURE_WINDOW`
+    without a failure or a lock. A block that raises counts as no attempt."""
     with transaction(sessions) as session:
-        stmt = insert(LoginThrottle).values(key=key, failures=1, last_failure_at=now)
-        stmt = stmt.on_conflict_do_update(
-            index_elements=[LoginThrottle.key],
-            set_={
-                "failures": case(
-                    (locked, LoginThrottle.failures),
-                    (recent, LoginThrottle.failures + 1),
-                    else_=1,
-                ),
-                "last_failure_at": case((locked, LoginThrottle.last_failure_at), else_=now),
-            },
-        ).returning(LoginThrottle.failures, LoginThrottle.locked_until)
-        failures, locked_until = session.execute(stmt).one()
+        session.execute(
+            text("SELECT pg_advisory_xact_lock(hashtextextended(:key, 7))"), {"key": key}
+        )
+        now = _now()
+        locked_until = session.scalar(
+            select(LoginThrottle.locked_until).where(LoginThrottle.key == key)
+        )
         if locked_until is not None and locked_until > now:
             wait = int((locked_until - now).total_seconds()) + 1
             raise TooManyRequests("too many failed attempts; try again later", wait)
-        if failures >= max_failures:
-            lock = min(timedelta(seconds=30 * 2 ** (failures - max_failures)), MAX_LOCK)
-            session.execute(
-                update(LoginThrottle)
-                .where(LoginThrottle.key == key)
-                .values(locked_until=now + lock)
-            )
+        outcome = Attempt()
+        yield outcome
+        if outcome.succeeded:
+            clear_attempts(session, key)
+        else:
+            _count_failure(session, key, max_failures, _now())
+
+
+def _count_failure(session: Session, key: str, max_failures: int, now: datetime) -> None:
+    recent = func.greatest(LoginThrottle.last_failure_at, LoginThrottle.locked_until) > (
+        now - FAILURE_WINDOW
+    )
+    stmt = insert(LoginThrottle).values(key=key, failures=1, last_failure_at=now)
+    stmt = stmt.on_conflict_do_update(
+        index_elements=[LoginThrottle.key],
+        set_={
+            "failures": case((recent, LoginThrottle.failures + 1), else_=1),
+            "last_failure_at": now,
+        },
+    ).returning(LoginThrottle.failures)
+    failures = session.execute(stmt).scalar_one()
+    if failures >= max_failures:
+        # The doubling stops at the cap (and its exponent well before it overflows).
+        doublings = min(failures - max_failures, _MAX_DOUBLINGS)
+        lock = min(timedelta(seconds=30 * 2**doublings), MAX_LOCK)
+        session.execute(
+            update(LoginThrottle).where(LoginThrottle.key == key).values(locked_until=now + lock)
+        )
 
 
 def clear_attempts(session: Session, key: str) -> None:
@@ -142,16 +165,18 @@ def _new_refresh(
 def sign_in(runtime: Runtime, *, kind: AccountKind, name: str, secret: str) -> IssuedTokens:
     """Password or client-credentials grant; failures are counted and eventually locked out."""
     key = _throttle_key(kind.value, name)
-    reserve_attempt(runtime.sessions, key, runtime.settings.login_max_failures)
-    with runtime.sessions() as session:
-        account = session.scalar(
-            select(Account).where(Account.username == name.strip().lower(), Account.kind == kind)
-        )
-        hashed = account.secret_hash if account and account.is_active else None
-    if not passwords.verify_secret(secret, hashed) or account is None:
+    with attempt(runtime.sessions, key, runtime.settings.login_max_failures) as outcome:
+        with runtime.sessions() as session:
+            account = session.scalar(
+                select(Account).where(
+                    Account.username == name.strip().lower(), Account.kind == kind
+                )
+            )
+            hashed = account.secret_hash if account and account.is_active else None
+        outcome.succeeded = passwords.verify_secret(secret, hashed) and account is not None
+    if not outcome.succeeded or account is None:
         raise Unauthorized("wrong credentials")
     with transaction(runtime.sessions) as session:
-        clear_attempts(session, key)
         session.execute(
             update(Account).where(Account.id == account.id).values(last_login_at=_now())
         )

@@ -21,7 +21,7 @@ import secrets
 import uuid
 from datetime import datetime, timedelta
 
-from sqlalchemy import select, update
+from sqlalchemy import select, union, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from ..audit import service as audit
@@ -35,7 +35,7 @@ from ..core.security import PiiCipher
 from ..orgs.models import Organisation
 from ..people import service as people_service
 from ..people.models import Person
-from .models import ClaimCode, Membership
+from .models import ClaimCode, Membership, MembershipApplication
 from .schemas import AccountLinkRead, ClaimCodeRead, ClaimRequest
 
 CODE_TTL = timedelta(days=14)
@@ -55,21 +55,32 @@ def _hash(code: str) -> bytes:
 
 
 def _require_whole_profile_in_scope(session: Session, principal: Principal, person: Person) -> None:
-    """A linked account reads and changes the person's whole profile and every membership:
-    society staff link only people all of whose organisations they look after; a profile
-    shared with another society is claimed with a code or linked by the platform."""
+    """A linked account reads and changes the person's whole profile, every membership and
+    application: society staff link (or issue a claim code for) only people all of whose
+    organisations they look after; a profile shared with another society is linked by the
+    platform."""
     if principal.is_global(Permission.accounts_link):
         return
+    # Every organisation the account would see the person in: memberships and applications.
+    orgs = union(
+        select(Membership.org_id).where(Membership.person_id == person.id),
+        select(MembershipApplication.org_id).where(MembershipApplication.person_id == person.id),
+    ).subquery()
     paths = session.scalars(
-        select(Organisation.path)
-        .join(Membership, Membership.org_id == Organisation.id)
-        .where(Membership.person_id == person.id)
+        select(Organisation.path).where(Organisation.id.in_(select(orgs.c.org_id)))
     ).all()
     if not all(principal.covers_path(Permission.accounts_link, path) for path in paths):
         raise Forbidden(
             "this profile is shared with organisations outside your scope: the member claims "
             "it with a claim code, or the platform administrator links it"
         )
+
+
+def _roles(session: Session, account_id: uuid.UUID) -> set[Role]:
+    return {
+        Role(r)
+        for r in session.scalars(select(RoleGrant.role).where(RoleGrant.account_id == account_id))
+    }
 
 
 def _linked_account(session: Session, person_id: uuid.UUID) -> Account | None:
@@ -94,10 +105,7 @@ def link(
     other = _linked_account(session, person.id)
     if other is not None:
         raise Conflict("the profile is linked to another account", "person_id")
-    roles = {
-        Role(r)
-        for r in session.scalars(select(RoleGrant.role).where(RoleGrant.account_id == account.id))
-    }
+    roles = _roles(session, account.id)
     if not roles <= _MEMBER_ROLES and not principal.is_global(Permission.accounts_link):
         raise Forbidden("accounts with staff roles are linked by the platform administrator")
     _require_whole_profile_in_scope(session, principal, person)
@@ -160,6 +168,7 @@ def issue_claim_code(
     person = people_service.get_visible(
         session, principal=principal, person_id=person_id, permission=Permission.accounts_link
     )
+    _require_whole_profile_in_scope(session, principal, person)
     if person.id_number_bidx is None:
         raise ProblemError(
             "the profile has no document number to check a claim against; record it first,"
@@ -208,27 +217,29 @@ def claim(
     number is that profile's. A mismatch says nothing about which of the two was wrong."""
     if principal.person_id is not None:
         raise Conflict("this account is linked to a profile already")
+    if not _roles(session, principal.account_id) <= _MEMBER_ROLES:
+        raise Forbidden("accounts with staff roles are linked by the platform administrator")
     key = f"claim:{principal.account_id}"
-    # Counted before the check, in its own transaction (the request's is rolled back with
-    # an error), and forgotten on success.
-    auth_service.reserve_attempt(sessions, key, MAX_CLAIM_FAILURES)
-    identity = people_service.resolve_identity(
-        data.id_type, data.id_number.get_secret_value(), birth_date=None, gender=None
-    )
-    row = session.execute(
-        select(ClaimCode, Person)
-        .join(Person, Person.id == ClaimCode.person_id)
-        .where(
-            ClaimCode.code_hash == _hash(data.code),
-            ClaimCode.used_at.is_(None),
-            ClaimCode.expires_at > now,
+    # Claims of one account take turns; each failure is counted in its own transaction (the
+    # request's is rolled back with the error), and a success forgets them.
+    with auth_service.attempt(sessions, key, MAX_CLAIM_FAILURES) as outcome:
+        identity = people_service.resolve_identity(
+            data.id_type, data.id_number.get_secret_value(), birth_date=None, gender=None
         )
-        .with_for_update(of=ClaimCode)
-    ).first()
-    matches = row is not None and row[1].id_number_bidx == pii.blind_index(
-        identity.id_type, identity.number
-    )
-    if not matches or row is None:
+        row = session.execute(
+            select(ClaimCode, Person)
+            .join(Person, Person.id == ClaimCode.person_id)
+            .where(
+                ClaimCode.code_hash == _hash(data.code),
+                ClaimCode.used_at.is_(None),
+                ClaimCode.expires_at > now,
+            )
+            .with_for_update(of=ClaimCode)
+        ).first()
+        outcome.succeeded = row is not None and row[1].id_number_bidx == pii.blind_index(
+            identity.id_type, identity.number
+        )
+    if not outcome.succeeded or row is None:
         raise InvalidField("code", "the code and the document number do not match a profile")
     code, person = row
     if _linked_account(session, person.id) is not None:
@@ -238,7 +249,6 @@ def claim(
     code.used_at = now
     code.used_by = account.id
     _attach(session, account, person, actor=history.actor_of(principal), how="claim code")
-    auth_service.clear_attempts(session, key)
     audit.record(
         session,
         principal=principal,
