@@ -859,15 +859,18 @@ def rebuild(
         parts["vacuum_analyze"] = time.monotonic() - timed
         with sessions.begin() as session:
             # In the order searches and the outbox drain take them: the key table comes first.
-            # First the drain's writes wait (searches go on) while the changes drained into the
-            # old tables during the build go back on the outbox, in the swap's own transaction:
-            # no moment where the new tables lack them for good. (Their scans take about 0.35 s
-            # at a million people; under the exclusive lock searches waited for them.) A
-            # drain that waits here writes into the new tables once they are swapped in.
-            tables = "expert_bitmap_key, expert_bitmap, expert_doc, expert_doc_body"
-            session.execute(text(f"LOCK TABLE {tables} IN SHARE MODE"))
+            # The exclusive lock comes first and at once: a weaker lock that lets a drain read
+            # (SHARE) leaves the drain holding locks the swap then needs, a deadlock.
+            session.execute(
+                text(
+                    "LOCK TABLE expert_bitmap_key, expert_bitmap, expert_doc, expert_doc_body"
+                    " IN ACCESS EXCLUSIVE MODE"
+                )
+            )
+            # Changes drained into the old tables during the build go back on the outbox in
+            # the swap's own transaction: no moment where the new tables lack them for good.
+            # (Its scans take about 0.35 s at a million people, during which searches wait.)
             replayed = rebuild_module.replay_into(session, replay_from)
-            session.execute(text(f"LOCK TABLE {tables} IN ACCESS EXCLUSIVE MODE"))
             session.execute(
                 text("DROP TABLE expert_doc, expert_doc_body, expert_bitmap, expert_bitmap_key")
             )
