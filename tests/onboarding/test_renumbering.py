@@ -37,3 +37,8 @@ def test_a_person_placed_by_another_row_keeps_the_refusal() -> None:
     waiting = [(1, "a", "B", "n2"), (3, "c", "D", "n4"), (5, "c", "D", "n4")]
     movers = {"B": (2, "n9", True), "D": (4, "n8", True)}
     assert settle_renumbering(waiting, {"a"}, movers) == {3}
+
+
+def test_a_second_row_waiting_for_the_same_number_stays_refused() -> None:
+    waiting = [(1, "a", "H", "n5"), (7, "b", "H", "n5")]
+    assert settle_renumbering(waiting, set(), {"H": (3, "n6", True)}) == {1}

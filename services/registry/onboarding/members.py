@@ -94,7 +94,9 @@ CREATE TEMP TABLE import_seen (person_id uuid PRIMARY KEY) ON COMMIT DROP;
 CREATE TEMP TABLE import_released (membership_id uuid PRIMARY KEY, member_no text NOT NULL)
     ON COMMIT DROP;
 CREATE TEMP TABLE import_put_off (set_no int NOT NULL, cells text NOT NULL,
-    LIKE import_stage) ON COMMIT DROP;
+    LIKE import_stage, person_id uuid, own_membership uuid, holder uuid) ON COMMIT DROP;
+CREATE TEMP TABLE import_given_up (membership_id uuid PRIMARY KEY, member_no text NOT NULL)
+    ON COMMIT DROP;
 """
 
 STAGE_COLUMNS = (
@@ -358,13 +360,16 @@ def settle_renumbering(
 
     `waiting`: (row, person, holding membership, wanted number), in row order; `placed`: the
     people with an accepted row (a waiting row of theirs stays refused, as does a person's
-    second waiting row); `movers`: by membership, the row giving it a number, that number and
+    second waiting row, or a second row waiting for the same number); `movers`: by membership, the row giving it a number, that number and
     whether the row is accepted."""
     wanted: dict[int, tuple[Any, str]] = {}
-    people = set(placed)
+    people, numbers = set(placed), set()
     for row, person, holder, number in waiting:
-        if person not in people:
+        # One row per person, and one row per number (the first): a later row wanting the
+        # same number stays refused.
+        if person not in people and number not in numbers:
             people.add(person)
+            numbers.add(number)
             wanted[row] = (holder, number)
     settled: dict[int, bool] = {}
     for first in wanted:
@@ -521,7 +526,14 @@ class MemberMerge:
         and their cells as read, as one set per pass."""
         if self.put_off_sets is None or prepared.staged is None:
             return
-        followed = prepared.leaders.keys() | prepared.after.keys()
+        # A row followed by others of its person is judged with them, unless they are exact
+        # copies of it (which share its fate: repeats if it is accepted at the end).
+        raw = prepared.raw_by_row
+        followed = prepared.after.keys() | {
+            leader
+            for leader, rows in prepared.leaders.items()
+            if any(raw.get(row) != raw.get(leader) for row in rows)
+        }
         rows = [row for row, _, why in result.rejected if why == self.taken and row not in followed]
         if not rows:
             return
@@ -536,37 +548,107 @@ class MemberMerge:
         )
         buffer = io.BytesIO()
         frame.write_csv(buffer, include_header=False)
-        with self.conn.cursor() as cur, cur.copy(_PUT_OFF_COPY) as copy:
-            copy.write(buffer.getvalue())
+        with self.conn.cursor() as cur:
+            with cur.copy(_PUT_OFF_COPY) as copy:
+                copy.write(buffer.getvalue())
+            # What the pass found for them (who, their membership here, who holds the
+            # number), for `finish`; and their people count as met, so that a later row of
+            # the same person is a repeat: the first row of a person wins.
+            cur.execute(
+                "UPDATE import_put_off p SET person_id = st.person_id, "
+                "own_membership = st.membership_id, holder = st.holder "
+                "FROM import_state st WHERE p.set_no = %(n)s AND st.row_no = p.row_no",
+                {"n": number},
+            )
+            cur.execute(
+                "INSERT INTO import_seen SELECT DISTINCT person_id FROM import_put_off "
+                "WHERE set_no = %(n)s ON CONFLICT DO NOTHING",
+                {"n": number},
+            )
 
     def finish(self) -> ChunkResult:
-        """The rows put off by `merge`, judged again once every chunk is in: the latest set
-        first (a list renumbered forwards waits on its later rows), each as a chunk of its
-        own, and again while a round settles any of them; those still waiting on a number
-        nobody gives up are refused. One set at a time is in memory."""
+        """The rows put off by `merge`, judged again once every chunk is in. Which of them
+        may take the number they wait for is settled first over all of them at once
+        (`settle_renumbering`: a chain or a swap across chunks holds together), the members
+        whose numbers they take give them up, and then each set is taken back as a chunk of
+        its own; the others are refused as taken. One set at a time is in memory."""
         result = ChunkResult(counts=dict.fromkeys(COUNTS, 0))
         assert self.put_off_sets is not None
-        first = 0
-        while first < len(self.put_off_sets):
-            waiting = range(first, len(self.put_off_sets))
-            before = sum(self.put_off_sets[n] for n in waiting)
-            first = len(self.put_off_sets)
-            for number in reversed(waiting):
-                part = self.merge(self._taken_back(number))
-                for key, value in part.counts.items():
-                    result.counts[key] += value
-                result.rejected += part.rejected
-            if sum(self.put_off_sets[first:]) == before:
-                break
-        self.put_off_sets = None
-        with self.conn.cursor() as cur:
-            cur.execute(
-                "SELECT row_no, cells FROM import_put_off WHERE set_no >= %(first)s",
-                {"first": first},
-            )
-            result.rejected += [(row, _cells(line), self.taken) for row, line in cur]
+        sets, self.put_off_sets = len(self.put_off_sets), None
+        if not sets:
+            return result
+        self._give_up_numbers_waited_for()
+        for number in range(sets):
+            part = self.merge(self._taken_back(number))
+            for key, value in part.counts.items():
+                result.counts[key] += value
+            result.rejected += part.rejected
+        # A member who gave up a number for a row that was refused after all gets it back
+        # (unless another row took it meanwhile).
+        self._exec(
+            """
+            UPDATE membership m SET member_no = g.member_no
+            FROM import_given_up g
+            WHERE m.id = g.membership_id AND m.member_no IS NULL
+              AND NOT EXISTS (SELECT 1 FROM membership o
+                              WHERE o.org_id = m.org_id AND o.member_no = g.member_no)
+            """
+        )
         result.rejected.sort(key=lambda item: item[0])
         return result
+
+    def _give_up_numbers_waited_for(self) -> None:
+        """Settle which put-off rows may take the number they wait for, over all of them,
+        and have those numbers' holders give them up (kept in `import_given_up` for their
+        history). A holder's number is free already when a later chunk moved them."""
+        with self.conn.cursor() as cur:
+            # Their people were counted as met to keep the first row first; now they are
+            # judged themselves.
+            cur.execute(
+                "DELETE FROM import_seen WHERE person_id IN (SELECT person_id FROM import_put_off)"
+            )
+            cur.execute(
+                "SELECT row_no, person_id, holder, member_no FROM import_put_off "
+                "WHERE holder IS NOT NULL ORDER BY row_no"
+            )
+            waiting = cur.fetchall()
+            cur.execute(
+                "SELECT DISTINCT p.person_id FROM import_put_off p "
+                "JOIN import_seen s ON s.person_id = p.person_id"
+            )
+            placed = {person for (person,) in cur.fetchall()}
+            cur.execute(
+                "SELECT own_membership, row_no, member_no FROM import_put_off "
+                "WHERE own_membership IN (SELECT holder FROM import_put_off) "
+                "AND member_no IS NOT NULL"
+            )
+            movers: dict[Any, tuple[int, str, bool]] = {
+                membership: (row, number, False) for membership, row, number in cur
+            }
+            cur.execute(
+                "SELECT m.id, m.member_no FROM membership m "
+                "WHERE m.id IN (SELECT holder FROM import_put_off)"
+            )
+            for membership, number in cur.fetchall():
+                if membership not in movers:  # moved meanwhile, or holding still
+                    movers[membership] = (-1, number, True)
+            free = settle_renumbering(waiting, placed, movers)
+            holders = sorted({str(holder) for row, _, holder, _ in waiting if row in free})
+            cur.execute(
+                """
+                WITH given AS (
+                    INSERT INTO import_given_up
+                    SELECT m.id, m.member_no FROM membership m
+                    JOIN import_put_off p ON p.holder = m.id AND p.member_no = m.member_no
+                    WHERE m.id = ANY(%(holders)s::uuid[])
+                    ON CONFLICT DO NOTHING
+                    RETURNING membership_id
+                )
+                UPDATE membership SET member_no = NULL
+                WHERE id IN (SELECT membership_id FROM given)
+                """,
+                {"holders": holders},
+            )
 
     def _taken_back(self, number: int) -> Prepared:
         """A set of put-off rows, out of the database, as a chunk of its own. Their plaintext
@@ -1049,9 +1131,11 @@ class MemberMerge:
                         SELECT * FROM membership m0 WHERE m0.id = c.membership_id LIMIT 1
                     ) m
                     LEFT JOIN import_released r ON r.membership_id = m.id
+                    LEFT JOIN import_given_up g ON g.membership_id = m.id
                     CROSS JOIN LATERAL (VALUES
                         ('grade', m.grade, c.grade),
-                        ('member_no', coalesce(r.member_no, m.member_no), c.member_no),
+                        ('member_no', coalesce(r.member_no, g.member_no, m.member_no),
+                         c.member_no),
                         ('joined_on', m.joined_on::text, c.joined_on::text),
                         ('valid_until', m.valid_until::text, c.valid_until::text)
                     ) AS v(field, old, new)

@@ -1,0 +1,251 @@
+"""Renumbered member lists whose chains and swaps cross chunks, in any file order."""
+
+from __future__ import annotations
+
+import pytest
+
+from services.registry.onboarding import members as members_module
+
+from .conftest import member, read_errors, write_csv
+from .test_members import numbers_by_phone, people_of
+
+
+def _import(registry, path, org, *extra):  # type: ignore[no-untyped-def]
+    return registry(
+        "import", "members", path, "--org", org.code, "--chunk-rows", "100", "--json", *extra
+    ).summary
+
+
+def test_a_swap_across_chunks_goes_through(registry, factory, db, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """Two members of a 150-row list swap numbers, one in the first chunk of 100 rows, one in
+    the second: each waits on the other, and no chunk holds the whole swap."""
+    org = factory.org()
+    a, b = member(会员编号="X1"), member(会员编号="X2")
+    fillers = [member() for _ in range(148)]
+    registry(
+        "import", "members", write_csv(tmp_path / "a.csv", [a, *fillers, b]), "--org", org.code
+    )
+    swapped = write_csv(
+        tmp_path / "b.csv", [{**a, "会员编号": "X2"}, *fillers, {**b, "会员编号": "X1"}]
+    )
+    errors = tmp_path / "e.csv"
+    runs = [_import(registry, swapped, org, "--errors", errors) for _ in range(2)]
+    numbers = numbers_by_phone(db, org.code)
+    assert (numbers[a["手机"]], numbers[b["手机"]]) == ("X2", "X1"), (
+        [(s["rejected"], s["updated_memberships"]) for s in runs],
+        [(e["row_number"], e["reason"]) for e in read_errors(errors)],
+    )
+
+
+def test_a_person_twice_in_the_list_first_row_wins_and_a_second_run_changes_nothing(  # type: ignore[no-untyped-def]
+    registry, factory, db, tmp_path
+):
+    """The first row of a person wins, whatever the chunks: P's first row (chunk 1) waits
+    for the number of H, whom chunk 2 moves; P's second row (chunk 2, another institution) is
+    a repeat, not applied in the meantime, so a second run changes nothing."""
+    org = factory.org()
+    p, h = member(会员编号="P1", 工作单位="甲大学"), member(会员编号="H1")
+    fillers = [member() for _ in range(120)]
+    registry(
+        "import", "members", write_csv(tmp_path / "a.csv", [p, h, *fillers]), "--org", org.code
+    )
+    rows = [
+        {**p, "会员编号": "H1", "工作单位": "甲大学"},
+        *fillers[:100],
+        {**h, "会员编号": "H2"},
+        {**p, "会员编号": "H1", "工作单位": "乙大学"},
+        *fillers[100:],
+    ]
+    path = write_csv(tmp_path / "b.csv", rows)
+    first = _import(registry, path, org)
+    after_first = {r["phone"]: r["institution"] for r in people_of(db, org.code)}[p["手机"]]
+    second = _import(registry, path, org)
+    assert (after_first, second["updated_people"]) == ("甲大学", 0), (first, second)
+
+
+def test_a_leader_with_a_repeat_waiting_on_a_later_chunk_goes_through_in_one_run(  # type: ignore[no-untyped-def]
+    registry, factory, db, tmp_path
+):
+    """A forward renumbering where one member's row is repeated (an exact copy) in its chunk:
+    the row waits for the later chunk like any other, and its copy is a repeat."""
+    org = factory.org()
+    p, h = member(会员编号="R1"), member(会员编号="R2")
+    fillers = [member() for _ in range(120)]
+    registry(
+        "import", "members", write_csv(tmp_path / "a.csv", [p, h, *fillers]), "--org", org.code
+    )
+    moved_p = {**p, "会员编号": "R2"}
+    rows = [moved_p, moved_p, *fillers, {**h, "会员编号": "R3"}]
+    path = write_csv(tmp_path / "b.csv", rows)
+    errors = tmp_path / "e.csv"
+    s = _import(registry, path, org, "--errors", errors)
+    numbers = numbers_by_phone(db, org.code)
+    assert (numbers[p["手机"]], numbers[h["手机"]]) == ("R2", "R3"), (
+        s["rejected"],
+        s["duplicate_rows"],
+        [(e["row_number"], e["reason"]) for e in read_errors(errors)],
+    )
+
+
+def test_a_chain_that_zigzags_between_two_chunks_settles_in_a_bounded_number_of_passes(  # type: ignore[no-untyped-def]
+    registry, factory, db, tmp_path, monkeypatch
+):
+    """Numbers moved along by one (a chain), the file in another order than the chain: links
+    alternate between the first and second chunk. The rows waiting are settled at once at the
+    end, not a link per round."""
+    org = factory.org()
+    n = 120
+    chain = [member(会员编号=f"Z{i}") for i in range(n)]
+    registry("import", "members", write_csv(tmp_path / "a.csv", chain), "--org", org.code)
+    # chain[i] takes chain[i+1]'s number, the last a new one.
+    moved = [{**r, "会员编号": f"Z{i + 1}"} for i, r in enumerate(chain)]
+    # Even links in the second chunk, odd ones in the first (first chunk: 100 rows).
+    odd = [moved[i] for i in range(n) if i % 2 == 1]
+    even = [moved[i] for i in range(n) if i % 2 == 0]
+    pad = [member() for _ in range(100 - len(odd))]
+    path = write_csv(tmp_path / "b.csv", [*odd, *pad, *even])
+    passes = {"n": 0}
+    original = members_module.MemberMerge._merge_pass
+
+    def counted(self, prepared):  # type: ignore[no-untyped-def]
+        passes["n"] += 1
+        return original(self, prepared)
+
+    monkeypatch.setattr(members_module.MemberMerge, "_merge_pass", counted)
+    s = _import(registry, path, org)
+    assert s["rejected"] == 0
+    assert numbers_by_phone(db, org.code)[chain[0]["手机"]] == "Z1"
+    # Two chunks, their put-off sets, and a few rounds at most.
+    assert passes["n"] <= 12, f"{passes['n']} merge passes for a {n}-row chain"
+
+
+def test_put_off_rows_keep_their_cells_in_the_error_file(registry, factory, db, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """A row put off to the end and refused there: its cells, as read, in the error file."""
+    org = factory.org()
+    holder = member(会员编号="K1")
+    registry("import", "members", write_csv(tmp_path / "a.csv", [holder]), "--org", org.code)
+    odd = member(会员编号="K1", 研究方向='湍流,\n固体 "力学"\r\n燃烧', 工作单位="清华大学, 北京")
+    rows = [odd, *[member() for _ in range(110)]]
+    errors = tmp_path / "e.csv"
+    s = _import(registry, write_csv(tmp_path / "b.csv", rows), org, "--errors", errors)
+    assert s["rejected"] == 1
+    (got,) = read_errors(errors)
+    assert {k: got[k] for k in odd} == odd
+
+
+def test_a_swap_of_three_and_a_forward_chain_keep_their_history_and_a_second_run_changes_nothing(
+    registry, factory, db, tmp_path
+) -> None:  # type: ignore[no-untyped-def]
+    from .test_members import history_of
+
+    org = factory.org()
+    rows = [member(会员编号=f"F{i}") for i in range(1, 251)]
+    registry("import", "members", write_csv(tmp_path / "a.csv", rows), "--org", org.code)
+    # a 3-cycle in the first chunk, the rest moved forwards
+    moved = [{**r, "会员编号": f"F{i + 2}"} for i, r in enumerate(rows)]
+    moved[0], moved[1], moved[2] = (
+        {**rows[0], "会员编号": "F2"},
+        {**rows[1], "会员编号": "F3"},
+        {**rows[2], "会员编号": "F1"},
+    )
+    moved[3] = {**rows[3], "会员编号": "F999"}
+    path = write_csv(tmp_path / "b.csv", moved)
+    errors = tmp_path / "e.csv"
+    s = _import(registry, path, org, "--errors", errors)
+    assert (s["rejected"], s["updated_memberships"]) == (0, 250), read_errors(errors)
+    ids = [p["id"] for p in people_of(db, org.code)]
+    changes = sorted((o, n) for _, f, o, n, _ in history_of(db, ids) if f == "member_no")
+    expected = sorted((r["会员编号"], m["会员编号"]) for r, m in zip(rows, moved, strict=True))
+    assert changes == expected
+    s2 = _import(registry, path, org)
+    assert (s2["rejected"], s2["updated_memberships"], s2["unchanged"]) == (0, 0, 250), s2
+    dry = registry(
+        "import", "members", path, "--org", org.code, "--chunk-rows", "100", "--json", "--dry-run"
+    ).summary
+    assert dry["unchanged"] == 250
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3, 4])
+def test_random_swaps_and_chains_with_refused_rows_leave_a_list_a_second_run_keeps(
+    registry, factory, db, tmp_path, seed
+) -> None:  # type: ignore[no-untyped-def]
+    import random
+
+    rng = random.Random(seed)
+    org = factory.org()
+    n = 160
+    rows = [member(会员编号=f"Q{i}") for i in range(n)]
+    registry("import", "members", write_csv(tmp_path / "a.csv", rows), "--org", org.code)
+    numbers = [f"Q{i}" for i in range(n)]
+    # a few random cycles and chains
+    idx = list(range(n))
+    rng.shuffle(idx)
+    new = {}
+    k = 0
+    while k < n:
+        size = rng.randint(2, 12)
+        group = idx[k : k + size]
+        k += size
+        kind = rng.random()
+        for j, i in enumerate(group):
+            if kind < 0.4:  # cycle
+                new[i] = numbers[group[(j + 1) % len(group)]]
+            elif kind < 0.8:  # chain ending on a fresh number
+                new[i] = numbers[group[j + 1]] if j + 1 < len(group) else f"NEW{i}"
+            else:
+                new[i] = numbers[i]
+    moved = []
+    for i, r in enumerate(rows):
+        row = {**r, "会员编号": new[i]}
+        if rng.random() < 0.05:
+            row["有效期至"] = "2001-01-01"  # before joined_on: refused by the judge
+        moved.append(row)
+    for _ in range(6):  # new people wanting held numbers
+        moved.insert(rng.randrange(len(moved)), member(会员编号=rng.choice(numbers)))
+    rng.shuffle(moved)
+    path = write_csv(tmp_path / "b.csv", moved)
+    errors = tmp_path / "e.csv"
+    s1 = _import(registry, path, org, "--errors", errors)
+    refused = {int(e["row_number"]) for e in read_errors(errors)}
+    stored = numbers_by_phone(db, org.code)
+    # Every row accepted holds the number it gives (and numbers stay unique: the database's
+    # constraint would have failed the import).
+    accepted = [row for line, row in enumerate(moved, start=2) if line not in refused]
+    assert all(stored[row["手机"]] == row["会员编号"] for row in accepted)
+    s2 = _import(registry, path, org)
+    assert (s2["updated_memberships"], s2["created_memberships"], s2["updated_people"]) == (
+        0,
+        0,
+        0,
+    ), (s1, s2)
+
+
+def test_a_chain_in_shuffled_file_order_settles_in_a_few_rounds(  # type: ignore[no-untyped-def]
+    registry, factory, db, tmp_path, monkeypatch
+):
+    """Numbers moved along by one (one member inserted at the front of the numbering), the
+    file sorted another way (by name, say): the chain's links fall in random chunks, and the
+    end of the import settles them in one pass per set."""
+    import random
+    import time as time_module
+
+    org = factory.org()
+    n = 300
+    chain = [member(会员编号=f"Y{i}") for i in range(n)]
+    registry("import", "members", write_csv(tmp_path / "a.csv", chain), "--org", org.code)
+    moved = [{**r, "会员编号": f"Y{i + 1}"} for i, r in enumerate(chain)]
+    random.Random(7).shuffle(moved)
+    path = write_csv(tmp_path / "b.csv", moved)
+    passes = {"n": 0}
+    original = members_module.MemberMerge._merge_pass
+
+    def counted(self, prepared):  # type: ignore[no-untyped-def]
+        passes["n"] += 1
+        return original(self, prepared)
+
+    monkeypatch.setattr(members_module.MemberMerge, "_merge_pass", counted)
+    started = time_module.monotonic()
+    s = _import(registry, path, org)
+    took = time_module.monotonic() - started
+    assert s["rejected"] == 0
+    assert passes["n"] <= 15, f"{passes['n']} merge passes, {took:.1f} s, for {n} rows in 3 chunks"
