@@ -233,3 +233,20 @@ def test_an_organisation_is_refused_where_the_tree_has_no_place_for_its_kind(
         ("5", "上级代码: a provincial_association cannot sit below a local_association"),
         ("6", "上级代码: a federation cannot sit below a local_association"),
     ]
+
+
+def test_group_member_dates_outside_what_a_register_keeps_are_refused(
+    registry, factory, db, tmp_path
+) -> None:
+    org = factory.org()
+    header = ["单位名称", "统一社会信用代码", "有效期至"]
+    rows = [["甲单位", a_uscc(301), "9999-12-31"], ["乙单位", a_uscc(302), "2030-12-31"]]
+    errors = tmp_path / "e.csv"
+    s = registry(
+        "import", "group-members", write_csv(tmp_path / "g.csv", rows, header=header),
+        "--org", org.code, "--errors", errors, "--json",
+    ).summary  # fmt: skip
+    assert (s["created_memberships"], s["rejected"]) == (1, 1)
+    (error,) = read_errors(errors)
+    assert error["row_number"] == "2"
+    assert "between 1900-01-01 and 2199-12-31" in error["reason"]

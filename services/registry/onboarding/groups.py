@@ -23,7 +23,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from ..core import history, normalize
-from ..core.types import AnyDate, Email, Phone, RegionCode, ShortText, Uscc
+from ..core.types import BoundedDate, Email, Phone, RegionCode, ShortText, Uscc
 from ..memberships import groups as group_service
 from ..memberships.models import GroupGrade, GroupMembership
 from .columns import HeaderMap
@@ -52,8 +52,8 @@ class GroupMemberRow(BaseModel):
     contact_name: ShortText | None = None
     contact_phone: Phone | None = None
     contact_email: Email | None = None
-    joined_on: AnyDate | None = None
-    valid_until: AnyDate | None = None
+    joined_on: BoundedDate | None = None
+    valid_until: BoundedDate | None = None
     seats: Annotated[int, _label(normalize.fold), Field(ge=0, le=1000)] | None = None
 
     @model_validator(mode="after")

@@ -360,8 +360,8 @@ def settle_renumbering(
 
     `waiting`: (row, person, holding membership, wanted number), in row order; `placed`: the
     people with an accepted row (a waiting row of theirs stays refused, as does a person's
-    second waiting row, or a second row waiting for the same number); `movers`: by membership, the row giving it a number, that number and
-    whether the row is accepted."""
+    second waiting row, or a second row waiting for the same number); `movers`: by
+    membership, the row giving it a number, that number and whether the row is accepted."""
     wanted: dict[int, tuple[Any, str]] = {}
     people, numbers = set(placed), set()
     for row, person, holder, number in waiting:
