@@ -494,7 +494,9 @@ def test_suspended_or_exited_org_refuses_new_members(client, factory, state) -> 
 
 
 @pytest.mark.parametrize("state", ["suspended", "exited"])
-def test_suspended_or_exited_org_neither_approves_nor_renews(client, factory, state) -> None:
+def test_suspended_or_exited_org_neither_approves_renews_nor_reinstates(
+    client, factory, state
+) -> None:
     org = factory.org()
     staff = factory.caller("org_admin", org)
     pending = client.post(url(org), json={"person": inline(), "status": "pending"}, headers=staff)
@@ -503,6 +505,11 @@ def test_suspended_or_exited_org_neither_approves_nor_renews(client, factory, st
         json={"person": inline(), "joined_on": "2025-01-01", "valid_until": "2025-12-31"},
         headers=staff,
     )
+    held = client.post(url(org), json={"person": inline()}, headers=staff).json()["id"]
+    suspended = client.post(
+        f"/api/v1/memberships/{held}/suspend", json={"reason": "欠费"}, headers=staff
+    )
+    assert suspended.status_code == 200, suspended.text
     client.patch(
         f"/api/v1/orgs/{org.code}",
         json={"status": state, "reason": "整顿"},
@@ -516,7 +523,10 @@ def test_suspended_or_exited_org_neither_approves_nor_renews(client, factory, st
         json={"reason": "续费", "until": "2099-12-31"},
         headers=staff,
     )
-    for response in (approved, renewed):
+    reinstated = client.post(
+        f"/api/v1/memberships/{held}/reinstate", json={"reason": "补缴"}, headers=staff
+    )
+    for response in (approved, renewed, reinstated):
         assert response.status_code == 409, response.text
         assert response.json()["type"].endswith("society-closed")
 

@@ -281,7 +281,8 @@ def _constraint_of(exc: IntegrityError) -> str | None:
 
 
 def _refuse_closed(session: Session, membership: Membership, doing: str) -> None:
-    """A suspended or exited society admits no one and renews no one, as it accepts no one."""
+    """A suspended or exited society admits, renews and reinstates no one, as it accepts no
+    one."""
     org = session.get(Organisation, membership.org_id)
     assert org is not None
     if org.status in {OrgStatus.suspended, OrgStatus.exited}:
@@ -448,6 +449,7 @@ def act(
         assert body.termination_reason is not None
         lifecycle.terminate(session, membership, termination=body.termination_reason, **common)
     elif action == "reinstate":
+        _refuse_closed(session, membership, "reinstate members")
         lifecycle.reinstate(session, membership, **common)
     else:  # pragma: no cover - the router names the actions
         raise ValueError(action)
