@@ -491,6 +491,7 @@ def test_suspended_or_exited_org_refuses_new_members(client, factory, state) -> 
     assert response.status_code == 409
     assert response.headers["content-type"].startswith(PROBLEM)
     assert state in response.json()["detail"]
+    assert response.json()["type"].endswith("/society-closed")
 
 
 @pytest.mark.parametrize("state", ["suspended", "exited"])

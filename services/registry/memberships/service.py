@@ -100,7 +100,9 @@ def create(
         session, principal=principal, code=org_code, permission=Permission.memberships_write
     )
     if org.status in {OrgStatus.suspended, OrgStatus.exited}:
-        raise Conflict(f"the organisation is {org.status} and cannot accept members")
+        raise ProblemError(
+            f"the society is {org.status} and cannot accept members", 409, "society-closed"
+        )
     kind = types.resolve(session, org, data.type_code) if data.type_code else None
     matched = False
     if data.person_id is not None:
