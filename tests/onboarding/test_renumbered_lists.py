@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from datetime import date
+
 import pytest
 
 from services.registry.onboarding import members as members_module
 
+from ..factories import resident_id
 from .conftest import member, read_errors, write_csv
 from .test_members import numbers_by_phone, people_of
 
@@ -14,6 +17,10 @@ def _import(registry, path, org, *extra):  # type: ignore[no-untyped-def]
     return registry(
         "import", "members", path, "--org", org.code, "--chunk-rows", "100", "--json", *extra
     ).summary
+
+
+def _seed(registry, tmp_path, org, rows):  # type: ignore[no-untyped-def]
+    registry("import", "members", write_csv(tmp_path / "seed.csv", rows), "--org", org.code)
 
 
 def test_a_swap_across_chunks_goes_through(registry, factory, db, tmp_path) -> None:  # type: ignore[no-untyped-def]
@@ -249,3 +256,128 @@ def test_a_chain_in_shuffled_file_order_settles_in_a_few_rounds(  # type: ignore
     took = time_module.monotonic() - started
     assert s["rejected"] == 0
     assert passes["n"] <= 15, f"{passes['n']} merge passes, {took:.1f} s, for {n} rows in 3 chunks"
+
+
+def test_first_row_wins_when_a_later_row_of_an_already_accepted_person_is_put_off(  # type: ignore[no-untyped-def]
+    registry, factory, db, tmp_path
+):
+    """P's first row (chunk 1) keeps P1 and is accepted; P's second row (chunk 2) wants Q1,
+    which chunk 2 frees: a repeat, not a row waiting for a number, so P keeps P1 and a second
+    run changes nothing."""
+    org = factory.org()
+    p, q = member(会员编号="P1"), member(会员编号="Q1")
+    fillers = [member() for _ in range(200)]
+    _seed(registry, tmp_path, org, [p, q, *fillers])
+    rows = [
+        p,  # row 2: unchanged, accepted in chunk 1
+        *fillers[:99],
+        {**p, "会员编号": "Q1"},  # row 101 (chunk 2): a repeat of P
+        {**q, "会员编号": "Q2"},
+        *fillers[99:150],
+    ]
+    path = write_csv(tmp_path / "b.csv", rows)
+    first = _import(registry, path, org)
+    after_first = numbers_by_phone(db, org.code)[p["手机"]]
+    second = _import(registry, path, org)
+    after_second = numbers_by_phone(db, org.code)[p["手机"]]
+    assert (after_first, second["updated_memberships"]) == ("P1", 0), (
+        after_first,
+        after_second,
+        first,
+        second,
+    )
+
+
+def test_a_swap_does_not_leave_a_member_without_a_number(  # type: ignore[no-untyped-def]
+    registry, factory, db, tmp_path
+):
+    """A and B swap numbers across chunks 3 and 4, and a repeat row of P (accepted in chunk
+    1) wants B1 in chunk 2: nobody is left without a member number."""
+    org = factory.org()
+    a, b, p = member(会员编号="A1"), member(会员编号="B1"), member(会员编号="P1")
+    fillers = [member() for _ in range(300)]
+    _seed(registry, tmp_path, org, [a, b, p, *fillers])
+    rows = [
+        p,  # chunk 1 (rows 2-101)
+        *fillers[:99],
+        {**p, "会员编号": "B1"},  # chunk 2 (rows 102-201): a repeat of P
+        *fillers[99:198],
+        {**a, "会员编号": "B1"},  # chunk 3
+        *fillers[198:297],
+        {**b, "会员编号": "A1"},  # chunk 4
+    ]
+    path = write_csv(tmp_path / "b.csv", rows)
+    errors = tmp_path / "e.csv"
+    s = _import(registry, path, org, "--errors", errors)
+    numbers = numbers_by_phone(db, org.code)
+    got = (numbers[a["手机"]], numbers[b["手机"]], numbers[p["手机"]])
+    assert None not in got, (
+        got,
+        s,
+        [(e["row_number"], e["reason"]) for e in read_errors(errors)],
+    )
+
+
+def test_a_chain_whose_middle_link_is_refused_at_the_end_keeps_the_holders_number(  # type: ignore[no-untyped-def]
+    registry, factory, db, tmp_path
+):
+    """A (chunk 1) wants B1; B (chunk 2, matched by contact, the row bringing a document)
+    wants C1; C (chunk 3) moves to C9, and chunk 3 also registers B's row's document under
+    another name, so B's row is refused at the end: B keeps B1, and A waits for it in vain."""
+    org = factory.org()
+    a, c = member(会员编号="A1"), member(会员编号="C1")
+    born = date(1980, 3, 4)
+    b = member(会员编号="B1", 证件类型="", 证件号码="", gender_en="male", birth=born)
+    b_doc = resident_id(born, "male")
+    fillers = [member() for _ in range(300)]
+    _seed(registry, tmp_path, org, [a, b, c, *fillers])
+    x = member(证件号码=b_doc, 姓名="欧阳某某", 会员编号="X1", gender_en="male", birth=born)
+    rows = [
+        {**a, "会员编号": "B1"},  # chunk 1
+        *fillers[:99],
+        {**b, "会员编号": "C1", "证件类型": "居民身份证", "证件号码": b_doc},  # chunk 2
+        *fillers[99:198],
+        {**c, "会员编号": "C9"},  # chunk 3
+        x,
+        *fillers[198:220],
+    ]
+    path = write_csv(tmp_path / "b.csv", rows)
+    errors = tmp_path / "e.csv"
+    s = _import(registry, path, org, "--errors", errors)
+    numbers = numbers_by_phone(db, org.code)
+    got = {"A": numbers[a["手机"]], "B": numbers[b["手机"]], "C": numbers[c["手机"]]}
+    assert got["B"] is not None, (
+        got,
+        s,
+        [(e["row_number"], e["reason"]) for e in read_errors(errors)],
+    )
+
+
+@pytest.mark.parametrize("with_repeat", [False, True])
+def test_a_holder_with_two_put_off_rows_still_moves_for_the_row_waiting_on_it(  # type: ignore[no-untyped-def]
+    registry, factory, db, tmp_path, with_repeat
+):
+    """A (chunk 1) wants B1; B's first row (chunk 2) wants D1, held by D, whom chunk 4 moves;
+    with or without a later repeat row of B (chunk 3), A gets B1, B D1, D D9, in one run."""
+    org = factory.org()
+    a, b, c, d = (member(会员编号=n) for n in ("A1", "B1", "C1", "D1"))
+    fillers = [member() for _ in range(300)]
+    _seed(registry, tmp_path, org, [a, b, c, d, *fillers])
+    rows = [
+        {**a, "会员编号": "B1"},  # chunk 1 (set 0)
+        *fillers[:99],
+        {**b, "会员编号": "D1"},  # chunk 2 (set 1)
+        *fillers[99:198],
+        {**b, "会员编号": "C1"} if with_repeat else member(),  # chunk 3: a repeat of B
+        *fillers[198:297],
+        {**d, "会员编号": "D9"},  # chunk 4
+    ]
+    path = write_csv(tmp_path / "b.csv", rows)
+    errors = tmp_path / "e.csv"
+    first = _import(registry, path, org, "--errors", errors)
+    refused = [(e["row_number"], e["reason"]) for e in read_errors(errors)]
+    numbers = numbers_by_phone(db, org.code)
+    got = (numbers[a["手机"]], numbers[b["手机"]], numbers[d["手机"]])
+    assert got == ("B1", "D1", "D9"), (refused, first)
+    second = _import(registry, path, org)
+    assert second["updated_memberships"] == 0, second

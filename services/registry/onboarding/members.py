@@ -94,9 +94,8 @@ CREATE TEMP TABLE import_seen (person_id uuid PRIMARY KEY) ON COMMIT DROP;
 CREATE TEMP TABLE import_released (membership_id uuid PRIMARY KEY, member_no text NOT NULL)
     ON COMMIT DROP;
 CREATE TEMP TABLE import_put_off (set_no int NOT NULL, cells text NOT NULL,
-    LIKE import_stage, person_id uuid, own_membership uuid, holder uuid) ON COMMIT DROP;
-CREATE TEMP TABLE import_given_up (membership_id uuid PRIMARY KEY, member_no text NOT NULL)
-    ON COMMIT DROP;
+    LIKE import_stage, person_id uuid) ON COMMIT DROP;
+
 """
 
 STAGE_COLUMNS = (
@@ -136,6 +135,9 @@ def membership_differs(m: str) -> str:
 
 
 ACCEPTED = "st.accepted"
+# Rows put off for a held member number that the end of an import judges in one pass
+# together, after each set alone (`MemberMerge.finish`): about 1.5 kB of memory each then.
+TOGETHER_ROWS = 100_000
 _PUT_OFF_COPY = (
     f"COPY import_put_off (set_no, cells, {', '.join(STAGE_COLUMNS)}) FROM STDIN (FORMAT csv)"
 )
@@ -463,6 +465,7 @@ class MemberMerge:
         # The sizes of the sets of rows put off to the end of the import (`_put_off`,
         # `finish`), numbered from 0; None once finished.
         self.put_off_sets: list[int] | None = []
+        self.finishing = False  # judging the rows put off (`finish`)
         # Chunks of tens of thousands of rows: let sorts and hashes stay in memory, and the
         # staging tables in local buffers (possible only before this session touches a
         # temporary table, hence the savepoint).
@@ -551,12 +554,10 @@ class MemberMerge:
         with self.conn.cursor() as cur:
             with cur.copy(_PUT_OFF_COPY) as copy:
                 copy.write(buffer.getvalue())
-            # What the pass found for them (who, their membership here, who holds the
-            # number), for `finish`; and their people count as met, so that a later row of
-            # the same person is a repeat: the first row of a person wins.
+            # Their people count as met until `finish`, so that a later row of the same
+            # person is a repeat: the first row of a person wins.
             cur.execute(
-                "UPDATE import_put_off p SET person_id = st.person_id, "
-                "own_membership = st.membership_id, holder = st.holder "
+                "UPDATE import_put_off p SET person_id = st.person_id "
                 "FROM import_state st WHERE p.set_no = %(n)s AND st.row_no = p.row_no",
                 {"n": number},
             )
@@ -567,102 +568,62 @@ class MemberMerge:
             )
 
     def finish(self) -> ChunkResult:
-        """The rows put off by `merge`, judged again once every chunk is in. Which of them
-        may take the number they wait for is settled first over all of them at once
-        (`settle_renumbering`: a chain or a swap across chunks holds together), the members
-        whose numbers they take give them up, and then each set is taken back as a chunk of
-        its own; the others are refused as taken. One set at a time is in memory."""
+        """The rows put off by `merge`, judged again once every chunk is in: each set as a
+        chunk of its own, the latest first (a list renumbered forwards waits on its later
+        rows); then those still waiting all together in one pass, where their chains and
+        swaps across sets settle as within a chunk (up to `TOGETHER_ROWS`; past that they
+        are refused as taken, and a further run of the file settles more). A member gives up
+        a number only in the pass that accepts the row taking it."""
         result = ChunkResult(counts=dict.fromkeys(COUNTS, 0))
         assert self.put_off_sets is not None
-        sets, self.put_off_sets = len(self.put_off_sets), None
+        sets = len(self.put_off_sets)
         if not sets:
+            self.put_off_sets = None
             return result
-        self._give_up_numbers_waited_for()
-        for number in range(sets):
-            part = self.merge(self._taken_back(number))
+        self.finishing = True
+
+        def add(part: ChunkResult) -> None:
             for key, value in part.counts.items():
                 result.counts[key] += value
-            result.rejected += part.rejected
-        # A member who gave up a number for a row that was refused after all gets it back
-        # (unless another row took it meanwhile).
-        self._exec(
-            """
-            UPDATE membership m SET member_no = g.member_no
-            FROM import_given_up g
-            WHERE m.id = g.membership_id AND m.member_no IS NULL
-              AND NOT EXISTS (SELECT 1 FROM membership o
-                              WHERE o.org_id = m.org_id AND o.member_no = g.member_no)
-            """
-        )
+            result.rejected.extend(part.rejected)
+
+        self._unmet()
+        for number in reversed(range(sets)):
+            add(self.merge(self._taken_back([number])))
+        waiting = list(range(sets, len(self.put_off_sets)))
+        self.put_off_sets, rows = None, sum(self.put_off_sets[sets:])
+        if waiting and rows <= TOGETHER_ROWS:
+            self._unmet()
+            add(self.merge(self._taken_back(waiting)))
+        elif waiting:
+            with self.conn.cursor() as cur:
+                cur.execute("SELECT row_no, cells FROM import_put_off")
+                result.rejected += [(row, _cells(line), self.taken) for row, line in cur]
         result.rejected.sort(key=lambda item: item[0])
         return result
 
-    def _give_up_numbers_waited_for(self) -> None:
-        """Settle which put-off rows may take the number they wait for, over all of them,
-        and have those numbers' holders give them up (kept in `import_given_up` for their
-        history). A holder's number is free already when a later chunk moved them."""
-        with self.conn.cursor() as cur:
-            # Their people were counted as met to keep the first row first; now they are
-            # judged themselves.
-            cur.execute(
-                "DELETE FROM import_seen WHERE person_id IN (SELECT person_id FROM import_put_off)"
-            )
-            cur.execute(
-                "SELECT row_no, person_id, holder, member_no FROM import_put_off "
-                "WHERE holder IS NOT NULL ORDER BY row_no"
-            )
-            waiting = cur.fetchall()
-            cur.execute(
-                "SELECT DISTINCT p.person_id FROM import_put_off p "
-                "JOIN import_seen s ON s.person_id = p.person_id"
-            )
-            placed = {person for (person,) in cur.fetchall()}
-            cur.execute(
-                "SELECT own_membership, row_no, member_no FROM import_put_off "
-                "WHERE own_membership IN (SELECT holder FROM import_put_off) "
-                "AND member_no IS NOT NULL"
-            )
-            movers: dict[Any, tuple[int, str, bool]] = {
-                membership: (row, number, False) for membership, row, number in cur
-            }
-            cur.execute(
-                "SELECT m.id, m.member_no FROM membership m "
-                "WHERE m.id IN (SELECT holder FROM import_put_off)"
-            )
-            for membership, number in cur.fetchall():
-                if membership not in movers:  # moved meanwhile, or holding still
-                    movers[membership] = (-1, number, True)
-            free = settle_renumbering(waiting, placed, movers)
-            holders = sorted({str(holder) for row, _, holder, _ in waiting if row in free})
-            cur.execute(
-                """
-                WITH given AS (
-                    INSERT INTO import_given_up
-                    SELECT m.id, m.member_no FROM membership m
-                    JOIN import_put_off p ON p.holder = m.id AND p.member_no = m.member_no
-                    WHERE m.id = ANY(%(holders)s::uuid[])
-                    ON CONFLICT DO NOTHING
-                    RETURNING membership_id
-                )
-                UPDATE membership SET member_no = NULL
-                WHERE id IN (SELECT membership_id FROM given)
-                """,
-                {"holders": holders},
-            )
+    def _unmet(self) -> None:
+        """The people of the rows put off were counted as met to keep the first row first;
+        now those rows are judged themselves (none of their people has an accepted row: a
+        met person's row is a repeat, never put off)."""
+        self._exec(
+            "DELETE FROM import_seen WHERE person_id IN (SELECT person_id FROM import_put_off)"
+        )
 
-    def _taken_back(self, number: int) -> Prepared:
-        """A set of put-off rows, out of the database, as a chunk of its own. Their plaintext
+    def _taken_back(self, numbers: list[int]) -> Prepared:
+        """Sets of put-off rows, out of the database, as a chunk of their own. Their plaintext
         document numbers are not kept: `_encrypt` opens the sealed ones when it needs them."""
         buffer = io.BytesIO()
+        wanted = ", ".join(str(int(n)) for n in numbers)
         with self.conn.cursor() as cur:
             query = (
                 f"COPY (SELECT cells, {', '.join(STAGE_COLUMNS)} FROM import_put_off "  # noqa: S608
-                f"WHERE set_no = {int(number)} ORDER BY row_no) TO STDOUT (FORMAT csv)"
+                f"WHERE set_no IN ({wanted}) ORDER BY row_no) TO STDOUT (FORMAT csv)"
             )
             with cur.copy(query) as copy:
                 for block in copy:
                     buffer.write(block)
-            cur.execute("DELETE FROM import_put_off WHERE set_no = %(n)s", {"n": number})
+            cur.execute(f"DELETE FROM import_put_off WHERE set_no IN ({wanted})")  # noqa: S608
         columns = ["cells", *STAGE_COLUMNS]
         frame = pl.read_csv(
             buffer.getvalue(),
@@ -753,8 +714,11 @@ class MemberMerge:
                                 < coalesce(s.joined_on, ms.joined_on) THEN %(order)s
                            -- last, so that a row refused only for it may be released
                            -- (`_release`) when this file moves that member elsewhere
+                           -- (a later row of a person met already is a repeat; at the
+                           -- end, a row put off is refused whoever was met meanwhile)
                            WHEN held.id IS NOT NULL AND held.person_id IS DISTINCT FROM
-                                found.person_id THEN %(taken)s
+                                found.person_id AND (seen.hit IS NULL OR %(finishing)s)
+                                THEN %(taken)s
                        END AS reject,
                        CASE WHEN held.id IS NOT NULL AND seen.hit IS NULL
                                  AND held.person_id IS DISTINCT FROM found.person_id
@@ -869,6 +833,7 @@ class MemberMerge:
                 "birth_doc": f"{label('birth_date')}: differs from the birth date in the "
                 "registered resident ID number",
                 "taken": self.taken,
+                "finishing": self.finishing,
                 "order": f"{label('valid_until')}: must not be before {label('joined_on')}",
             },
         )
@@ -912,7 +877,9 @@ class MemberMerge:
                 "WHERE st.membership_id IN (SELECT holder FROM import_state "
                 "    WHERE holder IS NOT NULL AND reject = %(taken)s) "
                 "AND s.member_no IS NOT NULL "
-                "AND (st.accepted OR st.holder IS NOT NULL AND st.reject = %(taken)s)",
+                "AND (st.accepted OR st.holder IS NOT NULL AND st.reject = %(taken)s) "
+                # the accepted row, else the first waiting one, is the one read last
+                "ORDER BY st.accepted, st.row_no DESC",
                 taken,
             )
             movers = {membership: (row, number, ok) for membership, row, number, ok in cur}
@@ -1131,11 +1098,9 @@ class MemberMerge:
                         SELECT * FROM membership m0 WHERE m0.id = c.membership_id LIMIT 1
                     ) m
                     LEFT JOIN import_released r ON r.membership_id = m.id
-                    LEFT JOIN import_given_up g ON g.membership_id = m.id
                     CROSS JOIN LATERAL (VALUES
                         ('grade', m.grade, c.grade),
-                        ('member_no', coalesce(r.member_no, g.member_no, m.member_no),
-                         c.member_no),
+                        ('member_no', coalesce(r.member_no, m.member_no), c.member_no),
                         ('joined_on', m.joined_on::text, c.joined_on::text),
                         ('valid_until', m.valid_until::text, c.valid_until::text)
                     ) AS v(field, old, new)
