@@ -198,6 +198,19 @@ def test_lockout_of_one_login_leaves_other_logins_alone(client, factory, runtime
     assert sign_in(client, other.username).status_code == 200
 
 
+def _guess_wrong(runtime, username: str):  # type: ignore[no-untyped-def]
+    """One failed sign-in; the lock it leaves on the name, if any."""
+    with pytest.raises(Unauthorized):
+        auth_service.sign_in(
+            runtime, kind=AccountKind.user, name=username, secret="wrong-password-1"
+        )
+    with runtime.sessions() as session:
+        return session.execute(
+            text("SELECT locked_until FROM login_throttle WHERE key = :k"),
+            {"k": f"user:{username}"},
+        ).scalar()
+
+
 def test_a_lockout_keeps_doubling_for_a_guesser_who_waits_each_lock_out(
     runtime, factory, monkeypatch
 ) -> None:
@@ -208,15 +221,7 @@ def test_a_lockout_keeps_doubling_for_a_guesser_who_waits_each_lock_out(
     monkeypatch.setattr(auth_service, "_now", lambda: clock[0])
     locks: list[float] = []
     for _ in range(16):
-        with pytest.raises(Unauthorized):
-            auth_service.sign_in(
-                runtime, kind=AccountKind.user, name=account.username, secret="wrong-password-1"
-            )
-        with runtime.sessions() as session:
-            locked_until = session.execute(
-                text("SELECT locked_until FROM login_throttle WHERE key = :k"),
-                {"k": f"user:{account.username}"},
-            ).scalar()
+        locked_until = _guess_wrong(runtime, account.username)
         if locked_until and locked_until > clock[0]:
             locks.append((locked_until - clock[0]).total_seconds())
             clock[0] = locked_until + timedelta(seconds=1)
@@ -271,15 +276,7 @@ def test_a_guessing_campaign_of_days_keeps_the_lock_at_an_hour(runtime, factory,
     clock = [datetime(2031, 1, 1, tzinfo=UTC)]
     monkeypatch.setattr(auth_service, "_now", lambda: clock[0])
     for _ in range(runtime.settings.login_max_failures + 45):
-        with pytest.raises(Unauthorized):
-            auth_service.sign_in(
-                runtime, kind=AccountKind.user, name=account.username, secret="wrong-password-1"
-            )
-        with runtime.sessions() as session:
-            locked_until = session.execute(
-                text("SELECT locked_until FROM login_throttle WHERE key = :k"),
-                {"k": f"user:{account.username}"},
-            ).scalar()
+        locked_until = _guess_wrong(runtime, account.username)
         clock[0] = max(clock[0], locked_until or clock[0]) + timedelta(seconds=1)
     assert (locked_until - (clock[0] - timedelta(seconds=1))) <= timedelta(hours=1)
     issued = auth_service.sign_in(

@@ -19,6 +19,19 @@ def _import(registry, path, org, *extra):  # type: ignore[no-untyped-def]
     ).summary
 
 
+def _counted_passes(monkeypatch) -> dict[str, int]:  # type: ignore[no-untyped-def]
+    """How many merge passes the import makes (`["n"]`), counted as it goes."""
+    passes = {"n": 0}
+    original = members_module.MemberMerge._merge_pass
+
+    def counted(self, prepared):  # type: ignore[no-untyped-def]
+        passes["n"] += 1
+        return original(self, prepared)
+
+    monkeypatch.setattr(members_module.MemberMerge, "_merge_pass", counted)
+    return passes
+
+
 def _seed(registry, tmp_path, org, rows):  # type: ignore[no-untyped-def]
     registry("import", "members", write_csv(tmp_path / "seed.csv", rows), "--org", org.code)
 
@@ -111,14 +124,7 @@ def test_a_chain_that_zigzags_between_two_chunks_settles_in_a_bounded_number_of_
     even = [moved[i] for i in range(n) if i % 2 == 0]
     pad = [member() for _ in range(100 - len(odd))]
     path = write_csv(tmp_path / "b.csv", [*odd, *pad, *even])
-    passes = {"n": 0}
-    original = members_module.MemberMerge._merge_pass
-
-    def counted(self, prepared):  # type: ignore[no-untyped-def]
-        passes["n"] += 1
-        return original(self, prepared)
-
-    monkeypatch.setattr(members_module.MemberMerge, "_merge_pass", counted)
+    passes = _counted_passes(monkeypatch)
     s = _import(registry, path, org)
     assert s["rejected"] == 0
     assert numbers_by_phone(db, org.code)[chain[0]["手机"]] == "Z1"
@@ -243,14 +249,7 @@ def test_a_chain_in_shuffled_file_order_settles_in_a_few_rounds(  # type: ignore
     moved = [{**r, "会员编号": f"Y{i + 1}"} for i, r in enumerate(chain)]
     random.Random(7).shuffle(moved)
     path = write_csv(tmp_path / "b.csv", moved)
-    passes = {"n": 0}
-    original = members_module.MemberMerge._merge_pass
-
-    def counted(self, prepared):  # type: ignore[no-untyped-def]
-        passes["n"] += 1
-        return original(self, prepared)
-
-    monkeypatch.setattr(members_module.MemberMerge, "_merge_pass", counted)
+    passes = _counted_passes(monkeypatch)
     started = time_module.monotonic()
     s = _import(registry, path, org)
     took = time_module.monotonic() - started

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Callable
 
 from sqlalchemy import text, update
 
@@ -12,6 +13,14 @@ from services.search import worker
 from services.search.backends import postgres as postgres_module
 from services.search.backends.postgres import rebuild
 from services.search.outbox import enqueue_people
+
+
+def _record(outcome: dict[str, object], key: str, call: Callable[[], object]) -> None:
+    """What `call` answered, or the exception it raised, under `key`."""
+    try:
+        outcome[key] = call()
+    except Exception as exc:
+        outcome[key] = exc
 
 
 def _waiting_on_lock(runtime, prefix: str) -> bool:  # type: ignore[no-untyped-def]
@@ -57,16 +66,10 @@ def test_a_rebuild_swapping_while_the_drain_writes_a_batch_goes_through(  # type
     outcome: dict[str, object] = {}
 
     def drain() -> None:
-        try:
-            outcome["drain"] = worker.drain(runtime.sessions, runtime.search)
-        except Exception as exc:
-            outcome["drain"] = exc
+        _record(outcome, "drain", lambda: worker.drain(runtime.sessions, runtime.search))
 
     def rebuilding() -> None:
-        try:
-            outcome["rebuild"] = rebuild(runtime.sessions)
-        except Exception as exc:
-            outcome["rebuild"] = exc
+        _record(outcome, "rebuild", lambda: rebuild(runtime.sessions))
 
     drainer = threading.Thread(target=drain, name="drain")
     drainer.start()
@@ -103,10 +106,7 @@ def test_a_drain_that_meets_the_swap_lock_is_not_failed(  # type: ignore[no-unty
     outcome: dict[str, object] = {}
 
     def drain() -> None:
-        try:
-            outcome["drain"] = worker.drain(runtime.sessions, runtime.search)
-        except Exception as exc:
-            outcome["drain"] = exc
+        _record(outcome, "drain", lambda: worker.drain(runtime.sessions, runtime.search))
 
     def slow_replay(session, since):  # type: ignore[no-untyped-def]
         thread = threading.Thread(target=drain)
