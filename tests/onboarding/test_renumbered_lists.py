@@ -380,3 +380,24 @@ def test_a_holder_with_two_put_off_rows_still_moves_for_the_row_waiting_on_it(  
     assert got == ("B1", "D1", "D9"), (refused, first)
     second = _import(registry, path, org)
     assert second["updated_memberships"] == 0, second
+
+
+def test_exact_copies_of_a_row_refused_at_the_end_are_refused_with_it(  # type: ignore[no-untyped-def]
+    registry, factory, db, tmp_path
+):
+    """As within a chunk: a row put off with exact copies of itself and refused at the end
+    takes its copies into the error file; accepted, its copies are repeats."""
+    org = factory.org()
+    p, h = member(会员编号="R1"), member(会员编号="R2")
+    fillers = [member() for _ in range(120)]
+    _seed(registry, tmp_path, org, [p, h, *fillers])
+    moved_p = {**p, "会员编号": "R2"}  # H never moves
+    rows = [moved_p, moved_p, *fillers]
+    errors = tmp_path / "e.csv"
+    s = _import(registry, write_csv(tmp_path / "b.csv", rows), org, "--errors", errors)
+    lines = sorted(int(e["row_number"]) for e in read_errors(errors))
+    assert (s["rejected"], s["duplicate_rows"], lines) == (2, 0, [2, 3])
+    moving = [moved_p, moved_p, *fillers[:110], {**h, "会员编号": "R9"}]
+    s = _import(registry, write_csv(tmp_path / "c.csv", moving), org)
+    assert (s["rejected"], s["duplicate_rows"], s["updated_memberships"]) == (0, 1, 2)
+    assert numbers_by_phone(db, org.code)[p["手机"]] == "R2"

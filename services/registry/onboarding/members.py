@@ -466,6 +466,8 @@ class MemberMerge:
         # `finish`), numbered from 0; None once finished.
         self.put_off_sets: list[int] | None = []
         self.finishing = False  # judging the rows put off (`finish`)
+        # Rows put off that were followed by exact copies of themselves: the copies' rows.
+        self.copies: dict[int, list[int]] = {}
         # Chunks of tens of thousands of rows: let sorts and hashes stay in memory, and the
         # staging tables in local buffers (possible only before this session touches a
         # temporary table, hence the savepoint).
@@ -542,6 +544,9 @@ class MemberMerge:
             return
         put_off = set(rows)
         result.rejected = [item for item in result.rejected if item[0] not in put_off]
+        for row in rows:  # exact copies, counted as repeats unless the row is refused
+            if row in prepared.leaders:
+                self.copies[row] = prepared.leaders[row]
         number = len(self.put_off_sets)
         self.put_off_sets.append(len(rows))
         frame = prepared.staged.filter(pl.col("row_no").is_in(rows)).select(
@@ -599,6 +604,11 @@ class MemberMerge:
             with self.conn.cursor() as cur:
                 cur.execute("SELECT row_no, cells FROM import_put_off")
                 result.rejected += [(row, _cells(line), self.taken) for row, line in cur]
+        # The exact copies of a row refused at the end are refused with it, as in a chunk.
+        for row, cells, why in [item for item in result.rejected if item[0] in self.copies]:
+            copies = self.copies[row]
+            result.rejected += [(copy, cells, why) for copy in copies]
+            result.counts["duplicate_rows"] -= len(copies)
         result.rejected.sort(key=lambda item: item[0])
         return result
 
