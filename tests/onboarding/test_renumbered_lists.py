@@ -401,3 +401,55 @@ def test_exact_copies_of_a_row_refused_at_the_end_are_refused_with_it(  # type: 
     s = _import(registry, write_csv(tmp_path / "c.csv", moving), org)
     assert (s["rejected"], s["duplicate_rows"], s["updated_memberships"]) == (0, 1, 2)
     assert numbers_by_phone(db, org.code)[p["手机"]] == "R2"
+
+
+def test_a_persons_later_row_found_by_another_key_does_not_win_at_the_end(  # type: ignore[no-untyped-def]
+    registry, factory, db, tmp_path
+):
+    """P's two rows in one chunk, found by different keys (document, phone): the first keeps
+    P1 and is accepted; the second wants Q1, which chunk 2 frees, and stays refused: the first
+    row wins, and a second run changes nothing."""
+    org = factory.org()
+    p, q = member(会员编号="P1"), member(会员编号="Q1")
+    fillers = [member() for _ in range(120)]
+    _seed(registry, tmp_path, org, [p, q, *fillers])
+    first_row = {**p, "手机": "", "邮箱": ""}  # found by its document
+    second_row = {**p, "证件类型": "", "证件号码": "", "邮箱": "", "会员编号": "Q1"}  # by phone
+    rows = [first_row, second_row, *fillers[:98], {**q, "会员编号": "Q2"}, *fillers[98:110]]
+    path = write_csv(tmp_path / "b.csv", rows)
+    errors = tmp_path / "e.csv"
+    s1 = _import(registry, path, org, "--errors", errors)
+    after_first = numbers_by_phone(db, org.code)[p["手机"]]
+    s2 = _import(registry, path, org)
+    after_second = numbers_by_phone(db, org.code)[p["手机"]]
+    outcome = (after_first, after_second, s2["updated_memberships"])
+    refused = [(e["row_number"], e["reason"]) for e in read_errors(errors)]
+    assert outcome == ("P1", "P1", 0), (s1, s2, refused)
+
+
+def test_two_people_wanting_one_number_across_chunks_first_row_wins(  # type: ignore[no-untyped-def]
+    registry, factory, db, tmp_path
+):
+    """X (chunk 1) and Y (chunk 2) both want H1, which chunk 3 frees: the first row gets it,
+    as within one chunk."""
+    org = factory.org()
+    h, x, y = member(会员编号="H1"), member(会员编号="X1"), member(会员编号="Y1")
+    fillers = [member() for _ in range(300)]
+    _seed(registry, tmp_path, org, [h, x, y, *fillers])
+    rows = [
+        {**x, "会员编号": "H1"},  # chunk 1
+        *fillers[:99],
+        {**y, "会员编号": "H1"},  # chunk 2
+        *fillers[99:198],
+        {**h, "会员编号": "H9"},  # chunk 3
+    ]
+    path = write_csv(tmp_path / "b.csv", rows)
+    errors = tmp_path / "e.csv"
+    s1 = _import(registry, path, org, "--errors", errors)
+    numbers = numbers_by_phone(db, org.code)
+    got = (numbers[x["手机"]], numbers[y["手机"]], numbers[h["手机"]])
+    assert got == ("H1", "Y1", "H9"), (
+        got,
+        s1,
+        [(e["row_number"], e["reason"]) for e in read_errors(errors)],
+    )

@@ -540,6 +540,18 @@ class MemberMerge:
             if any(raw.get(row) != raw.get(leader) for row in rows)
         }
         rows = [row for row, _, why in result.rejected if why == self.taken and row not in followed]
+        if rows:
+            # A later row of a person accepted in this pass (found by another key than its
+            # first row) stays refused: the first row of a person wins.
+            with self.conn.cursor() as cur:
+                cur.execute(
+                    "SELECT st.row_no FROM import_state st "
+                    "JOIN import_seen s ON s.person_id = st.person_id "
+                    "WHERE st.row_no = ANY(%(rows)s)",
+                    {"rows": rows},
+                )
+                met = {row for (row,) in cur}
+            rows = [row for row in rows if row not in met]
         if not rows:
             return
         put_off = set(rows)
@@ -586,6 +598,25 @@ class MemberMerge:
             self.put_off_sets = None
             return result
         self.finishing = True
+        # A row wanting a number an earlier row put off also wants waits for the pass of all
+        # still waiting, where the earlier row wins (as within a chunk), whatever the order
+        # the sets come back in.
+        with self.conn.cursor() as cur:
+            cur.execute(
+                """
+                UPDATE import_put_off SET set_no = %(last)s
+                WHERE row_no IN (
+                    SELECT row_no FROM (
+                        SELECT row_no, row_number() OVER (
+                            PARTITION BY member_no ORDER BY row_no) AS nth
+                        FROM import_put_off WHERE member_no IS NOT NULL
+                    ) wanted WHERE nth > 1
+                )
+                """,
+                {"last": sets},
+            )
+            if cur.rowcount:
+                self.put_off_sets.append(cur.rowcount)
 
         def add(part: ChunkResult) -> None:
             for key, value in part.counts.items():
@@ -635,11 +666,13 @@ class MemberMerge:
                     buffer.write(block)
             cur.execute(f"DELETE FROM import_put_off WHERE set_no IN ({wanted})")  # noqa: S608
         columns = ["cells", *STAGE_COLUMNS]
-        frame = pl.read_csv(
-            buffer.getvalue(),
-            has_header=False,
-            new_columns=columns,
-            schema_overrides={c: pl.Int64 if c == "row_no" else pl.String for c in columns},
+        schema = {c: pl.Int64 if c == "row_no" else pl.String for c in columns}
+        frame = (
+            pl.read_csv(
+                buffer.getvalue(), has_header=False, new_columns=columns, schema_overrides=schema
+            )
+            if buffer.getvalue()
+            else pl.DataFrame(schema=schema)  # a set whose rows all moved to the last pass
         )
         raw = {row: _cells(line) for row, line in frame.select("row_no", "cells").iter_rows()}
         return _staged(frame.select(STAGE_COLUMNS), self.labels, [], {}, raw)
