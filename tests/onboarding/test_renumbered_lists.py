@@ -453,3 +453,30 @@ def test_two_people_wanting_one_number_across_chunks_first_row_wins(  # type: ig
         s1,
         [(e["row_number"], e["reason"]) for e in read_errors(errors)],
     )
+
+
+def test_a_later_row_of_a_person_whose_waiting_first_row_is_refused_is_judged_after_it(  # type: ignore[no-untyped-def]
+    registry, factory, db, tmp_path
+):
+    """P's row (chunk 1) waits for H1, which H keeps: refused at the end. P's later row
+    (chunk 2) wants G1, which chunk 3 frees: it is judged after the first row's refusal and
+    takes G1, as within one chunk; not a silent repeat. A second run changes nothing."""
+    org = factory.org()
+    h, g, p = member(会员编号="H1"), member(会员编号="G1"), member(会员编号="P1")
+    fillers = [member() for _ in range(300)]
+    _seed(registry, tmp_path, org, [h, g, p, *fillers])
+    rows = [
+        {**p, "会员编号": "H1"},  # chunk 1: waits for H1 in vain
+        *fillers[:99],
+        {**p, "会员编号": "G1"},  # chunk 2 (row 102)
+        *fillers[99:198],
+        {**g, "会员编号": "G9"},  # chunk 3
+    ]
+    path = write_csv(tmp_path / "b.csv", rows)
+    errors = tmp_path / "e.csv"
+    s = _import(registry, path, org, "--errors", errors)
+    assert [e["row_number"] for e in read_errors(errors)] == ["2"]
+    assert numbers_by_phone(db, org.code)[p["手机"]] == "G1"
+    assert (s["rejected"], s["duplicate_rows"], s["updated_memberships"]) == (1, 0, 2)
+    again = _import(registry, path, org)
+    assert again["updated_memberships"] == 0

@@ -138,6 +138,7 @@ ACCEPTED = "st.accepted"
 # Rows put off for a held member number that the end of an import judges in one pass
 # together, after each set alone (`MemberMerge.finish`): about 1.5 kB of memory each then.
 TOGETHER_ROWS = 100_000
+FOLLOWERS = -1  # the set of rows kept behind a put-off first row of their person
 _PUT_OFF_COPY = (
     f"COPY import_put_off (set_no, cells, {', '.join(STAGE_COLUMNS)}) FROM STDIN (FORMAT csv)"
 )
@@ -531,6 +532,8 @@ class MemberMerge:
         and their cells as read, as one set per pass."""
         if self.put_off_sets is None or prepared.staged is None:
             return
+        if self.put_off_sets:
+            self._keep_followers(prepared)
         # A row followed by others of its person is judged with them, unless they are exact
         # copies of it (which share its fate: repeats if it is accepted at the end).
         raw = prepared.raw_by_row
@@ -584,6 +587,52 @@ class MemberMerge:
                 {"n": number},
             )
 
+    def _keep_followers(self, prepared: Prepared) -> None:
+        """The rows of this pass counted as repeats of a person whose first row is put off:
+        kept aside too (set `FOLLOWERS`), and judged at the end should that row be refused,
+        as a chunk judges the rows held behind a refused first row."""
+        with self.conn.cursor() as cur:
+            cur.execute(
+                "SELECT st.row_no FROM import_state st WHERE st.dup AND st.person_id IN "
+                "(SELECT person_id FROM import_put_off WHERE set_no <> %(f)s)",
+                {"f": FOLLOWERS},
+            )
+            rows = [row for (row,) in cur]
+            if not rows:
+                return
+            frame = prepared.staged.filter(pl.col("row_no").is_in(rows)).select(
+                pl.lit(FOLLOWERS).alias("set_no"),
+                pl.Series("cells", [_line(prepared.raw_by_row[row]) for row in rows]),
+                *STAGE_COLUMNS,
+            )
+            buffer = io.BytesIO()
+            frame.write_csv(buffer, include_header=False)
+            with cur.copy(_PUT_OFF_COPY) as copy:
+                copy.write(buffer.getvalue())
+            cur.execute(
+                "UPDATE import_put_off p SET person_id = st.person_id FROM import_state st "
+                "WHERE p.set_no = %(f)s AND p.person_id IS NULL AND st.row_no = p.row_no",
+                {"f": FOLLOWERS},
+            )
+
+    def _followers_of_refused(self, result: ChunkResult) -> None:
+        """Judge the rows kept behind first rows that were refused at the end (their people
+        have no accepted row), no longer counted as repeats; the others stay repeats."""
+        with self.conn.cursor() as cur:
+            cur.execute(
+                "UPDATE import_put_off SET set_no = %(n)s WHERE set_no = %(f)s "
+                "AND person_id NOT IN (SELECT person_id FROM import_seen)",
+                {"n": FOLLOWERS - 1, "f": FOLLOWERS},
+            )
+            again = cur.rowcount
+        if not again:
+            return
+        part = self.merge(self._taken_back([FOLLOWERS - 1]))
+        result.counts["duplicate_rows"] -= again
+        for key, value in part.counts.items():
+            result.counts[key] += value
+        result.rejected.extend(part.rejected)
+
     def finish(self) -> ChunkResult:
         """The rows put off by `merge`, judged again once every chunk is in: each set as a
         chunk of its own, the latest first (a list renumbered forwards waits on its later
@@ -609,11 +658,12 @@ class MemberMerge:
                     SELECT row_no FROM (
                         SELECT row_no, row_number() OVER (
                             PARTITION BY member_no ORDER BY row_no) AS nth
-                        FROM import_put_off WHERE member_no IS NOT NULL
+                        FROM import_put_off
+                        WHERE member_no IS NOT NULL AND set_no <> %(followers)s
                     ) wanted WHERE nth > 1
                 )
                 """,
-                {"last": sets},
+                {"last": sets, "followers": FOLLOWERS},
             )
             if cur.rowcount:
                 self.put_off_sets.append(cur.rowcount)
@@ -633,8 +683,13 @@ class MemberMerge:
             add(self.merge(self._taken_back(waiting)))
         elif waiting:
             with self.conn.cursor() as cur:
-                cur.execute("SELECT row_no, cells FROM import_put_off")
+                cur.execute(
+                    "SELECT row_no, cells FROM import_put_off WHERE set_no <> %(f)s",
+                    {"f": FOLLOWERS},
+                )
                 result.rejected += [(row, _cells(line), self.taken) for row, line in cur]
+            self._exec(f"DELETE FROM import_put_off WHERE set_no <> {FOLLOWERS}")  # noqa: S608
+        self._followers_of_refused(result)
         # The exact copies of a row refused at the end are refused with it, as in a chunk.
         for row, cells, why in [item for item in result.rejected if item[0] in self.copies]:
             copies = self.copies[row]
