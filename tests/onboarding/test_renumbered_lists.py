@@ -480,3 +480,26 @@ def test_a_later_row_of_a_person_whose_waiting_first_row_is_refused_is_judged_af
     assert (s["rejected"], s["duplicate_rows"], s["updated_memberships"]) == (1, 0, 2)
     again = _import(registry, path, org)
     assert again["updated_memberships"] == 0
+
+
+def test_later_rows_refused_after_their_first_keep_their_own_cells(  # type: ignore[no-untyped-def]
+    registry, factory, db, tmp_path
+):
+    org = factory.org()
+    h, k, p, q = (member(会员编号=n) for n in ("H1", "K1", "P1", "Q1"))
+    fillers = [member() for _ in range(200)]
+    _seed(registry, tmp_path, org, [h, k, p, q, *fillers])
+    later = [{**q, "会员编号": "K1", "职称": "研究员"}, {**p, "会员编号": "K1", "职称": "教授"}]
+    rows = [
+        {**p, "会员编号": "H1"},  # chunk 1: both wait for numbers nobody gives up
+        {**q, "会员编号": "H1"},
+        *fillers[:98],
+        *later,  # chunk 2: their later rows, kept behind them
+        *fillers[98:150],
+    ]
+    errors = tmp_path / "e.csv"
+    s = _import(registry, write_csv(tmp_path / "b.csv", rows), org, "--errors", errors)
+    refused = {e["row_number"]: e for e in read_errors(errors)}
+    assert sorted(refused, key=int) == ["2", "3", "102", "103"], s
+    for line, row in (("102", later[0]), ("103", later[1])):
+        assert {key: refused[line][key] for key in row} == row

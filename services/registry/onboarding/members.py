@@ -564,23 +564,10 @@ class MemberMerge:
                 self.copies[row] = prepared.leaders[row]
         number = len(self.put_off_sets)
         self.put_off_sets.append(len(rows))
-        frame = prepared.staged.filter(pl.col("row_no").is_in(rows)).select(
-            pl.lit(number).alias("set_no"),
-            pl.Series("cells", [_line(prepared.raw_by_row[row]) for row in rows]),
-            *STAGE_COLUMNS,
-        )
-        buffer = io.BytesIO()
-        frame.write_csv(buffer, include_header=False)
+        self._keep(prepared, rows, number)
         with self.conn.cursor() as cur:
-            with cur.copy(_PUT_OFF_COPY) as copy:
-                copy.write(buffer.getvalue())
             # Their people count as met until `finish`, so that a later row of the same
             # person is a repeat: the first row of a person wins.
-            cur.execute(
-                "UPDATE import_put_off p SET person_id = st.person_id "
-                "FROM import_state st WHERE p.set_no = %(n)s AND st.row_no = p.row_no",
-                {"n": number},
-            )
             cur.execute(
                 "INSERT INTO import_seen SELECT DISTINCT person_id FROM import_put_off "
                 "WHERE set_no = %(n)s ON CONFLICT DO NOTHING",
@@ -598,21 +585,27 @@ class MemberMerge:
                 {"f": FOLLOWERS},
             )
             rows = [row for (row,) in cur]
-            if not rows:
-                return
-            frame = prepared.staged.filter(pl.col("row_no").is_in(rows)).select(
-                pl.lit(FOLLOWERS).alias("set_no"),
-                pl.Series("cells", [_line(prepared.raw_by_row[row]) for row in rows]),
-                *STAGE_COLUMNS,
-            )
-            buffer = io.BytesIO()
-            frame.write_csv(buffer, include_header=False)
+        if rows:
+            self._keep(prepared, rows, FOLLOWERS)
+
+    def _keep(self, prepared: Prepared, rows: list[int], set_no: int) -> None:
+        """Rows of this pass into `import_put_off` as the set `set_no`: their staged values,
+        their cells as read, and the person the pass found for them."""
+        kept = prepared.staged.filter(pl.col("row_no").is_in(rows))
+        frame = kept.select(
+            pl.lit(set_no).alias("set_no"),
+            pl.Series("cells", [_line(prepared.raw_by_row[row]) for row in kept["row_no"]]),
+            *STAGE_COLUMNS,
+        )
+        buffer = io.BytesIO()
+        frame.write_csv(buffer, include_header=False)
+        with self.conn.cursor() as cur:
             with cur.copy(_PUT_OFF_COPY) as copy:
                 copy.write(buffer.getvalue())
             cur.execute(
                 "UPDATE import_put_off p SET person_id = st.person_id FROM import_state st "
-                "WHERE p.set_no = %(f)s AND p.person_id IS NULL AND st.row_no = p.row_no",
-                {"f": FOLLOWERS},
+                "WHERE p.set_no = %(n)s AND p.person_id IS NULL AND st.row_no = p.row_no",
+                {"n": set_no},
             )
 
     def _followers_of_refused(self, result: ChunkResult) -> None:
