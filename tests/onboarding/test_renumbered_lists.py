@@ -310,8 +310,8 @@ def test_a_swap_does_not_leave_a_member_without_a_number(  # type: ignore[no-unt
     s = _import(registry, path, org, "--errors", errors)
     numbers = numbers_by_phone(db, org.code)
     got = (numbers[a["手机"]], numbers[b["手机"]], numbers[p["手机"]])
-    assert None not in got, (
-        got,
+    # A and B swap; P's repeat row changes nothing.
+    assert got == ("B1", "A1", "P1"), (
         s,
         [(e["row_number"], e["reason"]) for e in read_errors(errors)],
     )
@@ -345,11 +345,10 @@ def test_a_chain_whose_middle_link_is_refused_at_the_end_keeps_the_holders_numbe
     s = _import(registry, path, org, "--errors", errors)
     numbers = numbers_by_phone(db, org.code)
     got = {"A": numbers[a["手机"]], "B": numbers[b["手机"]], "C": numbers[c["手机"]]}
-    assert got["B"] is not None, (
-        got,
-        s,
-        [(e["row_number"], e["reason"]) for e in read_errors(errors)],
-    )
+    refused = {e["row_number"]: e["reason"] for e in read_errors(errors)}
+    # B's row is refused at the end, so B keeps B1 and A's row waits for it in vain.
+    assert got == {"A": "A1", "B": "B1", "C": "C9"}, (s, refused)
+    assert refused["2"].endswith("taken by another member of the organisation")
 
 
 @pytest.mark.parametrize("with_repeat", [False, True])
@@ -503,3 +502,26 @@ def test_later_rows_refused_after_their_first_keep_their_own_cells(  # type: ign
     assert sorted(refused, key=int) == ["2", "3", "102", "103"], s
     for line, row in (("102", later[0]), ("103", later[1])):
         assert {key: refused[line][key] for key in row} == row
+
+
+def test_past_the_together_limit_rows_still_waiting_are_refused_and_lose_nothing(  # type: ignore[no-untyped-def]
+    registry, factory, db, tmp_path, monkeypatch
+):
+    monkeypatch.setattr(members_module, "TOGETHER_ROWS", 0)
+    org = factory.org()
+    a, b = member(会员编号="X1"), member(会员编号="X2")
+    fillers = [member() for _ in range(148)]
+    _seed(registry, tmp_path, org, [a, *fillers, b])
+    swapped = [{**a, "会员编号": "X2"}, *fillers, {**b, "会员编号": "X1"}]
+    errors = tmp_path / "e.csv"
+    s = _import(registry, write_csv(tmp_path / "b.csv", swapped), org, "--errors", errors)
+    refused = {e["row_number"]: e["reason"] for e in read_errors(errors)}
+    assert sorted(refused, key=int) == ["2", "151"]
+    assert s["rejected"] == 2
+    assert (
+        numbers_by_phone(db, org.code)[a["手机"]],
+        numbers_by_phone(db, org.code)[b["手机"]],
+    ) == (
+        "X1",
+        "X2",
+    )

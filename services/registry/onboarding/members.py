@@ -95,6 +95,7 @@ CREATE TEMP TABLE import_released (membership_id uuid PRIMARY KEY, member_no tex
     ON COMMIT DROP;
 CREATE TEMP TABLE import_put_off (set_no int NOT NULL, cells text NOT NULL,
     LIKE import_stage, person_id uuid) ON COMMIT DROP;
+CREATE INDEX ON import_put_off (set_no);
 
 """
 
@@ -548,9 +549,9 @@ class MemberMerge:
             # first row) stays refused: the first row of a person wins.
             with self.conn.cursor() as cur:
                 cur.execute(
-                    "SELECT st.row_no FROM import_state st "
-                    "JOIN import_seen s ON s.person_id = st.person_id "
-                    "WHERE st.row_no = ANY(%(rows)s)",
+                    "SELECT st.row_no FROM unnest(%(rows)s::bigint[]) AS r(row_no) "
+                    "JOIN import_state st ON st.row_no = r.row_no "
+                    "JOIN import_seen s ON s.person_id = st.person_id",
                     {"rows": rows},
                 )
                 met = {row for (row,) in cur}
@@ -954,7 +955,8 @@ class MemberMerge:
             waiting = cur.fetchall()
             if not waiting:
                 return
-            # Joins, not `= ANY(array)`: a renumbered chunk has thousands of such rows.
+            # Joins, not `= ANY(array)` (an array scanned for every row of the table): a
+            # renumbered chunk has thousands of such rows.
             cur.execute(
                 "SELECT DISTINCT o.person_id FROM import_state o JOIN import_state t "
                 "ON t.person_id = o.person_id "
@@ -1006,8 +1008,8 @@ class MemberMerge:
         each row would have given a new person)."""
         with self.conn.cursor() as cur:
             cur.execute(
-                "SELECT row_no, new_id, id_enc FROM import_stage "
-                "WHERE row_no = ANY(%(rows)s) AND id_enc IS NOT NULL",
+                "SELECT s.row_no, s.new_id, s.id_enc FROM unnest(%(rows)s::bigint[]) AS r(row_no) "
+                "JOIN import_stage s ON s.row_no = r.row_no WHERE s.id_enc IS NOT NULL",
                 {"rows": rows},
             )
             return {

@@ -219,11 +219,13 @@ _READ_STATEMENTS: dict[_Scope, tuple[str, dict[str, Any]]] = {}
 _READ_STATEMENTS_MAX = 1024
 
 
-def _read_statement(dialect: Dialect, principal: Principal) -> tuple[str, dict[str, Any]]:
+def _read_statement(
+    dialect: Dialect, principal: Principal, rule: bool | ColumnElement[bool]
+) -> tuple[str, dict[str, Any]]:
     """The columns PersonRead shows, of the person if visible(): the same rule as every read;
-    and whether the caller sees their contact data, when that depends on the person."""
+    and whether the caller sees their contact data, when that depends on the person (`rule`,
+    the caller's `contact_rule`)."""
     permission = Permission.people_read
-    rule = contact_rule(principal)
     scope: _Scope = (
         principal.is_global(permission),
         tuple(principal.scope_paths(permission)),
@@ -249,11 +251,11 @@ async def read(reads: ReadPool, *, principal: Principal, person_id: uuid.UUID) -
     The busiest request: one compiled statement on the event loop, no ORM objects (the ORM
     and the trip to a worker thread were most of the request's CPU time).
     """
-    sql, params = _read_statement(reads.dialect, principal)
+    rule = contact_rule(principal)
+    sql, params = _read_statement(reads.dialect, principal, rule)
     row = await reads.fetch_one(sql, {**params, "person_id": person_id})
     if row is None:
         raise NotFound("person")
-    rule = contact_rule(principal)
     shown = row.pop(CONTACT_VISIBLE) if not isinstance(rule, bool) else rule
     return render(row, contact_visible=bool(shown))
 
