@@ -17,6 +17,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from services.search.router import router as search_router
 
+from .audit.router import router as audit_router
 from .auth.router import jwks_router
 from .auth.router import router as auth_router
 from .awards.router import router as awards_router
@@ -155,6 +156,7 @@ def create_app(settings: Settings, database_url: str) -> FastAPI:
         me_router,
         search_router,
         awards_router,
+        audit_router,
     ):
         app.include_router(router)
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import sys
+from datetime import datetime
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -27,6 +28,7 @@ import_app = typer.Typer(help="Bulk imports from CSV and XLSX files.", no_args_i
 people_app = typer.Typer(
     help="Talent profiles: possible duplicates and merges.", no_args_is_help=True
 )
+audit_app = typer.Typer(help="The audit log of sensitive reads and actions.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 app.add_typer(users_app, name="users")
 app.add_typer(clients_app, name="clients")
@@ -35,6 +37,7 @@ app.add_typer(search_app, name="search")
 app.add_typer(import_app, name="import")
 app.add_typer(people_app, name="people")
 app.add_typer(memberships_app, name="memberships")
+app.add_typer(audit_app, name="audit")
 
 out = Console()
 err = Console(stderr=True)
@@ -555,6 +558,52 @@ def people_merge(
             f"moved, {result['merged_memberships']} combined, "
             f"{result['moved_history']} history entries moved"
         )
+
+
+@audit_app.command("list")
+def audit_list(
+    action: Annotated[
+        str | None, typer.Option(help="an action, or a family of them ending in a dot")
+    ] = None,
+    actor: Annotated[str | None, typer.Option(help="account name")] = None,
+    object_id: Annotated[str | None, typer.Option(help="the object's id")] = None,
+    since: Annotated[datetime | None, typer.Option(help="from this moment (UTC)")] = None,
+    until: Annotated[datetime | None, typer.Option(help="before this moment (UTC)")] = None,
+    limit: Annotated[int, typer.Option(min=1, max=10000)] = 50,
+    json_: JsonOpt = False,
+) -> None:
+    """Audit events, newest first: unmasked reads, account links and claims, accounts
+    created, refresh-token reuse, lockouts."""
+    from .audit import service as audit
+    from .audit.schemas import AuditEventRead
+    from .core.errors import ProblemError
+
+    try:
+        with _runtime_session() as session:
+            rows = audit.list_events(
+                session,
+                before=None,
+                limit=limit,
+                action=action,
+                actor=actor,
+                object_id=object_id,
+                since=since,
+                until=until,
+            )[:limit]
+            events = [AuditEventRead.model_validate(r, from_attributes=True) for r in rows]
+    except ProblemError as exc:
+        raise _fail(exc.detail, 2) from None
+    for event in events:
+        if json_:
+            typer.echo(event.model_dump_json())
+            continue
+        target = f"{event.object_type}:{event.object_id}" if event.object_id else "-"
+        detail = json.dumps(event.detail, ensure_ascii=False) if event.detail else ""
+        typer.echo(
+            f"{event.at:%Y-%m-%d %H:%M:%S}  {event.actor}  {event.action}  {target}  {detail}"
+        )
+    if not events and not json_:
+        err.print("no audit events")
 
 
 def transaction_of(runtime):  # type: ignore[no-untyped-def]

@@ -163,7 +163,7 @@ def _load(session: Any, pii: PiiCipher, password: str) -> None:
         _join(session, orgs, numbers, person.id, socs)
     for username, role, org in ACCOUNTS:
         auth_service.create_account(
-            session, username=username, secret=password, role=role, org_code=org
+            session, username=username, secret=password, role=role, org_code=org, actor="demo"
         )
     auth_service.create_account(
         session,
@@ -171,6 +171,7 @@ def _load(session: Any, pii: PiiCipher, password: str) -> None:
         secret=password,
         role=Role.member,
         person_id=first_person.id if first_person else None,
+        actor="demo",
     )
     from .awards.demo import load_awards
     from .memberships.demo import load_membership_platform

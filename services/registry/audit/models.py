@@ -16,7 +16,12 @@ class AuditEvent(SQLModel, table=True):
     """One sensitive action: an unmasked read, a refresh-token reuse, a grant change."""
 
     __tablename__ = "audit_event"
-    __table_args__ = (Index(None, "object_type", "object_id"),)
+    # Read newest first, by one of these or by id alone.
+    __table_args__ = (
+        Index(None, "object_type", "object_id"),
+        Index(None, "action", "id"),
+        Index(None, "actor", "id"),
+    )
 
     id: int | None = Field(default=None, sa_type=BigInteger, primary_key=True)
     at: datetime = created_field()

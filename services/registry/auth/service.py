@@ -14,6 +14,7 @@ from sqlalchemy import case, delete, func, select, text, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session, sessionmaker
 
+from ..audit import service as audit
 from ..core.db import transaction
 from ..core.errors import InvalidField, TooManyRequests, Unauthorized
 from ..core.runtime import Runtime
@@ -126,6 +127,14 @@ def _count_failure(session: Session, key: str, max_failures: int, now: datetime)
         session.execute(
             update(LoginThrottle).where(LoginThrottle.key == key).values(locked_until=now + lock)
         )
+        audit.record(
+            session,
+            principal=None,
+            action="lockout",
+            object_type="throttle",
+            object_id=key[:64],
+            detail={"failures": failures, "seconds": int(lock.total_seconds())},
+        )
 
 
 def clear_attempts(session: Session, key: str) -> None:
@@ -191,8 +200,6 @@ def sign_in(runtime: Runtime, *, kind: AccountKind, name: str, secret: str) -> I
 
 def rotate_refresh(runtime: Runtime, token: str) -> IssuedTokens:
     """Exchange a refresh token for a new pair; a token used twice revokes its whole family."""
-    from ..audit import service as audit
-
     reused: RefreshToken | None = None
     with transaction(runtime.sessions) as session:
         row = session.scalar(
@@ -247,6 +254,7 @@ def create_account(
     kind: AccountKind = AccountKind.user,
     person_id: uuid.UUID | None = None,
     display_name: str | None = None,
+    actor: str = "cli",
 ) -> Account:
     """A new account holding one role; organisation roles name their organisation."""
     name = username.strip().lower()
@@ -269,6 +277,15 @@ def create_account(
     session.add(account)
     session.flush()
     grant(session, account_id=account.id, role=role, org_code=org_code)
+    audit.record(
+        session,
+        principal=None,
+        actor=actor,
+        action="account.created",
+        object_type="account",
+        object_id=account.id,
+        detail={"username": name, "kind": kind.value, "role": role.value, "org": org_code},
+    )
     return account
 
 

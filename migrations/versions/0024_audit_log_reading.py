@@ -1,0 +1,51 @@
+"""Audit log: read newest first by action or by actor, and kept append-only.
+
+The log is read by the platform operator (`GET /api/v1/audit-events`, `registry audit list`)
+filtered by an action or an actor, newest first: an index on each with the id. A trigger
+refuses to change or delete an event, so that the log can be trusted as a record even by
+someone holding the application's database role.
+
+Revision ID: 0024_audit_log_reading
+Revises: 0023_membership_awaits_approval
+Create Date: 2026-11-24 06:00:00.000000
+"""
+
+from collections.abc import Sequence
+
+from alembic import op
+
+revision: str = "0024_audit_log_reading"
+down_revision: str | None = "0023_membership_awaits_approval"
+branch_labels: str | Sequence[str] | None = None
+depends_on: str | Sequence[str] | None = None
+
+
+def upgrade() -> None:
+    op.create_index(op.f("ix_audit_event_action_id"), "audit_event", ["action", "id"])
+    op.create_index(op.f("ix_audit_event_actor_id"), "audit_event", ["actor", "id"])
+    op.execute(
+        """
+        CREATE FUNCTION audit_event_append_only() RETURNS trigger LANGUAGE plpgsql AS $$
+        BEGIN
+            RAISE EXCEPTION 'audit events are never changed or deleted'
+                USING ERRCODE = 'insufficient_privilege';
+        END
+        $$
+        """
+    )
+    op.execute(
+        "CREATE TRIGGER audit_event_append_only BEFORE UPDATE OR DELETE ON audit_event "
+        "FOR EACH ROW EXECUTE FUNCTION audit_event_append_only()"
+    )
+    op.execute(
+        "CREATE TRIGGER audit_event_no_truncate BEFORE TRUNCATE ON audit_event "
+        "FOR EACH STATEMENT EXECUTE FUNCTION audit_event_append_only()"
+    )
+
+
+def downgrade() -> None:
+    op.execute("DROP TRIGGER audit_event_no_truncate ON audit_event")
+    op.execute("DROP TRIGGER audit_event_append_only ON audit_event")
+    op.execute("DROP FUNCTION audit_event_append_only()")
+    op.drop_index(op.f("ix_audit_event_actor_id"), table_name="audit_event")
+    op.drop_index(op.f("ix_audit_event_action_id"), table_name="audit_event")
