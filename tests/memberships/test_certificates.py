@@ -374,3 +374,36 @@ def test_a_third_party_verifies_offline_with_the_jwks(client, member, settings) 
     assert claims is not None
     assert (claims["member_no"], claims["valid_until"]) == (membership["member_no"], "2099-12-31")
     assert offline(_altered(token, valid_until=date(2199, 1, 1).isoformat())) is None
+
+
+# --- key rotation -------------------------------------------------------------------------------
+
+
+def test_after_a_key_rotation_the_member_gets_a_certificate_signed_with_the_new_key(
+    client, runtime, member, monkeypatch
+) -> None:
+    """The stored certificate is handed out again only while its key still signs: once the key
+    is retired, asking again gives one under the new key, which the JWKS keeps publishing
+    after the retired key is finally dropped."""
+    membership, headers = member
+    before = certificate(client, membership, headers)
+    retired = (runtime.settings.keys_dir / "signing-key.pem").read_bytes()
+    retired_public = (
+        serialization.load_pem_private_key(retired, password=None)
+        .public_key()
+        .public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
+    )
+    new_key = rsa.generate_private_key(public_exponent=65537, key_size=2048).private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    )
+    rotated = KeySet(new_key, [retired_public])
+    monkeypatch.setattr(runtime, "keys", rotated)
+
+    assert verify(client, before["token"])["valid"] is True  # the retired key is still accepted
+    after = certificate(client, membership, headers)
+    assert after["certificate_id"] != before["certificate_id"]
+    assert json.loads(b64decode(after["token"].split(".")[0]))["kid"] == rotated.kid
+    assert certificate(client, membership, headers) == after  # and it is kept from then on
+    monkeypatch.setattr(runtime, "keys", KeySet(new_key))  # the retired key is dropped
+    assert verify(client, after["token"])["valid"] is True
+    assert verify(client, before["token"])["status"] == "invalid"

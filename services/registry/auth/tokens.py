@@ -94,6 +94,14 @@ class KeySet:
     def sign(self, claims: dict[str, Any]) -> str:
         return jwt.encode(claims, self._signer, algorithm=ALGORITHM, headers={"kid": self.kid})
 
+    def signs_now(self, token: str) -> bool:
+        """Whether `token` names the current signing key (a retired key's tokens are only
+        accepted until they expire, and are not handed out again)."""
+        try:
+            return jwt.get_unverified_header(token).get("kid") == self.kid
+        except JOSEError:
+            return False
+
     def verify(self, token: str, *, audience: str, issuer: str) -> dict[str, Any]:
         """Claims of a genuine, current token for this audience; InvalidToken otherwise."""
         try:

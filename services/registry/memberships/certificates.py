@@ -92,8 +92,10 @@ def issue(
     membership_id: uuid.UUID,
     now: datetime,
 ) -> CertificateRead:
-    """The membership's current certificate: the same one while what it asserts is unchanged
-    and unexpired, a new one (new id) otherwise. Only a membership in good standing has one."""
+    """The membership's current certificate: the same one while what it asserts is unchanged,
+    it is unexpired and its key still signs, a new one (new id) otherwise (after a key rotation
+    the retired key may be dropped from the JWKS before the old certificate would have
+    expired). Only a membership in good standing has one."""
     membership, org, person, kind = _visible(session, principal, membership_id)
     if membership.status not in GOOD_STANDING:
         raise ProblemError(
@@ -123,7 +125,7 @@ def issue(
         .order_by(MembershipCertificate.issued_at.desc())
         .limit(1)
     )
-    if current is None:
+    if current is None or not keys.signs_now(current.token):
         if membership.valid_until is not None:
             grace = timedelta(days=kind.grace_days if kind else 0)
             expires = _end_of_day(membership.valid_until + grace)
