@@ -141,6 +141,24 @@ def test_a_type_without_approval_admits_at_once(client, society, admin, applican
     assert body["member_no"] == f"{society.code}-2026-00001"
 
 
+def test_an_applicant_cannot_admit_themselves_at_a_grade_the_type_does_not_give(
+    client, society, admin, applicant, freeze
+) -> None:
+    """A type without approval admits at its own grade; asking for a higher one (a fellow by a
+    student type) waits for the society's staff instead of making the applicant a fellow."""
+    make_type(client, society, admin, code="student", grade="student", approval_required=False)
+    _, headers = applicant
+    body = apply(client, society, headers, type_code="student", grade="fellow").json()
+    assert (body["status"], body["grade"], body["membership_id"]) == ("submitted", "fellow", None)
+    assert client.get(f"{API}/me", headers=headers).json()["memberships"] == []
+    rejected = client.post(
+        f"{API}/applications/{body['id']}/reject", json={"reason": "非会士"}, headers=admin
+    )
+    assert rejected.json()["status"] == "rejected"
+    same = apply(client, society, headers, type_code="student", grade="student").json()
+    assert (same["status"], same["grade"]) == ("approved", "student")
+
+
 def test_approving_with_another_type_gives_its_grade_unless_one_is_named(
     client, factory, society, admin, freeze
 ) -> None:  # type: ignore[no-untyped-def]

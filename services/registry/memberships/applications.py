@@ -140,7 +140,9 @@ def submit(
         actor=history.actor_of(principal),
         source="api",
     )
-    if kind is not None and not kind.approval_required:
+    # A type without approval admits at its own grade only: another grade (a student type
+    # asked to make its applicant a fellow) is the society's staff's decision.
+    if kind is not None and not kind.approval_required and application.grade == kind.grade:
         _approve(
             session,
             application,
