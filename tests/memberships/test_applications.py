@@ -214,6 +214,28 @@ def test_a_terminated_member_is_readmitted_with_the_same_number(
     assert (membership["status"], membership["termination_reason"]) == ("active", None)
 
 
+def test_an_expelled_member_is_not_readmitted_without_the_staff(
+    client, factory, society, admin, freeze
+) -> None:
+    """A type without approval admits newcomers at once, but a member the society expelled
+    (除名) applying again waits for its staff's decision."""
+    make_type(client, society, admin, code="student", grade="student", approval_required=False)
+    person = factory.person(org=society)
+    headers = factory.caller("member", person=person)
+    created = client.post(
+        f"{API}/orgs/{society.code}/memberships",
+        json={"person_id": str(person.id), "type_code": "student"},
+        headers=admin,
+    ).json()
+    client.post(
+        f"{API}/memberships/{created['id']}/terminate", json={"reason": "除名"}, headers=admin
+    )
+    application = apply(client, society, headers, type_code="student").json()
+    assert (application["status"], application["membership_id"]) == ("submitted", None)
+    membership = client.get(f"{API}/memberships/{created['id']}", headers=admin).json()
+    assert (membership["status"], membership["termination_reason"]) == ("terminated", "expulsion")
+
+
 def test_applications_are_scoped_to_the_society(client, factory, society, admin, applicant) -> None:
     _, headers = applicant
     application = apply(client, society, headers).json()
