@@ -6,6 +6,7 @@ argon2 makes each sign-in take a noticeable fraction of a second, so tests sign 
 from __future__ import annotations
 
 import base64
+import json
 import threading
 import time
 from datetime import UTC, datetime, timedelta
@@ -387,6 +388,20 @@ def test_a_sign_in_ends_at_its_maximum_age_however_often_it_is_refreshed(
     clock[0] = start + timedelta(days=90, seconds=1)
     with pytest.raises(Unauthorized, match="expired"):
         auth_service.rotate_refresh(runtime, token)
+
+
+def test_no_access_token_outlives_the_sign_in(client, factory, runtime, monkeypatch) -> None:
+    """The sign-in's end bounds the access tokens it gives too, not only its refresh tokens."""
+    monkeypatch.setattr(runtime.settings, "session_max_age_seconds", 120)
+    account = factory.account("member")
+    started = time.time()
+    signed_in = sign_in(client, account.username).json()
+    rotated = client.post(REFRESH, json={"refresh_token": signed_in["refresh_token"]}).json()
+    for issued in (signed_in, rotated):
+        payload = issued["access_token"].split(".")[1]
+        claims = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
+        assert claims["exp"] <= started + 121
+        assert issued["expires_in"] <= 121
 
 
 def test_reuse_revokes_only_the_family_of_that_sign_in(client, factory) -> None:

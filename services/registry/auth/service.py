@@ -148,7 +148,7 @@ def _new_refresh(
     the sign-in's own end (`session_max_age_seconds` after `signed_in_at`, now for a new one)."""
     now = _now()
     settings = runtime.settings
-    ends = (signed_in_at or now) + timedelta(seconds=settings.session_max_age_seconds)
+    ends = _session_end(runtime, signed_in_at or now)
     token = secrets.token_urlsafe(32)
     session.add(
         RefreshToken(
@@ -176,17 +176,36 @@ def sign_in(runtime: Runtime, *, kind: AccountKind, name: str, secret: str) -> I
         outcome.succeeded = passwords.verify_secret(secret, hashed) and account is not None
     if not outcome.succeeded or account is None:
         raise Unauthorized("wrong credentials")
+    signed_in_at = _now()
     with transaction(runtime.sessions) as session:
         session.execute(
-            update(Account).where(Account.id == account.id).values(last_login_at=_now())
+            update(Account).where(Account.id == account.id).values(last_login_at=signed_in_at)
         )
         refresh = (
-            _new_refresh(session, runtime, account.id, uuid.uuid4())
+            _new_refresh(session, runtime, account.id, uuid.uuid4(), signed_in_at)
             if kind is AccountKind.user
             else None
         )
-    access = runtime.access_tokens.issue(account.id, kind=kind.value)
-    return IssuedTokens(access, runtime.access_tokens.ttl, refresh)
+    return _with_access(runtime, account.id, kind, signed_in_at, refresh)
+
+
+def _session_end(runtime: Runtime, signed_in_at: datetime) -> datetime:
+    return signed_in_at + timedelta(seconds=runtime.settings.session_max_age_seconds)
+
+
+def _with_access(
+    runtime: Runtime,
+    account_id: uuid.UUID,
+    kind: AccountKind,
+    signed_in_at: datetime,
+    refresh: str | None,
+) -> IssuedTokens:
+    """An access token for the sign-in, expiring no later than the sign-in itself."""
+    ends = _session_end(runtime, signed_in_at) if kind is AccountKind.user else None
+    access, lifetime = runtime.access_tokens.issue_until(
+        account_id, kind=kind.value, not_after=ends.timestamp() if ends else None
+    )
+    return IssuedTokens(access, lifetime, refresh)
 
 
 def rotate_refresh(runtime: Runtime, token: str) -> IssuedTokens:
@@ -233,8 +252,7 @@ def rotate_refresh(runtime: Runtime, token: str) -> IssuedTokens:
             account_id = row.account_id
     if reused is not None:
         raise Unauthorized("refresh token reuse detected; sign in again")
-    access = runtime.access_tokens.issue(account_id, kind=AccountKind.user.value)
-    return IssuedTokens(access, runtime.access_tokens.ttl, new_token)
+    return _with_access(runtime, account_id, AccountKind.user, signed_in_at, new_token)
 
 
 def create_account(

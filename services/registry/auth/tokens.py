@@ -150,20 +150,31 @@ class AccessTokens:
         self.ttl = settings.access_token_ttl_seconds
 
     def issue(self, account_id: uuid.UUID, *, kind: str) -> str:
+        return self.issue_until(account_id, kind=kind)[0]
+
+    def issue_until(
+        self, account_id: uuid.UUID, *, kind: str, not_after: float | None = None
+    ) -> tuple[str, int]:
+        """An access token and its lifetime in seconds: the usual one, but never past
+        `not_after` (epoch seconds: the end of the sign-in it belongs to)."""
         now = int(time.time())
-        return self.keys.sign(
+        expires = now + self.ttl
+        if not_after is not None:
+            expires = max(now, min(expires, int(not_after)))
+        token = self.keys.sign(
             {
                 "iss": self.issuer,
                 "aud": self.audience,
                 "sub": str(account_id),
                 "iat": now,
                 "nbf": now,
-                "exp": now + self.ttl,
+                "exp": expires,
                 "jti": uuid.uuid4().hex,
                 "token_use": ACCESS,
                 "kind": kind,
             }
         )
+        return token, expires - now
 
     def verify(self, token: str) -> uuid.UUID:
         """The account a valid access token speaks for."""
