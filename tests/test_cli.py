@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from pathlib import Path
 
 import pytest
@@ -62,6 +63,40 @@ def test_users_create_refuses_bad_input_with_usage_exit_code(
     )
     assert result.exit_code == 2
     assert reason in result.output
+
+
+def test_users_create_links_a_profile_only_when_it_exists_and_has_no_account(
+    cli_env: None, factory, db
+) -> None:
+    """One profile, one account: the command refuses a profile linked already (as linking by
+    the API does), an unknown one and a malformed id, and creates nothing then."""
+    person = factory.person()
+    factory.account("member", person=person)
+    cases = [
+        (str(person.id), 1, "linked to an account already"),
+        (str(uuid.uuid4()), 2, "no profile"),
+        ("not-a-uuid", 2, "person-id"),
+    ]
+    for person_id, exit_code, reason in cases:
+        name = f"someone-{uuid.uuid4().hex[:8]}"
+        result = CliRunner().invoke(
+            app,
+            ["users", "create", name, "--role", "member", "--person-id", person_id,
+             "--password-stdin"],
+            input="a-long-Passw0rd\n",
+        )  # fmt: skip
+        assert result.exit_code == exit_code, result.output
+        assert reason in " ".join(result.output.split()), result.output
+        assert (
+            db.execute(
+                text("SELECT count(*) FROM account WHERE username = :n"), {"n": name}
+            ).scalar_one()
+            == 0
+        )
+    linked = db.execute(
+        text("SELECT count(*) FROM account WHERE person_id = :p"), {"p": person.id}
+    ).scalar_one()
+    assert linked == 1
 
 
 def test_unknown_role_is_a_usage_error(cli_env: None) -> None:

@@ -152,6 +152,10 @@ def users_create(
     from .auth import service
     from .core.errors import ProblemError
 
+    try:
+        profile = uuid.UUID(person_id) if person_id else None
+    except ValueError:
+        raise _fail("--person-id must be a profile's id (a UUID)", 2) from None
     password = _read_secret(password_stdin, "password")
     try:
         with _runtime_session() as session:
@@ -161,7 +165,7 @@ def users_create(
                 secret=password,
                 role=role,
                 org_code=org.upper() if org else None,
-                person_id=uuid.UUID(person_id) if person_id else None,
+                person_id=profile,
             )
     except ProblemError as exc:
         raise _fail(exc.detail, 2 if exc.status == 422 else 1) from None

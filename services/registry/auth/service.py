@@ -15,7 +15,7 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session, sessionmaker
 
 from ..core.db import transaction
-from ..core.errors import InvalidField, TooManyRequests, Unauthorized
+from ..core.errors import Conflict, InvalidField, TooManyRequests, Unauthorized
 from ..core.runtime import Runtime
 from ..orgs.models import Organisation
 from . import passwords
@@ -277,6 +277,8 @@ def create_account(
             raise InvalidField("password", str(exc)) from None
     if session.scalar(select(Account.id).where(Account.username == name)):
         raise InvalidField("username", "already taken")
+    if person_id is not None:
+        _check_unlinked_profile(session, person_id)
     account = Account(
         username=name,
         kind=kind,
@@ -288,6 +290,16 @@ def create_account(
     session.flush()
     grant(session, account_id=account.id, role=role, org_code=org_code)
     return account
+
+
+def _check_unlinked_profile(session: Session, person_id: uuid.UUID) -> None:
+    """One profile, one account (as linking through the API keeps it)."""
+    from ..people.models import Person
+
+    if session.scalar(select(Person.id).where(Person.id == person_id)) is None:
+        raise InvalidField("person_id", "no profile has this id")
+    if session.scalar(select(Account.id).where(Account.person_id == person_id).limit(1)):
+        raise Conflict("the profile is linked to an account already", "person_id")
 
 
 def grant(
