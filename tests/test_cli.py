@@ -12,6 +12,7 @@ from typer.testing import CliRunner
 from services.registry.cli import app
 
 from .conftest import ROOT
+from .factories import PASSWORD
 
 
 @pytest.fixture
@@ -126,3 +127,60 @@ def test_openapi_export_writes_the_committed_document(tmp_path: Path) -> None:
     result = CliRunner().invoke(app, ["openapi", "export", str(target)])
     assert result.exit_code == 0, result.output
     assert target.read_text() == (ROOT / "openapi" / "openapi.json").read_text()
+
+
+def test_disabling_an_account_ends_its_sign_ins_and_enabling_needs_a_new_one(
+    cli_env: None, factory, client, db
+) -> None:
+    """A departed secretary's login or a leaked client secret is stopped from the command line:
+    no sign-in, its access tokens refused, its refresh tokens revoked for good."""
+    account = factory.account("org_admin", factory.org())
+    signed_in = client.post(
+        "/api/v1/auth/token",
+        data={"grant_type": "password", "username": account.username, "password": PASSWORD},
+    ).json()
+    bearer = {"Authorization": f"Bearer {signed_in['access_token']}"}
+    assert client.get("/api/v1/me", headers=bearer).status_code == 200
+
+    result = CliRunner().invoke(app, ["users", "disable", account.username.upper()])
+    assert result.exit_code == 0, result.output
+    assert client.get("/api/v1/me", headers=bearer).status_code == 401
+    refreshed = client.post(
+        "/api/v1/auth/refresh", json={"refresh_token": signed_in["refresh_token"]}
+    )
+    assert refreshed.status_code == 401
+    live = db.execute(
+        text("SELECT count(*) FROM refresh_token WHERE account_id = :a AND revoked_at IS NULL"),
+        {"a": account.id},
+    ).scalar_one()
+    assert live == 0
+
+    result = CliRunner().invoke(app, ["users", "enable", account.username])
+    assert result.exit_code == 0, result.output
+    again = client.post("/api/v1/auth/refresh", json={"refresh_token": signed_in["refresh_token"]})
+    assert again.status_code == 401
+    assert (
+        client.post(
+            "/api/v1/auth/token",
+            data={"grant_type": "password", "username": account.username, "password": PASSWORD},
+        ).status_code
+        == 200
+    )
+
+
+def test_a_client_is_disabled_by_its_client_id(cli_env: None, factory, client) -> None:
+    import json
+
+    org = factory.org()
+    created = CliRunner().invoke(app, ["clients", "create", f"site-{org.code}", "--org", org.code])
+    creds = json.loads(created.output.strip().splitlines()[-1])
+    result = CliRunner().invoke(app, ["clients", "disable", creds["client_id"]])
+    assert result.exit_code == 0, result.output
+    token = client.post("/api/v1/auth/token", data={"grant_type": "client_credentials", **creds})
+    assert token.status_code == 401
+
+
+def test_disabling_an_unknown_account_fails(cli_env: None) -> None:
+    result = CliRunner().invoke(app, ["users", "disable", "nobody-" + uuid.uuid4().hex])
+    assert result.exit_code == 1
+    assert "no account" in result.output

@@ -15,7 +15,7 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session, sessionmaker
 
 from ..core.db import transaction
-from ..core.errors import Conflict, InvalidField, TooManyRequests, Unauthorized
+from ..core.errors import Conflict, InvalidField, NotFound, TooManyRequests, Unauthorized
 from ..core.runtime import Runtime
 from ..orgs.models import Organisation
 from . import passwords
@@ -289,6 +289,39 @@ def create_account(
     session.add(account)
     session.flush()
     grant(session, account_id=account.id, role=role, org_code=org_code)
+    return account
+
+
+def set_active(
+    session: Session, *, username: str, active: bool, kind: AccountKind | None = None
+) -> Account:
+    """Disable an account (its sign-ins end: access tokens are refused once the principal
+    cache expires, and every refresh token is revoked for good, so enabling it again needs a
+    new sign-in) or enable it again."""
+    from ..audit import service as audit
+
+    query = select(Account).where(Account.username == username.strip().lower())
+    if kind is not None:
+        query = query.where(Account.kind == kind)
+    account = session.scalar(query.with_for_update())
+    if account is None:
+        raise NotFound("account")
+    account.is_active = active
+    if not active:
+        session.execute(
+            update(RefreshToken)
+            .where(RefreshToken.account_id == account.id, RefreshToken.revoked_at.is_(None))
+            .values(revoked_at=_now())
+        )
+    audit.record(
+        session,
+        principal=None,
+        action="account.enable" if active else "account.disable",
+        object_type="account",
+        object_id=account.id,
+        detail={"username": account.username, "kind": account.kind},
+    )
+    session.flush()
     return account
 
 
