@@ -10,6 +10,7 @@ import json
 import threading
 import time
 from datetime import UTC, datetime, timedelta
+from urllib.parse import quote_plus
 
 import pytest
 from sqlalchemy import text, update
@@ -140,6 +141,31 @@ def test_client_credentials_in_http_basic_issue_an_access_token_without_refresh(
     body = response.json()
     assert body.get("refresh_token") is None
     assert client.get(PROTECTED, headers=bearer(body["access_token"])).status_code == 200
+
+
+def test_client_credentials_in_http_basic_are_form_encoded_as_rfc_6749_says(
+    client, runtime, org
+) -> None:
+    """OAuth clients form-encode the id and secret before Basic (RFC 6749 2.3.1), so a client
+    id with a colon or an at sign, and a secret with a plus or a percent, still sign in."""
+    name = f"cstam:site@{org.code.lower()}"
+    secret = "s3cret+with/100%&more"
+    with transaction(runtime.sessions) as session:
+        auth_service.create_account(
+            session,
+            username=name,
+            secret=secret,
+            role=Role.org_staff,
+            org_code=org.code,
+            kind=AccountKind.client,
+        )
+    raw = f"{quote_plus(name)}:{quote_plus(secret)}"
+    encoded = {"Authorization": "Basic " + base64.b64encode(raw.encode()).decode()}
+    response = client.post(TOKEN, data={"grant_type": "client_credentials"}, headers=encoded)
+    assert response.status_code == 200, response.text
+    not_utf8 = {"Authorization": "Basic " + base64.b64encode(b"site%ff:secret").decode()}
+    refused = client.post(TOKEN, data={"grant_type": "client_credentials"}, headers=not_utf8)
+    assert_problem(refused, 422)
 
 
 def test_client_credentials_with_a_wrong_secret_in_http_basic_are_refused(

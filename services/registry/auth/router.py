@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import binascii
 from typing import Annotated
+from urllib.parse import unquote_plus
 
 from fastapi import APIRouter, Form, Header, Request
 from fastapi.concurrency import run_in_threadpool
@@ -22,15 +23,19 @@ jwks_router = APIRouter(tags=["auth"])
 
 
 def _basic(authorization: str | None) -> tuple[str, str] | None:
-    """client_id and client_secret from an HTTP Basic header (RFC 6749 2.3.1)."""
+    """client_id and client_secret from an HTTP Basic header (RFC 6749 2.3.1: each is
+    form-encoded before they are joined with a colon, so either may hold one)."""
     if not authorization or not authorization.lower().startswith("basic "):
         return None
     try:
-        decoded = base64.b64decode(authorization[6:], validate=True).decode()
+        client_id, sep, secret = (
+            base64.b64decode(authorization[6:], validate=True).decode().partition(":")
+        )
+        if not sep:
+            return None
+        return unquote_plus(client_id, errors="strict"), unquote_plus(secret, errors="strict")
     except (binascii.Error, UnicodeDecodeError):
         return None
-    client_id, sep, secret = decoded.partition(":")
-    return (client_id, secret) if sep else None
 
 
 def _required(value: str | None, field_name: str) -> str:
