@@ -14,7 +14,7 @@ from ..core import ratelimit
 from ..core.deps import PUBLIC, RuntimeDep
 from ..core.errors import InvalidField
 from ..core.types import printable
-from . import service
+from . import passwords, service
 from .models import AccountKind
 from .schemas import JsonWebKeySet, RefreshRequest, TokenResponse
 
@@ -53,7 +53,7 @@ async def token(
     runtime: RuntimeDep,
     grant_type: Annotated[str, Form(description="password or client_credentials")],
     username: Annotated[str | None, Form(max_length=128)] = None,
-    password: Annotated[str | None, Form(max_length=256)] = None,
+    password: Annotated[str | None, Form(max_length=passwords.MAX_LENGTH)] = None,
     client_id: Annotated[str | None, Form(max_length=128)] = None,
     client_secret: Annotated[str | None, Form(max_length=256)] = None,
     scope: Annotated[str | None, Form(max_length=512)] = None,
