@@ -9,7 +9,7 @@ import json
 import re
 import time
 import uuid
-from datetime import date
+from datetime import date, datetime
 from pathlib import Path
 from urllib.parse import parse_qs, urlparse
 
@@ -25,6 +25,7 @@ from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 from services.registry.app import create_app
 from services.registry.auth.tokens import KeySet
 from services.registry.core import ratelimit
+from services.registry.core.clock import ZONE
 from services.registry.core.db import transaction
 from services.registry.memberships.certificates import AUDIENCE
 
@@ -407,3 +408,26 @@ def test_after_a_key_rotation_the_member_gets_a_certificate_signed_with_the_new_
     monkeypatch.setattr(runtime, "keys", KeySet(new_key))  # the retired key is dropped
     assert verify(client, after["token"])["valid"] is True
     assert verify(client, before["token"])["status"] == "invalid"
+
+
+def test_on_the_last_day_of_a_membership_asking_again_gives_the_same_certificate(
+    client, factory, society, admin, db
+) -> None:
+    """A certificate cannot outlast its membership's end, so the one issued on the last day
+    is the one to keep: asking again gives it, not a new one each time."""
+    person = factory.person(org=society)
+    today = datetime.now(ZONE).date()
+    membership = client.post(
+        f"{API}/orgs/{society.code}/memberships",
+        json={"person_id": str(person.id), "joined_on": "2020-01-01", "valid_until": str(today)},
+        headers=admin,
+    ).json()
+    assert membership["status"] == "active"
+    headers = factory.caller("member", person=person)
+    first = certificate(client, membership, headers)
+    assert certificate(client, membership, headers) == first
+    stored = db.execute(
+        text("SELECT count(*) FROM membership_certificate WHERE membership_id = :m"),
+        {"m": membership["id"]},
+    ).scalar_one()
+    assert stored == 1
