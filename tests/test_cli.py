@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from pathlib import Path
 
 import pytest
@@ -11,6 +12,7 @@ from typer.testing import CliRunner
 from services.registry.cli import app
 
 from .conftest import ROOT
+from .factories import PASSWORD
 
 
 @pytest.fixture
@@ -52,6 +54,8 @@ def test_users_create_reads_the_password_from_stdin_and_can_sign_in(
         (["--role", "org_admin"], "a-long-Passw0rd\n", "needs an organisation"),
         (["--role", "org_admin", "--org", "NO-SUCH-ORG"], "a-long-Passw0rd\n", "no organisation"),
         (["--role", "platform_admin"], "short\n", "at least"),
+        # The token endpoint takes passwords of up to 256 characters: a longer one never signs in.
+        (["--role", "platform_admin"], "Passw0rd-" * 29 + "\n", "at most 256"),
     ],
 )
 def test_users_create_refuses_bad_input_with_usage_exit_code(
@@ -62,6 +66,40 @@ def test_users_create_refuses_bad_input_with_usage_exit_code(
     )
     assert result.exit_code == 2
     assert reason in result.output
+
+
+def test_users_create_links_a_profile_only_when_it_exists_and_has_no_account(
+    cli_env: None, factory, db
+) -> None:
+    """One profile, one account: the command refuses a profile linked already (as linking by
+    the API does), an unknown one and a malformed id, and creates nothing then."""
+    person = factory.person()
+    factory.account("member", person=person)
+    cases = [
+        (str(person.id), 1, "linked to an account already"),
+        (str(uuid.uuid4()), 2, "no profile"),
+        ("not-a-uuid", 2, "person-id"),
+    ]
+    for person_id, exit_code, reason in cases:
+        name = f"someone-{uuid.uuid4().hex[:8]}"
+        result = CliRunner().invoke(
+            app,
+            ["users", "create", name, "--role", "member", "--person-id", person_id,
+             "--password-stdin"],
+            input="a-long-Passw0rd\n",
+        )  # fmt: skip
+        assert result.exit_code == exit_code, result.output
+        assert reason in " ".join(result.output.split()), result.output
+        assert (
+            db.execute(
+                text("SELECT count(*) FROM account WHERE username = :n"), {"n": name}
+            ).scalar_one()
+            == 0
+        )
+    linked = db.execute(
+        text("SELECT count(*) FROM account WHERE person_id = :p"), {"p": person.id}
+    ).scalar_one()
+    assert linked == 1
 
 
 def test_unknown_role_is_a_usage_error(cli_env: None) -> None:
@@ -91,3 +129,60 @@ def test_openapi_export_writes_the_committed_document(tmp_path: Path) -> None:
     result = CliRunner().invoke(app, ["openapi", "export", str(target)])
     assert result.exit_code == 0, result.output
     assert target.read_text() == (ROOT / "openapi" / "openapi.json").read_text()
+
+
+def test_disabling_an_account_ends_its_sign_ins_and_enabling_needs_a_new_one(
+    cli_env: None, factory, client, db
+) -> None:
+    """A departed secretary's login or a leaked client secret is stopped from the command line:
+    no sign-in, its access tokens refused, its refresh tokens revoked for good."""
+    account = factory.account("org_admin", factory.org())
+    signed_in = client.post(
+        "/api/v1/auth/token",
+        data={"grant_type": "password", "username": account.username, "password": PASSWORD},
+    ).json()
+    bearer = {"Authorization": f"Bearer {signed_in['access_token']}"}
+    assert client.get("/api/v1/me", headers=bearer).status_code == 200
+
+    result = CliRunner().invoke(app, ["users", "disable", account.username.upper()])
+    assert result.exit_code == 0, result.output
+    assert client.get("/api/v1/me", headers=bearer).status_code == 401
+    refreshed = client.post(
+        "/api/v1/auth/refresh", json={"refresh_token": signed_in["refresh_token"]}
+    )
+    assert refreshed.status_code == 401
+    live = db.execute(
+        text("SELECT count(*) FROM refresh_token WHERE account_id = :a AND revoked_at IS NULL"),
+        {"a": account.id},
+    ).scalar_one()
+    assert live == 0
+
+    result = CliRunner().invoke(app, ["users", "enable", account.username])
+    assert result.exit_code == 0, result.output
+    again = client.post("/api/v1/auth/refresh", json={"refresh_token": signed_in["refresh_token"]})
+    assert again.status_code == 401
+    assert (
+        client.post(
+            "/api/v1/auth/token",
+            data={"grant_type": "password", "username": account.username, "password": PASSWORD},
+        ).status_code
+        == 200
+    )
+
+
+def test_a_client_is_disabled_by_its_client_id(cli_env: None, factory, client) -> None:
+    import json
+
+    org = factory.org()
+    created = CliRunner().invoke(app, ["clients", "create", f"site-{org.code}", "--org", org.code])
+    creds = json.loads(created.output.strip().splitlines()[-1])
+    result = CliRunner().invoke(app, ["clients", "disable", creds["client_id"]])
+    assert result.exit_code == 0, result.output
+    token = client.post("/api/v1/auth/token", data={"grant_type": "client_credentials", **creds})
+    assert token.status_code == 401
+
+
+def test_disabling_an_unknown_account_fails(cli_env: None) -> None:
+    result = CliRunner().invoke(app, ["users", "disable", "nobody-" + uuid.uuid4().hex])
+    assert result.exit_code == 1
+    assert "no account" in result.output

@@ -155,6 +155,10 @@ def users_create(
     from .auth import service
     from .core.errors import ProblemError
 
+    try:
+        profile = uuid.UUID(person_id) if person_id else None
+    except ValueError:
+        raise _fail("--person-id must be a profile's id (a UUID)", 2) from None
     password = _read_secret(password_stdin, "password")
     try:
         with _runtime_session() as session:
@@ -164,11 +168,37 @@ def users_create(
                 secret=password,
                 role=role,
                 org_code=org.upper() if org else None,
-                person_id=uuid.UUID(person_id) if person_id else None,
+                person_id=profile,
             )
     except ProblemError as exc:
         raise _fail(exc.detail, 2 if exc.status == 422 else 1) from None
     out.print(f"created {account.username} ({role.value}{' in ' + org.upper() if org else ''})")
+
+
+def _set_active(name: str, *, active: bool, kind: AccountKind | None = None) -> None:
+    from .auth import service
+    from .core.errors import ProblemError
+
+    try:
+        with _runtime_session() as session:
+            account = service.set_active(session, username=name, active=active, kind=kind)
+    except ProblemError as exc:
+        what = "client" if kind is AccountKind.client else "account"
+        missing = f"no {what} named {name.strip().lower()}"
+        raise _fail(missing if exc.status == 404 else exc.detail) from None
+    out.print(f"{'enabled' if active else 'disabled'} {account.username}")
+
+
+@users_app.command("disable")
+def users_disable(username: str) -> None:
+    """Disable an account (a user or a client): its sign-ins end and it cannot sign in."""
+    _set_active(username, active=False)
+
+
+@users_app.command("enable")
+def users_enable(username: str) -> None:
+    """Enable a disabled account again (earlier sign-ins stay ended)."""
+    _set_active(username, active=True)
 
 
 @clients_app.command("create")
@@ -197,6 +227,12 @@ def clients_create(
     except ProblemError as exc:
         raise _fail(exc.detail, 2 if exc.status == 422 else 1) from None
     typer.echo(json.dumps({"client_id": client_id.lower(), "client_secret": secret}))
+
+
+@clients_app.command("disable")
+def clients_disable(client_id: str) -> None:
+    """Disable a society system's credentials (a leaked secret): it cannot sign in any more."""
+    _set_active(client_id, active=False, kind=AccountKind.client)
 
 
 @openapi_app.command("export")

@@ -6,9 +6,11 @@ argon2 makes each sign-in take a noticeable fraction of a second, so tests sign 
 from __future__ import annotations
 
 import base64
+import json
 import threading
 import time
 from datetime import UTC, datetime, timedelta
+from urllib.parse import quote_plus
 
 import pytest
 from sqlalchemy import text, update
@@ -139,6 +141,31 @@ def test_client_credentials_in_http_basic_issue_an_access_token_without_refresh(
     body = response.json()
     assert body.get("refresh_token") is None
     assert client.get(PROTECTED, headers=bearer(body["access_token"])).status_code == 200
+
+
+def test_client_credentials_in_http_basic_are_form_encoded_as_rfc_6749_says(
+    client, runtime, org
+) -> None:
+    """OAuth clients form-encode the id and secret before Basic (RFC 6749 2.3.1), so a client
+    id with a colon or an at sign, and a secret with a plus or a percent, still sign in."""
+    name = f"cstam:site@{org.code.lower()}"
+    secret = "s3cret+with/100%&more"
+    with transaction(runtime.sessions) as session:
+        auth_service.create_account(
+            session,
+            username=name,
+            secret=secret,
+            role=Role.org_staff,
+            org_code=org.code,
+            kind=AccountKind.client,
+        )
+    raw = f"{quote_plus(name)}:{quote_plus(secret)}"
+    encoded = {"Authorization": "Basic " + base64.b64encode(raw.encode()).decode()}
+    response = client.post(TOKEN, data={"grant_type": "client_credentials"}, headers=encoded)
+    assert response.status_code == 200, response.text
+    not_utf8 = {"Authorization": "Basic " + base64.b64encode(b"site%ff:secret").decode()}
+    refused = client.post(TOKEN, data={"grant_type": "client_credentials"}, headers=not_utf8)
+    assert_problem(refused, 422)
 
 
 def test_client_credentials_with_a_wrong_secret_in_http_basic_are_refused(
@@ -387,6 +414,20 @@ def test_a_sign_in_ends_at_its_maximum_age_however_often_it_is_refreshed(
     clock[0] = start + timedelta(days=90, seconds=1)
     with pytest.raises(Unauthorized, match="expired"):
         auth_service.rotate_refresh(runtime, token)
+
+
+def test_no_access_token_outlives_the_sign_in(client, factory, runtime, monkeypatch) -> None:
+    """The sign-in's end bounds the access tokens it gives too, not only its refresh tokens."""
+    monkeypatch.setattr(runtime.settings, "session_max_age_seconds", 120)
+    account = factory.account("member")
+    started = time.time()
+    signed_in = sign_in(client, account.username).json()
+    rotated = client.post(REFRESH, json={"refresh_token": signed_in["refresh_token"]}).json()
+    for issued in (signed_in, rotated):
+        payload = issued["access_token"].split(".")[1]
+        claims = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
+        assert claims["exp"] <= started + 121
+        assert issued["expires_in"] <= 121
 
 
 def test_reuse_revokes_only_the_family_of_that_sign_in(client, factory) -> None:

@@ -141,6 +141,24 @@ def test_a_type_without_approval_admits_at_once(client, society, admin, applican
     assert body["member_no"] == f"{society.code}-2026-00001"
 
 
+def test_an_applicant_cannot_admit_themselves_at_a_grade_the_type_does_not_give(
+    client, society, admin, applicant, freeze
+) -> None:
+    """A type without approval admits at its own grade; asking for a higher one (a fellow by a
+    student type) waits for the society's staff instead of making the applicant a fellow."""
+    make_type(client, society, admin, code="student", grade="student", approval_required=False)
+    _, headers = applicant
+    body = apply(client, society, headers, type_code="student", grade="fellow").json()
+    assert (body["status"], body["grade"], body["membership_id"]) == ("submitted", "fellow", None)
+    assert client.get(f"{API}/me", headers=headers).json()["memberships"] == []
+    rejected = client.post(
+        f"{API}/applications/{body['id']}/reject", json={"reason": "非会士"}, headers=admin
+    )
+    assert rejected.json()["status"] == "rejected"
+    same = apply(client, society, headers, type_code="student", grade="student").json()
+    assert (same["status"], same["grade"]) == ("approved", "student")
+
+
 def test_approving_with_another_type_gives_its_grade_unless_one_is_named(
     client, factory, society, admin, freeze
 ) -> None:  # type: ignore[no-untyped-def]
@@ -194,6 +212,28 @@ def test_a_terminated_member_is_readmitted_with_the_same_number(
     assert (body["membership_id"], body["member_no"]) == (created["id"], "OLD-7")
     membership = client.get(f"{API}/memberships/{created['id']}", headers=admin).json()
     assert (membership["status"], membership["termination_reason"]) == ("active", None)
+
+
+def test_an_expelled_member_is_not_readmitted_without_the_staff(
+    client, factory, society, admin, freeze
+) -> None:
+    """A type without approval admits newcomers at once, but a member the society expelled
+    (除名) applying again waits for its staff's decision."""
+    make_type(client, society, admin, code="student", grade="student", approval_required=False)
+    person = factory.person(org=society)
+    headers = factory.caller("member", person=person)
+    created = client.post(
+        f"{API}/orgs/{society.code}/memberships",
+        json={"person_id": str(person.id), "type_code": "student"},
+        headers=admin,
+    ).json()
+    client.post(
+        f"{API}/memberships/{created['id']}/terminate", json={"reason": "除名"}, headers=admin
+    )
+    application = apply(client, society, headers, type_code="student").json()
+    assert (application["status"], application["membership_id"]) == ("submitted", None)
+    membership = client.get(f"{API}/memberships/{created['id']}", headers=admin).json()
+    assert (membership["status"], membership["termination_reason"]) == ("terminated", "expulsion")
 
 
 def test_applications_are_scoped_to_the_society(client, factory, society, admin, applicant) -> None:

@@ -9,7 +9,7 @@ import json
 import re
 import time
 import uuid
-from datetime import date
+from datetime import date, datetime
 from pathlib import Path
 from urllib.parse import parse_qs, urlparse
 
@@ -25,6 +25,7 @@ from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 from services.registry.app import create_app
 from services.registry.auth.tokens import KeySet
 from services.registry.core import ratelimit
+from services.registry.core.clock import ZONE
 from services.registry.core.db import transaction
 from services.registry.memberships.certificates import AUDIENCE
 
@@ -374,3 +375,59 @@ def test_a_third_party_verifies_offline_with_the_jwks(client, member, settings) 
     assert claims is not None
     assert (claims["member_no"], claims["valid_until"]) == (membership["member_no"], "2099-12-31")
     assert offline(_altered(token, valid_until=date(2199, 1, 1).isoformat())) is None
+
+
+# --- key rotation -------------------------------------------------------------------------------
+
+
+def test_after_a_key_rotation_the_member_gets_a_certificate_signed_with_the_new_key(
+    client, runtime, member, monkeypatch
+) -> None:
+    """The stored certificate is handed out again only while its key still signs: once the key
+    is retired, asking again gives one under the new key, which the JWKS keeps publishing
+    after the retired key is finally dropped."""
+    membership, headers = member
+    before = certificate(client, membership, headers)
+    retired = (runtime.settings.keys_dir / "signing-key.pem").read_bytes()
+    retired_public = (
+        serialization.load_pem_private_key(retired, password=None)
+        .public_key()
+        .public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
+    )
+    new_key = rsa.generate_private_key(public_exponent=65537, key_size=2048).private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    )
+    rotated = KeySet(new_key, [retired_public])
+    monkeypatch.setattr(runtime, "keys", rotated)
+
+    assert verify(client, before["token"])["valid"] is True  # the retired key is still accepted
+    after = certificate(client, membership, headers)
+    assert after["certificate_id"] != before["certificate_id"]
+    assert json.loads(b64decode(after["token"].split(".")[0]))["kid"] == rotated.kid
+    assert certificate(client, membership, headers) == after  # and it is kept from then on
+    monkeypatch.setattr(runtime, "keys", KeySet(new_key))  # the retired key is dropped
+    assert verify(client, after["token"])["valid"] is True
+    assert verify(client, before["token"])["status"] == "invalid"
+
+
+def test_on_the_last_day_of_a_membership_asking_again_gives_the_same_certificate(
+    client, factory, society, admin, db
+) -> None:
+    """A certificate cannot outlast its membership's end, so the one issued on the last day
+    is the one to keep: asking again gives it, not a new one each time."""
+    person = factory.person(org=society)
+    today = datetime.now(ZONE).date()
+    membership = client.post(
+        f"{API}/orgs/{society.code}/memberships",
+        json={"person_id": str(person.id), "joined_on": "2020-01-01", "valid_until": str(today)},
+        headers=admin,
+    ).json()
+    assert membership["status"] == "active"
+    headers = factory.caller("member", person=person)
+    first = certificate(client, membership, headers)
+    assert certificate(client, membership, headers) == first
+    stored = db.execute(
+        text("SELECT count(*) FROM membership_certificate WHERE membership_id = :m"),
+        {"m": membership["id"]},
+    ).scalar_one()
+    assert stored == 1

@@ -9,6 +9,7 @@ _hasher = PasswordHash.recommended()
 _DUMMY = _hasher.hash("registry-timing-equaliser")
 
 MIN_LENGTH = 10
+MAX_LENGTH = 256  # what the token endpoint accepts
 
 
 def hash_secret(secret: str) -> str:
@@ -23,8 +24,11 @@ def verify_secret(secret: str, hashed: str | None) -> bool:
 
 
 def check_strength(password: str) -> None:
-    """Refuse passwords that are too short or all one kind of character."""
+    """Refuse passwords that are too short, too long to sign in with, or all one kind of
+    character."""
     if len(password) < MIN_LENGTH:
         raise ValueError(f"password must have at least {MIN_LENGTH} characters")
+    if len(password) > MAX_LENGTH:
+        raise ValueError(f"password must have at most {MAX_LENGTH} characters")
     if password.isdigit() or password.isalpha():
         raise ValueError("password must mix letters with digits or symbols")

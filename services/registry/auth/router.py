@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import binascii
 from typing import Annotated
+from urllib.parse import unquote_plus
 
 from fastapi import APIRouter, Form, Header, Request
 from fastapi.concurrency import run_in_threadpool
@@ -13,7 +14,7 @@ from ..core import ratelimit
 from ..core.deps import PUBLIC, RuntimeDep
 from ..core.errors import InvalidField
 from ..core.types import printable
-from . import service
+from . import passwords, service
 from .models import AccountKind
 from .schemas import JsonWebKeySet, RefreshRequest, TokenResponse
 
@@ -22,15 +23,19 @@ jwks_router = APIRouter(tags=["auth"])
 
 
 def _basic(authorization: str | None) -> tuple[str, str] | None:
-    """client_id and client_secret from an HTTP Basic header (RFC 6749 2.3.1)."""
+    """client_id and client_secret from an HTTP Basic header (RFC 6749 2.3.1: each is
+    form-encoded before they are joined with a colon, so either may hold one)."""
     if not authorization or not authorization.lower().startswith("basic "):
         return None
     try:
-        decoded = base64.b64decode(authorization[6:], validate=True).decode()
+        client_id, sep, secret = (
+            base64.b64decode(authorization[6:], validate=True).decode().partition(":")
+        )
+        if not sep:
+            return None
+        return unquote_plus(client_id, errors="strict"), unquote_plus(secret, errors="strict")
     except (binascii.Error, UnicodeDecodeError):
         return None
-    client_id, sep, secret = decoded.partition(":")
-    return (client_id, secret) if sep else None
 
 
 def _required(value: str | None, field_name: str) -> str:
@@ -48,7 +53,7 @@ async def token(
     runtime: RuntimeDep,
     grant_type: Annotated[str, Form(description="password or client_credentials")],
     username: Annotated[str | None, Form(max_length=128)] = None,
-    password: Annotated[str | None, Form(max_length=256)] = None,
+    password: Annotated[str | None, Form(max_length=passwords.MAX_LENGTH)] = None,
     client_id: Annotated[str | None, Form(max_length=128)] = None,
     client_secret: Annotated[str | None, Form(max_length=256)] = None,
     scope: Annotated[str | None, Form(max_length=512)] = None,

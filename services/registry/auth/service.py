@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from ..audit import service as audit
 from ..core.db import transaction
-from ..core.errors import InvalidField, TooManyRequests, Unauthorized
+from ..core.errors import Conflict, InvalidField, NotFound, TooManyRequests, Unauthorized
 from ..core.runtime import Runtime
 from ..orgs.models import Organisation
 from . import passwords
@@ -157,7 +157,7 @@ def _new_refresh(
     the sign-in's own end (`session_max_age_seconds` after `signed_in_at`, now for a new one)."""
     now = _now()
     settings = runtime.settings
-    ends = (signed_in_at or now) + timedelta(seconds=settings.session_max_age_seconds)
+    ends = _session_end(runtime, signed_in_at or now)
     token = secrets.token_urlsafe(32)
     session.add(
         RefreshToken(
@@ -185,17 +185,36 @@ def sign_in(runtime: Runtime, *, kind: AccountKind, name: str, secret: str) -> I
         outcome.succeeded = passwords.verify_secret(secret, hashed) and account is not None
     if not outcome.succeeded or account is None:
         raise Unauthorized("wrong credentials")
+    signed_in_at = _now()
     with transaction(runtime.sessions) as session:
         session.execute(
-            update(Account).where(Account.id == account.id).values(last_login_at=_now())
+            update(Account).where(Account.id == account.id).values(last_login_at=signed_in_at)
         )
         refresh = (
-            _new_refresh(session, runtime, account.id, uuid.uuid4())
+            _new_refresh(session, runtime, account.id, uuid.uuid4(), signed_in_at)
             if kind is AccountKind.user
             else None
         )
-    access = runtime.access_tokens.issue(account.id, kind=kind.value)
-    return IssuedTokens(access, runtime.access_tokens.ttl, refresh)
+    return _with_access(runtime, account.id, kind, signed_in_at, refresh)
+
+
+def _session_end(runtime: Runtime, signed_in_at: datetime) -> datetime:
+    return signed_in_at + timedelta(seconds=runtime.settings.session_max_age_seconds)
+
+
+def _with_access(
+    runtime: Runtime,
+    account_id: uuid.UUID,
+    kind: AccountKind,
+    signed_in_at: datetime,
+    refresh: str | None,
+) -> IssuedTokens:
+    """An access token for the sign-in, expiring no later than the sign-in itself."""
+    ends = _session_end(runtime, signed_in_at) if kind is AccountKind.user else None
+    access, lifetime = runtime.access_tokens.issue_until(
+        account_id, kind=kind.value, not_after=ends.timestamp() if ends else None
+    )
+    return IssuedTokens(access, lifetime, refresh)
 
 
 def rotate_refresh(runtime: Runtime, token: str) -> IssuedTokens:
@@ -240,8 +259,7 @@ def rotate_refresh(runtime: Runtime, token: str) -> IssuedTokens:
             account_id = row.account_id
     if reused is not None:
         raise Unauthorized("refresh token reuse detected; sign in again")
-    access = runtime.access_tokens.issue(account_id, kind=AccountKind.user.value)
-    return IssuedTokens(access, runtime.access_tokens.ttl, new_token)
+    return _with_access(runtime, account_id, AccountKind.user, signed_in_at, new_token)
 
 
 def create_account(
@@ -267,6 +285,8 @@ def create_account(
             raise InvalidField("password", str(exc)) from None
     if session.scalar(select(Account.id).where(Account.username == name)):
         raise InvalidField("username", "already taken")
+    if person_id is not None:
+        _check_unlinked_profile(session, person_id)
     account = Account(
         username=name,
         kind=kind,
@@ -287,6 +307,49 @@ def create_account(
         detail={"username": name, "kind": kind.value, "role": role.value, "org": org_code},
     )
     return account
+
+
+def set_active(
+    session: Session, *, username: str, active: bool, kind: AccountKind | None = None
+) -> Account:
+    """Disable an account (its sign-ins end: access tokens are refused once the principal
+    cache expires, and every refresh token is revoked for good, so enabling it again needs a
+    new sign-in) or enable it again."""
+    from ..audit import service as audit
+
+    query = select(Account).where(Account.username == username.strip().lower())
+    if kind is not None:
+        query = query.where(Account.kind == kind)
+    account = session.scalar(query.with_for_update())
+    if account is None:
+        raise NotFound("account")
+    account.is_active = active
+    if not active:
+        session.execute(
+            update(RefreshToken)
+            .where(RefreshToken.account_id == account.id, RefreshToken.revoked_at.is_(None))
+            .values(revoked_at=_now())
+        )
+    audit.record(
+        session,
+        principal=None,
+        action="account.enable" if active else "account.disable",
+        object_type="account",
+        object_id=account.id,
+        detail={"username": account.username, "kind": account.kind},
+    )
+    session.flush()
+    return account
+
+
+def _check_unlinked_profile(session: Session, person_id: uuid.UUID) -> None:
+    """One profile, one account (as linking through the API keeps it)."""
+    from ..people.models import Person
+
+    if session.scalar(select(Person.id).where(Person.id == person_id)) is None:
+        raise InvalidField("person_id", "no profile has this id")
+    if session.scalar(select(Account.id).where(Account.person_id == person_id).limit(1)):
+        raise Conflict("the profile is linked to an account already", "person_id")
 
 
 def grant(

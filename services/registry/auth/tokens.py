@@ -94,6 +94,14 @@ class KeySet:
     def sign(self, claims: dict[str, Any]) -> str:
         return jwt.encode(claims, self._signer, algorithm=ALGORITHM, headers={"kid": self.kid})
 
+    def signs_now(self, token: str) -> bool:
+        """Whether `token` names the current signing key (a retired key's tokens are only
+        accepted until they expire, and are not handed out again)."""
+        try:
+            return jwt.get_unverified_header(token).get("kid") == self.kid
+        except JOSEError:
+            return False
+
     def verify(self, token: str, *, audience: str, issuer: str) -> dict[str, Any]:
         """Claims of a genuine, current token for this audience; InvalidToken otherwise."""
         try:
@@ -142,20 +150,31 @@ class AccessTokens:
         self.ttl = settings.access_token_ttl_seconds
 
     def issue(self, account_id: uuid.UUID, *, kind: str) -> str:
+        return self.issue_until(account_id, kind=kind)[0]
+
+    def issue_until(
+        self, account_id: uuid.UUID, *, kind: str, not_after: float | None = None
+    ) -> tuple[str, int]:
+        """An access token and its lifetime in seconds: the usual one, but never past
+        `not_after` (epoch seconds: the end of the sign-in it belongs to)."""
         now = int(time.time())
-        return self.keys.sign(
+        expires = now + self.ttl
+        if not_after is not None:
+            expires = max(now, min(expires, int(not_after)))
+        token = self.keys.sign(
             {
                 "iss": self.issuer,
                 "aud": self.audience,
                 "sub": str(account_id),
                 "iat": now,
                 "nbf": now,
-                "exp": now + self.ttl,
+                "exp": expires,
                 "jti": uuid.uuid4().hex,
                 "token_use": ACCESS,
                 "kind": kind,
             }
         )
+        return token, expires - now
 
     def verify(self, token: str) -> uuid.UUID:
         """The account a valid access token speaks for."""

@@ -140,7 +140,18 @@ def submit(
         actor=history.actor_of(principal),
         source="api",
     )
-    if kind is not None and not kind.approval_required:
+    # A type without approval admits at its own grade only: another grade (a student type
+    # asked to make its applicant a fellow) is the society's staff's decision, and so is
+    # taking back a member the society expelled.
+    expelled = (
+        membership is not None and membership.termination_reason == TerminationReason.expulsion
+    )
+    if (
+        kind is not None
+        and not kind.approval_required
+        and application.grade == kind.grade
+        and not expelled
+    ):
         _approve(
             session,
             application,

@@ -92,8 +92,10 @@ def issue(
     membership_id: uuid.UUID,
     now: datetime,
 ) -> CertificateRead:
-    """The membership's current certificate: the same one while what it asserts is unchanged
-    and unexpired, a new one (new id) otherwise. Only a membership in good standing has one."""
+    """The membership's current certificate: the same one while what it asserts is unchanged,
+    it is unexpired and its key still signs, a new one (new id) otherwise (after a key rotation
+    the retired key may be dropped from the JWKS before the old certificate would have
+    expired). Only a membership in good standing has one."""
     membership, org, person, kind = _visible(session, principal, membership_id)
     if membership.status not in GOOD_STANDING:
         raise ProblemError(
@@ -113,22 +115,25 @@ def issue(
     digest = hashlib.sha256(
         json.dumps(asserted, sort_keys=True, ensure_ascii=False).encode()
     ).hexdigest()
+    if membership.valid_until is not None:
+        grace = timedelta(days=kind.grace_days if kind else 0)
+        expires = _end_of_day(membership.valid_until + grace)
+        # It ends with the membership: the one that does is kept to the last day.
+        fresh = MembershipCertificate.expires_at == expires
+    else:
+        expires = now + OPEN_ENDED
+        fresh = MembershipCertificate.expires_at > now + timedelta(days=1)
     current = session.scalar(
         select(MembershipCertificate)
         .where(
             MembershipCertificate.membership_id == membership.id,
             MembershipCertificate.digest == digest,
-            MembershipCertificate.expires_at > now + timedelta(days=1),
+            fresh,
         )
         .order_by(MembershipCertificate.issued_at.desc())
         .limit(1)
     )
-    if current is None:
-        if membership.valid_until is not None:
-            grace = timedelta(days=kind.grace_days if kind else 0)
-            expires = _end_of_day(membership.valid_until + grace)
-        else:
-            expires = now + OPEN_ENDED
+    if current is None or not keys.signs_now(current.token):
         certificate_id = uuid.uuid4()
         issued = int(now.timestamp())
         token = keys.sign(

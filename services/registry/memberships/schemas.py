@@ -371,7 +371,11 @@ class ApplicationCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     type_code: str | None = Field(None, max_length=32, description="one of the society's types")
-    grade: GradeIn | None = Field(None, description="by default the type's grade, or member")
+    grade: GradeIn | None = Field(
+        None,
+        description="by default the type's grade, or member; a type without approval admits at"
+        " once only at its own grade (another grade waits for the society's staff)",
+    )
     statement: Annotated[str, BeforeValidator(_folded_text)] | None = Field(
         None, max_length=4000, description="why, in the applicant's words"
     )
