@@ -21,6 +21,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 from sqlalchemy import update
 
+from services.registry.auth import tokens
 from services.registry.auth.models import Account
 from services.registry.core.db import transaction
 
@@ -400,3 +401,14 @@ def test_jwks_publishes_an_rs256_signing_key_that_verifies_issued_tokens(client,
     claims = json.loads(b64url_decode(payload_b64))
     assert claims["token_use"] == "access"
     assert claims["exp"] - claims["iat"] == 900
+
+
+def test_a_token_signed_by_a_replica_whose_clock_runs_ahead_is_accepted_at_once(
+    runtime, factory, monkeypatch
+) -> None:
+    account = factory.account("member")
+    ahead = time.time() + 30
+    monkeypatch.setattr(tokens.time, "time", lambda: ahead)
+    token = runtime.access_tokens.issue(account.id, kind="user")
+    monkeypatch.undo()
+    assert runtime.access_tokens.verify(token) == account.id

@@ -114,7 +114,24 @@ def test_the_member_downloads_a_signed_certificate_with_a_qr_code(client, member
     assert "http://www.w3.org/2000/svg" in cert["qr_svg"]
     link = urlparse(cert["verify_url"])
     assert link.path == VERIFY
-    assert parse_qs(link.query)["token"] == [cert["token"]]
+    assert parse_qs(link.query) == {"id": [cert["certificate_id"]]}
+
+
+def test_a_certificate_with_the_longest_names_still_has_a_qr_code(client, factory) -> None:
+    society = factory.org(name="中国" + "科" * 196 + "学会")
+    person = factory.person(org=society, name="阿" * 200)
+    factory.membership(
+        society, person, status="active", member_no="L-1", joined_on=date(2020, 1, 1)
+    )
+    headers = factory.caller("member", person=person)
+    membership = {"id": client.get(f"{API}/me", headers=headers).json()["memberships"][0]["id"]}
+    cert = certificate(client, membership, headers)
+    assert cert["qr_svg"].startswith("<svg")
+    response = client.get(
+        urlparse(cert["verify_url"]).path, params=parse_qs(urlparse(cert["verify_url"]).query)
+    )
+    assert response.json()["valid"] is True
+    assert response.json()["name"] == "阿" * 200
 
 
 def test_asking_again_gives_the_same_certificate_until_its_data_change(
@@ -335,6 +352,31 @@ def test_verify_needs_a_token(client) -> None:
     response = client.post(VERIFY, json={})
     assert response.status_code == 422
     assert response.json()["errors"][0]["field"] == "token"
+
+
+@pytest.mark.parametrize("params", [{}, {"id": str(uuid.uuid4()), "token": "a.b.c"}])
+def test_the_link_names_either_a_certificate_or_a_token(client, params) -> None:
+    response = client.get(VERIFY, params=params)
+    assert response.status_code == 422, response.text
+    assert response.json()["errors"][0]["field"] == "id"
+
+
+def test_a_link_to_a_certificate_never_issued_is_unknown(client) -> None:
+    answer = client.get(VERIFY, params={"id": str(uuid.uuid4())}).json()
+    assert (answer["valid"], answer["status"]) == (False, "unknown")
+
+
+def test_a_link_verifies_the_stored_token_and_the_membership_now(client, member, admin) -> None:
+    membership, headers = member
+    cert = certificate(client, membership, headers)
+    params = {"id": cert["certificate_id"]}
+    assert client.get(VERIFY, params=params).json()["valid"] is True
+    suspended = client.post(
+        f"{API}/memberships/{membership['id']}/suspend", json={"reason": "unpaid"}, headers=admin
+    )
+    assert suspended.status_code == 200, suspended.text
+    answer = client.get(VERIFY, params=params).json()
+    assert (answer["valid"], answer["status"]) == (False, "suspended")
 
 
 # --- offline, with nothing but the JWKS ---------------------------------------------------------

@@ -22,6 +22,9 @@ ALGORITHM = "RS256"
 ACCESS = "access"
 REQUIRED_CLAIMS = ("exp", "iat", "iss", "aud", "sub")
 TIME_CLAIMS = ("exp", "iat", "nbf")
+# A token is valid from this long before it is signed: a replica whose clock runs behind the
+# signer's by up to a minute accepts it at once instead of refusing it as not yet valid.
+CLOCK_SKEW = 60
 
 
 class InvalidToken(Exception):
@@ -167,7 +170,7 @@ class AccessTokens:
                 "aud": self.audience,
                 "sub": str(account_id),
                 "iat": now,
-                "nbf": now,
+                "nbf": now - CLOCK_SKEW,
                 "exp": expires,
                 "jti": uuid.uuid4().hex,
                 "token_use": ACCESS,

@@ -14,7 +14,6 @@ import io
 import json
 import uuid
 from datetime import UTC, date, datetime, time, timedelta
-from urllib.parse import quote
 
 import segno
 from sqlalchemy import select
@@ -22,7 +21,7 @@ from sqlalchemy.orm import Session
 
 from ..auth.permissions import Permission
 from ..auth.principals import Principal
-from ..auth.tokens import InvalidToken, KeySet
+from ..auth.tokens import CLOCK_SKEW, InvalidToken, KeySet
 from ..core import history
 from ..core.clock import ZONE
 from ..core.config import Settings
@@ -143,7 +142,7 @@ def issue(
                 "sub": str(membership.id),
                 "jti": str(certificate_id),
                 "iat": issued,
-                "nbf": issued,
+                "nbf": issued - CLOCK_SKEW,
                 "exp": int(expires.timestamp()),
                 "token_use": TOKEN_USE,
                 **asserted,
@@ -160,9 +159,9 @@ def issue(
         )
         session.add(current)
         session.flush()
-    verify_url = (
-        f"{settings.public_url.rstrip('/')}/api/v1/certificates/verify?token={quote(current.token)}"
-    )
+    # The link names the certificate rather than carrying its token: a token with long names
+    # outgrows a QR code, and a short link gives a small code that scans from paper.
+    verify_url = f"{settings.public_url.rstrip('/')}/api/v1/certificates/verify?id={current.id}"
     return CertificateRead(
         certificate_id=current.id,
         token=current.token,
@@ -178,10 +177,32 @@ def issue(
 
 
 def qr_svg(url: str) -> str:
-    """A standalone SVG QR code of `url` (error correction M, a quiet zone of 4 modules)."""
+    """A standalone SVG QR code of `url` (error correction M, or L when M cannot hold it; a
+    quiet zone of 4 modules)."""
     buffer = io.BytesIO()
-    segno.make(url, error="m").save(buffer, kind="svg", scale=4, xmldecl=False)
+    try:
+        code = segno.make(url, error="m")
+    except segno.DataOverflowError:  # long names: the low level holds a quarter more
+        code = segno.make(url, error="l")
+    code.save(buffer, kind="svg", scale=4, xmldecl=False)
     return buffer.getvalue().decode()
+
+
+def verify_by_id(
+    session: Session, *, keys: KeySet, settings: Settings, certificate_id: uuid.UUID
+) -> CertificateVerification:
+    """The check of `verify` on the certificate this registry issued under that id."""
+    token = session.scalar(
+        select(MembershipCertificate.token).where(MembershipCertificate.id == certificate_id)
+    )
+    if token is None:
+        return CertificateVerification(
+            valid=False,
+            status="unknown",
+            reason="this registry has no record of the certificate",
+            certificate_id=certificate_id,
+        )
+    return verify(session, keys=keys, settings=settings, token=token)
 
 
 def verify(

@@ -12,6 +12,7 @@ from ..auth.permissions import Permission
 from ..auth.principals import Principal
 from ..core import ratelimit
 from ..core.deps import PUBLIC, RuntimeDep, SessionDep, require_any
+from ..core.errors import InvalidField
 from ..core.runtime import Runtime
 from . import certificates
 from .schemas import CertificateRead, CertificateVerification, VerifyBody
@@ -70,8 +71,17 @@ def verify_certificate_link(
     request: Request,
     session: SessionDep,
     runtime: RuntimeDep,
-    token: Annotated[str, Query(min_length=1, max_length=8192)],
+    id: Annotated[uuid.UUID | None, Query(description="certificate id (the QR link)")] = None,
+    token: Annotated[str | None, Query(min_length=1, max_length=8192)] = None,
 ) -> CertificateVerification:
-    """The same check for the link in the certificate's QR code (`verify_url`)."""
+    """The same check for the link in the certificate's QR code (`verify_url`, which names
+    the certificate by its id), or for a token given as `?token=`."""
+    if (id is None) == (token is None):
+        raise InvalidField("id", "give either the certificate id or its token")
     _limit(request, runtime)
+    if id is not None:
+        return certificates.verify_by_id(
+            session, keys=runtime.keys, settings=runtime.settings, certificate_id=id
+        )
+    assert token is not None
     return certificates.verify(session, keys=runtime.keys, settings=runtime.settings, token=token)
