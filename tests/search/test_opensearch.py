@@ -23,7 +23,7 @@ from services.registry.core.runtime import Runtime
 from services.registry.people.models import Person
 from services.search import rebuild as rebuild_module
 from services.search import worker
-from services.search.backends.opensearch import OpenSearchBackend, mapping_version
+from services.search.backends.opensearch import OpenSearchBackend, mapping, mapping_version
 from services.search.documents import ExpertDocument
 from services.search.outbox import SearchOutbox
 from services.search.protocol import ExpertQuery, SearchUnavailable
@@ -314,3 +314,23 @@ def test_a_rebuild_that_ends_well_leaves_no_staged_replay(
     rows = registry.outbox()
     assert rows  # the replay's own rows, due now
     assert all(row.next_attempt_at - row.enqueued_at < rebuild_module.REPLAY_GRACE for row in rows)
+
+
+def test_a_rebuild_removes_the_index_an_interrupted_rebuild_left_behind(
+    registry: Registry, backend: OpenSearchBackend
+) -> None:
+    _people(registry, 2)
+    worker.drain(registry.runtime.sessions, backend)
+    # A reindex killed while loading (out of memory, its terminal closed) never reached its
+    # swap or its clean-up: its half-built index is behind no alias.
+    left = backend.index_name()
+    backend.client.indices.create(index=left, body=mapping())
+    old = backend.live_indices()
+
+    stats = backend.rebuild(registry.runtime.sessions)
+
+    assert not backend.client.indices.exists(index=left)
+    indices = backend.client.indices.get_alias(index=f"{backend.alias}-v*")
+    assert sorted(indices) == [stats["index"]]
+    assert stats["replaced"] == old
+    assert stats["removed"] == [left]
