@@ -247,10 +247,16 @@ class OpenSearchBackend:
         alias: str = ALIAS,
         refresh: Refresh = "wait_for",
         timeout: float = SEARCH_TIMEOUT,
+        ca_certs: str | None = None,
     ) -> None:
         # Building the client does not connect: the API starts while the cluster is away.
+        # `ca_certs`: the CA that signed an https cluster's certificate, if not a public one.
         self.client = OpenSearch(
-            hosts=[url], timeout=timeout, max_retries=1, retry_on_timeout=False
+            hosts=[url],
+            timeout=timeout,
+            max_retries=1,
+            retry_on_timeout=False,
+            ca_certs=ca_certs,
         )
         self.alias = alias
         self.refresh = refresh
