@@ -144,11 +144,18 @@ def _postpone(session: Session, ids: list[int], exc: Exception, *, park: bool) -
 
 
 def drain(
-    sessions: sessionmaker[Session], backend: SearchBackend, *, max_batches: int = 10_000
+    sessions: sessionmaker[Session],
+    backend: SearchBackend,
+    *,
+    max_batches: int = 10_000,
+    stop: threading.Event | None = None,
 ) -> int:
-    """Drain until nothing is due; returns the rows settled."""
+    """Drain until nothing is due, or `stop` is set (the batch in flight is finished);
+    returns the rows settled."""
     settled = 0
     for _ in range(max_batches):
+        if stop is not None and stop.is_set():
+            break
         done = drain_batch(sessions, backend)
         if not done:
             break
@@ -179,7 +186,9 @@ def run(
     wake = wake or threading.Event()
     while not stop.is_set():
         try:
-            settled = drain(sessions, backend, max_batches=100)
+            # Stopping (SIGTERM) ends the drain after the batch in flight: a long backlog
+            # must not outlast the grace period before the kill.
+            settled = drain(sessions, backend, max_batches=100, stop=stop)
         except Exception:  # the database is away: wait and try again
             log.exception("outbox drain failed")
             settled = 0

@@ -4,12 +4,18 @@ a rebuild that swaps the alias under live searches, and an engine that may be aw
 from __future__ import annotations
 
 import dataclasses
+import datetime as dt
+import ipaddress
 import re
+import socket
+import ssl
 import threading
 import time
 import uuid
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import pytest
 from fastapi.testclient import TestClient
@@ -23,7 +29,8 @@ from services.registry.core.runtime import Runtime
 from services.registry.people.models import Person
 from services.search import rebuild as rebuild_module
 from services.search import worker
-from services.search.backends.opensearch import OpenSearchBackend, mapping_version
+from services.search.backends import make_backend
+from services.search.backends.opensearch import OpenSearchBackend, mapping, mapping_version
 from services.search.documents import ExpertDocument
 from services.search.outbox import SearchOutbox
 from services.search.protocol import ExpertQuery, SearchUnavailable
@@ -314,3 +321,141 @@ def test_a_rebuild_that_ends_well_leaves_no_staged_replay(
     rows = registry.outbox()
     assert rows  # the replay's own rows, due now
     assert all(row.next_attempt_at - row.enqueued_at < rebuild_module.REPLAY_GRACE for row in rows)
+
+
+def test_a_rebuild_removes_the_index_an_interrupted_rebuild_left_behind(
+    registry: Registry, backend: OpenSearchBackend
+) -> None:
+    _people(registry, 2)
+    worker.drain(registry.runtime.sessions, backend)
+    # A reindex killed while loading (out of memory, its terminal closed) never reached its
+    # swap or its clean-up: its half-built index is behind no alias.
+    left = backend.index_name()
+    backend.client.indices.create(index=left, body=mapping())
+    old = backend.live_indices()
+
+    stats = backend.rebuild(registry.runtime.sessions)
+
+    assert not backend.client.indices.exists(index=left)
+    indices = backend.client.indices.get_alias(index=f"{backend.alias}-v*")
+    assert sorted(indices) == [stats["index"]]
+    assert stats["replaced"] == old
+    assert stats["removed"] == [left]
+
+
+def _certificate(subject: str, key: Any, issuer: str, issuer_key: Any, *, ca: bool) -> Any:
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes
+    from cryptography.x509.oid import NameOID
+
+    def name(common_name: str) -> x509.Name:
+        return x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, common_name)])
+
+    now = dt.datetime.now(dt.UTC)
+    builder = (
+        x509.CertificateBuilder()
+        .subject_name(name(subject))
+        .issuer_name(name(issuer))
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - dt.timedelta(minutes=5))
+        .not_valid_after(now + dt.timedelta(days=1))
+        .add_extension(x509.BasicConstraints(ca=ca, path_length=None), critical=True)
+    )
+    if ca:
+        usage = x509.KeyUsage(False, False, False, False, False, True, True, False, False)
+        builder = builder.add_extension(usage, critical=True)
+    else:
+        names = [x509.DNSName("localhost"), x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]
+        builder = builder.add_extension(x509.SubjectAlternativeName(names), critical=False)
+    return builder.sign(issuer_key, hashes.SHA256())
+
+
+@pytest.fixture
+def private_ca_cluster(opensearch_url: str, tmp_path: Path) -> Iterator[tuple[str, Path]]:
+    """The test server behind HTTPS with a certificate from a private CA, as the OpenSearch
+    operator or an organisation's CA issues them: its https URL and the CA's certificate."""
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+
+    ca_key = ec.generate_private_key(ec.SECP256R1())
+    server_key = ec.generate_private_key(ec.SECP256R1())
+    ca_cert = _certificate("registry test CA", ca_key, "registry test CA", ca_key, ca=True)
+    server_cert = _certificate("localhost", server_key, "registry test CA", ca_key, ca=False)
+    pem = serialization.Encoding.PEM
+    (tmp_path / "ca.pem").write_bytes(ca_cert.public_bytes(pem))
+    (tmp_path / "server.pem").write_bytes(server_cert.public_bytes(pem))
+    (tmp_path / "server.key").write_bytes(
+        server_key.private_bytes(
+            pem, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+        )
+    )
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(tmp_path / "server.pem", tmp_path / "server.key")
+    upstream = urlsplit(opensearch_url)
+    listener = socket.create_server(("127.0.0.1", 0))
+    listener.settimeout(0.2)
+    stop = threading.Event()
+
+    def pipe(source: socket.socket, target: socket.socket) -> None:
+        try:
+            while data := source.recv(65536):
+                target.sendall(data)
+        except OSError:
+            pass
+        finally:
+            for end in (source, target):
+                end.close()
+
+    def serve() -> None:
+        while not stop.is_set():
+            try:
+                client, _ = listener.accept()
+            except TimeoutError:
+                continue
+            try:
+                client.settimeout(5)
+                secure = context.wrap_socket(client, server_side=True)
+                secure.settimeout(None)
+            except OSError:  # a client that does not trust the certificate hangs up
+                client.close()
+                continue
+            backend = socket.create_connection((upstream.hostname, upstream.port))
+            for source, target in ((secure, backend), (backend, secure)):
+                threading.Thread(target=pipe, args=(source, target), daemon=True).start()
+
+    server = threading.Thread(target=serve, daemon=True)
+    server.start()
+    try:
+        yield f"https://localhost:{listener.getsockname()[1]}", tmp_path / "ca.pem"
+    finally:
+        stop.set()
+        server.join()
+        listener.close()
+
+
+def test_a_cluster_whose_certificate_a_private_ca_signed_is_reached_with_that_ca(
+    private_ca_cluster: tuple[str, Path], settings: Settings
+) -> None:
+    url, ca = private_ca_cluster
+    alias = f"experts-t{uuid.uuid4().hex[:10]}"
+    # Not trusted without the CA: the engine is unreachable, as it would be with a bad certificate.
+    with pytest.raises(SearchUnavailable):
+        OpenSearchBackend(url, alias=alias).ensure_index()
+
+    configured = settings.model_copy(
+        update={
+            "search_backend": "opensearch",
+            "opensearch_url": url,
+            "opensearch_ca_certs": str(ca),
+        }
+    )
+    backend = make_backend(configured)
+    assert isinstance(backend, OpenSearchBackend)
+    backend.alias = alias  # not the contract suite's `experts`
+    try:
+        pid = uuid.uuid4()
+        backend.apply(None, [_doc(pid, 1, "陈静")], [])  # type: ignore[arg-type]
+        assert backend.count(None) == 1  # type: ignore[arg-type]
+    finally:
+        backend.client.indices.delete(index=f"{alias}-v*", ignore=[404])

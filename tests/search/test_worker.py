@@ -15,7 +15,7 @@ from services.registry.auth.models import Role
 from services.search import worker
 from services.search.backends.postgres import PostgresBackend
 from services.search.documents import ExpertDocument, load
-from services.search.outbox import SearchOutbox
+from services.search.outbox import SearchOutbox, enqueue_people
 from services.search.protocol import SearchUnavailable
 
 from ..factories import Factory
@@ -285,3 +285,24 @@ def test_a_failure_of_the_whole_batch_costs_a_bounded_number_of_engine_calls(
         ).all()
     assert len(errors) == len(people)
     assert set(errors) == {"PermissionError: 403 cluster_block_exception: index read-only"}
+
+
+def test_a_stopped_worker_finishes_the_batch_in_flight_and_takes_no_more(runtime) -> None:
+    worker.drain(runtime.sessions, runtime.search)
+    backlog = [uuid.uuid4() for _ in range(3 * worker.BATCH_SIZE)]  # tombstones to write
+    with runtime.sessions.begin() as session:
+        enqueue_people(session, backlog)
+    stop = threading.Event()
+
+    class StoppedMidBatch(PostgresBackend):
+        """SIGTERM arrives while the first batch is being written."""
+
+        def apply(self, session, upserts, deletes) -> None:  # type: ignore[no-untyped-def]
+            stop.set()
+            super().apply(session, upserts, deletes)
+
+    worker.run(runtime.sessions, StoppedMidBatch(), stop)
+    with runtime.sessions() as session:
+        left = session.scalar(select(func.count()).where(SearchOutbox.person_id.in_(backlog)))
+    assert left == 2 * worker.BATCH_SIZE  # the batch in flight settled, nothing after it
+    worker.drain(runtime.sessions, runtime.search)

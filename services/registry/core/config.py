@@ -27,6 +27,9 @@ class Settings(BaseSettings):
         "postgres", validation_alias="SEARCH_BACKEND"
     )
     opensearch_url: str | None = Field(None, validation_alias="OPENSEARCH_URL")
+    # PEM file of the CA that signed the cluster's HTTPS certificate, when it is not a public
+    # one (the OpenSearch operator's, an organisation's own); empty: the public CAs.
+    opensearch_ca_certs: str | None = Field(None, validation_alias="OPENSEARCH_CA_CERTS")
 
     issuer: str = Field("http://localhost:8000", validation_alias="REGISTRY_ISSUER")
     audience: str = Field("registry-api", validation_alias="REGISTRY_AUDIENCE")

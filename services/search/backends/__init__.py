@@ -17,7 +17,9 @@ def make_backend(settings: Settings) -> SearchBackend:
 
         if not settings.opensearch_url:
             raise RuntimeError("SEARCH_BACKEND=opensearch needs OPENSEARCH_URL")
-        return OpenSearchBackend(settings.opensearch_url)
+        return OpenSearchBackend(
+            settings.opensearch_url, ca_certs=settings.opensearch_ca_certs or None
+        )
     from .postgres import PostgresBackend
 
     return PostgresBackend()

@@ -247,10 +247,16 @@ class OpenSearchBackend:
         alias: str = ALIAS,
         refresh: Refresh = "wait_for",
         timeout: float = SEARCH_TIMEOUT,
+        ca_certs: str | None = None,
     ) -> None:
         # Building the client does not connect: the API starts while the cluster is away.
+        # `ca_certs`: the CA that signed an https cluster's certificate, if not a public one.
         self.client = OpenSearch(
-            hosts=[url], timeout=timeout, max_retries=1, retry_on_timeout=False
+            hosts=[url],
+            timeout=timeout,
+            max_retries=1,
+            retry_on_timeout=False,
+            ca_certs=ca_certs,
         )
         self.alias = alias
         self.refresh = refresh
@@ -439,6 +445,21 @@ class OpenSearchBackend:
 
     # -- rebuild ---------------------------------------------------------------------------
 
+    def _remove_leftovers(self) -> list[str]:
+        """Delete this alias's indices that are not behind it: what a rebuild killed before
+        its swap or its clean-up left (the postgres backend drops its build tables likewise).
+        A rebuild running meanwhile elsewhere loses its index and fails; this one replaces it."""
+        found = self._call(self.client.indices.get_alias, index=f"{self.alias}-v*", ignore=[404])
+        leftovers = sorted(
+            name
+            for name, entry in found.items()
+            if isinstance(entry, dict) and self.alias not in entry.get("aliases", {})
+        )
+        for name in leftovers:
+            log.warning("deleting %s, left behind by an interrupted rebuild", name)
+            self._call(self.client.indices.delete, index=name, ignore=[404])
+        return leftovers
+
     def rebuild(self, sessions: sessionmaker[Session]) -> dict[str, Any]:
         """Build a new index from PostgreSQL beside the live one, swap the alias, replay.
 
@@ -452,6 +473,7 @@ class OpenSearchBackend:
         clock = time.monotonic()
         replay_from = rebuild_module.replay_point(sessions)  # before the build's snapshot
         self.ensure_index()
+        removed = self._remove_leftovers()
         new = self._create_index(with_alias=False, bulk_load=True)
         documents = 0
         old: list[str] = []
@@ -507,5 +529,6 @@ class OpenSearchBackend:
             "documents": documents,
             "replayed": replayed,
             "replaced": old,
+            "removed": removed,
             "seconds": round(time.monotonic() - clock, 2),
         }

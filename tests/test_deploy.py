@@ -1,0 +1,86 @@
+"""The deployment files give each registry process what it is measured to need."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+DEPLOY = Path(__file__).resolve().parents[1] / "deploy"
+
+# What one process that builds search documents (the outbox drain in `registry search worker`
+# and, inline, in every API process; `registry search reindex`) holds once the analysis caches
+# of services/search/documents.py and analysis.py are full: measured 1,038 MB after building
+# 240,000 distinct profiles (a plateau from about 140,000), 1,042 MB in the 1M rebuild
+# benchmark; the libraries and a batch in flight come on top.
+SEARCH_PROCESS_MIB = 1200
+
+_UNITS = {"": 1 / 2**20, "b": 1 / 2**20, "k": 1 / 2**10, "m": 1, "g": 2**10}
+
+
+def _default(value: str) -> str:
+    """A compose value with each `${NAME:-default}` replaced by its default."""
+    return re.sub(r"\$\{[A-Z_]+:-([^}]*)\}", r"\1", value)
+
+
+def _mib(quantity: str) -> float:
+    """A Kubernetes (`768Mi`, `2Gi`) or compose (`512m`, `1g`) memory size, in MiB."""
+    found = re.fullmatch(r"([\d.]+)\s*([a-zA-Z]*)", _default(str(quantity)))
+    assert found, quantity
+    number, unit = found.groups()
+    return float(number) * _UNITS[unit.lower().removesuffix("i")]
+
+
+def _processes(args: list[str]) -> int:
+    """How many document-building processes a container command runs (0: none)."""
+    words = _default(" ".join(args))
+    if "registry serve" in words:
+        workers = re.search(r"--workers[ =](\d+)", words)
+        return int(workers.group(1)) if workers else 1
+    return int("registry search worker" in words or "registry search reindex" in words)
+
+
+def _k8s_containers() -> list[tuple[str, dict[str, Any]]]:
+    kustomization = yaml.safe_load((DEPLOY / "k8s" / "kustomization.yaml").read_text())
+    found = []
+    for resource in kustomization["resources"]:
+        for manifest in yaml.safe_load_all((DEPLOY / "k8s" / resource).read_text()):
+            spec = manifest.get("spec", {})
+            if manifest["kind"] == "CronJob":
+                spec = spec["jobTemplate"]["spec"]
+            for container in spec.get("template", {}).get("spec", {}).get("containers", []):
+                found.append((f"{manifest['kind']}/{manifest['metadata']['name']}", container))
+    return found
+
+
+def test_every_process_that_builds_search_documents_has_memory_for_its_caches() -> None:
+    compose = yaml.safe_load((DEPLOY / "compose.yaml").read_text())
+    short = []
+    for name, service in compose["services"].items():
+        processes = _processes([str(a) for a in service.get("command", [])])
+        if processes:
+            limit = service["deploy"]["resources"]["limits"]["memory"]
+            if _mib(limit) < processes * SEARCH_PROCESS_MIB:
+                short.append(f"compose {name}: {limit} for {processes} process(es)")
+    for name, container in _k8s_containers():
+        processes = _processes(container.get("args", []))
+        if processes:
+            limit = container["resources"]["limits"]["memory"]
+            if _mib(limit) < processes * SEARCH_PROCESS_MIB:
+                short.append(f"{name}: {limit} for {processes} process(es)")
+    assert short == []
+
+
+def test_a_reindex_on_kubernetes_runs_in_a_pod_of_its_own() -> None:
+    """Not beside the worker, whose memory limit is sized for one process: the two would
+    share it, and one of them would be killed."""
+    reindex = [
+        name
+        for name, container in _k8s_containers()
+        if "registry search reindex" in " ".join(container.get("args", []))
+    ]
+    assert reindex
+    readme = (DEPLOY / "README.md").read_text()
+    assert "-- registry search reindex" not in readme
