@@ -30,7 +30,12 @@ from services.registry.people.models import Person
 from services.search import rebuild as rebuild_module
 from services.search import worker
 from services.search.backends import make_backend
-from services.search.backends.opensearch import OpenSearchBackend, mapping, mapping_version
+from services.search.backends.opensearch import (
+    OpenSearchBackend,
+    _unavailable,
+    mapping,
+    mapping_version,
+)
 from services.search.documents import ExpertDocument
 from services.search.outbox import SearchOutbox
 from services.search.protocol import ExpertQuery, SearchUnavailable
@@ -459,3 +464,15 @@ def test_a_cluster_whose_certificate_a_private_ca_signed_is_reached_with_that_ca
         assert backend.count(None) == 1  # type: ignore[arg-type]
     finally:
         backend.client.indices.delete(index=f"{alias}-v*", ignore=[404])
+
+
+@pytest.mark.parametrize("status", [401, 403])
+def test_a_cluster_that_refuses_the_credentials_is_unavailable_not_a_server_error(
+    status: int,
+) -> None:
+    """A role without the index or cluster permissions the backend needs answers 401 or 403:
+    searches get a 503 (and the log says why), not a 500, and the worker keeps its rows."""
+    from opensearchpy.exceptions import AuthenticationException, AuthorizationException
+
+    error = {401: AuthenticationException, 403: AuthorizationException}[status]
+    assert _unavailable(error(status, "security_exception", {}))

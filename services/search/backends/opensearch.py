@@ -224,6 +224,10 @@ def _unavailable(exc: Exception) -> bool:
         return True
     if isinstance(exc, TransportError):
         status = exc.status_code
+        if status in (401, 403):
+            # Our credentials or the role they map to: nothing the caller can change.
+            log.error("opensearch refused the service's credentials (%s): %s", status, exc.error)
+            return True
         return not isinstance(status, int) or status >= 500 or status == 429
     return False
 
@@ -248,6 +252,7 @@ class OpenSearchBackend:
         refresh: Refresh = "wait_for",
         timeout: float = SEARCH_TIMEOUT,
         ca_certs: str | None = None,
+        pool_maxsize: int = 40,
     ) -> None:
         # Building the client does not connect: the API starts while the cluster is away.
         # `ca_certs`: the CA that signed an https cluster's certificate, if not a public one.
@@ -257,6 +262,8 @@ class OpenSearchBackend:
             max_retries=1,
             retry_on_timeout=False,
             ca_certs=ca_certs,
+            # A connection per request thread (AnyIO runs 40), not urllib3's 10 shared by all.
+            pool_maxsize=pool_maxsize,
         )
         self.alias = alias
         self.refresh = refresh
@@ -420,6 +427,8 @@ class OpenSearchBackend:
             index=self.alias,
             body=search_body(query),
             request_timeout=SEARCH_TIMEOUT,
+            # A shard that fails would otherwise leave an exact-looking total and facets short.
+            allow_partial_search_results=False,
         )
         hits = [
             ExpertHit(
