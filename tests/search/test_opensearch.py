@@ -49,7 +49,9 @@ UNREACHABLE = "http://127.0.0.1:9"  # the discard port: nothing listens, connect
 @pytest.fixture
 def backend(opensearch_url: str) -> Iterator[OpenSearchBackend]:
     """A backend on an alias of its own, so tests never touch the contract suite's `experts`."""
-    search = OpenSearchBackend(opensearch_url, alias=f"experts-t{uuid.uuid4().hex[:10]}")
+    search = OpenSearchBackend(
+        opensearch_url, alias=f"experts-t{uuid.uuid4().hex[:10]}", retire_after=0
+    )
     yield search
     search.client.indices.delete(index=f"{search.alias}-v*", ignore=[404])
 
@@ -267,7 +269,9 @@ def test_unreachable_engine_answers_503_while_writes_succeed_and_the_worker_catc
     assert all(r.attempts == 1 and "SearchUnavailable" in (r.last_error or "") for r in rows)
 
     # The engine is back (the same worker, now reaching it): the backlog drains after backoff.
-    back = OpenSearchBackend(opensearch_url, alias=f"experts-t{uuid.uuid4().hex[:10]}")
+    back = OpenSearchBackend(
+        opensearch_url, alias=f"experts-t{uuid.uuid4().hex[:10]}", retire_after=0
+    )
     try:
         deadline = time.monotonic() + 10
         while registry.outbox() and time.monotonic() < deadline:

@@ -269,7 +269,7 @@ def relevance(
     if backend == "opensearch":
         # An alias of its own: the contract corpus shares the OpenSearch server.
         alias = f"experts-relevance-{uuid.uuid4().hex[:8]}"
-        runtime.search = OpenSearchBackend(opensearch_url, alias=alias)  # type: ignore[arg-type]
+        runtime.search = OpenSearchBackend(opensearch_url, alias=alias, retire_after=0)  # type: ignore[arg-type]
     started = time.monotonic()
     with runtime.sessions.begin() as session:
         enqueue_people(session, list(session.scalars(select(Person.id))))

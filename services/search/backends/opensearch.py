@@ -253,6 +253,7 @@ class OpenSearchBackend:
         timeout: float = SEARCH_TIMEOUT,
         ca_certs: str | None = None,
         pool_maxsize: int = 40,
+        retire_after: float = SEARCH_TIMEOUT,
     ) -> None:
         # Building the client does not connect: the API starts while the cluster is away.
         # `ca_certs`: the CA that signed an https cluster's certificate, if not a public one.
@@ -267,6 +268,9 @@ class OpenSearchBackend:
         )
         self.alias = alias
         self.refresh = refresh
+        # How long an index the alias left keeps serving the searches begun on it before the
+        # swap (they give up after SEARCH_TIMEOUT) before it is deleted.
+        self.retire_after = retire_after
         self._ready = False
 
     # -- index lifecycle -------------------------------------------------------------------
@@ -529,6 +533,8 @@ class OpenSearchBackend:
                 except Exception:
                     log.warning("could not delete the unfinished index %s", new)
             raise
+        if old and self.retire_after > 0:
+            time.sleep(self.retire_after)
         for index in old:
             self._call(self.client.indices.delete, index=index, ignore=[404])
         self._ready = True
