@@ -299,6 +299,18 @@ def test_staff_link_a_member_account_to_a_profile(client, factory, society, admi
     assert client.get(f"{API}/me", headers=factory.headers(account)).json()["person"] is None
 
 
+def test_staff_link_an_account_by_its_name_in_any_letter_case(
+    client, factory, society, admin
+) -> None:
+    """Account names are kept in lower case and signed in with in any case: so are they linked."""
+    person = factory.person(org=society, name="孙磊")
+    account = factory.account("member")
+    path = f"{API}/people/{person.id}/account"
+    response = client.put(path, json={"username": f" {account.username.upper()} "}, headers=admin)
+    assert response.status_code == 200, response.text
+    assert response.json()["username"] == account.username
+
+
 def test_a_profile_shared_with_another_society_is_linked_by_the_platform_only(
     client, factory, society, admin
 ) -> None:
