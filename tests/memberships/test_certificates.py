@@ -473,3 +473,32 @@ def test_on_the_last_day_of_a_membership_asking_again_gives_the_same_certificate
         {"m": membership["id"]},
     ).scalar_one()
     assert stored == 1
+
+
+def _set_society_status(client, factory, society, status: str) -> None:  # type: ignore[no-untyped-def]
+    response = client.patch(
+        f"{API}/orgs/{society.code}",
+        json={"status": status, "reason": "动态调整"},
+        headers=factory.caller("platform_admin"),
+    )
+    assert response.status_code == 200, response.text
+
+
+def test_a_society_that_exited_certifies_no_one(client, factory, member, society) -> None:
+    membership, headers = member
+    token = certificate(client, membership, headers)["token"]
+    _set_society_status(client, factory, society, "exited")
+    answer = verify(client, token)
+    assert answer["valid"] is False
+    assert "exited" in answer["reason"]
+    response = client.get(f"{API}/memberships/{membership['id']}/certificate", headers=headers)
+    assert response.status_code == 409, response.text
+    assert response.json()["type"].endswith("society-closed")
+
+
+def test_a_suspended_society_still_certifies_its_members(client, factory, member, society) -> None:
+    membership, headers = member
+    token = certificate(client, membership, headers)["token"]
+    _set_society_status(client, factory, society, "suspended")
+    assert verify(client, token)["valid"] is True
+    assert certificate(client, membership, headers)["token"] == token

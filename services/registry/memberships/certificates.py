@@ -26,7 +26,7 @@ from ..core import history
 from ..core.clock import ZONE
 from ..core.config import Settings
 from ..core.errors import NotFound, ProblemError
-from ..orgs.models import Organisation
+from ..orgs.models import Organisation, OrgStatus
 from ..people.models import Person
 from .models import (
     GOOD_STANDING,
@@ -96,6 +96,12 @@ def issue(
     the retired key may be dropped from the JWKS before the old certificate would have
     expired). Only a membership in good standing has one."""
     membership, org, person, kind = _visible(session, principal, membership_id)
+    if org.status == OrgStatus.exited:
+        raise ProblemError(
+            "the society has left the federation: its memberships are no longer certified",
+            409,
+            "society-closed",
+        )
     if membership.status not in GOOD_STANDING:
         raise ProblemError(
             f"the membership is {membership.status}: only a membership in good standing"
@@ -238,9 +244,12 @@ def verify(
         )
     membership, org, person, _kind = found
     status = "revoked" if membership.status == MembershipStatus.terminated else membership.status
-    valid = membership.status in GOOD_STANDING
+    # A society that exited no longer certifies anyone; one suspended still has its members.
+    valid = membership.status in GOOD_STANDING and org.status != OrgStatus.exited
     reason = None
-    if not valid:
+    if org.status == OrgStatus.exited:
+        reason = f"{org.name} has left the federation (exited): no membership of it is certified"
+    elif not valid:
         reason = {
             "revoked": f"the membership ended ({membership.termination_reason or 'terminated'})",
             MembershipStatus.suspended: "the membership is suspended",
