@@ -102,6 +102,28 @@ def test_users_create_links_a_profile_only_when_it_exists_and_has_no_account(
     assert linked == 1
 
 
+def test_users_create_with_a_profile_records_the_link_in_its_history(
+    cli_env: None, factory, db
+) -> None:
+    person = factory.person()
+    name = f"member-{uuid.uuid4().hex[:8]}"
+    result = CliRunner().invoke(
+        app,
+        ["users", "create", name, "--role", "member", "--person-id", str(person.id),
+         "--password-stdin"],
+        input="a-long-Passw0rd\n",
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    entry = db.execute(
+        text(
+            "SELECT field, old_value, new_value, actor FROM change_history"
+            " WHERE entity = 'person' AND entity_id = :p AND field = 'account'"
+        ),
+        {"p": person.id},
+    ).one()
+    assert tuple(entry) == ("account", None, name, "cli")
+
+
 def test_unknown_role_is_a_usage_error(cli_env: None) -> None:
     result = CliRunner().invoke(
         app, ["users", "create", "x", "--role", "wizard", "--password-stdin"]

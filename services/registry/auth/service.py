@@ -15,6 +15,7 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session, sessionmaker
 
 from ..audit import service as audit
+from ..core import history
 from ..core.db import transaction
 from ..core.errors import Conflict, InvalidField, NotFound, TooManyRequests, Unauthorized
 from ..core.runtime import Runtime
@@ -297,6 +298,16 @@ def create_account(
     session.add(account)
     session.flush()
     grant(session, account_id=account.id, role=role, org_code=org_code)
+    if person_id is not None:  # as a link made through the API is
+        history.record(
+            session,
+            entity="person",
+            entity_id=person_id,
+            changes=[("account", None, name)],
+            actor=actor,
+            source=actor,
+            reason="linked when the account was created",
+        )
     audit.record(
         session,
         principal=None,
@@ -304,7 +315,13 @@ def create_account(
         action="account.created",
         object_type="account",
         object_id=account.id,
-        detail={"username": name, "kind": kind.value, "role": role.value, "org": org_code},
+        detail={
+            "username": name,
+            "kind": kind.value,
+            "role": role.value,
+            "org": org_code,
+            **({"person_id": str(person_id)} if person_id else {}),
+        },
     )
     return account
 
