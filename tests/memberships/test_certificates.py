@@ -502,3 +502,14 @@ def test_a_suspended_society_still_certifies_its_members(client, factory, member
     _set_society_status(client, factory, society, "suspended")
     assert verify(client, token)["valid"] is True
     assert certificate(client, membership, headers)["token"] == token
+
+
+def test_a_certificate_not_valid_yet_is_said_to_be_so(client, runtime, member) -> None:
+    membership, headers = member
+    token = certificate(client, membership, headers)["token"]
+    claims = json.loads(b64decode(token.split(".")[1]))
+    now = int(time.time())
+    early = runtime.keys.sign({**claims, "nbf": now + 3600})
+    answer = verify(client, early)
+    assert (answer["valid"], answer["status"]) == (False, "invalid")
+    assert "not valid yet" in answer["reason"]

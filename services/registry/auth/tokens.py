@@ -126,6 +126,8 @@ class KeySet:
                 options={f"require_{claim}": True for claim in REQUIRED_CLAIMS},
             )
         except JOSEError as exc:
+            if "(nbf)" in str(exc):  # python-jose reports it as a claims error, with this text
+                raise InvalidToken("NotYetValid") from None
             raise InvalidToken(type(exc).__name__) from None
         except (TypeError, ValueError):
             # python-jose calls int() on time claims and lets a null or a list escape.

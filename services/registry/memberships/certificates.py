@@ -47,6 +47,7 @@ _REASONS = {
     "unexpected algorithm": "not signed the way this registry signs (RS256)",
     "unknown key id": "signed by a key this registry does not know",
     "ExpiredSignatureError": "the certificate has expired",
+    "NotYetValid": "the certificate is not valid yet (nbf)",
     "JWTClaimsError": "not a membership certificate of this registry (audience or issuer)",
     "JWTError": "the signature does not match: the certificate was altered or forged",
 }
