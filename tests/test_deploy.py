@@ -84,3 +84,33 @@ def test_a_reindex_on_kubernetes_runs_in_a_pod_of_its_own() -> None:
     assert reindex
     readme = (DEPLOY / "README.md").read_text()
     assert "-- registry search reindex" not in readme
+
+
+def test_the_registry_reaches_opensearch_as_its_own_user_with_a_role_for_its_indices() -> None:
+    """Not as admin: the user `registry` holds a role covering the alias and the versioned
+    indices the backend creates, created by the setup service from the committed role file."""
+    import fnmatch
+    import json
+
+    from services.search.backends.opensearch import ALIAS, OpenSearchBackend
+
+    compose = yaml.safe_load((DEPLOY / "compose.yaml").read_text())
+    url = compose["x-registry-env"]["OPENSEARCH_URL"]
+    assert url.startswith("http://registry:"), url
+    assert "ADMIN" not in url
+    services = compose["services"]
+    setup = services["opensearch-setup"]
+    assert "./opensearch:/setup:ro" in setup["volumes"]
+    assert services["worker"]["depends_on"]["opensearch-setup"] == {
+        "condition": "service_completed_successfully"
+    }
+    script = (DEPLOY / "opensearch" / "setup-security.sh").read_text()
+    assert "/setup/registry-role.json" in script
+    assert "internalusers/registry" in script
+    role = json.loads((DEPLOY / "opensearch" / "registry-role.json").read_text())
+    patterns = [p for entry in role["index_permissions"] for p in entry["index_patterns"]]
+    concrete = OpenSearchBackend("http://localhost:9200").index_name()
+    for name in (ALIAS, concrete):
+        assert any(fnmatch.fnmatch(name, p) for p in patterns), name
+    assert not any(fnmatch.fnmatch(".opendistro_security", p) for p in patterns)
+    assert {"cluster_monitor", "cluster_composite_ops"} <= set(role["cluster_permissions"])
