@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 
-from sqlalchemy import Select, func, select, update
+from sqlalchemy import Select, func, select, text, update
 from sqlalchemy.orm import Session, aliased
 
 from ..auth.permissions import Permission
@@ -103,6 +103,19 @@ def check_place(kind: str, parent_kind: str | None, field: str = "parent_code") 
         raise InvalidField(field, f"a {kind} cannot sit below a {parent_kind}")
 
 
+# Paths are copied down the tree: a move rewrites its subtree's paths in one statement, and
+# a new organisation copies its parent's. Moves take this transaction-level lock exclusively
+# and additions share it, so that a move neither runs beside another one (each checks for a
+# loop against paths the other is rewriting: two moves at once could close one) nor misses a
+# child added below its subtree while it runs (the child would keep the old path).
+_TREE_LOCK = "organisation-tree"
+
+
+def lock_tree(session: Session, *, exclusive: bool) -> None:
+    function = "pg_advisory_xact_lock" if exclusive else "pg_advisory_xact_lock_shared"
+    session.execute(text(f"SELECT {function}(hashtext(:key))"), {"key": _TREE_LOCK})
+
+
 def add(session: Session, data: OrgCreate, *, actor: str, source: str) -> Organisation:
     """A new organisation below its parent, with its `created` history entry (the API and the
     import both add organisations this way)."""
@@ -110,6 +123,7 @@ def add(session: Session, data: OrgCreate, *, actor: str, source: str) -> Organi
     path = org_id.hex + "/"
     parent_id = None
     if data.parent_code:
+        lock_tree(session, exclusive=False)
         parent = by_code(session, data.parent_code)
         if parent is None:
             raise InvalidField("parent_code", "no organisation has this code")
@@ -176,7 +190,9 @@ def list_orgs(
 
 def update_org(session: Session, *, principal: Principal, code: str, data: OrgUpdate) -> OrgRead:
     org = get_scoped(session, principal=principal, code=code, permission=Permission.orgs_write)
-    session.execute(select(Organisation.id).where(Organisation.id == org.id).with_for_update())
+    if "parent_code" in data.model_fields_set:
+        lock_tree(session, exclusive=True)  # before the row: a move locks rows of its subtree
+    session.refresh(org, with_for_update=True)
     fields = data.model_dump(exclude_unset=True, exclude={"reason", "parent_code"})
     for name in ("status", "name"):
         if name in fields and fields[name] is None:
@@ -214,6 +230,8 @@ def _move(
     session: Session, org: Organisation, parent_code: str | None
 ) -> list[tuple[str, object, object]]:
     """Re-parent an organisation and rewrite the paths of its whole subtree."""
+    lock_tree(session, exclusive=True)
+    session.refresh(org, ["path", "parent_id"])  # as they are now another move has finished
     old_parent = session.scalar(select(Organisation.code).where(Organisation.id == org.parent_id))
     if old_parent == parent_code:
         return []
