@@ -202,3 +202,55 @@ def test_governance_is_scoped(client, factory, society, staff) -> None:
     assert client.get(f"{API}/governance-bodies/{body['id']}", headers=member).status_code == 403
     committee = factory.caller("committee", society)
     assert client.get(f"{API}/governance-bodies/{body['id']}", headers=committee).status_code == 200
+
+
+# --- people who died -----------------------------------------------------------------------
+
+
+def died(client, person, headers) -> None:  # type: ignore[no-untyped-def]
+    response = client.patch(
+        f"{API}/people/{person.id}", json={"status": "deceased", "reason": "去世"}, headers=headers
+    )
+    assert response.status_code == 200, response.text
+
+
+def test_a_person_who_died_cannot_be_seated_or_get_an_ended_seat_back(
+    client, factory, society, staff
+) -> None:
+    admin = factory.caller("org_admin", society)
+    body = make_body(client, society, staff)
+    person, former = factory.person(org=society), factory.person(org=society)
+    held = seat(client, body, former, "member", staff).json()
+    path = f"{API}/governance-seats/{held['id']}"
+    assert client.patch(path, json={"ended_on": "2025-01-01", "reason": "病休"},
+                        headers=staff).status_code == 200  # fmt: skip
+    died(client, person, admin)
+    died(client, former, admin)
+    response = seat(client, body, person, "member", staff)
+    assert response.status_code == 422, response.text
+    assert response.json()["errors"][0]["field"] == "person_id"
+    reopened = client.patch(path, json={"ended_on": None}, headers=staff)
+    assert reopened.status_code == 422, reopened.text
+    assert reopened.json()["errors"][0]["field"] == "ended_on"
+
+
+def test_the_seat_of_a_member_who_died_is_no_longer_held(client, factory, society, staff):  # type: ignore[no-untyped-def]
+    admin = factory.caller("org_admin", society)
+    body = make_body(client, society, staff, seats=2)
+    first = factory.person(org=society, gender="female", birth_date="1950-01-01")
+    second = factory.person(org=society, gender="male", birth_date="1960-01-01")
+    assert seat(client, body, first, "president", staff).status_code == 201
+    assert seat(client, body, second, "member", staff).status_code == 201
+    died(client, first, admin)
+
+    report = client.get(f"{API}/governance-bodies/{body['id']}/composition", headers=staff).json()
+    assert (report["held"], report["women"]["count"], report["by_position"]) == (
+        1,
+        0,
+        {"member": 1},
+    )
+    got = client.get(f"{API}/governance-bodies/{body['id']}", headers=staff).json()
+    assert got["filled"] == 1
+    # The seat is free for a successor.
+    successor = factory.person(org=society)
+    assert seat(client, body, successor, "president", staff).status_code == 201

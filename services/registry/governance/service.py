@@ -6,7 +6,7 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import ColumnElement, func, select
 from sqlalchemy.orm import Session
 
 from ..auth.permissions import Permission
@@ -17,7 +17,7 @@ from ..core.errors import Conflict, InvalidField, NotFound, ProblemError, regist
 from ..orgs import service as org_service
 from ..orgs.models import Organisation
 from ..people import service as people_service
-from ..people.models import Person
+from ..people.models import Person, PersonStatus
 from .models import POSITIONS, BodyKind, BodySeat, GovernanceBody
 from .schemas import (
     BodyCreate,
@@ -48,12 +48,23 @@ FOREIGN_OR_HMT = ("hong_kong", "macao", "taiwan", "foreign")
 DEFAULT_TARGET = 2 / 3
 
 
+def _held(body_id: uuid.UUID) -> tuple[ColumnElement[bool], ...]:
+    """The body's seats held now, over BodySeat joined with Person: not ended, and not of a
+    person who has died (whose seat nobody may have ended yet)."""
+    return (
+        BodySeat.body_id == body_id,
+        BodySeat.ended_on.is_(None),
+        Person.status != PersonStatus.deceased,
+    )
+
+
 def _filled(session: Session, body_id: uuid.UUID) -> int:
     return (
         session.scalar(
             select(func.count())
             .select_from(BodySeat)
-            .where(BodySeat.body_id == body_id, BodySeat.ended_on.is_(None))
+            .join(Person, Person.id == BodySeat.person_id)
+            .where(*_held(body_id))
         )
         or 0
     )
@@ -186,6 +197,8 @@ def add_seat(
         )
     except NotFound:
         raise InvalidField("person_id", "no person with this id in your scope") from None
+    if person.status == PersonStatus.deceased:
+        raise InvalidField("person_id", "the person has died")
     if session.scalar(
         select(BodySeat.id).where(BodySeat.body_id == body.id, BodySeat.person_id == person.id)
     ):
@@ -229,7 +242,7 @@ def update_seat(
     session: Session, *, principal: Principal, seat_id: uuid.UUID, data: SeatUpdate
 ) -> SeatRead:
     row = session.execute(
-        select(BodySeat, GovernanceBody, Person.name)
+        select(BodySeat, GovernanceBody, Person.name, Person.status)
         .join(GovernanceBody, GovernanceBody.id == BodySeat.body_id)
         .join(Organisation, Organisation.id == GovernanceBody.org_id)
         .join(Person, Person.id == BodySeat.person_id)
@@ -240,9 +253,11 @@ def update_seat(
     ).first()
     if row is None:
         raise NotFound("seat")
-    seat, body, name = row
+    seat, body, name, person_status = row
     values: dict[str, Any] = data.model_dump(exclude_unset=True, exclude={"reason"})
     reopening = "ended_on" in values and values["ended_on"] is None
+    if reopening and person_status == PersonStatus.deceased:
+        raise InvalidField("ended_on", "the person has died")
     if reopening:
         session.refresh(body, with_for_update=True)  # counted under the body's lock, as added
     session.refresh(seat, with_for_update=True)
@@ -290,7 +305,7 @@ def composition(
         select(BodySeat.position, Person.gender, Person.birth_date, Person.talent_tags,
                Person.region_of_origin)
         .join(Person, Person.id == BodySeat.person_id)
-        .where(BodySeat.body_id == body.id, BodySeat.ended_on.is_(None))
+        .where(*_held(body.id))
     ).all()  # fmt: skip
     held = len(rows)
     counts = dict.fromkeys(
