@@ -171,11 +171,11 @@ def test_seats_follow_the_body(client, factory, society, staff) -> None:
 def test_reopening_an_ended_seat_of_a_full_body_is_refused(client, factory, society, staff):  # type: ignore[no-untyped-def]
     body = make_body(client, society, staff, seats=1)
     first, second = factory.person(org=society), factory.person(org=society)
-    held = seat(client, body, first, "president", staff).json()
+    held = seat(client, body, first, "member", staff).json()
     path = f"{API}/governance-seats/{held['id']}"
     ended = client.patch(path, json={"ended_on": "2025-01-01", "reason": "辞职"}, headers=staff)
     assert ended.status_code == 200, ended.text
-    assert seat(client, body, second, "president", staff).status_code == 201
+    assert seat(client, body, second, "member", staff).status_code == 201
     reopened = client.patch(path, json={"ended_on": None, "reason": "撤回辞职"}, headers=staff)
     assert reopened.status_code == 409, reopened.text
     assert reopened.json()["type"].endswith("body-full")
@@ -254,3 +254,54 @@ def test_the_seat_of_a_member_who_died_is_no_longer_held(client, factory, societ
     # The seat is free for a successor.
     successor = factory.person(org=society)
     assert seat(client, body, successor, "president", staff).status_code == 201
+
+
+# --- one holder of each leading position ----------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("kind", "position", "other"),
+    [
+        ("council", "president", "member"),
+        ("council", "secretary_general", "vice_president"),
+        ("standing_council", "president", "standing_member"),
+        ("supervisory_board", "chief_supervisor", "supervisor"),
+    ],
+)
+def test_a_body_has_one_holder_of_a_leading_position_at_a_time(
+    client, factory, society, staff, kind, position, other
+) -> None:
+    body = make_body(client, society, staff, kind=kind, term_no=20)
+    first, second = factory.person(org=society), factory.person(org=society)
+    held = seat(client, body, first, position, staff)
+    assert held.status_code == 201, held.text
+    again = seat(client, body, second, position, staff)
+    assert again.status_code == 409, again.text
+    assert again.json()["errors"][0]["field"] == "position"
+    # Nor by changing another seat's position.
+    other_seat = seat(client, body, second, other, staff).json()
+    path = f"{API}/governance-seats/{other_seat['id']}"
+    changed = client.patch(path, json={"position": position}, headers=staff)
+    assert changed.status_code == 409, changed.text
+    assert changed.json()["errors"][0]["field"] == "position"
+    # Once the holder's seat ends, the successor takes the position.
+    ended = client.patch(
+        f"{API}/governance-seats/{held.json()['id']}",
+        json={"ended_on": "2025-01-01", "reason": "换届调整"},
+        headers=staff,
+    )
+    assert ended.status_code == 200, ended.text
+    assert client.patch(path, json={"position": position}, headers=staff).status_code == 200
+    # And the former holder's seat cannot be reopened while the successor holds it.
+    reopened = client.patch(
+        f"{API}/governance-seats/{held.json()['id']}", json={"ended_on": None}, headers=staff
+    )
+    assert reopened.status_code == 409, reopened.text
+    assert reopened.json()["errors"][0]["field"] == "position"
+
+
+def test_a_body_has_several_vice_presidents_and_members(client, factory, society, staff) -> None:
+    body = make_body(client, society, staff, term_no=21)
+    for position in ("vice_president", "vice_president", "member", "member"):
+        response = seat(client, body, factory.person(org=society), position, staff)
+        assert response.status_code == 201, response.text

@@ -18,7 +18,7 @@ from ..orgs import service as org_service
 from ..orgs.models import Organisation
 from ..people import service as people_service
 from ..people.models import Person, PersonStatus
-from .models import POSITIONS, BodyKind, BodySeat, GovernanceBody
+from .models import POSITIONS, SINGLE_HOLDER, BodyKind, BodySeat, GovernanceBody
 from .schemas import (
     BodyCreate,
     BodyRead,
@@ -68,6 +68,24 @@ def _filled(session: Session, body_id: uuid.UUID) -> int:
         )
         or 0
     )
+
+
+def _check_position_free(
+    session: Session, body: GovernanceBody, position: str, seat_id: uuid.UUID | None = None
+) -> None:
+    """A position one person holds at a time must not be held by another seat now (the
+    caller holds the body's lock, so two requests cannot both take it)."""
+    if position not in SINGLE_HOLDER:
+        return
+    query = (
+        select(BodySeat.id)
+        .join(Person, Person.id == BodySeat.person_id)
+        .where(*_held(body.id), BodySeat.position == position)
+    )
+    if seat_id is not None:
+        query = query.where(BodySeat.id != seat_id)
+    if session.scalar(query.limit(1)):
+        raise Conflict(f"the body's {position} seat is held; end that seat first", "position")
 
 
 def to_read(session: Session, body: GovernanceBody, org_code: str) -> BodyRead:
@@ -203,6 +221,7 @@ def add_seat(
         select(BodySeat.id).where(BodySeat.body_id == body.id, BodySeat.person_id == person.id)
     ):
         raise Conflict("the person has a seat in this body already", "person_id")
+    _check_position_free(session, body, data.position)
     held = _filled(session, body.id)
     if held >= body.seats:
         raise ProblemError(f"all {body.seats} seats of this body are held", 409, "body-full")
@@ -258,8 +277,9 @@ def update_seat(
     reopening = "ended_on" in values and values["ended_on"] is None
     if reopening and person_status == PersonStatus.deceased:
         raise InvalidField("ended_on", "the person has died")
-    if reopening:
-        session.refresh(body, with_for_update=True)  # counted under the body's lock, as added
+    if reopening or "position" in values:
+        # Counted under the body's lock, as added.
+        session.refresh(body, with_for_update=True)
     session.refresh(seat, with_for_update=True)
     if reopening and seat.ended_on is not None and _filled(session, body.id) >= body.seats:
         raise ProblemError(f"all {body.seats} seats of this body are held", 409, "body-full")
@@ -268,6 +288,10 @@ def update_seat(
             raise InvalidField("position", "cannot be cleared")
         if values["position"] not in POSITIONS[BodyKind(body.kind)]:
             raise InvalidField("position", f"a {body.kind} has no {values['position']}")
+    position = values.get("position", seat.position)
+    taking = position != seat.position or (reopening and seat.ended_on is not None)
+    if taking and values.get("ended_on", seat.ended_on) is None:
+        _check_position_free(session, body, position, seat.id)
     if values.get("ended_on") and seat.started_on and values["ended_on"] < seat.started_on:
         raise InvalidField("ended_on", "must not be before started_on")
     history.save_changes(
