@@ -4,6 +4,7 @@ against a hand-computed council."""
 from __future__ import annotations
 
 import uuid
+from datetime import date
 
 import pytest
 
@@ -305,3 +306,117 @@ def test_a_body_has_several_vice_presidents_and_members(client, factory, society
     for position in ("vice_president", "vice_president", "member", "member"):
         response = seat(client, body, factory.person(org=society), position, staff)
         assert response.status_code == 201, response.text
+
+
+# --- dates of seats ----------------------------------------------------------------------------
+
+
+@pytest.fixture
+def on_day(app):  # type: ignore[no-untyped-def]
+    """Sets the registry's today for the requests that follow."""
+    from services.registry.core.clock import get_today
+
+    def freeze(day: str) -> None:
+        app.dependency_overrides[get_today] = lambda: date.fromisoformat(day)
+
+    yield freeze
+    app.dependency_overrides.pop(get_today, None)
+
+
+def test_a_seat_is_held_from_its_start_to_its_end_date(
+    client, factory, society, staff, on_day
+) -> None:
+    """A resignation recorded ahead takes effect on its date, and a seat recorded to start
+    later (a by-election, 增补) counts from its start: as the conflict rules read seats."""
+    body = make_body(client, society, staff, seats=3, term_start="2024-01-01")
+    leaving = factory.person(org=society, gender="female", birth_date="1970-01-01")
+    staying = factory.person(org=society, gender="male", birth_date="1970-01-01")
+    joining = factory.person(org=society, gender="male", birth_date="1970-01-01")
+    on_day("2025-06-01")
+    leaving_seat = seat(client, body, leaving, "member", staff).json()
+    assert seat(client, body, staying, "member", staff).status_code == 201
+    later = client.post(
+        f"{API}/governance-bodies/{body['id']}/seats",
+        json={"person_id": str(joining.id), "position": "member", "started_on": "2025-09-01"},
+        headers=staff,
+    )
+    assert later.status_code == 201, later.text
+    ended = client.patch(
+        f"{API}/governance-seats/{leaving_seat['id']}",
+        json={"ended_on": "2025-08-31", "reason": "工作调动"},
+        headers=staff,
+    )
+    assert ended.status_code == 200, ended.text
+
+    def held(day: str) -> tuple[int, int, int]:
+        on_day(day)
+        path = f"{API}/governance-bodies/{body['id']}"
+        report = client.get(f"{path}/composition", headers=staff).json()
+        filled = client.get(path, headers=staff).json()["filled"]
+        return report["held"], report["women"]["count"], filled
+
+    assert held("2025-06-01") == (2, 1, 2)
+    assert held("2025-08-31") == (2, 1, 2)
+    assert held("2025-09-01") == (2, 0, 2)
+
+
+def test_a_seat_ending_later_still_takes_its_place(client, factory, society, staff, on_day) -> None:
+    body = make_body(client, society, staff, seats=1, term_start="2024-01-01")
+    president, successor = factory.person(org=society), factory.person(org=society)
+    on_day("2025-06-01")
+    held = seat(client, body, president, "president", staff).json()
+    client.patch(
+        f"{API}/governance-seats/{held['id']}",
+        json={"ended_on": "2025-12-31", "reason": "任期届满前辞职"},
+        headers=staff,
+    )
+    full = seat(client, body, successor, "president", staff)
+    assert full.status_code == 409, full.text
+    on_day("2026-01-01")
+    assert seat(client, body, successor, "president", staff).status_code == 201
+
+
+def test_an_ended_seat_given_a_later_end_counts_as_reopened(
+    client, factory, society, staff, on_day
+) -> None:
+    body = make_body(client, society, staff, seats=1, term_start="2024-01-01")
+    first, second = factory.person(org=society), factory.person(org=society)
+    on_day("2025-06-01")
+    held = seat(client, body, first, "president", staff).json()
+    path = f"{API}/governance-seats/{held['id']}"
+    assert client.patch(path, json={"ended_on": "2025-01-01"}, headers=staff).status_code == 200
+    assert seat(client, body, second, "president", staff).status_code == 201
+    later = client.patch(path, json={"ended_on": "2026-01-01"}, headers=staff)
+    assert later.status_code == 409, later.text
+
+
+def test_a_seat_starts_within_its_term(client, factory, society, staff) -> None:
+    body = make_body(client, society, staff, term_start="2024-01-01", term_end="2028-12-31")
+    person = factory.person(org=society)
+    for started_on in ("2023-12-31", "2029-01-01"):
+        response = client.post(
+            f"{API}/governance-bodies/{body['id']}/seats",
+            json={"person_id": str(person.id), "position": "member", "started_on": started_on},
+            headers=staff,
+        )
+        assert response.status_code == 422, started_on
+        assert response.json()["errors"][0]["field"] == "started_on"
+    by_election = client.post(
+        f"{API}/governance-bodies/{body['id']}/seats",
+        json={"person_id": str(person.id), "position": "member", "started_on": "2026-03-01"},
+        headers=staff,
+    )
+    assert by_election.status_code == 201, by_election.text
+    path = f"{API}/governance-bodies/{body['id']}"
+    for change, field in (({"term_start": "2026-03-02"}, "term_start"),
+                          ({"term_end": "2026-02-28"}, "term_end")):  # fmt: skip
+        response = client.patch(path, json=change, headers=staff)
+        assert response.status_code == 422, change
+        assert response.json()["errors"][0]["field"] == field
+    # A seat that starts with the term (the default) moves with its start.
+    with_term = seat(client, body, factory.person(org=society), "member", staff).json()
+    assert with_term["started_on"] == "2024-01-01"
+    assert client.patch(path, json={"term_start": "2024-02-01"}, headers=staff).status_code == 200
+    seats = client.get(f"{path}/seats", headers=staff).json()
+    assert sorted(s["started_on"] for s in seats) == ["2024-02-01", "2026-03-01"]
+    assert client.patch(path, json={"term_start": "2026-03-01"}, headers=staff).status_code == 200

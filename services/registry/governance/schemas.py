@@ -50,14 +50,18 @@ class SeatCreate(BaseModel):
 
     person_id: uuid.UUID
     position: Position
-    started_on: AnyDate | None = Field(None, description="by default the term's start")
+    started_on: AnyDate | None = Field(
+        None, description="a day within the term; by default the term's start"
+    )
 
 
 class SeatUpdate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     position: Position | None = None
-    ended_on: AnyDate | None = Field(None, description="the seat ends (resignation, death...)")
+    ended_on: AnyDate | None = Field(
+        None, description="the last day the seat is held (resignation, death...); null reopens it"
+    )
     reason: Text | None = None
 
 
