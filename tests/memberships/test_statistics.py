@@ -169,3 +169,37 @@ def test_statistics_stay_in_scope(client, factory, counted, frozen) -> None:
         client.get(f"{API}/statistics/memberships", headers=factory.caller("member")).status_code
         == 403
     )
+
+
+def test_an_ended_membership_without_a_joining_date_leaves_the_yearly_count_alone(
+    client, factory, frozen
+) -> None:
+    """Members at a year's end are those whose joining is dated: one without a date, which
+    was never added to the count, is not taken from it when it ends (it still counts as
+    ended that year)."""
+    society = factory.org()
+    admin = factory.caller("org_admin", society)
+    dated, undated = factory.person(org=society), factory.person(org=society)
+    for person, fields in ((dated, {"joined_on": "2024-03-01"}), (undated, {})):
+        response = client.post(
+            f"{API}/orgs/{society.code}/memberships",
+            json={"person_id": str(person.id), "grade": "member", **fields},
+            headers=admin,
+        )
+        assert response.status_code == 201, response.text
+        if person is undated:
+            ended = client.post(
+                f"{API}/memberships/{response.json()['id']}/terminate",
+                json={"reason": "退会"},
+                headers=admin,
+            )
+            assert ended.status_code == 200, ended.text
+    stats = client.get(
+        f"{API}/statistics/memberships", params={"org_code": society.code}, headers=admin
+    ).json()
+    growth = {
+        g["year"]: (g["joined"], g["ended"], g["members_at_year_end"])
+        for g in stats["growth_by_year"]
+    }
+    assert growth == {2024: (1, 0, 1), 2025: (0, 0, 1), 2026: (0, 1, 1)}
+    assert stats["joined_without_date"] == 1

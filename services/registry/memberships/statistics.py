@@ -49,6 +49,7 @@ DIMENSIONS = (
     "province",
     "joined_year",
     "ended_year",
+    "dated_ended_year",  # the end of a membership whose joining is dated
 )
 
 
@@ -99,6 +100,9 @@ def compute(
             func.coalesce(func.substr(Person.region_code, 1, 2), UNKNOWN).label("province"),
             extract("year", Membership.joined_on).label("joined_year"),
             extract("year", Membership.ended_on).label("ended_year"),
+            case((Membership.joined_on.is_not(None), extract("year", Membership.ended_on))).label(
+                "dated_ended_year"
+            ),
         )
         .join(Person, Person.id == Membership.person_id)
         .join(Organisation, Organisation.id == Membership.org_id)
@@ -149,9 +153,12 @@ def _render(session: Session, counts: dict[str, dict[object, int]], today: date)
     )
     joined = {int(y): n for y, n in counts["joined_year"].items() if y is not None}
     ended = {int(y): n for y, n in counts["ended_year"].items() if y is not None}
+    # Members at a year's end are the dated ones: a membership without a joining date was
+    # never added, so its end is not taken off.
+    dated_ended = {int(y): n for y, n in counts["dated_ended_year"].items() if y is not None}
     growth, members = [], 0
     for year in range(min([*joined, *ended], default=today.year), today.year + 1):
-        members += joined.get(year, 0) - ended.get(year, 0)
+        members += joined.get(year, 0) - dated_ended.get(year, 0)
         growth.append(
             YearGrowth(
                 year=year,
