@@ -7,12 +7,13 @@ import threading
 import time
 import uuid
 from types import SimpleNamespace
+from typing import Any
 
 import pytest
 from sqlalchemy import text
 from stdnum.cn import uscc as stdnum_uscc
 
-from ..factories import unique_code
+from ..factories import unique_code, wait_for_lock_waiter
 
 PROBLEM = "application/problem+json"
 VALID_USCC = "91350100M000100Y43"
@@ -194,6 +195,36 @@ def test_status_change_is_recorded_in_history_with_its_reason(client, admin) -> 
     assert all(h["actor"] and h["source"] == "api" and h["changed_at"] for h in statuses)
     assert history["items"][0]["field"] == "created"
     assert history["next_cursor"] is None
+
+
+def test_a_status_change_made_meanwhile_is_seen_by_the_next_one(
+    client, factory, admin, runtime, db
+) -> None:
+    """A change committed while a request waits for the organisation's lock is the value the
+    request changes from: it is neither lost nor recorded with a stale old value."""
+    org = factory.org()
+    url = f"{ORGS}/{org.code}"
+    results: dict[str, Any] = {}
+    with runtime.engine.connect() as holder:
+        holder.execute(
+            text("UPDATE organisation SET status = 'suspended' WHERE id = :id"), {"id": org.id}
+        )
+        thread = threading.Thread(
+            target=lambda: results.setdefault(
+                "response",
+                client.patch(url, json={"status": "active", "reason": "复核通过"}, headers=admin),
+            )
+        )
+        thread.start()
+        assert wait_for_lock_waiter(db), "the request never waited for the organisation"
+        holder.commit()
+    thread.join(10)
+    assert results["response"].status_code == 200, results["response"].text
+    assert client.get(url, headers=admin).json()["status"] == "active"
+    history = client.get(f"{url}/history", headers=admin).json()["items"]
+    assert [(h["old_value"], h["new_value"]) for h in history if h["field"] == "status"] == [
+        ("suspended", "active")
+    ]
 
 
 @pytest.mark.parametrize("field", ["status", "name"])
