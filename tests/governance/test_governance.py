@@ -420,3 +420,27 @@ def test_a_seat_starts_within_its_term(client, factory, society, staff) -> None:
     seats = client.get(f"{path}/seats", headers=staff).json()
     assert sorted(s["started_on"] for s in seats) == ["2024-02-01", "2026-03-01"]
     assert client.patch(path, json={"term_start": "2026-03-01"}, headers=staff).status_code == 200
+
+
+@pytest.mark.parametrize("day", ["0001-01-01", "1899-12-31", "2200-01-01", "9999-12-31"])
+def test_dates_outside_the_registers_range_are_refused(
+    client, factory, society, staff, day
+) -> None:
+    create = client.post(
+        f"{API}/orgs/{society.code}/governance-bodies",
+        json={"kind": "council", "term_no": 30, "term_start": day, "seats": 3},
+        headers=staff,
+    )
+    assert create.status_code == 422, create.text
+    assert create.json()["errors"][0]["field"] == "term_start"
+    body = make_body(client, society, staff, term_no=31, term_start="2024-01-01")
+    path = f"{API}/governance-bodies/{body['id']}"
+    for field in ("term_start", "term_end"):
+        response = client.patch(path, json={field: day}, headers=staff)
+        assert response.status_code == 422, response.text
+        assert response.json()["errors"][0]["field"] == field
+    held = seat(client, body, factory.person(org=society), "member", staff).json()
+    ended = client.patch(f"{API}/governance-seats/{held['id']}", json={"ended_on": day},
+                         headers=staff)  # fmt: skip
+    assert ended.status_code == 422, ended.text
+    assert ended.json()["errors"][0]["field"] == "ended_on"
