@@ -11,6 +11,8 @@ import pytest
 
 from services.registry.core.clock import get_today
 
+from ..factories import unique_code
+
 API = "/api/v1"
 TODAY = date(2026, 6, 30)
 
@@ -203,3 +205,20 @@ def test_an_ended_membership_without_a_joining_date_leaves_the_yearly_count_alon
     }
     assert growth == {2024: (1, 0, 1), 2025: (0, 0, 1), 2026: (0, 1, 1)}
     assert stats["joined_without_date"] == 1
+
+
+def test_the_csv_download_is_named_by_the_organisations_own_code(client, factory) -> None:
+    """The code as typed may differ from the stored one (`ı` upper-cases to `I`): the file
+    is named after the stored code, and a name that HTTP headers cannot carry is no 500."""
+    society = factory.org(code=unique_code("BI"))
+    admin = factory.caller("org_admin", society)
+    typed = society.code.lower().replace("i", "\u0131")
+    response = client.get(
+        f"{API}/statistics/memberships", params={"org_code": typed, "format": "csv"}, headers=admin
+    )
+    assert response.status_code == 200, response.text
+    assert society.code in response.headers["content-disposition"]
+    as_json = client.get(
+        f"{API}/statistics/memberships", params={"org_code": typed}, headers=admin
+    ).json()
+    assert as_json["org_code"] == society.code

@@ -71,11 +71,13 @@ def compute(
     it), optionally only some statuses or grades."""
     scope = principal.path_filter(Permission.statistics_read, Organisation.path)
     conditions = [scope]
+    counted: str | None = None  # the organisation's code as stored, not as typed
     if org_code:
         org = org_service.get_scoped(
             session, principal=principal, code=org_code, permission=Permission.statistics_read
         )
         conditions.append(Organisation.path.startswith(org.path, autoescape=True))
+        counted = org.code
     if statuses:
         conditions.append(Membership.status.in_(list(statuses)))
     if grades:
@@ -122,10 +124,12 @@ def compute(
         flags, values, n = row[:width], row[width : 2 * width], row[-1]
         name = DIMENSIONS[flags.index(0)]
         counts[name][values[flags.index(0)]] = n
-    return _render(session, counts, today)
+    return _render(session, counts, today, counted)
 
 
-def _render(session: Session, counts: dict[str, dict[object, int]], today: date) -> StatisticsRead:
+def _render(
+    session: Session, counts: dict[str, dict[object, int]], today: date, org_code: str | None
+) -> StatisticsRead:
     orgs = {
         org.id: org
         for org in session.scalars(
@@ -175,6 +179,7 @@ def _render(session: Session, counts: dict[str, dict[object, int]], today: date)
 
     return StatisticsRead(
         as_of=today,
+        org_code=org_code,
         total=sum(counts["status"].values()),
         by_org=by_org,
         by_grade=tally("grade", ("student", "member", "senior", "fellow", "honorary")),
@@ -190,6 +195,10 @@ def _render(session: Session, counts: dict[str, dict[object, int]], today: date)
         joined_without_date=counts["joined_year"].get(None, 0),
         growth_by_year=growth,
     )
+
+
+def csv_filename(stats: StatisticsRead) -> str:
+    return f"membership-statistics-{stats.org_code or 'all'}-{stats.as_of.isoformat()}.csv"
 
 
 def to_csv(stats: StatisticsRead) -> str:
