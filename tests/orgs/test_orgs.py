@@ -92,6 +92,18 @@ def test_full_width_code_and_uscc_are_folded(client, admin) -> None:
     assert response.json()["code"].startswith("FW")
 
 
+def test_an_organisation_is_found_by_its_code_typed_full_width(client, factory, admin) -> None:
+    """Codes are folded when registered (ＦＷ is FW), and when looked up too."""
+    province = factory.org(kind="provincial_association")
+    local = factory.org(kind="local_association", parent=province.code)
+    wide = "".join(chr(ord(c) + 0xFEE0) for c in province.code.lower())
+    got = client.get(f"{ORGS}/{wide}", headers=admin)
+    assert got.status_code == 200, got.text
+    assert got.json()["code"] == province.code
+    listed = client.get(ORGS, params={"parent_code": wide}, headers=admin).json()
+    assert [o["code"] for o in listed["items"]] == [local.code]
+
+
 def test_uscc_with_wrong_check_digit_is_refused_naming_uscc(client, admin) -> None:
     bad = VALID_USCC[:-1] + ("4" if VALID_USCC[-1] != "4" else "5")
     response = create(client, admin, uscc=bad)

@@ -9,7 +9,7 @@ from sqlalchemy.orm import Session, aliased
 
 from ..auth.permissions import Permission
 from ..auth.principals import Principal
-from ..core import history
+from ..core import history, normalize
 from ..core.errors import Conflict, InvalidField, NotFound, register_unique
 from ..core.ids import uuid7
 from ..core.pagination import like_escape
@@ -41,8 +41,13 @@ def to_read(org: Organisation, parent_code: str | None) -> OrgRead:
     )
 
 
+def canonical_code(code: str) -> str:
+    """A code as typed (full-width, lower case) as it is stored: folded as on registration."""
+    return normalize.fold(code).upper()
+
+
 def by_code(session: Session, code: str) -> Organisation | None:
-    return session.scalar(select(Organisation).where(Organisation.code == code.upper()))
+    return session.scalar(select(Organisation).where(Organisation.code == canonical_code(code)))
 
 
 def get_scoped(
@@ -177,7 +182,7 @@ def list_orgs(
     if status:
         query = query.where(Organisation.status == status)
     if parent_code:
-        query = query.where(Parent.code == parent_code.upper())
+        query = query.where(Parent.code == canonical_code(parent_code))
     if q:
         pattern = f"%{like_escape(q)}%"
         query = query.where(
