@@ -4,6 +4,7 @@ against a hand-computed council."""
 from __future__ import annotations
 
 import uuid
+from datetime import date
 
 import pytest
 
@@ -171,11 +172,11 @@ def test_seats_follow_the_body(client, factory, society, staff) -> None:
 def test_reopening_an_ended_seat_of_a_full_body_is_refused(client, factory, society, staff):  # type: ignore[no-untyped-def]
     body = make_body(client, society, staff, seats=1)
     first, second = factory.person(org=society), factory.person(org=society)
-    held = seat(client, body, first, "president", staff).json()
+    held = seat(client, body, first, "member", staff).json()
     path = f"{API}/governance-seats/{held['id']}"
     ended = client.patch(path, json={"ended_on": "2025-01-01", "reason": "辞职"}, headers=staff)
     assert ended.status_code == 200, ended.text
-    assert seat(client, body, second, "president", staff).status_code == 201
+    assert seat(client, body, second, "member", staff).status_code == 201
     reopened = client.patch(path, json={"ended_on": None, "reason": "撤回辞职"}, headers=staff)
     assert reopened.status_code == 409, reopened.text
     assert reopened.json()["type"].endswith("body-full")
@@ -202,3 +203,244 @@ def test_governance_is_scoped(client, factory, society, staff) -> None:
     assert client.get(f"{API}/governance-bodies/{body['id']}", headers=member).status_code == 403
     committee = factory.caller("committee", society)
     assert client.get(f"{API}/governance-bodies/{body['id']}", headers=committee).status_code == 200
+
+
+# --- people who died -----------------------------------------------------------------------
+
+
+def died(client, person, headers) -> None:  # type: ignore[no-untyped-def]
+    response = client.patch(
+        f"{API}/people/{person.id}", json={"status": "deceased", "reason": "去世"}, headers=headers
+    )
+    assert response.status_code == 200, response.text
+
+
+def test_a_person_who_died_cannot_be_seated_or_get_an_ended_seat_back(
+    client, factory, society, staff
+) -> None:
+    admin = factory.caller("org_admin", society)
+    body = make_body(client, society, staff)
+    person, former = factory.person(org=society), factory.person(org=society)
+    held = seat(client, body, former, "member", staff).json()
+    path = f"{API}/governance-seats/{held['id']}"
+    assert client.patch(path, json={"ended_on": "2025-01-01", "reason": "病休"},
+                        headers=staff).status_code == 200  # fmt: skip
+    died(client, person, admin)
+    died(client, former, admin)
+    response = seat(client, body, person, "member", staff)
+    assert response.status_code == 422, response.text
+    assert response.json()["errors"][0]["field"] == "person_id"
+    reopened = client.patch(path, json={"ended_on": None}, headers=staff)
+    assert reopened.status_code == 422, reopened.text
+    assert reopened.json()["errors"][0]["field"] == "ended_on"
+
+
+def test_the_seat_of_a_member_who_died_is_no_longer_held(client, factory, society, staff):  # type: ignore[no-untyped-def]
+    admin = factory.caller("org_admin", society)
+    body = make_body(client, society, staff, seats=2)
+    first = factory.person(org=society, gender="female", birth_date="1950-01-01")
+    second = factory.person(org=society, gender="male", birth_date="1960-01-01")
+    assert seat(client, body, first, "president", staff).status_code == 201
+    assert seat(client, body, second, "member", staff).status_code == 201
+    died(client, first, admin)
+
+    report = client.get(f"{API}/governance-bodies/{body['id']}/composition", headers=staff).json()
+    assert (report["held"], report["women"]["count"], report["by_position"]) == (
+        1,
+        0,
+        {"member": 1},
+    )
+    got = client.get(f"{API}/governance-bodies/{body['id']}", headers=staff).json()
+    assert got["filled"] == 1
+    # The seat is free for a successor.
+    successor = factory.person(org=society)
+    assert seat(client, body, successor, "president", staff).status_code == 201
+
+
+# --- one holder of each leading position ----------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("kind", "position", "other"),
+    [
+        ("council", "president", "member"),
+        ("council", "secretary_general", "vice_president"),
+        ("standing_council", "president", "standing_member"),
+        ("supervisory_board", "chief_supervisor", "supervisor"),
+    ],
+)
+def test_a_body_has_one_holder_of_a_leading_position_at_a_time(
+    client, factory, society, staff, kind, position, other
+) -> None:
+    body = make_body(client, society, staff, kind=kind, term_no=20)
+    first, second = factory.person(org=society), factory.person(org=society)
+    held = seat(client, body, first, position, staff)
+    assert held.status_code == 201, held.text
+    again = seat(client, body, second, position, staff)
+    assert again.status_code == 409, again.text
+    assert again.json()["errors"][0]["field"] == "position"
+    # Nor by changing another seat's position.
+    other_seat = seat(client, body, second, other, staff).json()
+    path = f"{API}/governance-seats/{other_seat['id']}"
+    changed = client.patch(path, json={"position": position}, headers=staff)
+    assert changed.status_code == 409, changed.text
+    assert changed.json()["errors"][0]["field"] == "position"
+    # Once the holder's seat ends, the successor takes the position.
+    ended = client.patch(
+        f"{API}/governance-seats/{held.json()['id']}",
+        json={"ended_on": "2025-01-01", "reason": "换届调整"},
+        headers=staff,
+    )
+    assert ended.status_code == 200, ended.text
+    assert client.patch(path, json={"position": position}, headers=staff).status_code == 200
+    # And the former holder's seat cannot be reopened while the successor holds it.
+    reopened = client.patch(
+        f"{API}/governance-seats/{held.json()['id']}", json={"ended_on": None}, headers=staff
+    )
+    assert reopened.status_code == 409, reopened.text
+    assert reopened.json()["errors"][0]["field"] == "position"
+
+
+def test_a_body_has_several_vice_presidents_and_members(client, factory, society, staff) -> None:
+    body = make_body(client, society, staff, term_no=21)
+    for position in ("vice_president", "vice_president", "member", "member"):
+        response = seat(client, body, factory.person(org=society), position, staff)
+        assert response.status_code == 201, response.text
+
+
+# --- dates of seats ----------------------------------------------------------------------------
+
+
+@pytest.fixture
+def on_day(app):  # type: ignore[no-untyped-def]
+    """Sets the registry's today for the requests that follow."""
+    from services.registry.core.clock import get_today
+
+    def freeze(day: str) -> None:
+        app.dependency_overrides[get_today] = lambda: date.fromisoformat(day)
+
+    yield freeze
+    app.dependency_overrides.pop(get_today, None)
+
+
+def test_a_seat_is_held_from_its_start_to_its_end_date(
+    client, factory, society, staff, on_day
+) -> None:
+    """A resignation recorded ahead takes effect on its date, and a seat recorded to start
+    later (a by-election, 增补) counts from its start: as the conflict rules read seats."""
+    body = make_body(client, society, staff, seats=3, term_start="2024-01-01")
+    leaving = factory.person(org=society, gender="female", birth_date="1970-01-01")
+    staying = factory.person(org=society, gender="male", birth_date="1970-01-01")
+    joining = factory.person(org=society, gender="male", birth_date="1970-01-01")
+    on_day("2025-06-01")
+    leaving_seat = seat(client, body, leaving, "member", staff).json()
+    assert seat(client, body, staying, "member", staff).status_code == 201
+    later = client.post(
+        f"{API}/governance-bodies/{body['id']}/seats",
+        json={"person_id": str(joining.id), "position": "member", "started_on": "2025-09-01"},
+        headers=staff,
+    )
+    assert later.status_code == 201, later.text
+    ended = client.patch(
+        f"{API}/governance-seats/{leaving_seat['id']}",
+        json={"ended_on": "2025-08-31", "reason": "工作调动"},
+        headers=staff,
+    )
+    assert ended.status_code == 200, ended.text
+
+    def held(day: str) -> tuple[int, int, int]:
+        on_day(day)
+        path = f"{API}/governance-bodies/{body['id']}"
+        report = client.get(f"{path}/composition", headers=staff).json()
+        filled = client.get(path, headers=staff).json()["filled"]
+        return report["held"], report["women"]["count"], filled
+
+    assert held("2025-06-01") == (2, 1, 2)
+    assert held("2025-08-31") == (2, 1, 2)
+    assert held("2025-09-01") == (2, 0, 2)
+
+
+def test_a_seat_ending_later_still_takes_its_place(client, factory, society, staff, on_day) -> None:
+    body = make_body(client, society, staff, seats=1, term_start="2024-01-01")
+    president, successor = factory.person(org=society), factory.person(org=society)
+    on_day("2025-06-01")
+    held = seat(client, body, president, "president", staff).json()
+    client.patch(
+        f"{API}/governance-seats/{held['id']}",
+        json={"ended_on": "2025-12-31", "reason": "任期届满前辞职"},
+        headers=staff,
+    )
+    full = seat(client, body, successor, "president", staff)
+    assert full.status_code == 409, full.text
+    on_day("2026-01-01")
+    assert seat(client, body, successor, "president", staff).status_code == 201
+
+
+def test_an_ended_seat_given_a_later_end_counts_as_reopened(
+    client, factory, society, staff, on_day
+) -> None:
+    body = make_body(client, society, staff, seats=1, term_start="2024-01-01")
+    first, second = factory.person(org=society), factory.person(org=society)
+    on_day("2025-06-01")
+    held = seat(client, body, first, "president", staff).json()
+    path = f"{API}/governance-seats/{held['id']}"
+    assert client.patch(path, json={"ended_on": "2025-01-01"}, headers=staff).status_code == 200
+    assert seat(client, body, second, "president", staff).status_code == 201
+    later = client.patch(path, json={"ended_on": "2026-01-01"}, headers=staff)
+    assert later.status_code == 409, later.text
+
+
+def test_a_seat_starts_within_its_term(client, factory, society, staff) -> None:
+    body = make_body(client, society, staff, term_start="2024-01-01", term_end="2028-12-31")
+    person = factory.person(org=society)
+    for started_on in ("2023-12-31", "2029-01-01"):
+        response = client.post(
+            f"{API}/governance-bodies/{body['id']}/seats",
+            json={"person_id": str(person.id), "position": "member", "started_on": started_on},
+            headers=staff,
+        )
+        assert response.status_code == 422, started_on
+        assert response.json()["errors"][0]["field"] == "started_on"
+    by_election = client.post(
+        f"{API}/governance-bodies/{body['id']}/seats",
+        json={"person_id": str(person.id), "position": "member", "started_on": "2026-03-01"},
+        headers=staff,
+    )
+    assert by_election.status_code == 201, by_election.text
+    path = f"{API}/governance-bodies/{body['id']}"
+    for change, field in (({"term_start": "2026-03-02"}, "term_start"),
+                          ({"term_end": "2026-02-28"}, "term_end")):  # fmt: skip
+        response = client.patch(path, json=change, headers=staff)
+        assert response.status_code == 422, change
+        assert response.json()["errors"][0]["field"] == field
+    # A seat that starts with the term (the default) moves with its start.
+    with_term = seat(client, body, factory.person(org=society), "member", staff).json()
+    assert with_term["started_on"] == "2024-01-01"
+    assert client.patch(path, json={"term_start": "2024-02-01"}, headers=staff).status_code == 200
+    seats = client.get(f"{path}/seats", headers=staff).json()
+    assert sorted(s["started_on"] for s in seats) == ["2024-02-01", "2026-03-01"]
+    assert client.patch(path, json={"term_start": "2026-03-01"}, headers=staff).status_code == 200
+
+
+@pytest.mark.parametrize("day", ["0001-01-01", "1899-12-31", "2200-01-01", "9999-12-31"])
+def test_dates_outside_the_registers_range_are_refused(
+    client, factory, society, staff, day
+) -> None:
+    create = client.post(
+        f"{API}/orgs/{society.code}/governance-bodies",
+        json={"kind": "council", "term_no": 30, "term_start": day, "seats": 3},
+        headers=staff,
+    )
+    assert create.status_code == 422, create.text
+    assert create.json()["errors"][0]["field"] == "term_start"
+    body = make_body(client, society, staff, term_no=31, term_start="2024-01-01")
+    path = f"{API}/governance-bodies/{body['id']}"
+    for field in ("term_start", "term_end"):
+        response = client.patch(path, json={field: day}, headers=staff)
+        assert response.status_code == 422, response.text
+        assert response.json()["errors"][0]["field"] == field
+    held = seat(client, body, factory.person(org=society), "member", staff).json()
+    ended = client.patch(f"{API}/governance-seats/{held['id']}", json={"ended_on": day},
+                         headers=staff)  # fmt: skip
+    assert ended.status_code == 422, ended.text
+    assert ended.json()["errors"][0]["field"] == "ended_on"

@@ -11,6 +11,8 @@ import pytest
 
 from services.registry.core.clock import get_today
 
+from ..factories import unique_code
+
 API = "/api/v1"
 TODAY = date(2026, 6, 30)
 
@@ -169,3 +171,54 @@ def test_statistics_stay_in_scope(client, factory, counted, frozen) -> None:
         client.get(f"{API}/statistics/memberships", headers=factory.caller("member")).status_code
         == 403
     )
+
+
+def test_an_ended_membership_without_a_joining_date_leaves_the_yearly_count_alone(
+    client, factory, frozen
+) -> None:
+    """Members at a year's end are those whose joining is dated: one without a date, which
+    was never added to the count, is not taken from it when it ends (it still counts as
+    ended that year)."""
+    society = factory.org()
+    admin = factory.caller("org_admin", society)
+    dated, undated = factory.person(org=society), factory.person(org=society)
+    for person, fields in ((dated, {"joined_on": "2024-03-01"}), (undated, {})):
+        response = client.post(
+            f"{API}/orgs/{society.code}/memberships",
+            json={"person_id": str(person.id), "grade": "member", **fields},
+            headers=admin,
+        )
+        assert response.status_code == 201, response.text
+        if person is undated:
+            ended = client.post(
+                f"{API}/memberships/{response.json()['id']}/terminate",
+                json={"reason": "退会"},
+                headers=admin,
+            )
+            assert ended.status_code == 200, ended.text
+    stats = client.get(
+        f"{API}/statistics/memberships", params={"org_code": society.code}, headers=admin
+    ).json()
+    growth = {
+        g["year"]: (g["joined"], g["ended"], g["members_at_year_end"])
+        for g in stats["growth_by_year"]
+    }
+    assert growth == {2024: (1, 0, 1), 2025: (0, 0, 1), 2026: (0, 1, 1)}
+    assert stats["joined_without_date"] == 1
+
+
+def test_the_csv_download_is_named_by_the_organisations_own_code(client, factory) -> None:
+    """The code as typed may differ from the stored one (`ı` upper-cases to `I`): the file
+    is named after the stored code, and a name that HTTP headers cannot carry is no 500."""
+    society = factory.org(code=unique_code("BI"))
+    admin = factory.caller("org_admin", society)
+    typed = society.code.lower().replace("i", "\u0131")
+    response = client.get(
+        f"{API}/statistics/memberships", params={"org_code": typed, "format": "csv"}, headers=admin
+    )
+    assert response.status_code == 200, response.text
+    assert society.code in response.headers["content-disposition"]
+    as_json = client.get(
+        f"{API}/statistics/memberships", params={"org_code": typed}, headers=admin
+    ).json()
+    assert as_json["org_code"] == society.code

@@ -3,12 +3,17 @@
 from __future__ import annotations
 
 import random
+import threading
+import time
 import uuid
+from types import SimpleNamespace
+from typing import Any
 
 import pytest
+from sqlalchemy import text
 from stdnum.cn import uscc as stdnum_uscc
 
-from ..factories import unique_code
+from ..factories import unique_code, wait_for_lock_waiter
 
 PROBLEM = "application/problem+json"
 VALID_USCC = "91350100M000100Y43"
@@ -85,6 +90,18 @@ def test_full_width_code_and_uscc_are_folded(client, admin) -> None:
     assert response.status_code == 201, response.text
     assert response.json()["uscc"] == uscc
     assert response.json()["code"].startswith("FW")
+
+
+def test_an_organisation_is_found_by_its_code_typed_full_width(client, factory, admin) -> None:
+    """Codes are folded when registered (ＦＷ is FW), and when looked up too."""
+    province = factory.org(kind="provincial_association")
+    local = factory.org(kind="local_association", parent=province.code)
+    wide = "".join(chr(ord(c) + 0xFEE0) for c in province.code.lower())
+    got = client.get(f"{ORGS}/{wide}", headers=admin)
+    assert got.status_code == 200, got.text
+    assert got.json()["code"] == province.code
+    listed = client.get(ORGS, params={"parent_code": wide}, headers=admin).json()
+    assert [o["code"] for o in listed["items"]] == [local.code]
 
 
 def test_uscc_with_wrong_check_digit_is_refused_naming_uscc(client, admin) -> None:
@@ -190,6 +207,36 @@ def test_status_change_is_recorded_in_history_with_its_reason(client, admin) -> 
     assert all(h["actor"] and h["source"] == "api" and h["changed_at"] for h in statuses)
     assert history["items"][0]["field"] == "created"
     assert history["next_cursor"] is None
+
+
+def test_a_status_change_made_meanwhile_is_seen_by_the_next_one(
+    client, factory, admin, runtime, db
+) -> None:
+    """A change committed while a request waits for the organisation's lock is the value the
+    request changes from: it is neither lost nor recorded with a stale old value."""
+    org = factory.org()
+    url = f"{ORGS}/{org.code}"
+    results: dict[str, Any] = {}
+    with runtime.engine.connect() as holder:
+        holder.execute(
+            text("UPDATE organisation SET status = 'suspended' WHERE id = :id"), {"id": org.id}
+        )
+        thread = threading.Thread(
+            target=lambda: results.setdefault(
+                "response",
+                client.patch(url, json={"status": "active", "reason": "复核通过"}, headers=admin),
+            )
+        )
+        thread.start()
+        assert wait_for_lock_waiter(db), "the request never waited for the organisation"
+        holder.commit()
+    thread.join(10)
+    assert results["response"].status_code == 200, results["response"].text
+    assert client.get(url, headers=admin).json()["status"] == "active"
+    history = client.get(f"{url}/history", headers=admin).json()["items"]
+    assert [(h["old_value"], h["new_value"]) for h in history if h["field"] == "status"] == [
+        ("suspended", "active")
+    ]
 
 
 @pytest.mark.parametrize("field", ["status", "name"])
@@ -310,6 +357,125 @@ def test_moving_to_the_root_clears_the_parent(client, factory, admin) -> None:
     assert response.json()["parent_code"] is None
     province_admin = factory.caller("org_admin", province)
     assert client.get(f"{ORGS}/{local.code}", headers=province_admin).status_code == 404
+
+
+def lock_waiters(db) -> int:  # type: ignore[no-untyped-def]
+    waiting = db.execute(
+        text(
+            "SELECT count(*) FROM pg_stat_activity"
+            " WHERE datname = current_database() AND wait_event_type = 'Lock'"
+        )
+    ).scalar_one()
+    db.rollback()
+    return waiting
+
+
+def assert_paths_follow_parents(db, orgs) -> None:  # type: ignore[no-untyped-def]
+    """Each organisation's path is its parent's path and its own id: the tree has no cycle."""
+    rows = db.execute(text("SELECT id, parent_id, path FROM organisation")).all()
+    db.rollback()
+    by_id = {row.id: row for row in rows}
+    for org in orgs:
+        row = by_id[org.id]
+        parent_path = by_id[row.parent_id].path if row.parent_id else ""
+        assert row.path == parent_path + row.id.hex + "/", org.code
+
+
+def test_two_moves_at_once_cannot_close_a_cycle(client, factory, admin, runtime, db) -> None:
+    """A below a child of B and B below a child of A, asked at once: each request alone is
+    fine, together they would close a loop; one of them must be refused."""
+    province = factory.org(kind="provincial_association")
+    a = factory.org(kind="local_association", parent=province.code)
+    b = factory.org(kind="local_association", parent=province.code)
+    below_a = factory.org(kind="local_association", parent=a.code)
+    below_b = factory.org(kind="local_association", parent=b.code)
+    results: dict[str, object] = {}
+
+    def move(org, parent):  # type: ignore[no-untyped-def]
+        results[org.code] = client.patch(
+            f"{ORGS}/{org.code}", json={"parent_code": parent.code}, headers=admin
+        )
+
+    with runtime.engine.connect() as holder:
+        # Both requests wait behind this lock, then run together.
+        holder.execute(
+            text("SELECT 1 FROM organisation WHERE id IN (:a, :b) FOR UPDATE"),
+            {"a": a.id, "b": b.id},
+        )
+        threads = [
+            threading.Thread(target=move, args=(a, below_b)),
+            threading.Thread(target=move, args=(b, below_a)),
+        ]
+        for thread in threads:
+            thread.start()
+        deadline = time.monotonic() + 10
+        while lock_waiters(db) < 2 and time.monotonic() < deadline:
+            time.sleep(0.02)
+        holder.commit()
+    for thread in threads:
+        thread.join(10)
+    statuses = sorted(r.status_code for r in results.values())  # type: ignore[attr-defined]
+    assert statuses == [200, 422], {k: r.text for k, r in results.items()}  # type: ignore[attr-defined]
+    refused = next(r for r in results.values() if r.status_code == 422)  # type: ignore[attr-defined]
+    assert fields_of(refused) == {"parent_code"}
+    assert_paths_follow_parents(db, [province, a, b, below_a, below_b])
+
+
+def test_an_organisation_added_while_its_parent_moves_follows_it(
+    client, factory, admin, runtime, db
+) -> None:
+    """A county association registered below a city while the city moves to another
+    province ends up below the city's new place, in the new province's scope."""
+    old_province = factory.org(kind="provincial_association")
+    new_province = factory.org(kind="provincial_association")
+    city = factory.org(kind="local_association", parent=old_province.code)
+    code = unique_code("O")
+    results: dict[str, object] = {}
+
+    def register() -> None:
+        body = {"code": code, "name": "县科协", "kind": "local_association"}
+        body["parent_code"] = city.code
+        results["added"] = client.post(ORGS, json=body, headers=admin)
+
+    def move() -> None:
+        body = {"parent_code": new_province.code}
+        results["moved"] = client.patch(f"{ORGS}/{city.code}", json=body, headers=admin)
+
+    with runtime.engine.connect() as holder:
+        # An uncommitted row with the same code holds the registration at its insert, after
+        # it has read the city's path.
+        holder.execute(
+            text(
+                "INSERT INTO organisation (id, code, name, kind, path, status, version)"
+                " VALUES (:id, :code, 'x', 'local_association', :path, 'active', 1)"
+            ),
+            {"id": uuid.uuid4(), "code": code, "path": uuid.uuid4().hex + "/"},
+        )
+        added = threading.Thread(target=register)
+        added.start()
+        deadline = time.monotonic() + 10
+        while lock_waiters(db) < 1 and time.monotonic() < deadline:
+            time.sleep(0.02)
+        moved = threading.Thread(target=move)
+        moved.start()
+        deadline = time.monotonic() + 10
+        while "moved" not in results and lock_waiters(db) < 2 and time.monotonic() < deadline:
+            time.sleep(0.02)
+        holder.rollback()
+    added.join(10)
+    moved.join(10)
+    assert results["added"].status_code == 201, results["added"].text  # type: ignore[attr-defined]
+    assert results["moved"].status_code == 200, results["moved"].text  # type: ignore[attr-defined]
+    county = SimpleNamespace(id=_id_of(db, code), code=code)
+    assert_paths_follow_parents(db, [old_province, new_province, city, county])
+    new_admin = factory.caller("org_admin", new_province)
+    assert client.get(f"{ORGS}/{code}", headers=new_admin).status_code == 200
+
+
+def _id_of(db, code: str) -> uuid.UUID:  # type: ignore[no-untyped-def]
+    org_id = db.execute(text("SELECT id FROM organisation WHERE code = :c"), {"c": code}).scalar()
+    db.rollback()
+    return org_id
 
 
 # --- scoped reads -----------------------------------------------------------------------------

@@ -45,6 +45,11 @@ POSITIONS: dict[BodyKind, frozenset[Position]] = {
     BodyKind.supervisory_board: frozenset({Position.chief_supervisor, Position.supervisor}),
 }
 
+# Positions one person holds at a time in a body: 理事长, 秘书长, 监事长.
+SINGLE_HOLDER: frozenset[Position] = frozenset(
+    {Position.president, Position.secretary_general, Position.chief_supervisor}
+)
+
 
 class GovernanceBody(SQLModel, table=True):
     """One term (届) of one body of an organisation, e.g. the 11th council of CSTAM."""

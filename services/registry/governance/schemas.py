@@ -7,7 +7,7 @@ from datetime import date, datetime
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from ..core.types import AnyDate, ShortText, Text
+from ..core.types import BoundedDate, ShortText, Text
 from .models import BodyKind, Position
 
 
@@ -17,8 +17,8 @@ class BodyCreate(BaseModel):
     kind: BodyKind
     term_no: int = Field(ge=1, le=1000, description="the term (届), e.g. 11 for the 11th council")
     name: ShortText | None = None
-    term_start: AnyDate
-    term_end: AnyDate | None = None
+    term_start: BoundedDate
+    term_end: BoundedDate | None = None
     seats: int = Field(ge=1, le=10_000, description="seats the body has in this term")
 
 
@@ -26,8 +26,8 @@ class BodyUpdate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     name: ShortText | None = None
-    term_start: AnyDate | None = None
-    term_end: AnyDate | None = None
+    term_start: BoundedDate | None = None
+    term_end: BoundedDate | None = None
     seats: int | None = Field(None, ge=1, le=10_000)
 
 
@@ -50,14 +50,18 @@ class SeatCreate(BaseModel):
 
     person_id: uuid.UUID
     position: Position
-    started_on: AnyDate | None = Field(None, description="by default the term's start")
+    started_on: BoundedDate | None = Field(
+        None, description="a day within the term; by default the term's start"
+    )
 
 
 class SeatUpdate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     position: Position | None = None
-    ended_on: AnyDate | None = Field(None, description="the seat ends (resignation, death...)")
+    ended_on: BoundedDate | None = Field(
+        None, description="the last day the seat is held (resignation, death...); null reopens it"
+    )
     reason: Text | None = None
 
 

@@ -4,9 +4,10 @@ positions its kind has, and the composition report the plans ask for."""
 from __future__ import annotations
 
 import uuid
+from datetime import date
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import ColumnElement, func, or_, select
 from sqlalchemy.orm import Session
 
 from ..auth.permissions import Permission
@@ -17,8 +18,8 @@ from ..core.errors import Conflict, InvalidField, NotFound, ProblemError, regist
 from ..orgs import service as org_service
 from ..orgs.models import Organisation
 from ..people import service as people_service
-from ..people.models import Person
-from .models import POSITIONS, BodyKind, BodySeat, GovernanceBody
+from ..people.models import Person, PersonStatus
+from .models import POSITIONS, SINGLE_HOLDER, BodyKind, BodySeat, GovernanceBody
 from .schemas import (
     BodyCreate,
     BodyRead,
@@ -48,18 +49,78 @@ FOREIGN_OR_HMT = ("hong_kong", "macao", "taiwan", "foreign")
 DEFAULT_TARGET = 2 / 3
 
 
-def _filled(session: Session, body_id: uuid.UUID) -> int:
+def _taken(body_id: uuid.UUID, today: date) -> tuple[ColumnElement[bool], ...]:
+    """The body's seats that take a place from `today` on, over BodySeat joined with Person:
+    not ended before today (an end date is the last day held), and not of a person who has
+    died (whose seat nobody may have ended yet). A seat that starts later takes its place
+    already, so that the body never holds more people than its seats on any day."""
+    return (
+        BodySeat.body_id == body_id,
+        or_(BodySeat.ended_on.is_(None), BodySeat.ended_on >= today),
+        Person.status != PersonStatus.deceased,
+    )
+
+
+def _held(body_id: uuid.UUID, today: date) -> tuple[ColumnElement[bool], ...]:
+    """The seats held on `today`: taken, and started (as the conflict rules read seats)."""
+    return (
+        *_taken(body_id, today),
+        or_(BodySeat.started_on.is_(None), BodySeat.started_on <= today),
+    )
+
+
+def _count(session: Session, conditions: tuple[ColumnElement[bool], ...]) -> int:
     return (
         session.scalar(
             select(func.count())
             .select_from(BodySeat)
-            .where(BodySeat.body_id == body_id, BodySeat.ended_on.is_(None))
+            .join(Person, Person.id == BodySeat.person_id)
+            .where(*conditions)
         )
         or 0
     )
 
 
-def to_read(session: Session, body: GovernanceBody, org_code: str) -> BodyRead:
+def _filled(session: Session, body_id: uuid.UUID, today: date) -> int:
+    return _count(session, _held(body_id, today))
+
+
+def _check_room(session: Session, body: GovernanceBody, today: date) -> None:
+    """Room for one more seat (the caller holds the body's lock)."""
+    if _count(session, _taken(body.id, today)) >= body.seats:
+        raise ProblemError(f"all {body.seats} seats of this body are held", 409, "body-full")
+
+
+def _check_position_free(
+    session: Session,
+    body: GovernanceBody,
+    position: str,
+    today: date,
+    seat_id: uuid.UUID | None = None,
+) -> None:
+    """A position one person holds at a time must not be taken by another seat (the caller
+    holds the body's lock, so two requests cannot both take it)."""
+    if position not in SINGLE_HOLDER:
+        return
+    query = (
+        select(BodySeat.id)
+        .join(Person, Person.id == BodySeat.person_id)
+        .where(*_taken(body.id, today), BodySeat.position == position)
+    )
+    if seat_id is not None:
+        query = query.where(BodySeat.id != seat_id)
+    if session.scalar(query.limit(1)):
+        raise Conflict(f"the body's {position} seat is held; end that seat first", "position")
+
+
+def _check_in_term(started_on: date, term_start: date, term_end: date | None) -> None:
+    if started_on < term_start:
+        raise InvalidField("started_on", "must not be before the term's start")
+    if term_end is not None and started_on > term_end:
+        raise InvalidField("started_on", "must not be after the term's end")
+
+
+def to_read(session: Session, body: GovernanceBody, org_code: str, today: date) -> BodyRead:
     return BodyRead(
         id=body.id,
         org_code=org_code,
@@ -69,13 +130,15 @@ def to_read(session: Session, body: GovernanceBody, org_code: str) -> BodyRead:
         term_start=body.term_start,
         term_end=body.term_end,
         seats=body.seats,
-        filled=_filled(session, body.id),
+        filled=_filled(session, body.id, today),
         created_at=body.created_at,
         updated_at=body.updated_at,
     )
 
 
-def create(session: Session, *, principal: Principal, org_code: str, data: BodyCreate) -> BodyRead:
+def create(
+    session: Session, *, principal: Principal, org_code: str, data: BodyCreate, today: date
+) -> BodyRead:
     org = org_service.get_scoped(
         session, principal=principal, code=org_code, permission=Permission.governance_write
     )
@@ -100,7 +163,7 @@ def create(session: Session, *, principal: Principal, org_code: str, data: BodyC
         actor=history.actor_of(principal),
         source="api",
     )
-    return to_read(session, body, org.code)
+    return to_read(session, body, org.code, today)
 
 
 def get_scoped(
@@ -116,7 +179,9 @@ def get_scoped(
     return row[0], row[1]
 
 
-def list_for_org(session: Session, *, principal: Principal, org_code: str) -> list[BodyRead]:
+def list_for_org(
+    session: Session, *, principal: Principal, org_code: str, today: date
+) -> list[BodyRead]:
     org = org_service.get_scoped(
         session, principal=principal, code=org_code, permission=Permission.governance_read
     )
@@ -125,11 +190,11 @@ def list_for_org(session: Session, *, principal: Principal, org_code: str) -> li
         .where(GovernanceBody.org_id == org.id)
         .order_by(GovernanceBody.kind, GovernanceBody.term_no.desc())
     )
-    return [to_read(session, b, org.code) for b in bodies]
+    return [to_read(session, b, org.code, today) for b in bodies]
 
 
 def update(
-    session: Session, *, principal: Principal, body_id: uuid.UUID, data: BodyUpdate
+    session: Session, *, principal: Principal, body_id: uuid.UUID, data: BodyUpdate, today: date
 ) -> BodyRead:
     body, org = get_scoped(
         session, principal=principal, body_id=body_id, permission=Permission.governance_write
@@ -143,17 +208,49 @@ def update(
     end = values.get("term_end", body.term_end)
     if end and end < start:
         raise InvalidField("term_end", "must not be before term_start")
-    if "seats" in values and values["seats"] < _filled(session, body.id):
+    if "seats" in values and values["seats"] < _count(session, _taken(body.id, today)):
         raise InvalidField("seats", "fewer than the seats held now; end some seats first")
+    # Seats that start with the term (the default) move with its start; any other seat must
+    # still start within the term.
+    following = [] if start == body.term_start else _seats_starting(session, body)
+    first, last = session.execute(
+        select(func.min(BodySeat.started_on), func.max(BodySeat.started_on)).where(
+            BodySeat.body_id == body.id, BodySeat.id.not_in([s.id for s in following])
+        )
+    ).one()
+    starts = [d for d in (first, last) if d is not None] + ([start] if following else [])
+    if starts and start > min(starts):
+        raise InvalidField("term_start", "a seat starts before it")
+    if any(seat.ended_on is not None and seat.ended_on < start for seat in following):
+        raise InvalidField("term_start", "a seat that starts with the term ends before it")
+    if starts and end is not None and end < max(starts):
+        raise InvalidField("term_end", "a seat starts after it")
+    actor = history.actor_of(principal)
+    for seat in following:
+        changes = history.assign(seat, {"started_on": start})
+        history.save_changes(
+            session, seat, entity="body_seat", changes=changes, actor=actor, source="api"
+        )
     history.save_changes(
         session,
         body,
         entity="governance_body",
         changes=history.assign(body, values),
-        actor=history.actor_of(principal),
+        actor=actor,
         source="api",
     )
-    return to_read(session, body, org.code)
+    return to_read(session, body, org.code, today)
+
+
+def _seats_starting(session: Session, body: GovernanceBody) -> list[BodySeat]:
+    """The body's seats that start on its term's start, locked."""
+    return list(
+        session.scalars(
+            select(BodySeat)
+            .where(BodySeat.body_id == body.id, BodySeat.started_on == body.term_start)
+            .with_for_update()
+        )
+    )
 
 
 def _seat_read(seat: BodySeat, person_name: str) -> SeatRead:
@@ -169,7 +266,7 @@ def _seat_read(seat: BodySeat, person_name: str) -> SeatRead:
 
 
 def add_seat(
-    session: Session, *, principal: Principal, body_id: uuid.UUID, data: SeatCreate
+    session: Session, *, principal: Principal, body_id: uuid.UUID, data: SeatCreate, today: date
 ) -> SeatRead:
     body, _org = get_scoped(
         session, principal=principal, body_id=body_id, permission=Permission.governance_write
@@ -186,18 +283,18 @@ def add_seat(
         )
     except NotFound:
         raise InvalidField("person_id", "no person with this id in your scope") from None
+    if person.status == PersonStatus.deceased:
+        raise InvalidField("person_id", "the person has died")
     if session.scalar(
         select(BodySeat.id).where(BodySeat.body_id == body.id, BodySeat.person_id == person.id)
     ):
         raise Conflict("the person has a seat in this body already", "person_id")
-    held = _filled(session, body.id)
-    if held >= body.seats:
-        raise ProblemError(f"all {body.seats} seats of this body are held", 409, "body-full")
+    started_on = data.started_on or body.term_start
+    _check_in_term(started_on, body.term_start, body.term_end)
+    _check_position_free(session, body, data.position, today)
+    _check_room(session, body, today)
     seat = BodySeat(
-        body_id=body.id,
-        person_id=person.id,
-        position=data.position,
-        started_on=data.started_on or body.term_start,
+        body_id=body.id, person_id=person.id, position=data.position, started_on=started_on
     )
     session.add(seat)
     session.flush()
@@ -226,10 +323,10 @@ def list_seats(session: Session, *, principal: Principal, body_id: uuid.UUID) ->
 
 
 def update_seat(
-    session: Session, *, principal: Principal, seat_id: uuid.UUID, data: SeatUpdate
+    session: Session, *, principal: Principal, seat_id: uuid.UUID, data: SeatUpdate, today: date
 ) -> SeatRead:
     row = session.execute(
-        select(BodySeat, GovernanceBody, Person.name)
+        select(BodySeat, GovernanceBody, Person.name, Person.status)
         .join(GovernanceBody, GovernanceBody.id == BodySeat.body_id)
         .join(Organisation, Organisation.id == GovernanceBody.org_id)
         .join(Person, Person.id == BodySeat.person_id)
@@ -240,20 +337,30 @@ def update_seat(
     ).first()
     if row is None:
         raise NotFound("seat")
-    seat, body, name = row
+    seat, body, name, person_status = row
     values: dict[str, Any] = data.model_dump(exclude_unset=True, exclude={"reason"})
-    reopening = "ended_on" in values and values["ended_on"] is None
-    if reopening:
-        session.refresh(body, with_for_update=True)  # counted under the body's lock, as added
+    if "position" in values and values["position"] is None:
+        raise InvalidField("position", "cannot be cleared")
+    # Counted under the body's lock, as added.
+    session.refresh(body, with_for_update=True)
     session.refresh(seat, with_for_update=True)
-    if reopening and seat.ended_on is not None and _filled(session, body.id) >= body.seats:
-        raise ProblemError(f"all {body.seats} seats of this body are held", 409, "body-full")
-    if "position" in values:
-        if values["position"] is None:
-            raise InvalidField("position", "cannot be cleared")
-        if values["position"] not in POSITIONS[BodyKind(body.kind)]:
-            raise InvalidField("position", f"a {body.kind} has no {values['position']}")
-    if values.get("ended_on") and seat.started_on and values["ended_on"] < seat.started_on:
+
+    def taken(ended_on: date | None) -> bool:
+        return ended_on is None or ended_on >= today
+
+    ended_on = values.get("ended_on", seat.ended_on)
+    position = values.get("position", seat.position)
+    # Ending a seat later than before (or not at all) may give it its place back.
+    retaken = taken(ended_on) and not taken(seat.ended_on)
+    if retaken and person_status == PersonStatus.deceased:
+        raise InvalidField("ended_on", "the person has died")
+    if retaken:
+        _check_room(session, body, today)
+    if position not in POSITIONS[BodyKind(body.kind)]:
+        raise InvalidField("position", f"a {body.kind} has no {position}")
+    if taken(ended_on) and (retaken or position != seat.position):
+        _check_position_free(session, body, position, today, seat.id)
+    if ended_on and seat.started_on and ended_on < seat.started_on:
         raise InvalidField("ended_on", "must not be before started_on")
     history.save_changes(
         session,
@@ -277,6 +384,7 @@ def composition(
     *,
     principal: Principal,
     body_id: uuid.UUID,
+    today: date,
     young_age: int = 45,
     target: float = DEFAULT_TARGET,
 ) -> CompositionRead:
@@ -290,7 +398,7 @@ def composition(
         select(BodySeat.position, Person.gender, Person.birth_date, Person.talent_tags,
                Person.region_of_origin)
         .join(Person, Person.id == BodySeat.person_id)
-        .where(BodySeat.body_id == body.id, BodySeat.ended_on.is_(None))
+        .where(*_held(body.id, today))
     ).all()  # fmt: skip
     held = len(rows)
     counts = dict.fromkeys(

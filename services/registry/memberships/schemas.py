@@ -474,6 +474,9 @@ class StatisticsRead(BaseModel):
     """Membership counts by each dimension (each sums to `total`), and growth by year."""
 
     as_of: date
+    org_code: str | None = Field(
+        None, description="the organisation counted with those below it; null for the scope"
+    )
     total: int
     by_org: list[OrgCount]
     by_grade: list[CountRow]

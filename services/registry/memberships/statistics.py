@@ -49,6 +49,7 @@ DIMENSIONS = (
     "province",
     "joined_year",
     "ended_year",
+    "dated_ended_year",  # the end of a membership whose joining is dated
 )
 
 
@@ -70,11 +71,13 @@ def compute(
     it), optionally only some statuses or grades."""
     scope = principal.path_filter(Permission.statistics_read, Organisation.path)
     conditions = [scope]
+    counted: str | None = None  # the organisation's code as stored, not as typed
     if org_code:
         org = org_service.get_scoped(
             session, principal=principal, code=org_code, permission=Permission.statistics_read
         )
         conditions.append(Organisation.path.startswith(org.path, autoescape=True))
+        counted = org.code
     if statuses:
         conditions.append(Membership.status.in_(list(statuses)))
     if grades:
@@ -99,6 +102,9 @@ def compute(
             func.coalesce(func.substr(Person.region_code, 1, 2), UNKNOWN).label("province"),
             extract("year", Membership.joined_on).label("joined_year"),
             extract("year", Membership.ended_on).label("ended_year"),
+            case((Membership.joined_on.is_not(None), extract("year", Membership.ended_on))).label(
+                "dated_ended_year"
+            ),
         )
         .join(Person, Person.id == Membership.person_id)
         .join(Organisation, Organisation.id == Membership.org_id)
@@ -118,10 +124,12 @@ def compute(
         flags, values, n = row[:width], row[width : 2 * width], row[-1]
         name = DIMENSIONS[flags.index(0)]
         counts[name][values[flags.index(0)]] = n
-    return _render(session, counts, today)
+    return _render(session, counts, today, counted)
 
 
-def _render(session: Session, counts: dict[str, dict[object, int]], today: date) -> StatisticsRead:
+def _render(
+    session: Session, counts: dict[str, dict[object, int]], today: date, org_code: str | None
+) -> StatisticsRead:
     orgs = {
         org.id: org
         for org in session.scalars(
@@ -149,9 +157,12 @@ def _render(session: Session, counts: dict[str, dict[object, int]], today: date)
     )
     joined = {int(y): n for y, n in counts["joined_year"].items() if y is not None}
     ended = {int(y): n for y, n in counts["ended_year"].items() if y is not None}
+    # Members at a year's end are the dated ones: a membership without a joining date was
+    # never added, so its end is not taken off.
+    dated_ended = {int(y): n for y, n in counts["dated_ended_year"].items() if y is not None}
     growth, members = [], 0
     for year in range(min([*joined, *ended], default=today.year), today.year + 1):
-        members += joined.get(year, 0) - ended.get(year, 0)
+        members += joined.get(year, 0) - dated_ended.get(year, 0)
         growth.append(
             YearGrowth(
                 year=year,
@@ -168,6 +179,7 @@ def _render(session: Session, counts: dict[str, dict[object, int]], today: date)
 
     return StatisticsRead(
         as_of=today,
+        org_code=org_code,
         total=sum(counts["status"].values()),
         by_org=by_org,
         by_grade=tally("grade", ("student", "member", "senior", "fellow", "honorary")),
@@ -183,6 +195,10 @@ def _render(session: Session, counts: dict[str, dict[object, int]], today: date)
         joined_without_date=counts["joined_year"].get(None, 0),
         growth_by_year=growth,
     )
+
+
+def csv_filename(stats: StatisticsRead) -> str:
+    return f"membership-statistics-{stats.org_code or 'all'}-{stats.as_of.isoformat()}.csv"
 
 
 def to_csv(stats: StatisticsRead) -> str:

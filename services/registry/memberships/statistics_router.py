@@ -44,10 +44,11 @@ def membership_statistics(
         grades=grade or (),
     )
     if format == "csv":
-        name = f"membership-statistics-{org_code or 'all'}-{today.isoformat()}.csv"
         return Response(
             statistics.to_csv(stats),
             media_type="text/csv; charset=utf-8",
-            headers={"Content-Disposition": f'attachment; filename="{name}"'},
+            headers={
+                "Content-Disposition": f'attachment; filename="{statistics.csv_filename(stats)}"'
+            },
         )
     return stats

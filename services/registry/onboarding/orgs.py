@@ -88,6 +88,9 @@ def write(
 ) -> list[tuple[int, str]]:
     """Create or update every valid row, parents first; returns rejected (row, reason)."""
     rejected: list[tuple[int, str]] = []
+    # The file may both add and move organisations: take the tree's lock for moves at once
+    # (two imports that each took it shared for an addition could not both move after it).
+    org_service.lock_tree(session, exclusive=True)
     pending = list(rows.valid)
     while pending:
         waiting = []

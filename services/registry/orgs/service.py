@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import uuid
 
-from sqlalchemy import Select, func, select, update
+from sqlalchemy import Select, func, select, text, update
 from sqlalchemy.orm import Session, aliased
 
 from ..auth.permissions import Permission
 from ..auth.principals import Principal
-from ..core import history
+from ..core import history, normalize
 from ..core.errors import Conflict, InvalidField, NotFound, register_unique
 from ..core.ids import uuid7
 from ..core.pagination import like_escape
@@ -41,8 +41,13 @@ def to_read(org: Organisation, parent_code: str | None) -> OrgRead:
     )
 
 
+def canonical_code(code: str) -> str:
+    """A code as typed (full-width, lower case) as it is stored: folded as on registration."""
+    return normalize.fold(code).upper()
+
+
 def by_code(session: Session, code: str) -> Organisation | None:
-    return session.scalar(select(Organisation).where(Organisation.code == code.upper()))
+    return session.scalar(select(Organisation).where(Organisation.code == canonical_code(code)))
 
 
 def get_scoped(
@@ -103,6 +108,19 @@ def check_place(kind: str, parent_kind: str | None, field: str = "parent_code") 
         raise InvalidField(field, f"a {kind} cannot sit below a {parent_kind}")
 
 
+# Paths are copied down the tree: a move rewrites its subtree's paths in one statement, and
+# a new organisation copies its parent's. Moves take this transaction-level lock exclusively
+# and additions share it, so that a move neither runs beside another one (each checks for a
+# loop against paths the other is rewriting: two moves at once could close one) nor misses a
+# child added below its subtree while it runs (the child would keep the old path).
+_TREE_LOCK = "organisation-tree"
+
+
+def lock_tree(session: Session, *, exclusive: bool) -> None:
+    function = "pg_advisory_xact_lock" if exclusive else "pg_advisory_xact_lock_shared"
+    session.execute(text(f"SELECT {function}(hashtext(:key))"), {"key": _TREE_LOCK})
+
+
 def add(session: Session, data: OrgCreate, *, actor: str, source: str) -> Organisation:
     """A new organisation below its parent, with its `created` history entry (the API and the
     import both add organisations this way)."""
@@ -110,6 +128,7 @@ def add(session: Session, data: OrgCreate, *, actor: str, source: str) -> Organi
     path = org_id.hex + "/"
     parent_id = None
     if data.parent_code:
+        lock_tree(session, exclusive=False)
         parent = by_code(session, data.parent_code)
         if parent is None:
             raise InvalidField("parent_code", "no organisation has this code")
@@ -163,7 +182,7 @@ def list_orgs(
     if status:
         query = query.where(Organisation.status == status)
     if parent_code:
-        query = query.where(Parent.code == parent_code.upper())
+        query = query.where(Parent.code == canonical_code(parent_code))
     if q:
         pattern = f"%{like_escape(q)}%"
         query = query.where(
@@ -176,7 +195,9 @@ def list_orgs(
 
 def update_org(session: Session, *, principal: Principal, code: str, data: OrgUpdate) -> OrgRead:
     org = get_scoped(session, principal=principal, code=code, permission=Permission.orgs_write)
-    session.execute(select(Organisation.id).where(Organisation.id == org.id).with_for_update())
+    if "parent_code" in data.model_fields_set:
+        lock_tree(session, exclusive=True)  # before the row: a move locks rows of its subtree
+    session.refresh(org, with_for_update=True)
     fields = data.model_dump(exclude_unset=True, exclude={"reason", "parent_code"})
     for name in ("status", "name"):
         if name in fields and fields[name] is None:
@@ -214,6 +235,8 @@ def _move(
     session: Session, org: Organisation, parent_code: str | None
 ) -> list[tuple[str, object, object]]:
     """Re-parent an organisation and rewrite the paths of its whole subtree."""
+    lock_tree(session, exclusive=True)
+    session.refresh(org, ["path", "parent_id"])  # as they are now another move has finished
     old_parent = session.scalar(select(Organisation.code).where(Organisation.id == org.parent_id))
     if old_parent == parent_code:
         return []
