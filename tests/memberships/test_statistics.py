@@ -222,3 +222,21 @@ def test_the_csv_download_is_named_by_the_organisations_own_code(client, factory
         f"{API}/statistics/memberships", params={"org_code": typed}, headers=admin
     ).json()
     assert as_json["org_code"] == society.code
+
+
+def test_a_name_that_would_start_a_formula_is_text_in_the_csv(client, factory) -> None:
+    """Spreadsheets run a cell starting with =, +, - or @ as a formula (CSV injection)."""
+    name = '=HYPERLINK("http://example.invalid","学会")'
+    society = factory.org(name=name)
+    person = factory.person(org=society)
+    factory.membership(society, person, status="active", member_no="F-1")
+    admin = factory.caller("org_admin", society)
+    response = client.get(
+        f"{API}/statistics/memberships",
+        params={"org_code": society.code, "format": "csv"},
+        headers=admin,
+    )
+    assert response.status_code == 200, response.text
+    rows = list(csv.reader(io.StringIO(response.content.decode("utf-8-sig"))))
+    org_rows = [r for r in rows if r[0] == "org"]
+    assert org_rows == [["org", society.code, "'" + name, "1"]]

@@ -22,7 +22,7 @@ from sqlalchemy.orm import Session
 from services.search.protocol import SearchBackend
 
 from ..auth.principals import Principal
-from ..core import history
+from ..core import history, spreadsheet
 from ..core.errors import Conflict, FieldError, NotFound, ProblemError
 from ..orgs.models import Organisation
 from ..people.models import Person
@@ -490,18 +490,18 @@ def results_csv(data: Results, criteria: list[str]) -> str:
     buffer = io.StringIO()
     writer = csv.writer(buffer)
     writer.writerow(
-        [
+        spreadsheet.row([
             "rank", "tied", "nomination_no", "nominee_name", "channel_org_code", "status",
             "reviews", "mean_total", "normalised", *criteria,
-        ]
+        ])
     )  # fmt: skip
     for r in data.rows:
         writer.writerow(
-            [
+            spreadsheet.row([
                 r.rank, "yes" if r.tied else "no", r.nomination_no, r.nominee_name,
                 r.channel_org_code, r.status.value, r.reviews, r.mean_total, r.normalised,
                 *(r.criteria.get(c, "") for c in criteria),
-            ]
+            ])
         )  # fmt: skip
     return "\ufeff" + buffer.getvalue()
 

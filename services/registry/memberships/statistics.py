@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 
 from ..auth.permissions import Permission
 from ..auth.principals import Principal
-from ..core import ids
+from ..core import ids, spreadsheet
 from ..orgs import service as org_service
 from ..orgs.models import Organisation
 from ..people.models import Person
@@ -209,7 +209,7 @@ def to_csv(stats: StatisticsRead) -> str:
     writer.writerow(["dimension", "key", "label", "count"])
     writer.writerow(["total", "", "", stats.total])
     for org in stats.by_org:
-        writer.writerow(["org", org.org_code, org.org_name, org.count])
+        writer.writerow(spreadsheet.row(["org", org.org_code, org.org_name, org.count]))
     for name in ("grade", "status", "gender", "age_band", "region_of_origin"):
         for row in getattr(stats, f"by_{name}"):
             writer.writerow([name, row.key, "", row.count])
