@@ -444,3 +444,33 @@ def test_dates_outside_the_registers_range_are_refused(
                          headers=staff)  # fmt: skip
     assert ended.status_code == 422, ended.text
     assert ended.json()["errors"][0]["field"] == "ended_on"
+
+
+def test_a_society_that_exited_gets_no_new_body_or_seat_but_its_seats_can_end(
+    client, factory, society, staff
+) -> None:
+    body = make_body(client, society, staff)
+    person = factory.person(org=society)
+    held = seat(client, body, person, "member", staff)
+    assert held.status_code == 201, held.text
+    exited = client.patch(
+        f"{API}/orgs/{society.code}",
+        json={"status": "exited", "reason": "注销"},
+        headers=factory.caller("platform_admin"),
+    )
+    assert exited.status_code == 200, exited.text
+    refused = client.post(
+        f"{API}/orgs/{society.code}/governance-bodies",
+        json={"kind": "council", "term_no": 12, "term_start": "2028-05-20", "seats": 11},
+        headers=staff,
+    )
+    assert refused.status_code == 409, refused.text
+    assert refused.json()["type"].endswith("society-closed")
+    other = seat(client, body, factory.person(org=society), "member", staff)
+    assert other.status_code == 409, other.text
+    ended = client.patch(
+        f"{API}/governance-seats/{held.json()['id']}",
+        json={"ended_on": "2026-01-31"},
+        headers=staff,
+    )
+    assert ended.status_code == 200, ended.text

@@ -349,6 +349,25 @@ def test_moving_to_an_unknown_parent_is_refused(client, factory, admin) -> None:
     assert fields_of(response) == {"parent_code"}
 
 
+def test_nothing_is_placed_below_an_organisation_that_exited(client, factory, admin) -> None:
+    province = factory.org(kind="provincial_association")
+    exited = client.patch(
+        f"{ORGS}/{province.code}", json={"status": "exited", "reason": "撤销"}, headers=admin
+    )
+    assert exited.status_code == 200, exited.text
+    new = {"code": unique_code(), "name": "某市科协", "kind": "local_association",
+           "parent_code": province.code}  # fmt: skip
+    response = client.post(ORGS, json=new, headers=admin)
+    assert response.status_code == 422, response.text
+    assert fields_of(response) == {"parent_code"}
+    city = factory.org(kind="local_association")
+    response = client.patch(
+        f"{ORGS}/{city.code}", json={"parent_code": province.code}, headers=admin
+    )
+    assert response.status_code == 422, response.text
+    assert fields_of(response) == {"parent_code"}
+
+
 def test_moving_to_the_root_clears_the_parent(client, factory, admin) -> None:
     province = factory.org(kind="provincial_association")
     local = factory.org(kind="local_association", parent=province.code)

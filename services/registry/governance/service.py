@@ -16,7 +16,7 @@ from ..core import history, normalize
 from ..core.clock import age_on
 from ..core.errors import Conflict, InvalidField, NotFound, ProblemError, register_unique
 from ..orgs import service as org_service
-from ..orgs.models import Organisation
+from ..orgs.models import Organisation, OrgStatus
 from ..people import service as people_service
 from ..people.models import Person, PersonStatus
 from .models import POSITIONS, SINGLE_HOLDER, BodyKind, BodySeat, GovernanceBody
@@ -136,12 +136,19 @@ def to_read(session: Session, body: GovernanceBody, org_code: str, today: date) 
     )
 
 
+def _check_not_exited(org: Organisation) -> None:
+    """A society that has left the federation elects no one; its seats may still be ended."""
+    if org.status == OrgStatus.exited:
+        raise ProblemError(f"{org.code} has exited: no new body or seat", 409, "society-closed")
+
+
 def create(
     session: Session, *, principal: Principal, org_code: str, data: BodyCreate, today: date
 ) -> BodyRead:
     org = org_service.get_scoped(
         session, principal=principal, code=org_code, permission=Permission.governance_write
     )
+    _check_not_exited(org)
     if data.term_end and data.term_end < data.term_start:
         raise InvalidField("term_end", "must not be before term_start")
     if session.scalar(
@@ -268,9 +275,10 @@ def _seat_read(seat: BodySeat, person_name: str) -> SeatRead:
 def add_seat(
     session: Session, *, principal: Principal, body_id: uuid.UUID, data: SeatCreate, today: date
 ) -> SeatRead:
-    body, _org = get_scoped(
+    body, org = get_scoped(
         session, principal=principal, body_id=body_id, permission=Permission.governance_write
     )
+    _check_not_exited(org)
     session.refresh(body, with_for_update=True)  # seats are counted under the body's lock
     if data.position not in POSITIONS[BodyKind(body.kind)]:
         raise InvalidField("position", f"a {body.kind} has no {data.position}")

@@ -13,7 +13,7 @@ from ..core import history, normalize
 from ..core.errors import Conflict, InvalidField, NotFound, register_unique
 from ..core.ids import uuid7
 from ..core.pagination import like_escape
-from .models import Organisation, OrgKind
+from .models import Organisation, OrgKind, OrgStatus
 from .schemas import OrgCreate, OrgRead, OrgUpdate
 
 register_unique("uq_organisation_code", "code", "an organisation with this code exists")
@@ -100,6 +100,12 @@ ALLOWED_PARENTS: dict[str, frozenset[str]] = {
 }
 
 
+def check_open_parent(parent: Organisation, field: str = "parent_code") -> None:
+    """Nothing new goes below an organisation that has left the federation."""
+    if parent.status == OrgStatus.exited:
+        raise InvalidField(field, f"{parent.code} has exited; nothing can be placed below it")
+
+
 def check_place(kind: str, parent_kind: str | None, field: str = "parent_code") -> None:
     """Refuse an organisation of `kind` below a parent of `parent_kind` where the tree has no
     such place (a national society below a county association would give the county's
@@ -133,6 +139,7 @@ def add(session: Session, data: OrgCreate, *, actor: str, source: str) -> Organi
         if parent is None:
             raise InvalidField("parent_code", "no organisation has this code")
         check_place(data.kind, parent.kind)
+        check_open_parent(parent)
         parent_id, path = parent.id, parent.path + path
     org = Organisation(
         id=org_id,
@@ -249,6 +256,7 @@ def _move(
         if parent.path.startswith(org.path):
             raise InvalidField("parent_code", "an organisation cannot sit below itself")
         check_place(org.kind, parent.kind)
+        check_open_parent(parent)
         new_prefix, new_parent_id = parent.path, parent.id
     old_path = org.path
     new_path = new_prefix + org.id.hex + "/"
