@@ -240,3 +240,33 @@ def test_a_name_that_would_start_a_formula_is_text_in_the_csv(client, factory) -
     rows = list(csv.reader(io.StringIO(response.content.decode("utf-8-sig"))))
     org_rows = [r for r in rows if r[0] == "org"]
     assert org_rows == [["org", society.code, "'" + name, "1"]]
+
+
+def test_a_lapsed_membership_ends_the_day_after_its_grace(client, factory, frozen) -> None:
+    """A member who did not renew stops counting once the grace has run out: one whose year
+    ended on 2023-12-31 was a member at that year's end and ended in 2024."""
+    society = factory.org()
+    admin = factory.caller("org_admin", society)
+    person = factory.person(org=society)
+    response = client.post(
+        f"{API}/orgs/{society.code}/memberships",
+        json={"person_id": str(person.id), "grade": "member", "joined_on": "2022-01-01",
+              "valid_until": "2023-12-31"},
+        headers=admin,
+    )  # fmt: skip
+    assert response.status_code == 201, response.text
+    assert response.json()["status"] == "lapsed"
+    stats = client.get(
+        f"{API}/statistics/memberships", params={"org_code": society.code}, headers=admin
+    ).json()
+    growth = {
+        g["year"]: (g["joined"], g["ended"], g["members_at_year_end"])
+        for g in stats["growth_by_year"]
+    }
+    assert growth == {
+        2022: (1, 0, 1),
+        2023: (0, 0, 1),
+        2024: (0, 1, 0),
+        2025: (0, 0, 0),
+        2026: (0, 0, 0),
+    }

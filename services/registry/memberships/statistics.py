@@ -20,7 +20,7 @@ from ..orgs.models import Organisation
 from ..people.models import Person
 from . import lifecycle
 from .lifecycle import add_months
-from .models import Membership
+from .models import Membership, MembershipStatus, MembershipType
 from .schemas import CountRow, OrgCount, RegionCount, StatisticsRead, YearGrowth
 
 UNKNOWN = "unknown"
@@ -91,6 +91,17 @@ def compute(
         ),
         else_=literal(AGE_BANDS[0][0]),
     )
+    # A membership ends when it is terminated (`ended_on`) or, once it has lapsed, the day
+    # after its grace ran out: until then its member counted as one.
+    ended_on = func.coalesce(
+        Membership.ended_on,
+        case(
+            (
+                Membership.status == MembershipStatus.lapsed,
+                Membership.valid_until + func.coalesce(MembershipType.grace_days, 0) + 1,
+            )
+        ),
+    )
     base = (
         select(
             Membership.org_id.label("org_id"),
@@ -101,12 +112,13 @@ def compute(
             func.coalesce(Person.region_of_origin, UNKNOWN).label("region_of_origin"),
             func.coalesce(func.substr(Person.region_code, 1, 2), UNKNOWN).label("province"),
             extract("year", Membership.joined_on).label("joined_year"),
-            extract("year", Membership.ended_on).label("ended_year"),
-            case((Membership.joined_on.is_not(None), extract("year", Membership.ended_on))).label(
+            extract("year", ended_on).label("ended_year"),
+            case((Membership.joined_on.is_not(None), extract("year", ended_on))).label(
                 "dated_ended_year"
             ),
         )
         .join(Person, Person.id == Membership.person_id)
+        .outerjoin(MembershipType, MembershipType.id == Membership.type_id)
         .join(Organisation, Organisation.id == Membership.org_id)
         .where(*conditions)
         .subquery()
