@@ -52,10 +52,14 @@ def with_wrong_check_digit(number: str) -> str:
 
 
 def wait_for_lock_waiter(
-    db: Any, deadline: float = 10.0, *, unless: Callable[[], bool] | None = None
+    db: Any,
+    deadline: float = 10.0,
+    *,
+    unless: Callable[[], bool] | None = None,
+    at_least: int = 1,
 ) -> bool:
-    """Until some backend of this database waits on a lock (a racing statement), or `unless()`
-    holds, or `deadline` seconds pass; whether one waited."""
+    """Until `at_least` backends of this database wait on a lock (racing statements), or
+    `unless()` holds, or `deadline` seconds pass; whether they waited."""
     end = time.monotonic() + deadline
     while time.monotonic() < end and not (unless and unless()):
         waiting = db.execute(
@@ -65,7 +69,7 @@ def wait_for_lock_waiter(
             )
         ).scalar_one()
         db.rollback()
-        if waiting:
+        if waiting >= at_least:
             return True
         time.sleep(0.02)
     return False

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import random
 import threading
-import time
 import uuid
 from types import SimpleNamespace
 from typing import Any
@@ -378,17 +377,6 @@ def test_moving_to_the_root_clears_the_parent(client, factory, admin) -> None:
     assert client.get(f"{ORGS}/{local.code}", headers=province_admin).status_code == 404
 
 
-def lock_waiters(db) -> int:  # type: ignore[no-untyped-def]
-    waiting = db.execute(
-        text(
-            "SELECT count(*) FROM pg_stat_activity"
-            " WHERE datname = current_database() AND wait_event_type = 'Lock'"
-        )
-    ).scalar_one()
-    db.rollback()
-    return waiting
-
-
 def assert_paths_follow_parents(db, orgs) -> None:  # type: ignore[no-untyped-def]
     """Each organisation's path is its parent's path and its own id: the tree has no cycle."""
     rows = db.execute(text("SELECT id, parent_id, path FROM organisation")).all()
@@ -427,9 +415,7 @@ def test_two_moves_at_once_cannot_close_a_cycle(client, factory, admin, runtime,
         ]
         for thread in threads:
             thread.start()
-        deadline = time.monotonic() + 10
-        while lock_waiters(db) < 2 and time.monotonic() < deadline:
-            time.sleep(0.02)
+        wait_for_lock_waiter(db, at_least=2)
         holder.commit()
     for thread in threads:
         thread.join(10)
@@ -472,14 +458,10 @@ def test_an_organisation_added_while_its_parent_moves_follows_it(
         )
         added = threading.Thread(target=register)
         added.start()
-        deadline = time.monotonic() + 10
-        while lock_waiters(db) < 1 and time.monotonic() < deadline:
-            time.sleep(0.02)
+        wait_for_lock_waiter(db)
         moved = threading.Thread(target=move)
         moved.start()
-        deadline = time.monotonic() + 10
-        while "moved" not in results and lock_waiters(db) < 2 and time.monotonic() < deadline:
-            time.sleep(0.02)
+        wait_for_lock_waiter(db, at_least=2, unless=lambda: "moved" in results)
         holder.rollback()
     added.join(10)
     moved.join(10)
