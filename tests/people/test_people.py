@@ -264,6 +264,8 @@ def test_impossible_birth_date_is_refused(client, admin) -> None:
         ("region_of_origin", "mars"),
         ("status", "retired"),
         ("nationality", "CHN"),
+        ("nationality", "ZZ"),
+        ("nationality", "AN"),
         ("discipline_codes", ["13"]),
         ("phone", "1390000111"),
         ("email", "not-an-email"),

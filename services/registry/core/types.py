@@ -68,11 +68,7 @@ def _date(value: object) -> object:
 PastDate = Annotated[date, BeforeValidator(_date), AfterValidator(_not_future)]
 AnyDate = Annotated[date, BeforeValidator(_date)]
 BoundedDate = Annotated[date, BeforeValidator(_date), AfterValidator(normalize.in_register_range)]
-Nationality = Annotated[
-    str,
-    BeforeValidator(lambda v: normalize.fold(v).upper() if isinstance(v, str) else v),
-    StringConstraints(pattern=r"^[A-Z]{2}$"),
-]
+Nationality = Annotated[str, BeforeValidator(_with(ids.normalise_country))]
 OrgCode = Annotated[
     str,
     BeforeValidator(lambda v: normalize.fold(v).upper() if isinstance(v, str) else v),
