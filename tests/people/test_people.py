@@ -282,6 +282,29 @@ def test_unknown_or_invalid_values_are_refused_naming_the_field(client, admin, f
     assert fields == {field} or all(f.startswith(f"{field}.") for f in fields), fields
 
 
+@pytest.mark.parametrize(
+    ("body", "field"),
+    [
+        ('{"name": "\\ud800\u5f20"}', "name"),
+        ('{"name": "x", "institution": "\\udfff"}', "institution"),
+        ('{"name": "x", "research_fields": ["\u529b\\ud83d"]}', "research_fields.0"),
+        ('{"name": "x", "biography": "a\\udc00b"}', "biography"),
+    ],
+)
+def test_text_with_an_unpaired_surrogate_is_refused_naming_the_field(
+    client, admin, body, field
+) -> None:
+    # JSON may escape half of a surrogate pair; such text cannot be stored as UTF-8.
+    headers = {**admin, "content-type": "application/json"}
+    response = client.post(PEOPLE, content=body, headers=headers)
+    assert response.status_code == 422, response.text
+    assert fields_of(response) == {field}
+    person = created(client, admin)
+    changed = client.patch(f"{PEOPLE}/{person['id']}", content=body, headers=headers)
+    assert changed.status_code == 422, changed.text
+    assert fields_of(changed) == {field}
+
+
 def test_unknown_fields_are_refused(client, admin) -> None:
     response = post(client, admin, id_card="x", salary=1)
     assert response.status_code == 422
