@@ -289,6 +289,7 @@ def test_unknown_or_invalid_values_are_refused_naming_the_field(client, admin, f
         ('{"name": "x", "institution": "\\udfff"}', "institution"),
         ('{"name": "x", "research_fields": ["\u529b\\ud83d"]}', "research_fields.0"),
         ('{"name": "x", "biography": "a\\udc00b"}', "biography"),
+        ('{"name": "x", "email": "a\\ud800@example.cn"}', "email"),
     ],
 )
 def test_text_with_an_unpaired_surrogate_is_refused_naming_the_field(
@@ -303,6 +304,13 @@ def test_text_with_an_unpaired_surrogate_is_refused_naming_the_field(
     changed = client.patch(f"{PEOPLE}/{person['id']}", content=body, headers=headers)
     assert changed.status_code == 422, changed.text
     assert fields_of(changed) == {field}
+
+
+@pytest.mark.parametrize("email", ["a\x00b@example.cn", "a\x01b@example.cn", "ab@exa\x7fmple.cn"])
+def test_email_with_control_characters_is_refused_naming_email(client, admin, email) -> None:
+    response = post(client, admin, email=email)
+    assert response.status_code == 422, response.text
+    assert fields_of(response) == {"email"}
 
 
 def test_unknown_fields_are_refused(client, admin) -> None:

@@ -252,7 +252,9 @@ def phone(value: str) -> str:
     return text
 
 
-_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+# No spaces, control characters (a NUL the database refuses) or halves of surrogate pairs.
+_ADDRESS_CHAR = r"[^@\s\x00-\x1f\x7f\ud800-\udfff]"
+_EMAIL = re.compile(rf"^{_ADDRESS_CHAR}+@{_ADDRESS_CHAR}+\.{_ADDRESS_CHAR}+$")
 
 
 def email(value: str) -> str:
