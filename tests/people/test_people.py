@@ -313,6 +313,16 @@ def test_email_with_control_characters_is_refused_naming_email(client, admin, em
     assert fields_of(response) == {"email"}
 
 
+def test_discipline_codes_in_digits_of_other_scripts_are_refused(client, admin) -> None:
+    # Arabic-Indic and Devanagari digits match a regular expression's \d; GB/T 13745 is ASCII.
+    response = post(client, admin, discipline_codes=["130", "\u0661\u0663\u0660"])
+    assert response.status_code == 422, response.text
+    assert fields_of(response) == {"discipline_codes.1"}
+    listed = client.get(PEOPLE, params={"discipline_code": "\u0967\u0969\u0966"}, headers=admin)
+    assert listed.status_code == 422, listed.text
+    assert fields_of(listed) == {"discipline_code"}
+
+
 def test_unknown_fields_are_refused(client, admin) -> None:
     response = post(client, admin, id_card="x", salary=1)
     assert response.status_code == 422

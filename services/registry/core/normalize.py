@@ -284,7 +284,8 @@ def orcid(value: str) -> str:
     return "-".join(match.groups())
 
 
-_DISCIPLINE = re.compile(r"^(\d{3})(?:\.?(\d{2}))?(?:\.?(\d{2}))?$")
+# ASCII digits: \d would take the digits of other scripts too.
+_DISCIPLINE = re.compile(r"^([0-9]{3})(?:\.?([0-9]{2}))?(?:\.?([0-9]{2}))?$")
 
 
 def discipline_code(value: str) -> str:
