@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import uuid
 from datetime import date, timedelta
 
@@ -644,6 +645,17 @@ def test_history_pages(client, admin) -> None:
     bad = client.get(f"{PEOPLE}/{person['id']}/history", params={"cursor": "zz"}, headers=admin)
     assert bad.status_code == 422
     assert fields_of(bad) == {"cursor"}
+
+
+def test_a_history_cursor_beyond_any_entry_number_is_refused_naming_cursor(client, admin) -> None:
+    person = created(client, admin)
+    for number in (2**63, 10**40):
+        cursor = base64.urlsafe_b64encode(b"i%d" % number).decode().rstrip("=")
+        response = client.get(
+            f"{PEOPLE}/{person['id']}/history", params={"cursor": cursor}, headers=admin
+        )
+        assert response.status_code == 422, response.text
+        assert fields_of(response) == {"cursor"}
 
 
 # --- the search outbox ------------------------------------------------------------------------

@@ -63,7 +63,8 @@ class PageParams:
         if not self.cursor:
             return None
         raw = _raw(self.cursor)
-        if not raw.startswith(b"i") or not raw[1:].isdigit():
+        # Keys are bigint: a larger number is no key (the database would refuse to compare).
+        if not raw.startswith(b"i") or not raw[1:].isdigit() or int(raw[1:]) >= 2**63:
             raise _malformed()
         return int(raw[1:])
 
