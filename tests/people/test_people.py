@@ -621,6 +621,20 @@ def test_patch_id_number_to_null_is_refused_not_ignored(client, admin) -> None:
     assert fields_of(response) == {"id_number"}
 
 
+def test_patch_id_type_to_null_is_refused_while_a_document_is_held(client, admin) -> None:
+    passport = f"E{uuid.uuid4().int % 10**8:08d}"
+    person = created(client, admin, id_type="passport", id_number=passport)
+    response = client.patch(f"{PEOPLE}/{person['id']}", json={"id_type": None}, headers=admin)
+    assert response.status_code == 422, response.text
+    assert fields_of(response) == {"id_type"}
+    assert client.get(f"{PEOPLE}/{person['id']}", headers=admin).json()["id_type"] == "passport"
+    # Without a document there is no type to clear: nothing changes.
+    bare = created(client, admin)
+    response = client.patch(f"{PEOPLE}/{bare['id']}", json={"id_type": None}, headers=admin)
+    assert response.status_code == 200, response.text
+    assert response.json()["version"] == bare["version"]
+
+
 def test_patch_refuses_unknown_fields(client, admin) -> None:
     person = created(client, admin)
     response = client.patch(f"{PEOPLE}/{person['id']}", json={"org_code": "X"}, headers=admin)

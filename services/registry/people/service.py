@@ -386,6 +386,8 @@ def apply_changes(
             values[name] = []
     if "id_number" in values and values["id_number"] is None:
         raise InvalidField("id_number", "cannot be cleared; give the correct number instead")
+    if "id_type" in values and values["id_type"] is None and person.id_number_enc is not None:
+        raise InvalidField("id_type", "cannot be cleared while a document number is held")
     secret = values.pop("id_number", None)
     new_type = values.pop("id_type", None) if "id_type" in values else None
     changes = history.assign(person, values)
