@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import sys
 from pathlib import Path
 from typing import Annotated, Any
@@ -72,6 +73,10 @@ def serve(
     """Run the API; with no DATABASE_URL, start the embedded PostgreSQL and migrate it first."""
     import uvicorn
 
+    # uvicorn stops on SIGTERM and then raises it again with the handler it found; Python's
+    # default one ends the process at once, skipping the exit handlers that stop the embedded
+    # PostgreSQL, which was left running. Exiting through SystemExit runs them, as Ctrl-C does.
+    signal.signal(signal.SIGTERM, _exit_on_sigterm)
     settings = get_settings()
     url = database_url(settings)
     os.environ["REGISTRY_EMBEDDED_DATABASE_URL"] = url
@@ -92,6 +97,10 @@ def serve(
         access_log=access_log,
         log_level="info",
     )
+
+
+def _exit_on_sigterm(signum: int, frame: Any) -> None:
+    raise SystemExit(128 + signum)
 
 
 def _print_welcome(host: str, port: int, credentials: dict[str, Any]) -> None:

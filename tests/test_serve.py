@@ -1,0 +1,159 @@
+"""`registry serve` on the embedded default, as `python3 dev.py serve` runs it: the first run,
+a restart on the same data, stopping, and a port already in use."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from contextlib import suppress
+from pathlib import Path
+from typing import ClassVar
+
+import httpx
+import pytest
+
+REGISTRY = Path(sys.executable).parent / "registry"
+STARTUP_SECONDS = 180
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.fixture
+def home() -> Iterator[Path]:
+    """A directory to run in, with a data directory below it that the embedded server's own
+    user can enter (not below pytest's base temp, which is private)."""
+    path = Path(tempfile.mkdtemp(prefix="registry-serve-"))
+    path.chmod(0o755)
+    try:
+        yield path
+    finally:
+        for process in Served.started:
+            if process.poll() is None:
+                process.kill()
+                process.wait()
+        Served.started.clear()
+        _stop_postgres(path / "data")
+        shutil.rmtree(path, ignore_errors=True)
+
+
+def _env(home: Path) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("REGISTRY_")}
+    env.pop("DATABASE_URL", None)
+    env["REGISTRY_DATA_DIR"] = str(home / "data")
+    return env
+
+
+def _postmaster(home: Path) -> int | None:
+    """The embedded server's process id while its pid file says it runs."""
+    pid_file = home / "data" / "pg" / "postmaster.pid"
+    with suppress(OSError, ValueError, IndexError):
+        pid = int(pid_file.read_text().splitlines()[0])
+        os.kill(pid, 0)
+        return pid
+    return None
+
+
+def _stop_postgres(data: Path) -> None:
+    """Leave nothing running whatever a test found (a fast shutdown of a server left behind)."""
+    with suppress(OSError, ValueError, IndexError):
+        os.kill(int((data / "pg" / "postmaster.pid").read_text().splitlines()[0]), signal.SIGINT)
+
+
+class Served:
+    """One `registry serve --demo` process and what it wrote."""
+
+    started: ClassVar[list[subprocess.Popen[bytes]]] = []
+
+    def __init__(self, home: Path, port: int, run: int) -> None:
+        self.home, self.port = home, port
+        self.out, self.err = home / f"out-{run}.txt", home / f"err-{run}.txt"
+        with self.out.open("w") as out, self.err.open("w") as err:
+            self.process = subprocess.Popen(  # noqa: S603 - the project's own command
+                [str(REGISTRY), "serve", "--demo", "--port", str(port)],
+                cwd=home,
+                env=_env(home),
+                stdout=out,
+                stderr=err,
+            )
+        Served.started.append(self.process)
+        self.url = f"http://127.0.0.1:{port}"
+
+    def wait_ready(self) -> None:
+        deadline = time.monotonic() + STARTUP_SECONDS
+        while time.monotonic() < deadline:
+            assert self.process.poll() is None, self.err.read_text()
+            with suppress(httpx.HTTPError):
+                if httpx.get(f"{self.url}/readyz", timeout=2).status_code == 200:
+                    return
+            time.sleep(0.5)
+        raise AssertionError(f"not ready in {STARTUP_SECONDS} s: {self.err.read_text()}")
+
+    def stop(self, sig: signal.Signals) -> int:
+        self.process.send_signal(sig)
+        try:
+            return self.process.wait(60)
+        finally:
+            if self.process.poll() is None:
+                self.process.kill()
+                self.process.wait()
+
+    def printed_password(self) -> str:
+        found = re.search(r"password (demo-[A-Za-z0-9_-]+)", self.out.read_text())
+        assert found, self.out.read_text()
+        return found[1]
+
+
+def _wait_gone(home: Path, seconds: float = 30) -> int | None:
+    deadline = time.monotonic() + seconds
+    while (pid := _postmaster(home)) is not None and time.monotonic() < deadline:
+        time.sleep(0.2)
+    return pid
+
+
+def _people(url: str, password: str) -> list[str]:
+    token = httpx.post(
+        f"{url}/api/v1/auth/token",
+        data={"grant_type": "password", "username": "admin", "password": password},
+    )
+    assert token.status_code == 200, token.text
+    headers = {"Authorization": f"Bearer {token.json()['access_token']}"}
+    people = httpx.get(f"{url}/api/v1/people", params={"limit": 200}, headers=headers)
+    assert people.status_code == 200, people.text
+    return sorted(p["id"] for p in people.json()["items"])
+
+
+def test_first_run_serves_the_demo_and_a_restart_reuses_it_each_stop_ending_postgres(
+    home: Path,
+) -> None:
+    port = free_port()
+    first = Served(home, port, 1)
+    first.wait_ready()
+    assert httpx.get(f"{first.url}/healthz").json() == {"status": "ok"}
+    password = first.printed_password()
+    people = _people(first.url, password)
+    assert len(people) > 10
+    assert _postmaster(home) is not None
+    assert first.stop(signal.SIGINT) is not None
+    assert _wait_gone(home) is None, "the embedded PostgreSQL still runs after Ctrl-C"
+
+    second = Served(home, port, 2)
+    second.wait_ready()
+    assert second.printed_password() == password
+    assert _people(second.url, password) == people  # the demo was not loaded again
+    credentials = json.loads((home / "data" / "demo-credentials.json").read_text())
+    assert credentials["password"] == password
+    second.stop(signal.SIGTERM)
+    assert _wait_gone(home) is None, "the embedded PostgreSQL still runs after SIGTERM"
