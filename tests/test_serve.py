@@ -157,3 +157,18 @@ def test_first_run_serves_the_demo_and_a_restart_reuses_it_each_stop_ending_post
     assert credentials["password"] == password
     second.stop(signal.SIGTERM)
     assert _wait_gone(home) is None, "the embedded PostgreSQL still runs after SIGTERM"
+
+
+def test_serve_refuses_a_port_in_use_before_starting_anything(home: Path) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        served = Served(home, port, 1)
+        code = served.process.wait(STARTUP_SECONDS)
+    assert code == 1
+    err, out = served.err.read_text(), served.out.read_text()
+    assert f"port {port}" in err, err
+    assert "in use" in err, err
+    assert "Sign in" not in out  # no instructions for a service that does not run
+    assert not (home / "data" / "pg").exists()  # nor an embedded server started for it

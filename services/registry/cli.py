@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import signal
+import socket
 import sys
 from pathlib import Path
 from typing import Annotated, Any
@@ -77,6 +79,9 @@ def serve(
     # default one ends the process at once, skipping the exit handlers that stop the embedded
     # PostgreSQL, which was left running. Exiting through SystemExit runs them, as Ctrl-C does.
     signal.signal(signal.SIGTERM, _exit_on_sigterm)
+    # Before anything starts: uvicorn finds out only after the database, the migrations and
+    # the welcome with its sign-in instructions.
+    _refuse_taken_port(host, port)
     settings = get_settings()
     url = database_url(settings)
     os.environ["REGISTRY_EMBEDDED_DATABASE_URL"] = url
@@ -97,6 +102,27 @@ def serve(
         access_log=access_log,
         log_level="info",
     )
+
+
+def _refuse_taken_port(host: str, port: int) -> None:
+    """Exit with a plain message when the address cannot be listened on (as uvicorn binds it)."""
+    try:
+        family, kind, proto, _, address = socket.getaddrinfo(
+            host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE
+        )[0]
+    except (socket.gaierror, UnicodeError) as exc:
+        raise _fail(f"cannot listen on {host}: {exc}", 2) from None
+    with socket.socket(family, kind, proto) as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind(address)
+        except OSError as exc:
+            if exc.errno == errno.EADDRINUSE:
+                raise _fail(
+                    f"port {port} on {host} is in use (is the registry already running?);"
+                    " choose another with --port"
+                ) from None
+            raise _fail(f"cannot listen on {host} port {port}: {exc.strerror}") from None
 
 
 def _exit_on_sigterm(signum: int, frame: Any) -> None:
