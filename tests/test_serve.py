@@ -53,6 +53,7 @@ def _env(home: Path) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("REGISTRY_")}
     env.pop("DATABASE_URL", None)
     env["REGISTRY_DATA_DIR"] = str(home / "data")
+    env["COLUMNS"] = "80"  # a terminal of the usual width
     return env
 
 
@@ -143,6 +144,10 @@ def test_first_run_serves_the_demo_and_a_restart_reuses_it_each_stop_ending_post
     first.wait_ready()
     assert httpx.get(f"{first.url}/healthz").json() == {"status": "ok"}
     password = first.printed_password()
+    # The printed sign-in command works as copied: one line, whatever the terminal's width.
+    (command,) = [line for line in first.out.read_text().splitlines() if "curl" in line]
+    assert f"-d password={password} {first.url.replace('127.0.0.1', 'localhost')}" in command
+    assert command.endswith("/api/v1/auth/token")
     people = _people(first.url, password)
     assert len(people) > 10
     assert _postmaster(home) is not None

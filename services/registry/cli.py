@@ -135,9 +135,11 @@ def _print_welcome(host: str, port: int, credentials: dict[str, Any]) -> None:
     out.print(f"Demo accounts (password [bold]{credentials['password']}[/bold]):")
     for name, role in credentials["accounts"]:
         out.print(f"  {name:<14} {role}")
+    # Not wrapped at the terminal's width: a command broken over lines fails when pasted.
     out.print(
         "Sign in:  curl -s -d grant_type=password -d username=admin "
-        f"-d password={credentials['password']} {base}/api/v1/auth/token\n"
+        f"-d password={credentials['password']} {base}/api/v1/auth/token\n",
+        soft_wrap=True,
     )
 
 
