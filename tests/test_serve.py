@@ -177,3 +177,18 @@ def test_serve_refuses_a_port_in_use_before_starting_anything(home: Path) -> Non
     assert "in use" in err, err
     assert "Sign in" not in out  # no instructions for a service that does not run
     assert not (home / "data" / "pg").exists()  # nor an embedded server started for it
+
+
+def test_a_start_after_a_killed_one_still_stops_postgres_when_it_ends(home: Path) -> None:
+    port = free_port()
+    killed = Served(home, port, 1)
+    killed.wait_ready()
+    killed.process.kill()  # no exit handlers run: the server stays, listing a dead holder
+    killed.process.wait()
+    assert _postmaster(home) is not None
+
+    after = Served(home, port, 2)
+    after.wait_ready()
+    _people(after.url, after.printed_password())
+    after.stop(signal.SIGTERM)
+    assert _wait_gone(home) is None, "the embedded PostgreSQL still runs after its last holder"
