@@ -447,6 +447,25 @@ def test_list_filters_and_pages(client, admin) -> None:
     assert seen == ids
 
 
+def test_list_filters_take_names_and_institutions_as_people_type_them(client, admin) -> None:
+    tag = uuid.uuid4().hex[:6]
+    wide_tag = wide(tag)
+    person = created(
+        client, admin, name=f"欧阳{tag}", name_en=f"Ouyang {tag}", institution=f"北京大学{tag}"
+    )
+
+    def listed(**params):  # type: ignore[no-untyped-def]
+        response = client.get(PEOPLE, params=params, headers=admin)
+        assert response.status_code == 200, response.text
+        return [p["id"] for p in response.json()["items"]]
+
+    # Stored names and institutions are folded (full-width letters, spaces between Chinese
+    # characters, surrounding spaces); the filters are compared in the same form.
+    assert listed(q=f" 欧　阳{wide_tag}") == [person["id"]]
+    assert listed(q=f"ＯＵＹＡＮＧ {wide_tag}") == [person["id"]]
+    assert listed(institution=f"　北京大学{wide_tag} ") == [person["id"]]
+
+
 def test_list_refuses_unknown_enum_values_and_bad_pages(client, admin) -> None:
     for params, field in (
         ({"gender": "x"}, "gender"),

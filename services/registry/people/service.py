@@ -25,7 +25,7 @@ from services.search.outbox import enqueue_people
 
 from ..auth.permissions import Permission
 from ..auth.principals import Principal
-from ..core import history, ids
+from ..core import history, ids, normalize
 from ..core.db import ReadPool
 from ..core.errors import Conflict, InvalidField, NotFound, register_unique
 from ..core.ids import uuid7
@@ -513,6 +513,9 @@ def list_people(
 ) -> list[dict[str, Any]]:
     """Profiles in the caller's scope as rows of READ_COLUMNS and `CONTACT_VISIBLE`, oldest
     first."""
+    # Compared as names and institutions are stored (full-width forms, spaces).
+    q = normalize.person_name(q) if q else None
+    institution = normalize.fold_text(institution) if institution else None
     rule = contact_rule(principal)
     query = (
         _LIST.where(visible(principal, Permission.people_read)).order_by(Person.id).limit(limit + 1)
