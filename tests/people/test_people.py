@@ -466,6 +466,25 @@ def test_list_filters_take_names_and_institutions_as_people_type_them(client, ad
     assert listed(institution=f"　北京大学{wide_tag} ") == [person["id"]]
 
 
+def test_list_by_a_province_or_city_code_finds_the_people_working_within_it(client, admin) -> None:
+    tag = uuid.uuid4().hex[:6]
+    haidian = created(client, admin, name=f"区域{tag}", region_code="110108")["id"]
+    beijing = created(client, admin, name=f"区域{tag}", region_code="110000")["id"]
+    shanghai = created(client, admin, name=f"区域{tag}", region_code="310104")["id"]
+
+    def listed(region_code: str) -> list[str]:
+        params = {"q": f"区域{tag}", "region_code": region_code}
+        response = client.get(PEOPLE, params=params, headers=admin)
+        assert response.status_code == 200, response.text
+        return [p["id"] for p in response.json()["items"]]
+
+    # A province's or city's own code, as statistics and facets give it, stands for its prefix.
+    assert listed("110000") == [haidian, beijing]
+    assert listed("110100") == [haidian]
+    assert listed("11") == [haidian, beijing]
+    assert listed("310104") == [shanghai]
+
+
 def test_list_refuses_unknown_enum_values_and_bad_pages(client, admin) -> None:
     for params, field in (
         ({"gender": "x"}, "gender"),

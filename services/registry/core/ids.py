@@ -123,6 +123,15 @@ def region_name(code: str) -> str | None:
     return province if county in ("", province) else f"{province} {county}"
 
 
+def region_prefix(code: str) -> str:
+    """A GB/T 2260 code as the prefix it stands for: a province's or city's own code, as
+    statistics and facets give it (110000, 110100), is its two or four digits (11, 1101)."""
+    prefix = code
+    while len(prefix) > 2 and prefix.endswith("00"):
+        prefix = prefix[:-2]
+    return prefix
+
+
 def normalise_region_code(value: str) -> str:
     """A known six-digit GB/T 2260 code; `11` and `1101` are padded to `110000` and `110100`."""
     code = fold(value).replace(" ", "")

@@ -556,7 +556,8 @@ def list_people(
             exists(select(1).select_from(code).where(code.c.code.startswith(discipline_code)))
         )
     if region_code:
-        query = query.where(Person.region_code.startswith(region_code, autoescape=True))
+        prefix = ids.region_prefix(region_code)
+        query = query.where(Person.region_code.startswith(prefix, autoescape=True))
     if institution:
         query = query.where(Person.institution.ilike(f"%{like_escape(institution)}%", escape="\\"))
     rows = [dict(row) for row in session.execute(query).mappings()]
