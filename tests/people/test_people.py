@@ -314,6 +314,16 @@ def test_email_with_control_characters_is_refused_naming_email(client, admin, em
     assert fields_of(response) == {"email"}
 
 
+def test_a_discipline_code_given_twice_is_stored_once(client, admin) -> None:
+    person = created(client, admin, discipline_codes=["130", "１３０", "130.15", "13015"])
+    assert person["discipline_codes"] == ["130", "13015"]
+    changed = client.patch(
+        f"{PEOPLE}/{person['id']}", json={"discipline_codes": ["520", "520"]}, headers=admin
+    )
+    assert changed.status_code == 200, changed.text
+    assert changed.json()["discipline_codes"] == ["520"]
+
+
 def test_discipline_codes_in_digits_of_other_scripts_are_refused(client, admin) -> None:
     # Arabic-Indic and Devanagari digits match a regular expression's \d; GB/T 13745 is ASCII.
     response = post(client, admin, discipline_codes=["130", "\u0661\u0663\u0660"])
