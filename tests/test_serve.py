@@ -20,6 +20,12 @@ from typing import ClassVar
 
 import httpx
 import pytest
+from sqlalchemy import text
+
+from services.registry import migrate
+from services.registry.core.db import make_engine
+
+from .conftest import create_database, drop_database
 
 REGISTRY = Path(sys.executable).parent / "registry"
 STARTUP_SECONDS = 180
@@ -78,14 +84,16 @@ class Served:
 
     started: ClassVar[list[subprocess.Popen[bytes]]] = []
 
-    def __init__(self, home: Path, port: int, run: int) -> None:
+    def __init__(
+        self, home: Path, port: int, run: int, *, env: dict[str, str] | None = None
+    ) -> None:
         self.home, self.port = home, port
         self.out, self.err = home / f"out-{run}.txt", home / f"err-{run}.txt"
         with self.out.open("w") as out, self.err.open("w") as err:
             self.process = subprocess.Popen(  # noqa: S603 - the project's own command
                 [str(REGISTRY), "serve", "--demo", "--port", str(port)],
                 cwd=home,
-                env=_env(home),
+                env=env or _env(home),
                 stdout=out,
                 stderr=err,
             )
@@ -192,3 +200,24 @@ def test_a_start_after_a_killed_one_still_stops_postgres_when_it_ends(home: Path
     _people(after.url, after.printed_password())
     after.stop(signal.SIGTERM)
     assert _wait_gone(home) is None, "the embedded PostgreSQL still runs after its last holder"
+
+
+def test_demo_data_is_loaded_only_into_the_embedded_database(home: Path, server_url: str) -> None:
+    # `python3 dev.py serve` always asks for the demo; a DATABASE_URL names a real database.
+    url = create_database(server_url, "registry_serve")
+    try:
+        migrate.upgrade(url)
+        served = Served(home, free_port(), 1, env=_env(home) | {"DATABASE_URL": url})
+        served.wait_ready()
+        served.stop(signal.SIGTERM)
+        engine = make_engine(url, pool_size=1)
+        with engine.connect() as conn:
+            organisations = conn.execute(text("SELECT count(*) FROM organisation")).scalar()
+            accounts = conn.execute(text("SELECT count(*) FROM account")).scalar()
+        engine.dispose()
+    finally:
+        drop_database(server_url, url)
+    assert (organisations, accounts) == (0, 0)
+    assert "not loaded" in served.err.read_text()
+    assert "Sign in" not in served.out.read_text()
+    assert not (home / "data" / "demo-credentials.json").exists()

@@ -85,9 +85,13 @@ def serve(
     settings = get_settings()
     url = database_url(settings)
     os.environ["REGISTRY_EMBEDDED_DATABASE_URL"] = url
-    if demo:
-        if settings.is_production:
-            raise _fail("--demo is for development only")
+    if demo and settings.is_production:
+        raise _fail("--demo is for development only")
+    if demo and settings.database_url:
+        # `python3 dev.py serve` always asks for the demo; a database named by DATABASE_URL
+        # is someone's own, and gets no demo accounts with a printed password.
+        err.print("DATABASE_URL is set: demo data not loaded (it goes into the embedded database)")
+    elif demo:
         from .demo import load_demo
 
         credentials = load_demo(settings, url)
