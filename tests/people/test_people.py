@@ -268,6 +268,8 @@ def test_impossible_birth_date_is_refused(client, admin) -> None:
         ("nationality", "ZZ"),
         ("nationality", "AN"),
         ("discipline_codes", ["13"]),
+        ("discipline_codes", ["999"]),
+        ("discipline_codes", ["130", "00015"]),
         ("phone", "1390000111"),
         ("email", "not-an-email"),
         ("orcid", "0000-0002-1825-0098"),

@@ -289,11 +289,16 @@ _DISCIPLINE = re.compile(r"^([0-9]{3})(?:\.?([0-9]{2}))?(?:\.?([0-9]{2}))?$")
 
 
 def discipline_code(value: str) -> str:
-    """A GB/T 13745 code (`130`, `13015`, `1301510`); dotted input such as `130.15` normalised."""
+    """A GB/T 13745 code (`130`, `13015`, `1301510`) under one of its first-level disciplines;
+    dotted input such as `130.15` normalised."""
+    from .disciplines import first_level
+
     text = fold(value).replace(" ", "")
     match = _DISCIPLINE.match(text)
     if not match:
         raise ValueError("not a GB/T 13745 discipline code (3, 5 or 7 digits)")
+    if match[1] not in first_level():
+        raise ValueError(f"{match[1]} is no first-level GB/T 13745 discipline")
     return "".join(part for part in match.groups() if part)
 
 
