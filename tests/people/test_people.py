@@ -226,7 +226,15 @@ def test_given_region_of_origin_wins_over_the_document(client, admin) -> None:
 
 @pytest.mark.parametrize(
     ("id_type", "number"),
-    [("hk_macao_permit", "X12345678"), ("taiwan_permit", "12AB5678"), ("passport", "E12-34")],
+    [
+        ("hk_macao_permit", "X12345678"),
+        ("taiwan_permit", "12AB5678"),
+        ("passport", "E12-34"),
+        # Digits of other scripts (Arabic-Indic, Devanagari) are no document's digits.
+        ("hk_macao_permit", "H\u0661\u0662\u0663\u0664\u0665\u0666\u0667\u0668"),
+        ("taiwan_permit", "\u0967\u0968\u0969\u096a\u096b\u096c\u096d\u096e"),
+        ("foreign_permanent_resident", "USA\u0661\u0662\u0663\u0664\u0665\u0666123456"),
+    ],
 )
 def test_malformed_other_documents_are_refused(client, admin, id_type, number) -> None:
     response = post(client, admin, id_type=id_type, id_number=number)

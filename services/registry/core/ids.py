@@ -38,7 +38,8 @@ class ResidentId:
         self.gender = gender
 
 
-_RESIDENT = re.compile(r"^\d{17}[\dX]$")
+# ASCII digits throughout: \d would take the digits of other scripts too.
+_RESIDENT = re.compile(r"^[0-9]{17}[0-9X]$")
 
 
 def parse_resident_id(value: str) -> ResidentId:
@@ -73,9 +74,9 @@ def parse_resident_id(value: str) -> ResidentId:
 
 _DOCUMENT_PATTERNS = {
     "passport": re.compile(r"^[A-Z0-9]{5,17}$"),
-    "hk_macao_permit": re.compile(r"^[HM]\d{8,10}$"),
-    "taiwan_permit": re.compile(r"^\d{8}$|^\d{10}$"),
-    "foreign_permanent_resident": re.compile(r"^[A-Z]{3}\d{12}$|^9\d{17}$"),
+    "hk_macao_permit": re.compile(r"^[HM][0-9]{8,10}$"),
+    "taiwan_permit": re.compile(r"^[0-9]{8}$|^[0-9]{10}$"),
+    "foreign_permanent_resident": re.compile(r"^[A-Z]{3}[0-9]{12}$|^9[0-9]{17}$"),
     "other": re.compile(r"^[A-Z0-9\-]{3,32}$"),
 }
 
@@ -104,7 +105,7 @@ def normalise_uscc(value: str) -> str:
         raise ValueError("not a unified social credit code (18 characters)") from None
 
 
-_REGION = re.compile(r"^\d{6}$")
+_REGION = re.compile(r"^[0-9]{6}$")
 # Hong Kong, Macao and Taiwan as the residence permits for their residents number them.
 _SPECIAL_REGIONS = {"810000": "香港特别行政区", "820000": "澳门特别行政区", "830000": "台湾"}
 
