@@ -281,6 +281,10 @@ def test_impossible_birth_date_is_refused(client, admin) -> None:
         ("phone", "1390000111"),
         ("email", "not-an-email"),
         ("orcid", "0000-0002-1825-0098"),
+        (
+            "orcid",
+            "\u0660\u0660\u0660\u0660-\u0660\u0660\u0660\u0660-\u0660\u0660\u0660\u0660-\u0660\u0660\u0661X",
+        ),
         ("region_code", "999999"),
         ("institution_uscc", "91350100M000100Y44"),
         ("expert_opt_in", "perhaps"),

@@ -265,7 +265,7 @@ def email(value: str) -> str:
     return f"{local}@{domain.lower()}"
 
 
-_ORCID = re.compile(r"^(\d{4})-?(\d{4})-?(\d{4})-?(\d{3}[\dX])$")
+_ORCID = re.compile(r"^([0-9]{4})-?([0-9]{4})-?([0-9]{4})-?([0-9]{3}[0-9X])$")
 
 
 def orcid(value: str) -> str:
