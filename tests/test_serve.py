@@ -221,3 +221,13 @@ def test_demo_data_is_loaded_only_into_the_embedded_database(home: Path, server_
     assert "not loaded" in served.err.read_text()
     assert "Sign in" not in served.out.read_text()
     assert not (home / "data" / "demo-credentials.json").exists()
+
+
+def test_serve_refuses_a_data_directory_the_embedded_postgres_cannot_use(home: Path) -> None:
+    # PostgreSQL's start options take the socket directory unquoted: a space splits them.
+    env = _env(home) | {"REGISTRY_DATA_DIR": str(home / "my data")}
+    served = Served(home, free_port(), 1, env=env)
+    assert served.process.wait(STARTUP_SECONDS) == 1
+    err = served.err.read_text()
+    assert "REGISTRY_DATA_DIR" in err, err
+    assert "Traceback" not in err, err

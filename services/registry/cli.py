@@ -58,7 +58,10 @@ def database_url(settings: Settings) -> str:
     from .core.embedded import start_embedded_postgres
 
     err.print(f"starting embedded PostgreSQL in {settings.data_dir / 'pg'}")
-    url, server = start_embedded_postgres(settings.data_dir)
+    try:
+        url, server = start_embedded_postgres(settings.data_dir)
+    except RuntimeError as exc:  # what to set instead: no traceback
+        raise _fail(str(exc)) from None
     globals()["_embedded_server"] = server  # keeps the server alive while this process runs
     migrate.upgrade(url)
     return url

@@ -27,6 +27,7 @@ def start_embedded_postgres(data_dir: Path, database: str = "registry") -> tuple
         ) from None
 
     pgdata = (data_dir / "pg").resolve()
+    _refuse_unusable(pgdata)
     pgdata.mkdir(parents=True, exist_ok=True)
     _forget_dead_holders(pgdata)
     server = pgserver.get_server(pgdata, cleanup_mode="stop")
@@ -34,6 +35,16 @@ def start_embedded_postgres(data_dir: Path, database: str = "registry") -> tuple
     if "1 row" not in exists:
         server.psql(f'CREATE DATABASE "{database}";')
     return server.get_uri(database), server
+
+
+def _refuse_unusable(pgdata: Path) -> None:
+    """Refuse, naming the setting to change, a directory the server cannot run in: pgserver
+    passes it unquoted in the server's start options, where a space splits it."""
+    if any(ch.isspace() for ch in str(pgdata)):
+        raise RuntimeError(
+            f"the embedded PostgreSQL cannot run in a directory whose path has spaces ({pgdata});"
+            " set REGISTRY_DATA_DIR to another directory, or DATABASE_URL to a server"
+        )
 
 
 def _forget_dead_holders(pgdata: Path) -> None:
