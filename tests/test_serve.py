@@ -231,3 +231,10 @@ def test_serve_refuses_a_data_directory_the_embedded_postgres_cannot_use(home: P
     err = served.err.read_text()
     assert "REGISTRY_DATA_DIR" in err, err
     assert "Traceback" not in err, err
+
+
+def test_closing_the_terminal_stops_the_service_and_its_postgres(home: Path) -> None:
+    served = Served(home, free_port(), 1)
+    served.wait_ready()
+    served.stop(signal.SIGHUP)  # what a closed terminal sends
+    assert _wait_gone(home) is None, "the embedded PostgreSQL still runs after SIGHUP"

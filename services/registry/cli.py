@@ -82,6 +82,8 @@ def serve(
     # default one ends the process at once, skipping the exit handlers that stop the embedded
     # PostgreSQL, which was left running. Exiting through SystemExit runs them, as Ctrl-C does.
     signal.signal(signal.SIGTERM, _exit_on_sigterm)
+    if hasattr(signal, "SIGHUP"):  # a closed terminal: stop as on SIGTERM, not killed outright
+        signal.signal(signal.SIGHUP, _terminate_on_sighup)
     # Before anything starts: uvicorn finds out only after the database, the migrations and
     # the welcome with its sign-in instructions.
     _refuse_taken_port(host, port)
@@ -134,6 +136,10 @@ def _refuse_taken_port(host: str, port: int) -> None:
 
 def _exit_on_sigterm(signum: int, frame: Any) -> None:
     raise SystemExit(128 + signum)
+
+
+def _terminate_on_sighup(signum: int, frame: Any) -> None:
+    signal.raise_signal(signal.SIGTERM)  # uvicorn's handler while it runs, else the one above
 
 
 def _print_welcome(host: str, port: int, credentials: dict[str, Any]) -> None:
