@@ -120,6 +120,22 @@ def test_full_width_phone_with_spaces_is_stored_as_digits(client, admin) -> None
     assert person["phone"] == "13900001111"
 
 
+@pytest.mark.parametrize(
+    ("typed", "stored"),
+    [
+        ("+86 10 6857 1898", "01068571898"),
+        ("0086-571-8888-1234", "057188881234"),
+        ("(+86) 755 2345 678", "07552345678"),
+        ("010-6857 1898", "01068571898"),
+    ],
+)
+def test_a_mainland_landline_is_stored_as_dialled_at_home_with_or_without_86(
+    client, admin, typed, stored
+) -> None:
+    # One number, one form: imports and inline memberships match people by phone.
+    assert created(client, admin, phone=typed)["phone"] == stored
+
+
 @pytest.mark.parametrize("typed", ["1985/3/2", "1985年3月2日", "1985-03-02", "19850302", 31108])
 def test_birth_dates_as_people_type_them(client, admin, typed) -> None:
     assert created(client, admin, birth_date=typed)["birth_date"] == "1985-03-02"
