@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import errno
 import json
 import os
+import signal
+import socket
 import sys
 from datetime import datetime
 from pathlib import Path
@@ -58,7 +61,10 @@ def database_url(settings: Settings) -> str:
     from .core.embedded import start_embedded_postgres
 
     err.print(f"starting embedded PostgreSQL in {settings.data_dir / 'pg'}")
-    url, server = start_embedded_postgres(settings.data_dir)
+    try:
+        url, server = start_embedded_postgres(settings.data_dir)
+    except RuntimeError as exc:  # what to set instead: no traceback
+        raise _fail(str(exc)) from None
     globals()["_embedded_server"] = server  # keeps the server alive while this process runs
     migrate.upgrade(url)
     return url
@@ -75,12 +81,25 @@ def serve(
     """Run the API; with no DATABASE_URL, start the embedded PostgreSQL and migrate it first."""
     import uvicorn
 
+    # uvicorn stops on SIGTERM and then raises it again with the handler it found; Python's
+    # default one ends the process at once, skipping the exit handlers that stop the embedded
+    # PostgreSQL, which was left running. Exiting through SystemExit runs them, as Ctrl-C does.
+    signal.signal(signal.SIGTERM, _exit_on_sigterm)
+    if hasattr(signal, "SIGHUP"):  # a closed terminal: stop as on SIGTERM, not killed outright
+        signal.signal(signal.SIGHUP, _terminate_on_sighup)
+    # Before anything starts: uvicorn finds out only after the database, the migrations and
+    # the welcome with its sign-in instructions.
+    _refuse_taken_port(host, port)
     settings = get_settings()
     url = database_url(settings)
     os.environ["REGISTRY_EMBEDDED_DATABASE_URL"] = url
-    if demo:
-        if settings.is_production:
-            raise _fail("--demo is for development only")
+    if demo and settings.is_production:
+        raise _fail("--demo is for development only")
+    if demo and settings.database_url:
+        # `python3 dev.py serve` always asks for the demo; a database named by DATABASE_URL
+        # is someone's own, and gets no demo accounts with a printed password.
+        err.print("DATABASE_URL is set: demo data not loaded (it goes into the embedded database)")
+    elif demo:
         from .demo import load_demo
 
         credentials = load_demo(settings, url)
@@ -97,15 +116,46 @@ def serve(
     )
 
 
+def _refuse_taken_port(host: str, port: int) -> None:
+    """Exit with a plain message when the address cannot be listened on (as uvicorn binds it)."""
+    try:
+        family, kind, proto, _, address = socket.getaddrinfo(
+            host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE
+        )[0]
+    except (socket.gaierror, UnicodeError) as exc:
+        raise _fail(f"cannot listen on {host}: {exc}", 2) from None
+    with socket.socket(family, kind, proto) as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind(address)
+        except OSError as exc:
+            if exc.errno == errno.EADDRINUSE:
+                raise _fail(
+                    f"port {port} on {host} is in use (is the registry already running?);"
+                    " choose another with --port"
+                ) from None
+            raise _fail(f"cannot listen on {host} port {port}: {exc.strerror}") from None
+
+
+def _exit_on_sigterm(signum: int, frame: Any) -> None:
+    raise SystemExit(128 + signum)
+
+
+def _terminate_on_sighup(signum: int, frame: Any) -> None:
+    signal.raise_signal(signal.SIGTERM)  # uvicorn's handler while it runs, else the one above
+
+
 def _print_welcome(host: str, port: int, credentials: dict[str, Any]) -> None:
     base = f"http://{'localhost' if host in {'127.0.0.1', '0.0.0.0'} else host}:{port}"  # noqa: S104
     out.print(f"\n[bold]Registry API[/bold]  {base}/api/v1    [bold]Docs[/bold]  {base}/docs")
     out.print(f"Demo accounts (password [bold]{credentials['password']}[/bold]):")
     for name, role in credentials["accounts"]:
         out.print(f"  {name:<14} {role}")
+    # Not wrapped at the terminal's width: a command broken over lines fails when pasted.
     out.print(
         "Sign in:  curl -s -d grant_type=password -d username=admin "
-        f"-d password={credentials['password']} {base}/api/v1/auth/token\n"
+        f"-d password={credentials['password']} {base}/api/v1/auth/token\n",
+        soft_wrap=True,
     )
 
 

@@ -11,7 +11,8 @@ from sqlalchemy import select
 from stdnum.cn import ric
 
 from .auth import service as auth_service
-from .auth.models import Role
+from .auth.models import Account, Role
+from .auth.passwords import hash_secret
 from .core.config import Settings, _write_private
 from .core.db import make_engine, make_sessionmaker, transaction
 from .core.security import PiiCipher
@@ -72,25 +73,35 @@ def load_demo(settings: Settings, url: str) -> dict[str, Any]:
     engine = make_engine(url, pool_size=1)
     sessions = make_sessionmaker(engine)
     try:
-        with sessions() as session:
-            loaded = session.scalar(select(Organisation.id).where(Organisation.code == "CAST"))
-        if loaded and path.exists():
-            return json.loads(path.read_text())
-        if loaded:
-            raise RuntimeError("demo data present but its credentials file is missing")
-        password = "demo-" + secrets.token_urlsafe(9)
-        pii = PiiCipher(settings.pii_key_bytes, settings.blind_index_key_bytes)
         with transaction(sessions) as session:
-            _load(session, pii, password)
-        credentials = {
-            "password": password,
-            "accounts": [(n, f"{r.value}{' @ ' + o if o else ''}") for n, r, o in ACCOUNTS]
-            + [("member", "member (张伟)")],
-        }
-        _write_private(path, json.dumps(credentials, ensure_ascii=False))
+            loaded = session.scalar(select(Organisation.id).where(Organisation.code == "CAST"))
+            if loaded and path.exists():
+                return json.loads(path.read_text())
+            password = "demo-" + secrets.token_urlsafe(9)
+            if loaded:
+                # The file is gone (deleted, or a start stopped between loading and writing
+                # it): the demo accounts get a new password instead of the service not starting.
+                _new_password(session, password)
+            else:
+                pii = PiiCipher(settings.pii_key_bytes, settings.blind_index_key_bytes)
+                _load(session, pii, password)
+            credentials = {
+                "password": password,
+                "accounts": [[n, f"{r.value}{' @ ' + o if o else ''}"] for n, r, o in ACCOUNTS]
+                + [["member", "member (张伟)"]],
+            }
+            # Before the data commits: a start stopped in between loads the demo again.
+            _write_private(path, json.dumps(credentials, ensure_ascii=False))
         return credentials
     finally:
         engine.dispose()
+
+
+def _new_password(session: Any, password: str) -> None:
+    names = [name for name, _, _ in ACCOUNTS] + ["member"]
+    secret_hash = hash_secret(password)
+    for account in session.scalars(select(Account).where(Account.username.in_(names))):
+        account.secret_hash = secret_hash
 
 
 def _load(session: Any, pii: PiiCipher, password: str) -> None:

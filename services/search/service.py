@@ -17,7 +17,7 @@ from services.registry.core import clock
 from services.registry.core.clock import years_before
 from services.registry.core.disciplines import first_level
 from services.registry.core.errors import InvalidField, ProblemError
-from services.registry.core.ids import region_name
+from services.registry.core.ids import region_name, region_prefix
 from services.registry.orgs.models import Organisation
 from services.registry.people.models import Person
 
@@ -92,11 +92,8 @@ def build_query(session: Session, body: ExpertSearchRequest, today: date) -> Exp
 
 
 def _region_prefix(index: int, code: str) -> str:
-    """A GB/T 2260 code as the prefix it stands for: a province's or city's own code, as the
-    facets give it (110000, 110100), is its two or four digits (11, 1101)."""
-    prefix = code
-    while len(prefix) > 2 and prefix.endswith("00"):
-        prefix = prefix[:-2]
+    """The prefix a GB/T 2260 code stands for (`region_prefix`); refused when no region has it."""
+    prefix = region_prefix(code)
     if region_name(prefix.ljust(6, "0")) is None:
         raise InvalidField(f"region_codes.{index}", "unknown GB/T 2260 region")
     return prefix

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import uuid
 from datetime import date, timedelta
 
@@ -119,6 +120,22 @@ def test_full_width_phone_with_spaces_is_stored_as_digits(client, admin) -> None
     assert person["phone"] == "13900001111"
 
 
+@pytest.mark.parametrize(
+    ("typed", "stored"),
+    [
+        ("+86 10 6857 1898", "01068571898"),
+        ("0086-571-8888-1234", "057188881234"),
+        ("(+86) 755 2345 678", "07552345678"),
+        ("010-6857 1898", "01068571898"),
+    ],
+)
+def test_a_mainland_landline_is_stored_as_dialled_at_home_with_or_without_86(
+    client, admin, typed, stored
+) -> None:
+    # One number, one form: imports and inline memberships match people by phone.
+    assert created(client, admin, phone=typed)["phone"] == stored
+
+
 @pytest.mark.parametrize("typed", ["1985/3/2", "1985年3月2日", "1985-03-02", "19850302", 31108])
 def test_birth_dates_as_people_type_them(client, admin, typed) -> None:
     assert created(client, admin, birth_date=typed)["birth_date"] == "1985-03-02"
@@ -225,7 +242,15 @@ def test_given_region_of_origin_wins_over_the_document(client, admin) -> None:
 
 @pytest.mark.parametrize(
     ("id_type", "number"),
-    [("hk_macao_permit", "X12345678"), ("taiwan_permit", "12AB5678"), ("passport", "E12-34")],
+    [
+        ("hk_macao_permit", "X12345678"),
+        ("taiwan_permit", "12AB5678"),
+        ("passport", "E12-34"),
+        # Digits of other scripts (Arabic-Indic, Devanagari) are no document's digits.
+        ("hk_macao_permit", "H\u0661\u0662\u0663\u0664\u0665\u0666\u0667\u0668"),
+        ("taiwan_permit", "\u0967\u0968\u0969\u096a\u096b\u096c\u096d\u096e"),
+        ("foreign_permanent_resident", "USA\u0661\u0662\u0663\u0664\u0665\u0666123456"),
+    ],
 )
 def test_malformed_other_documents_are_refused(client, admin, id_type, number) -> None:
     response = post(client, admin, id_type=id_type, id_number=number)
@@ -264,10 +289,18 @@ def test_impossible_birth_date_is_refused(client, admin) -> None:
         ("region_of_origin", "mars"),
         ("status", "retired"),
         ("nationality", "CHN"),
+        ("nationality", "ZZ"),
+        ("nationality", "AN"),
         ("discipline_codes", ["13"]),
+        ("discipline_codes", ["999"]),
+        ("discipline_codes", ["130", "00015"]),
         ("phone", "1390000111"),
         ("email", "not-an-email"),
         ("orcid", "0000-0002-1825-0098"),
+        (
+            "orcid",
+            "\u0660\u0660\u0660\u0660-\u0660\u0660\u0660\u0660-\u0660\u0660\u0660\u0660-\u0660\u0660\u0661X",
+        ),
         ("region_code", "999999"),
         ("institution_uscc", "91350100M000100Y44"),
         ("expert_opt_in", "perhaps"),
@@ -278,6 +311,57 @@ def test_unknown_or_invalid_values_are_refused_naming_the_field(client, admin, f
     assert response.status_code == 422
     fields = fields_of(response)
     assert fields == {field} or all(f.startswith(f"{field}.") for f in fields), fields
+
+
+@pytest.mark.parametrize(
+    ("body", "field"),
+    [
+        ('{"name": "\\ud800\u5f20"}', "name"),
+        ('{"name": "x", "institution": "\\udfff"}', "institution"),
+        ('{"name": "x", "research_fields": ["\u529b\\ud83d"]}', "research_fields.0"),
+        ('{"name": "x", "biography": "a\\udc00b"}', "biography"),
+        ('{"name": "x", "email": "a\\ud800@example.cn"}', "email"),
+    ],
+)
+def test_text_with_an_unpaired_surrogate_is_refused_naming_the_field(
+    client, admin, body, field
+) -> None:
+    # JSON may escape half of a surrogate pair; such text cannot be stored as UTF-8.
+    headers = {**admin, "content-type": "application/json"}
+    response = client.post(PEOPLE, content=body, headers=headers)
+    assert response.status_code == 422, response.text
+    assert fields_of(response) == {field}
+    person = created(client, admin)
+    changed = client.patch(f"{PEOPLE}/{person['id']}", content=body, headers=headers)
+    assert changed.status_code == 422, changed.text
+    assert fields_of(changed) == {field}
+
+
+@pytest.mark.parametrize("email", ["a\x00b@example.cn", "a\x01b@example.cn", "ab@exa\x7fmple.cn"])
+def test_email_with_control_characters_is_refused_naming_email(client, admin, email) -> None:
+    response = post(client, admin, email=email)
+    assert response.status_code == 422, response.text
+    assert fields_of(response) == {"email"}
+
+
+def test_a_discipline_code_given_twice_is_stored_once(client, admin) -> None:
+    person = created(client, admin, discipline_codes=["130", "１３０", "130.15", "13015"])
+    assert person["discipline_codes"] == ["130", "13015"]
+    changed = client.patch(
+        f"{PEOPLE}/{person['id']}", json={"discipline_codes": ["520", "520"]}, headers=admin
+    )
+    assert changed.status_code == 200, changed.text
+    assert changed.json()["discipline_codes"] == ["520"]
+
+
+def test_discipline_codes_in_digits_of_other_scripts_are_refused(client, admin) -> None:
+    # Arabic-Indic and Devanagari digits match a regular expression's \d; GB/T 13745 is ASCII.
+    response = post(client, admin, discipline_codes=["130", "\u0661\u0663\u0660"])
+    assert response.status_code == 422, response.text
+    assert fields_of(response) == {"discipline_codes.1"}
+    listed = client.get(PEOPLE, params={"discipline_code": "\u0967\u0969\u0966"}, headers=admin)
+    assert listed.status_code == 422, listed.text
+    assert fields_of(listed) == {"discipline_code"}
 
 
 def test_unknown_fields_are_refused(client, admin) -> None:
@@ -401,6 +485,64 @@ def test_list_filters_and_pages(client, admin) -> None:
         if not cursor:
             break
     assert seen == ids
+
+
+def test_list_filters_take_names_and_institutions_as_people_type_them(client, admin) -> None:
+    tag = uuid.uuid4().hex[:6]
+    wide_tag = wide(tag)
+    person = created(
+        client, admin, name=f"欧阳{tag}", name_en=f"Ouyang {tag}", institution=f"北京大学{tag}"
+    )
+
+    def listed(**params):  # type: ignore[no-untyped-def]
+        response = client.get(PEOPLE, params=params, headers=admin)
+        assert response.status_code == 200, response.text
+        return [p["id"] for p in response.json()["items"]]
+
+    # Stored names and institutions are folded (full-width letters, spaces between Chinese
+    # characters, surrounding spaces); the filters are compared in the same form.
+    assert listed(q=f" 欧　阳{wide_tag}") == [person["id"]]
+    assert listed(q=f"ＯＵＹＡＮＧ {wide_tag}") == [person["id"]]
+    assert listed(institution=f"　北京大学{wide_tag} ") == [person["id"]]
+
+
+def test_list_by_a_province_or_city_code_finds_the_people_working_within_it(client, admin) -> None:
+    tag = uuid.uuid4().hex[:6]
+    haidian = created(client, admin, name=f"区域{tag}", region_code="110108")["id"]
+    beijing = created(client, admin, name=f"区域{tag}", region_code="110000")["id"]
+    shanghai = created(client, admin, name=f"区域{tag}", region_code="310104")["id"]
+
+    def listed(region_code: str) -> list[str]:
+        params = {"q": f"区域{tag}", "region_code": region_code}
+        response = client.get(PEOPLE, params=params, headers=admin)
+        assert response.status_code == 200, response.text
+        return [p["id"] for p in response.json()["items"]]
+
+    # A province's or city's own code, as statistics and facets give it, stands for its prefix.
+    assert listed("110000") == [haidian, beijing]
+    assert listed("110100") == [haidian]
+    assert listed("11") == [haidian, beijing]
+    assert listed("310104") == [shanghai]
+
+
+def test_a_list_cursor_reused_with_other_filters_is_refused(client, admin) -> None:
+    tag = uuid.uuid4().hex[:6]
+    for gender in ("female", "male", "female", "male"):
+        created(client, admin, name=f"游标{tag}", gender=gender)
+    params = {"q": f"游标{tag}", "gender": "female", "limit": 1}
+    first = client.get(PEOPLE, params=params, headers=admin).json()
+    cursor = first["next_cursor"]
+    # The cursor is where a walk through one list stands: with other filters it would skip
+    # every matching profile older than that point.
+    for other in ({"gender": "male"}, {"q": f"游标{tag}0"}, {"gender": None}):
+        changed = {k: v for k, v in {**params, **other, "cursor": cursor}.items() if v}
+        response = client.get(PEOPLE, params=changed, headers=admin)
+        assert response.status_code == 422, (other, response.text)
+        assert fields_of(response) == {"cursor"}
+    # The page length may change along the way.
+    rest = client.get(PEOPLE, params={**params, "limit": 5, "cursor": cursor}, headers=admin)
+    assert rest.status_code == 200, rest.text
+    assert len(rest.json()["items"]) == 1
 
 
 def test_list_refuses_unknown_enum_values_and_bad_pages(client, admin) -> None:
@@ -577,6 +719,20 @@ def test_patch_id_number_to_null_is_refused_not_ignored(client, admin) -> None:
     assert fields_of(response) == {"id_number"}
 
 
+def test_patch_id_type_to_null_is_refused_while_a_document_is_held(client, admin) -> None:
+    passport = f"E{uuid.uuid4().int % 10**8:08d}"
+    person = created(client, admin, id_type="passport", id_number=passport)
+    response = client.patch(f"{PEOPLE}/{person['id']}", json={"id_type": None}, headers=admin)
+    assert response.status_code == 422, response.text
+    assert fields_of(response) == {"id_type"}
+    assert client.get(f"{PEOPLE}/{person['id']}", headers=admin).json()["id_type"] == "passport"
+    # Without a document there is no type to clear: nothing changes.
+    bare = created(client, admin)
+    response = client.patch(f"{PEOPLE}/{bare['id']}", json={"id_type": None}, headers=admin)
+    assert response.status_code == 200, response.text
+    assert response.json()["version"] == bare["version"]
+
+
 def test_patch_refuses_unknown_fields(client, admin) -> None:
     person = created(client, admin)
     response = client.patch(f"{PEOPLE}/{person['id']}", json={"org_code": "X"}, headers=admin)
@@ -601,6 +757,17 @@ def test_history_pages(client, admin) -> None:
     bad = client.get(f"{PEOPLE}/{person['id']}/history", params={"cursor": "zz"}, headers=admin)
     assert bad.status_code == 422
     assert fields_of(bad) == {"cursor"}
+
+
+def test_a_history_cursor_beyond_any_entry_number_is_refused_naming_cursor(client, admin) -> None:
+    person = created(client, admin)
+    for number in (2**63, 10**40):
+        cursor = base64.urlsafe_b64encode(b"i%d" % number).decode().rstrip("=")
+        response = client.get(
+            f"{PEOPLE}/{person['id']}/history", params={"cursor": cursor}, headers=admin
+        )
+        assert response.status_code == 422, response.text
+        assert fields_of(response) == {"cursor"}
 
 
 # --- the search outbox ------------------------------------------------------------------------

@@ -1,4 +1,5 @@
-"""Identifiers: GB 11643 resident ID numbers, GB 32100 credit codes, GB/T 2260 regions, UUIDv7."""
+"""Identifiers: GB 11643 resident ID numbers, GB 32100 credit codes, GB/T 2260 regions, ISO 3166-1
+countries, UUIDv7."""
 
 from __future__ import annotations
 
@@ -37,7 +38,8 @@ class ResidentId:
         self.gender = gender
 
 
-_RESIDENT = re.compile(r"^\d{17}[\dX]$")
+# ASCII digits throughout: \d would take the digits of other scripts too.
+_RESIDENT = re.compile(r"^[0-9]{17}[0-9X]$")
 
 
 def parse_resident_id(value: str) -> ResidentId:
@@ -72,9 +74,9 @@ def parse_resident_id(value: str) -> ResidentId:
 
 _DOCUMENT_PATTERNS = {
     "passport": re.compile(r"^[A-Z0-9]{5,17}$"),
-    "hk_macao_permit": re.compile(r"^[HM]\d{8,10}$"),
-    "taiwan_permit": re.compile(r"^\d{8}$|^\d{10}$"),
-    "foreign_permanent_resident": re.compile(r"^[A-Z]{3}\d{12}$|^9\d{17}$"),
+    "hk_macao_permit": re.compile(r"^[HM][0-9]{8,10}$"),
+    "taiwan_permit": re.compile(r"^[0-9]{8}$|^[0-9]{10}$"),
+    "foreign_permanent_resident": re.compile(r"^[A-Z]{3}[0-9]{12}$|^9[0-9]{17}$"),
     "other": re.compile(r"^[A-Z0-9\-]{3,32}$"),
 }
 
@@ -103,7 +105,7 @@ def normalise_uscc(value: str) -> str:
         raise ValueError("not a unified social credit code (18 characters)") from None
 
 
-_REGION = re.compile(r"^\d{6}$")
+_REGION = re.compile(r"^[0-9]{6}$")
 # Hong Kong, Macao and Taiwan as the residence permits for their residents number them.
 _SPECIAL_REGIONS = {"810000": "香港特别行政区", "820000": "澳门特别行政区", "830000": "台湾"}
 
@@ -122,6 +124,15 @@ def region_name(code: str) -> str | None:
     return province if county in ("", province) else f"{province} {county}"
 
 
+def region_prefix(code: str) -> str:
+    """A GB/T 2260 code as the prefix it stands for: a province's or city's own code, as
+    statistics and facets give it (110000, 110100), is its two or four digits (11, 1101)."""
+    prefix = code
+    while len(prefix) > 2 and prefix.endswith("00"):
+        prefix = prefix[:-2]
+    return prefix
+
+
 def normalise_region_code(value: str) -> str:
     """A known six-digit GB/T 2260 code; `11` and `1101` are padded to `110000` and `110100`."""
     code = fold(value).replace(" ", "")
@@ -131,6 +142,33 @@ def normalise_region_code(value: str) -> str:
         raise ValueError("a region code has six digits (GB/T 2260)")
     if region_name(code) is None:
         raise ValueError("unknown region code (GB/T 2260)")
+    return code
+
+
+# ISO 3166-1 alpha-2: the 249 codes officially assigned (user-assigned ones such as XK, and
+# withdrawn ones such as AN and CS, are no country).
+COUNTRY_CODES = frozenset(
+    """
+    AD AE AF AG AI AL AM AO AQ AR AS AT AU AW AX AZ BA BB BD BE BF BG BH BI BJ BL BM BN BO BQ
+    BR BS BT BV BW BY BZ CA CC CD CF CG CH CI CK CL CM CN CO CR CU CV CW CX CY CZ DE DJ DK DM
+    DO DZ EC EE EG EH ER ES ET FI FJ FK FM FO FR GA GB GD GE GF GG GH GI GL GM GN GP GQ GR GS
+    GT GU GW GY HK HM HN HR HT HU ID IE IL IM IN IO IQ IR IS IT JE JM JO JP KE KG KH KI KM KN
+    KP KR KW KY KZ LA LB LC LI LK LR LS LT LU LV LY MA MC MD ME MF MG MH MK ML MM MN MO MP MQ
+    MR MS MT MU MV MW MX MY MZ NA NC NE NF NG NI NL NO NP NR NU NZ OM PA PE PF PG PH PK PL PM
+    PN PR PS PT PW PY QA RE RO RS RU RW SA SB SC SD SE SG SH SI SJ SK SL SM SN SO SR SS ST SV
+    SX SY SZ TC TD TF TG TH TJ TK TL TM TN TO TR TT TV TW TZ UA UG UM US UY UZ VA VC VE VG VI
+    VN VU WF WS YE YT ZA ZM ZW
+    """.split()  # noqa: SIM905 - a table, read as one
+)
+
+
+def normalise_country(value: str) -> str:
+    """An ISO 3166-1 alpha-2 country code in upper case (`cn`, `ＣＮ` -> `CN`)."""
+    code = fold(value).replace(" ", "").upper()
+    if len(code) != 2 or not code.isascii() or not code.isalpha():
+        raise ValueError("a country is two letters (ISO 3166-1 alpha-2)")
+    if code not in COUNTRY_CODES:
+        raise ValueError("unknown country code (ISO 3166-1 alpha-2)")
     return code
 
 

@@ -234,15 +234,21 @@ def _excel_serial(serial: float) -> date:
 # area code, 7-8 digits), so that an 18-digit document number in the phone column is refused.
 _PHONE = re.compile(r"^(?:\+[0-9]{5,15}|[0-9]{5,12})$")
 _MOBILE_CN = re.compile(r"^1[3-9][0-9]{9}$")
+# After +86: an area code and 7-8 digits (400 and 800 service numbers are dialled without 0).
+_LANDLINE_CN = re.compile(r"^(?!400|800)(?:10|2[0-9]|[3-9][0-9]{2})[0-9]{7,8}$")
 
 
 def phone(value: str) -> str:
-    """Digits with an optional leading +; mainland mobiles lose a +86 / 0086 prefix."""
+    """Digits with an optional leading +; mainland numbers lose a +86 / 0086 prefix (mobiles
+    as they are, landlines dialled with 0 before the area code)."""
     text = re.sub(r"[\s\-()（）]", "", fold(value))
     if text.startswith("0086"):
         text = "+86" + text[4:]
     if text.startswith("+86") and _MOBILE_CN.match(text[3:]):
         text = text[3:]
+    # A landline as dialled at home: 0, the area code (10, 2x or three digits), the number.
+    if text.startswith("+86") and _LANDLINE_CN.match(text[3:]):
+        text = "0" + text[3:]
     if not _PHONE.match(text):
         raise ValueError("not a phone number")
     # Without a country code, a long number starting with 1 is a mainland mobile (short service
@@ -252,7 +258,9 @@ def phone(value: str) -> str:
     return text
 
 
-_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+# No spaces, control characters (a NUL the database refuses) or halves of surrogate pairs.
+_ADDRESS_CHAR = r"[^@\s\x00-\x1f\x7f\ud800-\udfff]"
+_EMAIL = re.compile(rf"^{_ADDRESS_CHAR}+@{_ADDRESS_CHAR}+\.{_ADDRESS_CHAR}+$")
 
 
 def email(value: str) -> str:
@@ -263,7 +271,7 @@ def email(value: str) -> str:
     return f"{local}@{domain.lower()}"
 
 
-_ORCID = re.compile(r"^(\d{4})-?(\d{4})-?(\d{4})-?(\d{3}[\dX])$")
+_ORCID = re.compile(r"^([0-9]{4})-?([0-9]{4})-?([0-9]{4})-?([0-9]{3}[0-9X])$")
 
 
 def orcid(value: str) -> str:
@@ -282,15 +290,21 @@ def orcid(value: str) -> str:
     return "-".join(match.groups())
 
 
-_DISCIPLINE = re.compile(r"^(\d{3})(?:\.?(\d{2}))?(?:\.?(\d{2}))?$")
+# ASCII digits: \d would take the digits of other scripts too.
+_DISCIPLINE = re.compile(r"^([0-9]{3})(?:\.?([0-9]{2}))?(?:\.?([0-9]{2}))?$")
 
 
 def discipline_code(value: str) -> str:
-    """A GB/T 13745 code (`130`, `13015`, `1301510`); dotted input such as `130.15` normalised."""
+    """A GB/T 13745 code (`130`, `13015`, `1301510`) under one of its first-level disciplines;
+    dotted input such as `130.15` normalised."""
+    from .disciplines import first_level
+
     text = fold(value).replace(" ", "")
     match = _DISCIPLINE.match(text)
     if not match:
         raise ValueError("not a GB/T 13745 discipline code (3, 5 or 7 digits)")
+    if match[1] not in first_level():
+        raise ValueError(f"{match[1]} is no first-level GB/T 13745 discipline")
     return "".join(part for part in match.groups() if part)
 
 

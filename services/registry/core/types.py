@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import date
 from typing import Annotated
 
@@ -22,10 +23,16 @@ def _with(fn):  # type: ignore[no-untyped-def]
     return lambda value: fn(value) if isinstance(value, str) else value
 
 
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
 def printable(value: str) -> str:
-    """Text without control characters (a NUL, which the database refuses), as imports check."""
+    """Text without control characters (a NUL, which the database refuses), as imports check,
+    nor half of a surrogate pair (JSON may escape one; UTF-8 cannot store it)."""
     if any(ord(c) < 32 and c not in "\t\n\r" for c in value):
         raise ValueError("contains control characters")
+    if _SURROGATE.search(value):
+        raise ValueError("contains half of a surrogate pair, which is not text")
     return value
 
 
@@ -68,11 +75,7 @@ def _date(value: object) -> object:
 PastDate = Annotated[date, BeforeValidator(_date), AfterValidator(_not_future)]
 AnyDate = Annotated[date, BeforeValidator(_date)]
 BoundedDate = Annotated[date, BeforeValidator(_date), AfterValidator(normalize.in_register_range)]
-Nationality = Annotated[
-    str,
-    BeforeValidator(lambda v: normalize.fold(v).upper() if isinstance(v, str) else v),
-    StringConstraints(pattern=r"^[A-Z]{2}$"),
-]
+Nationality = Annotated[str, BeforeValidator(_with(ids.normalise_country))]
 OrgCode = Annotated[
     str,
     BeforeValidator(lambda v: normalize.fold(v).upper() if isinstance(v, str) else v),

@@ -13,7 +13,7 @@ from ..auth.permissions import Permission
 from ..auth.principals import Principal
 from ..core import history
 from ..core.deps import RuntimeDep, SessionDep, authorize
-from ..core.pagination import Page, PageDep, page_of
+from ..core.pagination import Page, PageDep, list_scope, page_of
 from ..core.runtime import Runtime
 from ..core.types import DisciplineCode
 from ..orgs.router import render_change
@@ -54,28 +54,35 @@ async def list_people(
     status: PersonStatus | None = None,
 ) -> Response:
     """Profiles in the caller's scope, oldest first."""
+    filters = {
+        "q": q,
+        "org_code": org_code,
+        "gender": gender,
+        "title_level": title_level,
+        "discipline_code": discipline_code,
+        "region_code": region_code,
+        "institution": institution,
+        "expert_opt_in": expert_opt_in,
+        "status": status,
+    }
+    scope = list_scope(**filters)
     # The busiest reads are async and make one trip to the thread pool for all their
     # blocking work; the page, valid by construction, is serialised once on the event loop.
-    page = await run_in_threadpool(
+    result = await run_in_threadpool(
         _list_people,
         session,
         principal,
-        after=page.after_uuid(),
+        scope,
+        after=page.after_uuid(scope),
         limit=page.limit,
-        q=q,
-        org_code=org_code,
-        gender=gender,
-        title_level=title_level,
-        discipline_code=discipline_code,
-        region_code=region_code,
-        institution=institution,
-        expert_opt_in=expert_opt_in,
-        status=status,
+        **filters,
     )
-    return Response(page.model_dump_json(), media_type="application/json")
+    return Response(result.model_dump_json(), media_type="application/json")
 
 
-def _list_people(session: Session, principal: Principal, **filters: Any) -> Page[PersonRead]:
+def _list_people(
+    session: Session, principal: Principal, scope: bytes, **filters: Any
+) -> Page[PersonRead]:
     limit = filters["limit"]
     rows = service.list_people(session, principal=principal, **filters)
     return page_of(
@@ -83,6 +90,7 @@ def _list_people(session: Session, principal: Principal, **filters: Any) -> Page
         limit,
         key=lambda p: p["id"],
         render=lambda p: service.render(p, contact_visible=p.pop(service.CONTACT_VISIBLE)),
+        scope=scope,
     )
 
 

@@ -38,6 +38,14 @@ RegionOfOriginIn = Annotated[RegionOfOrigin, _label(normalize.region_of_origin)]
 IdNumber = Annotated[SecretStr, Field(min_length=3, max_length=40)]
 
 _LIST = {"max_length": 50}
+
+
+def _distinct(codes: list[str]) -> list[str]:
+    """Each code once, in the order given (`130` and `１３０` are one), as imports keep them."""
+    return list(dict.fromkeys(codes))
+
+
+DisciplineCodes = Annotated[list[DisciplineCode], AfterValidator(_distinct)]
 Biography = Annotated[str, Field(min_length=1, max_length=4000), AfterValidator(printable)]
 
 
@@ -63,7 +71,7 @@ class PersonFields(BaseModel):
     position: ShortText | None = None
     highest_degree: ShortText | None = None
     biography: Biography | None = Field(None, description="public summary of work and honours")
-    discipline_codes: list[DisciplineCode] | None = Field(None, **_LIST)
+    discipline_codes: DisciplineCodes | None = Field(None, **_LIST)
     research_fields: list[ShortText] | None = Field(None, **_LIST)
     talent_tags: list[ShortText] | None = Field(None, **_LIST)
     expert_opt_in: bool | None = Field(None, description="may appear in expert search")

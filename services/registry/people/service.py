@@ -25,7 +25,7 @@ from services.search.outbox import enqueue_people
 
 from ..auth.permissions import Permission
 from ..auth.principals import Principal
-from ..core import history, ids
+from ..core import history, ids, normalize
 from ..core.db import ReadPool
 from ..core.errors import Conflict, InvalidField, NotFound, register_unique
 from ..core.ids import uuid7
@@ -386,6 +386,8 @@ def apply_changes(
             values[name] = []
     if "id_number" in values and values["id_number"] is None:
         raise InvalidField("id_number", "cannot be cleared; give the correct number instead")
+    if "id_type" in values and values["id_type"] is None and person.id_number_enc is not None:
+        raise InvalidField("id_type", "cannot be cleared while a document number is held")
     secret = values.pop("id_number", None)
     new_type = values.pop("id_type", None) if "id_type" in values else None
     changes = history.assign(person, values)
@@ -511,6 +513,9 @@ def list_people(
 ) -> list[dict[str, Any]]:
     """Profiles in the caller's scope as rows of READ_COLUMNS and `CONTACT_VISIBLE`, oldest
     first."""
+    # Compared as names and institutions are stored (full-width forms, spaces).
+    q = normalize.person_name(q) if q else None
+    institution = normalize.fold_text(institution) if institution else None
     rule = contact_rule(principal)
     query = (
         _LIST.where(visible(principal, Permission.people_read)).order_by(Person.id).limit(limit + 1)
@@ -551,7 +556,8 @@ def list_people(
             exists(select(1).select_from(code).where(code.c.code.startswith(discipline_code)))
         )
     if region_code:
-        query = query.where(Person.region_code.startswith(region_code, autoescape=True))
+        prefix = ids.region_prefix(region_code)
+        query = query.where(Person.region_code.startswith(prefix, autoescape=True))
     if institution:
         query = query.where(Person.institution.ilike(f"%{like_escape(institution)}%", escape="\\"))
     rows = [dict(row) for row in session.execute(query).mappings()]
