@@ -208,3 +208,17 @@ def test_disabling_an_unknown_account_fails(cli_env: None) -> None:
     result = CliRunner().invoke(app, ["users", "disable", "nobody-" + uuid.uuid4().hex])
     assert result.exit_code == 1
     assert "no account" in result.output
+
+
+@pytest.mark.parametrize(
+    ("host", "base"),
+    [("0.0.0.0", "http://localhost:8000"), ("::", "http://localhost:8000"),  # noqa: S104
+     ("::1", "http://[::1]:8000"), ("registry.example.cn", "http://registry.example.cn:8000")],
+)  # fmt: skip
+def test_the_welcome_gives_addresses_that_work_in_a_browser(host, base, capsys) -> None:  # type: ignore[no-untyped-def]
+    from services.registry.cli import _print_welcome
+
+    _print_welcome(host, 8000, {"password": "pw", "accounts": [("admin", "platform_admin")]})
+    printed = capsys.readouterr().out
+    assert f"{base}/api/v1" in printed
+    assert f"{base}/api/v1/auth/token" in printed

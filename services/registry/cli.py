@@ -146,7 +146,11 @@ def _terminate_on_sighup(signum: int, frame: Any) -> None:
 
 
 def _print_welcome(host: str, port: int, credentials: dict[str, Any]) -> None:
-    base = f"http://{'localhost' if host in {'127.0.0.1', '0.0.0.0'} else host}:{port}"  # noqa: S104
+    if host in {"127.0.0.1", "0.0.0.0", "::"}:  # noqa: S104
+        host = "localhost"
+    elif ":" in host:  # an IPv6 address goes in brackets in a URL
+        host = f"[{host}]"
+    base = f"http://{host}:{port}"
     out.print(f"\n[bold]Registry API[/bold]  {base}/api/v1    [bold]Docs[/bold]  {base}/docs")
     out.print(f"Demo accounts (password [bold]{credentials['password']}[/bold]):")
     for name, role in credentials["accounts"]:
