@@ -114,3 +114,27 @@ def test_the_registry_reaches_opensearch_as_its_own_user_with_a_role_for_its_ind
         assert any(fnmatch.fnmatch(name, p) for p in patterns), name
     assert not any(fnmatch.fnmatch(".opendistro_security", p) for p in patterns)
     assert {"cluster_monitor", "cluster_composite_ops"} <= set(role["cluster_permissions"])
+
+
+def test_the_image_installs_pinned_versions_of_every_runtime_dependency() -> None:
+    """deploy/constraints.txt pins each dependency pyproject.toml names, at a version its lower
+    bound allows, and the image build reads it (the context keeps it despite `deploy/`)."""
+    import tomllib
+
+    from packaging.requirements import Requirement
+    from packaging.utils import canonicalize_name
+
+    pins = {}
+    for line in (DEPLOY / "constraints.txt").read_text().splitlines():
+        if line and not line.startswith("#"):
+            name, version = line.split("==")
+            pins[canonicalize_name(name)] = version
+    project = tomllib.loads((DEPLOY.parent / "pyproject.toml").read_text())["project"]
+    for dependency in project["dependencies"]:
+        requirement = Requirement(dependency)
+        name = canonicalize_name(requirement.name)
+        assert name in pins, f"{name} is not pinned"
+        assert requirement.specifier.contains(pins[name]), (name, pins[name])
+    assert "-c deploy/constraints.txt" in (DEPLOY / "Dockerfile").read_text()
+    ignored = (DEPLOY / "Dockerfile.dockerignore").read_text().splitlines()
+    assert ignored.index("!deploy/constraints.txt") > ignored.index("deploy/")
