@@ -1,7 +1,7 @@
 """Audit log: read newest first by action or by actor, and kept append-only.
 
 The log is read by the platform operator (`GET /api/v1/audit-events`, `registry audit list`)
-filtered by an action or an actor, newest first: an index on each with the id. A trigger
+filtered by an action, an actor or an object, newest first: an index on each with the id. A trigger
 refuses to change or delete an event, so that the log can be trusted as a record even by
 someone holding the application's database role.
 
@@ -21,6 +21,10 @@ depends_on: str | Sequence[str] | None = None
 
 
 def upgrade() -> None:
+    # An object's events are asked for by its id, with or without its type: ids are unique
+    # across types, so the id leads (the old index led with the type).
+    op.drop_index(op.f("ix_audit_event_object_type_object_id"), table_name="audit_event")
+    op.create_index(op.f("ix_audit_event_object_id_id"), "audit_event", ["object_id", "id"])
     op.create_index(op.f("ix_audit_event_action_id"), "audit_event", ["action", "id"])
     op.create_index(op.f("ix_audit_event_actor_id"), "audit_event", ["actor", "id"])
     op.execute(
@@ -49,3 +53,7 @@ def downgrade() -> None:
     op.execute("DROP FUNCTION audit_event_append_only()")
     op.drop_index(op.f("ix_audit_event_actor_id"), table_name="audit_event")
     op.drop_index(op.f("ix_audit_event_action_id"), table_name="audit_event")
+    op.drop_index(op.f("ix_audit_event_object_id_id"), table_name="audit_event")
+    op.create_index(
+        op.f("ix_audit_event_object_type_object_id"), "audit_event", ["object_type", "object_id"]
+    )

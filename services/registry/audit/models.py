@@ -16,9 +16,9 @@ class AuditEvent(SQLModel, table=True):
     """One sensitive action: an unmasked read, a refresh-token reuse, a grant change."""
 
     __tablename__ = "audit_event"
-    # Read newest first, by one of these or by id alone.
+    # Read newest first, by one of these or by id alone (object ids are unique across types).
     __table_args__ = (
-        Index(None, "object_type", "object_id"),
+        Index(None, "object_id", "id"),
         Index(None, "action", "id"),
         Index(None, "actor", "id"),
     )
