@@ -184,3 +184,25 @@ def test_audit_events_cannot_be_changed_or_deleted(runtime, read_twice, statemen
         transaction(runtime.sessions) as session,
     ):
         session.execute(text(statement))
+
+
+def test_accounts_disabled_and_enabled_on_the_command_line_are_recorded_as_by_cli(
+    database_url, settings, monkeypatch, factory
+) -> None:
+    monkeypatch.setenv("DATABASE_URL", database_url)
+    monkeypatch.setenv("REGISTRY_DATA_DIR", str(settings.data_dir))
+    monkeypatch.setenv("REGISTRY_ENV", "test")
+    account = factory.account("member")
+    runner = CliRunner()
+    for command in ("disable", "enable"):
+        done = runner.invoke(cli_app, ["users", command, account.username])
+        assert done.exit_code == 0, done.output
+    listed = runner.invoke(
+        cli_app, ["audit", "list", "--object-id", str(account.id), "--actor", "cli", "--json"]
+    )
+    assert listed.exit_code == 0, listed.output
+    events = [json.loads(line) for line in listed.stdout.splitlines()]
+    assert [(e["actor"], e["action"]) for e in events] == [
+        ("cli", "account.enable"),
+        ("cli", "account.disable"),
+    ]

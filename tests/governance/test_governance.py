@@ -474,3 +474,35 @@ def test_a_society_that_exited_gets_no_new_body_or_seat_but_its_seats_can_end(
         headers=staff,
     )
     assert ended.status_code == 200, ended.text
+
+
+@pytest.mark.parametrize(
+    "change", [{"ended_on": None}, {"ended_on": "2199-12-31"}, {"position": "president"}]
+)
+def test_a_society_that_exited_gives_no_seat_back_and_fills_no_position(
+    client, factory, society, staff, change
+) -> None:
+    """Reopening an ended seat, or moving a seat to another position, fills a seat anew: an
+    exited society does neither, as it adds no seat."""
+    body = make_body(client, society, staff)
+    ended = seat(client, body, factory.person(org=society), "member", staff).json()
+    closed = client.patch(
+        f"{API}/governance-seats/{ended['id']}", json={"ended_on": "2025-01-31"}, headers=staff
+    )
+    assert closed.status_code == 200, closed.text
+    held = seat(client, body, factory.person(org=society), "member", staff).json()
+    exited = client.patch(
+        f"{API}/orgs/{society.code}",
+        json={"status": "exited", "reason": "注销"},
+        headers=factory.caller("platform_admin"),
+    )
+    assert exited.status_code == 200, exited.text
+    target = held if "position" in change else ended
+    response = client.patch(f"{API}/governance-seats/{target['id']}", json=change, headers=staff)
+    assert response.status_code == 409, response.text
+    assert response.json()["type"].endswith("society-closed")
+    seats = client.get(f"{API}/governance-bodies/{body['id']}/seats", headers=staff).json()
+    assert {(s["id"], s["position"], s["ended_on"]) for s in seats} == {
+        (ended["id"], "member", "2025-01-31"),
+        (held["id"], "member", None),
+    }

@@ -270,3 +270,40 @@ def test_a_lapsed_membership_ends_the_day_after_its_grace(client, factory, froze
         2025: (0, 0, 0),
         2026: (0, 0, 0),
     }
+
+
+@pytest.mark.parametrize("valid_until", [None, "2027-12-31"])
+def test_a_membership_lapsed_by_hand_ends_on_that_day(client, factory, frozen, valid_until) -> None:
+    """A membership set to lapsed by hand is no longer counted from then: a life membership's
+    dates never say when it ended, and another's say it runs on; the change says when."""
+    society = factory.org()
+    admin = factory.caller("org_admin", society)
+    created = client.post(
+        f"{API}/orgs/{society.code}/memberships",
+        json={"person_id": str(factory.person(org=society).id), "grade": "honorary",
+              "joined_on": "2022-01-01", "valid_until": valid_until},
+        headers=admin,
+    )  # fmt: skip
+    assert created.status_code == 201, created.text
+    assert created.json()["valid_until"] == valid_until
+    lapsed = client.patch(
+        f"{API}/memberships/{created.json()['id']}",
+        json={"status": "lapsed", "reason": "长期失联"},
+        headers=admin,
+    )
+    assert lapsed.status_code == 200, lapsed.text
+    assert lapsed.json()["status"] == "lapsed"
+    stats = client.get(
+        f"{API}/statistics/memberships", params={"org_code": society.code}, headers=admin
+    ).json()
+    growth = {
+        g["year"]: (g["joined"], g["ended"], g["members_at_year_end"])
+        for g in stats["growth_by_year"]
+    }
+    assert growth == {
+        2022: (1, 0, 1),
+        2023: (0, 0, 1),
+        2024: (0, 0, 1),
+        2025: (0, 0, 1),
+        2026: (0, 1, 0),
+    }

@@ -13,7 +13,7 @@ from ..core.models import created_field, jsonb_field
 
 
 class AuditEvent(SQLModel, table=True):
-    """One sensitive action: an unmasked read, a refresh-token reuse, a grant change."""
+    """One sensitive action: an unmasked read, an account link, a refresh-token reuse, a lockout."""
 
     __tablename__ = "audit_event"
     # Read newest first, by one of these or by id alone (object ids are unique across types).

@@ -34,8 +34,8 @@ def list_audit_events(
     ] = None,
     until: Annotated[datetime | None, Query(description="before this moment")] = None,
 ) -> Page[AuditEventRead]:
-    """Unmasked reads, account links and claims, grants, refresh-token reuse, lockouts:
-    newest first."""
+    """Unmasked reads, account links and claims, accounts created, disabled and enabled,
+    refresh-token reuse, lockouts: newest first."""
     rows = service.list_events(
         session,
         before=page.after_int(),

@@ -327,7 +327,12 @@ def create_account(
 
 
 def set_active(
-    session: Session, *, username: str, active: bool, kind: AccountKind | None = None
+    session: Session,
+    *,
+    username: str,
+    active: bool,
+    kind: AccountKind | None = None,
+    actor: str = "cli",
 ) -> Account:
     """Disable an account (its sign-ins end: access tokens are refused once the principal
     cache expires, and every refresh token is revoked for good, so enabling it again needs a
@@ -350,6 +355,7 @@ def set_active(
     audit.record(
         session,
         principal=None,
+        actor=actor,
         action="account.enable" if active else "account.disable",
         object_type="account",
         object_id=account.id,

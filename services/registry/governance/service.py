@@ -136,10 +136,10 @@ def to_read(session: Session, body: GovernanceBody, org_code: str, today: date) 
     )
 
 
-def _check_not_exited(org: Organisation) -> None:
+def _check_not_exited(org: Organisation, what: str = "no new body or seat") -> None:
     """A society that has left the federation elects no one; its seats may still be ended."""
     if org.status == OrgStatus.exited:
-        raise ProblemError(f"{org.code} has exited: no new body or seat", 409, "society-closed")
+        raise ProblemError(f"{org.code} has exited: {what}", 409, "society-closed")
 
 
 def create(
@@ -334,7 +334,7 @@ def update_seat(
     session: Session, *, principal: Principal, seat_id: uuid.UUID, data: SeatUpdate, today: date
 ) -> SeatRead:
     row = session.execute(
-        select(BodySeat, GovernanceBody, Person.name, Person.status)
+        select(BodySeat, GovernanceBody, Person.name, Person.status, Organisation)
         .join(GovernanceBody, GovernanceBody.id == BodySeat.body_id)
         .join(Organisation, Organisation.id == GovernanceBody.org_id)
         .join(Person, Person.id == BodySeat.person_id)
@@ -345,7 +345,7 @@ def update_seat(
     ).first()
     if row is None:
         raise NotFound("seat")
-    seat, body, name, person_status = row
+    seat, body, name, person_status, org = row
     values: dict[str, Any] = data.model_dump(exclude_unset=True, exclude={"reason"})
     if "position" in values and values["position"] is None:
         raise InvalidField("position", "cannot be cleared")
@@ -360,6 +360,10 @@ def update_seat(
     position = values.get("position", seat.position)
     # Ending a seat later than before (or not at all) may give it its place back.
     retaken = taken(ended_on) and not taken(seat.ended_on)
+    if retaken or (taken(ended_on) and position != seat.position):
+        # A seat given back or a position filled anew is an election: an exited society
+        # holds none (ending its seats stays possible).
+        _check_not_exited(org, "no seat is reopened or given another position")
     if retaken and person_status == PersonStatus.deceased:
         raise InvalidField("ended_on", "the person has died")
     if retaken:

@@ -9,12 +9,14 @@ import uuid
 from collections.abc import Sequence
 from datetime import date
 
-from sqlalchemy import case, extract, func, literal, select, tuple_
+from sqlalchemy import Date, case, cast, extract, func, literal, select, tuple_
 from sqlalchemy.orm import Session
 
 from ..auth.permissions import Permission
 from ..auth.principals import Principal
 from ..core import ids, spreadsheet
+from ..core.clock import ZONE
+from ..core.models import ChangeRecord
 from ..orgs import service as org_service
 from ..orgs.models import Organisation
 from ..people.models import Person
@@ -92,13 +94,39 @@ def compute(
         else_=literal(AGE_BANDS[0][0]),
     )
     # A membership ends when it is terminated (`ended_on`) or, once it has lapsed, the day
-    # after its grace ran out: until then its member counted as one.
+    # after its grace ran out: until then its member counted as one. One lapsed by hand (a
+    # life membership has no end date; another may be lapsed before its end) ended the day
+    # it was, as a termination does: the day of its latest change to lapsed, or of its
+    # creation when it was created lapsed.
+    lapsed_by_hand = (
+        select(func.max(ChangeRecord.changed_at))
+        .where(
+            ChangeRecord.entity_id == Membership.id,
+            ChangeRecord.entity == "membership",
+            ChangeRecord.field == "status_override",
+            ChangeRecord.new_value == MembershipStatus.lapsed.value,
+        )
+        .scalar_subquery()
+    )
+    lapsed_on = case(
+        (
+            Membership.status_override == MembershipStatus.lapsed,
+            cast(
+                func.timezone(ZONE.key, func.coalesce(lapsed_by_hand, Membership.created_at)),
+                Date,
+            ),
+        )
+    )
     ended_on = func.coalesce(
         Membership.ended_on,
         case(
             (
                 Membership.status == MembershipStatus.lapsed,
-                Membership.valid_until + func.coalesce(MembershipType.grace_days, 0) + 1,
+                # least() ignores a null: no end date, or not lapsed by hand
+                func.least(
+                    Membership.valid_until + func.coalesce(MembershipType.grace_days, 0) + 1,
+                    lapsed_on,
+                ),
             )
         ),
     )
