@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import uuid
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -116,7 +117,7 @@ def test_only_the_platform_operator_reads_the_audit_log(client, factory, role) -
     assert response.status_code == 403, response.text
 
 
-def test_a_lockout_is_recorded(client, factory, runtime, platform) -> None:
+def test_a_lockout_is_recorded_against_the_account(client, factory, runtime, platform) -> None:
     account = factory.account("member")
     for _ in range(runtime.settings.login_max_failures):
         client.post(
@@ -124,14 +125,33 @@ def test_a_lockout_is_recorded(client, factory, runtime, platform) -> None:
             data={"grant_type": "password", "username": account.username, "password": "wrong-1"},
         )
     items = client.get(
-        EVENTS,
-        params={"action": "lockout", "object_id": f"user:{account.username}"},
-        headers=platform,
+        EVENTS, params={"action": "lockout", "object_id": str(account.id)}, headers=platform
     ).json()["items"]
     assert len(items) == 1
-    assert items[0]["detail"] == {"failures": runtime.settings.login_max_failures, "seconds": 30}
+    assert (items[0]["object_type"], items[0]["actor"]) == ("account", "anonymous")
+    assert items[0]["detail"] == {
+        "attempt": "user",
+        "failures": runtime.settings.login_max_failures,
+        "seconds": 30,
+    }
     assert PASSWORD not in str(items)
     assert "wrong-1" not in str(items)
+
+
+def test_a_lockout_of_a_name_no_account_has_keeps_no_name(client, runtime, platform) -> None:
+    """People type passwords and phone numbers into the name field: a name that signs no one
+    in is not written to the log."""
+    typed = "13800138000-" + uuid.uuid4().hex[:6]
+    for _ in range(runtime.settings.login_max_failures):
+        client.post(
+            f"{API}/auth/token",
+            data={"grant_type": "password", "username": typed, "password": "wrong-1"},
+        )
+    items = client.get(EVENTS, params={"action": "lockout", "limit": 200}, headers=platform)
+    assert typed not in items.text
+    assert any(
+        e["object_id"] is None and e["detail"]["attempt"] == "user" for e in items.json()["items"]
+    )
 
 
 def test_accounts_created_on_the_command_line_are_recorded_and_listed(

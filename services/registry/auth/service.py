@@ -128,14 +128,36 @@ def _count_failure(session: Session, key: str, max_failures: int, now: datetime)
         session.execute(
             update(LoginThrottle).where(LoginThrottle.key == key).values(locked_until=now + lock)
         )
+        account_id = _locked_account(session, key)
         audit.record(
             session,
             principal=None,
             action="lockout",
-            object_type="throttle",
-            object_id=key[:64],
-            detail={"failures": failures, "seconds": int(lock.total_seconds())},
+            object_type="account" if account_id else None,
+            object_id=account_id,
+            # The name as typed is not kept: people type passwords and phone numbers there.
+            detail={
+                "attempt": key.split(":", 1)[0],
+                "failures": failures,
+                "seconds": int(lock.total_seconds()),
+            },
         )
+
+
+def _locked_account(session: Session, key: str) -> uuid.UUID | None:
+    """The account a throttle key is about: the claimant's, or the one signing in under
+    that name (None for a name no account has)."""
+    kind, _, rest = key.partition(":")
+    if kind == "claim":
+        try:
+            return uuid.UUID(rest)
+        except ValueError:
+            return None
+    if kind not in {k.value for k in AccountKind}:
+        return None
+    return session.scalar(
+        select(Account.id).where(Account.username == rest, Account.kind == AccountKind(kind))
+    )
 
 
 def clear_attempts(session: Session, key: str) -> None:
