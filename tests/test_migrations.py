@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import date
+
 import sqlalchemy as sa
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
@@ -10,6 +12,7 @@ from services.registry import migrate
 from services.registry.core import normalize
 from services.registry.core.db import make_engine, make_sessionmaker
 from services.registry.models import metadata
+from services.registry.people import service as people_service
 from services.search.backends import facet_codes
 from services.search.backends.postgres import PostgresBackend
 from services.search.documents import to_json
@@ -234,6 +237,95 @@ def test_memberships_pending_or_held_since_pending_await_their_approval(server_u
             ids["held_active"]: False,
             ids["active"]: False,
         }
+    finally:
+        engine.dispose()
+        drop_database(server_url, url)
+
+
+def test_landlines_stored_with_86_are_stored_as_dialled_at_home_and_match_again(
+    server_url: str,
+) -> None:
+    """0025 stores people's (and merged profiles') phones as `normalize.phone` gives them now:
+    a landline kept as +861068571898 before is 01068571898, which is what a list's
+    `+86 10 6857 1898` or `010-6857 1898` gives, so the person is found by phone again. Each
+    change is in the person's history, masked as phones are."""
+    url = create_database(server_url, "registry_migrations")
+    engine = make_engine(url, pool_size=1)
+    phones = {
+        "00000000-0000-7000-8000-000000000101": "+861068571898",
+        "00000000-0000-7000-8000-000000000102": "+8657188881234",
+        "00000000-0000-7000-8000-000000000103": "+8601068571898",  # +86 (0)10 …
+        "00000000-0000-7000-8000-000000000104": "13900001111",
+        "00000000-0000-7000-8000-000000000105": "+8640012345678",  # a 400 service number
+        "00000000-0000-7000-8000-000000000106": "+4930123456",
+        "00000000-0000-7000-8000-000000000107": None,
+    }
+    try:
+        migrate.upgrade(url, "0024_audit_log_reading")
+        with engine.begin() as conn:
+            for person_id, phone in phones.items():
+                conn.execute(
+                    sa.text(
+                        "INSERT INTO person (id, name, birth_date, phone, expert_opt_in,"
+                        " status, version) VALUES (:p, '王五', '1980-01-02', :phone, false,"
+                        " 'active', 1)"
+                    ),
+                    {"p": person_id, "phone": phone},
+                )
+            conn.execute(
+                sa.text(
+                    "INSERT INTO person_alias (person_id, name, birth_date, phone, source)"
+                    " VALUES ('00000000-0000-7000-8000-000000000104', '王六', '1980-01-02',"
+                    " '+862112345678', 'merge')"
+                )
+            )
+        engine.dispose()
+        migrate.upgrade(url)
+        with engine.connect() as conn:
+            stored = dict(conn.execute(sa.text("SELECT id::text, phone FROM person")).all())
+            versions = dict(conn.execute(sa.text("SELECT id::text, version FROM person")).all())
+            alias = conn.scalar(sa.text("SELECT phone FROM person_alias"))
+            history = conn.execute(
+                sa.text(
+                    "SELECT entity_id::text, field, old_value, new_value, source"
+                    " FROM change_history"
+                )
+            ).all()
+            session = make_sessionmaker(engine)()
+            found = people_service.find_by_contact(
+                session,
+                name="王五",
+                birth_date=date(1980, 1, 2),
+                phone=normalize.phone("+86 10 6857 1898"),
+                email=None,
+                documented=False,
+            )
+            session.close()
+        assert stored == {
+            "00000000-0000-7000-8000-000000000101": "01068571898",
+            "00000000-0000-7000-8000-000000000102": "057188881234",
+            "00000000-0000-7000-8000-000000000103": "01068571898",
+            "00000000-0000-7000-8000-000000000104": "13900001111",
+            "00000000-0000-7000-8000-000000000105": "+8640012345678",
+            "00000000-0000-7000-8000-000000000106": "+4930123456",
+            "00000000-0000-7000-8000-000000000107": None,
+        }
+        assert {p: normalize.phone(v) for p, v in phones.items() if v} == {
+            p: v for p, v in stored.items() if v
+        }
+        assert alias == "02112345678" == normalize.phone("+86 21 1234 5678")
+        assert versions["00000000-0000-7000-8000-000000000101"] == 2
+        assert versions["00000000-0000-7000-8000-000000000104"] == 1
+        assert sorted(history) == [
+            ("00000000-0000-7000-8000-000000000101", "phone", "***********98",
+             "010****1898", "migration:0025"),
+            ("00000000-0000-7000-8000-000000000102", "phone", "************34",
+             "**********34", "migration:0025"),
+            ("00000000-0000-7000-8000-000000000103", "phone", "************98",
+             "010****1898", "migration:0025"),
+        ]  # fmt: skip
+        assert found is not None
+        assert str(found.id) == "00000000-0000-7000-8000-000000000101"
     finally:
         engine.dispose()
         drop_database(server_url, url)

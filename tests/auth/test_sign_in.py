@@ -14,6 +14,7 @@ from urllib.parse import quote_plus
 
 import pytest
 from sqlalchemy import text, update
+from sqlalchemy.orm import Session
 
 from services.registry.auth import passwords
 from services.registry.auth import service as auth_service
@@ -21,7 +22,7 @@ from services.registry.auth.models import Account, AccountKind, Role
 from services.registry.core.db import transaction
 from services.registry.core.errors import TooManyRequests, Unauthorized
 
-from ..factories import PASSWORD
+from ..factories import PASSWORD, wait_for_lock_waiter
 
 TOKEN = "/api/v1/auth/token"
 REFRESH = "/api/v1/auth/refresh"
@@ -449,6 +450,38 @@ def test_refresh_token_of_a_disabled_account_is_refused(client, factory, runtime
     with transaction(runtime.sessions) as session:
         session.execute(update(Account).where(Account.id == account.id).values(is_active=False))
     assert_problem(client.post(REFRESH, json={"refresh_token": refresh}), 401)
+
+
+def test_a_sign_in_that_ends_after_its_account_was_disabled_is_refused(
+    client, factory, runtime, db
+) -> None:
+    """Disabling an account while one of its sign-ins checks the password (argon2 takes a
+    noticeable time): the sign-in finishes after the disabling and gives no tokens, so no
+    refresh token escapes the revocation and comes back to life when the account is enabled
+    again."""
+    account = factory.account("member")
+    result: dict[str, object] = {}
+
+    def sign_in_now() -> None:
+        result["response"] = sign_in(client, account.username)
+
+    with runtime.engine.connect() as holder:
+        # The disabling's own lock on the account, taken while the password was being checked.
+        holder.execute(text("SELECT 1 FROM account WHERE id = :a FOR UPDATE"), {"a": account.id})
+        thread = threading.Thread(target=sign_in_now)
+        thread.start()
+        wait_for_lock_waiter(db, unless=lambda: "response" in result)
+        with Session(bind=holder) as session:
+            auth_service.set_active(session, username=account.username, active=False)
+        holder.commit()
+    thread.join(30)
+    with transaction(runtime.sessions) as session:
+        auth_service.set_active(session, username=account.username, active=True)
+    response = result["response"]
+    if response.status_code == 200:  # type: ignore[attr-defined]
+        refresh = response.json()["refresh_token"]  # type: ignore[attr-defined]
+        assert_problem(client.post(REFRESH, json={"refresh_token": refresh}), 401)
+    assert_problem(response, 401)  # type: ignore[arg-type]
 
 
 def test_refresh_token_is_not_an_access_token(client, factory) -> None:

@@ -127,6 +127,8 @@ def test_full_width_phone_with_spaces_is_stored_as_digits(client, admin) -> None
         ("0086-571-8888-1234", "057188881234"),
         ("(+86) 755 2345 678", "07552345678"),
         ("010-6857 1898", "01068571898"),
+        ("+86 (0)10 6857 1898", "01068571898"),
+        ("+86-0571-8888-1234", "057188881234"),
     ],
 )
 def test_a_mainland_landline_is_stored_as_dialled_at_home_with_or_without_86(

@@ -210,9 +210,18 @@ def sign_in(runtime: Runtime, *, kind: AccountKind, name: str, secret: str) -> I
         raise Unauthorized("wrong credentials")
     signed_in_at = _now()
     with transaction(runtime.sessions) as session:
-        session.execute(
-            update(Account).where(Account.id == account.id).values(last_login_at=signed_in_at)
-        )
+        # Still active: an account disabled while the password was checked gets no sign-in (a
+        # refresh token written after the disabling revoked the others would outlive it).
+        if (
+            session.scalar(
+                update(Account)
+                .where(Account.id == account.id, Account.is_active)
+                .values(last_login_at=signed_in_at)
+                .returning(Account.id)
+            )
+            is None
+        ):
+            raise Unauthorized("wrong credentials")
         refresh = (
             _new_refresh(session, runtime, account.id, uuid.uuid4(), signed_in_at)
             if kind is AccountKind.user

@@ -234,8 +234,9 @@ def _excel_serial(serial: float) -> date:
 # area code, 7-8 digits), so that an 18-digit document number in the phone column is refused.
 _PHONE = re.compile(r"^(?:\+[0-9]{5,15}|[0-9]{5,12})$")
 _MOBILE_CN = re.compile(r"^1[3-9][0-9]{9}$")
-# After +86: an area code and 7-8 digits (400 and 800 service numbers are dialled without 0).
-_LANDLINE_CN = re.compile(r"^(?!400|800)(?:10|2[0-9]|[3-9][0-9]{2})[0-9]{7,8}$")
+# After +86: an area code and 7-8 digits (400 and 800 service numbers are dialled without 0),
+# the area code's 0 often kept as written at home (+86 (0)10 …, +86 0571 …).
+_LANDLINE_CN = re.compile(r"^0?((?!400|800)(?:10|2[0-9]|[3-9][0-9]{2})[0-9]{7,8})$")
 
 
 def phone(value: str) -> str:
@@ -247,8 +248,8 @@ def phone(value: str) -> str:
     if text.startswith("+86") and _MOBILE_CN.match(text[3:]):
         text = text[3:]
     # A landline as dialled at home: 0, the area code (10, 2x or three digits), the number.
-    if text.startswith("+86") and _LANDLINE_CN.match(text[3:]):
-        text = "0" + text[3:]
+    if text.startswith("+86") and (landline := _LANDLINE_CN.match(text[3:])):
+        text = "0" + landline[1]
     if not _PHONE.match(text):
         raise ValueError("not a phone number")
     # Without a country code, a long number starting with 1 is a mainland mobile (short service
