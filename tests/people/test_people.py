@@ -525,6 +525,9 @@ def test_list_by_a_province_or_city_code_finds_the_people_working_within_it(clie
     assert listed("110100") == [haidian]
     assert listed("11") == [haidian, beijing]
     assert listed("310104") == [shanghai]
+    # A shorter prefix is taken as given: 11010 is Dongcheng's to Haidian's districts, 1100 none.
+    assert listed("11010") == [haidian]
+    assert listed("1100") == [beijing]
 
 
 def test_a_list_cursor_reused_with_other_filters_is_refused(client, admin) -> None:

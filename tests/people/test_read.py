@@ -111,3 +111,14 @@ def test_an_unreachable_database_is_reported_as_for_any_other_statement(runtime)
 
     with pytest.raises(OperationalError):
         asyncio.run(read())
+
+
+def test_the_list_finds_members_of_an_organisation_by_its_code_typed_full_width(
+    client, factory, world
+) -> None:
+    _, society, _, person = world
+    headers = factory.caller("platform_admin")
+    typed = "".join(chr(ord(c) + 0xFEE0) for c in society.code.lower())  # Ｔ… full-width
+    listed = client.get(PEOPLE, params={"org_code": typed}, headers=headers)
+    assert listed.status_code == 200, listed.text
+    assert [p["id"] for p in listed.json()["items"]] == [str(person.id)]

@@ -32,6 +32,7 @@ from ..core.ids import uuid7
 from ..core.pagination import like_escape
 from ..core.security import PiiCipher, mask_document, mask_email, mask_phone
 from ..memberships.models import Membership
+from ..orgs import service as org_service
 from ..orgs.models import Organisation
 from .models import IdType, Person, PersonAlias, RegionOfOrigin
 from .schemas import PersonCreate, PersonFields, PersonIdentity, PersonRead, PersonUpdate
@@ -534,7 +535,9 @@ def list_people(
     if org_code:
         # Looked up first, so the filter probes the (org_id, person_id) index directly.
         org = session.execute(
-            select(Organisation.id, Organisation.path).where(Organisation.code == org_code.upper())
+            select(Organisation.id, Organisation.path).where(
+                Organisation.code == org_service.canonical_code(org_code)
+            )
         ).first()
         # Memberships outside the caller's scope are not theirs to filter on.
         if org is None or not principal.covers_path(Permission.people_read, org.path):
