@@ -8,6 +8,15 @@ set -eu
 : "${OPENSEARCH_REGISTRY_PASSWORD:?}"
 api="$OPENSEARCH_HOST/_plugins/_security/api"
 
+# The password goes into OPENSEARCH_URL and into JSON below unescaped: the generator in
+# env.example gives letters, digits, - and _ only, and nothing else is accepted.
+case "$OPENSEARCH_REGISTRY_PASSWORD" in
+    *[!A-Za-z0-9_-]*)
+        echo "OPENSEARCH_REGISTRY_PASSWORD: use letters, digits, - and _ only (see env.example)" >&2
+        exit 1
+        ;;
+esac
+
 put() {
     # -f: an HTTP error fails the script (and the compose service), with the body shown.
     curl -fsS -u "admin:$OPENSEARCH_INITIAL_ADMIN_PASSWORD" -X PUT \

@@ -2,8 +2,9 @@
 
 The log is read by the platform operator (`GET /api/v1/audit-events`, `registry audit list`)
 filtered by an action, an actor or an object, newest first: an index on each with the id. A trigger
-refuses to change or delete an event, so that the log can be trusted as a record even by
-someone holding the application's database role.
+refuses to change or delete an event, so that no code path of the application can rewrite the
+record. The table's owner can still disable the trigger: in production the service should
+connect as a role that does not own the tables (deploy/README.md).
 
 Revision ID: 0024_audit_log_reading
 Revises: 0023_membership_awaits_approval
