@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import uuid
 from pathlib import Path
 
@@ -222,3 +223,26 @@ def test_the_welcome_gives_addresses_that_work_in_a_browser(host, base, capsys) 
     printed = capsys.readouterr().out
     assert f"{base}/api/v1" in printed
     assert f"{base}/api/v1/auth/token" in printed
+
+
+def test_users_list_shows_roles_organisations_and_state(cli_env: None, factory) -> None:
+    org = factory.org()
+    admin = factory.account("org_admin", org)
+    staff = factory.account("org_staff", org)
+    factory.grant(staff, "committee", org)
+    factory.account("org_admin", factory.org())  # elsewhere: not listed
+    disabled = CliRunner().invoke(app, ["users", "disable", staff.username])
+    assert disabled.exit_code == 0, disabled.output
+    result = CliRunner().invoke(app, ["users", "list", "--org", org.code.lower(), "--json"])
+    assert result.exit_code == 0, result.output
+    listed = [json.loads(line) for line in result.stdout.splitlines()]
+    assert [(a["username"], a["active"], a["grants"]) for a in listed] == sorted(
+        [
+            (admin.username, True, [f"org_admin in {org.code}"]),
+            (staff.username, False, [f"committee in {org.code}", f"org_staff in {org.code}"]),
+        ]
+    )
+    by_role = CliRunner().invoke(app, ["users", "list", "--org", org.code, "--role", "org_admin"])
+    assert by_role.exit_code == 0, by_role.output
+    assert admin.username in by_role.stdout
+    assert staff.username not in by_role.stdout

@@ -243,6 +243,38 @@ def _set_active(name: str, *, active: bool, kind: AccountKind | None = None) -> 
     out.print(f"{'enabled' if active else 'disabled'} {account.username}")
 
 
+@users_app.command("list")
+def users_list(
+    org: Annotated[str | None, typer.Option(help="only accounts holding a role there")] = None,
+    role: Annotated[Role | None, typer.Option(help="only accounts holding this role")] = None,
+    clients: Annotated[bool, typer.Option(help="society systems instead of users")] = False,
+    limit: Annotated[int, typer.Option(min=1, max=10000)] = 200,
+    json_: JsonOpt = False,
+) -> None:
+    """Accounts by name: their roles and organisations, active or not, last sign-in."""
+    from .auth import service
+
+    with _runtime_session() as session:
+        accounts = service.list_accounts(
+            session,
+            org_code=org,
+            role=role,
+            kind=AccountKind.client if clients else AccountKind.user,
+            limit=limit,
+        )
+    for a in accounts:
+        if json_:
+            typer.echo(json.dumps(a, ensure_ascii=False))
+            continue
+        state = "active" if a["active"] else "disabled"
+        last = str(a["last_login_at"] or "never")[:19]
+        typer.echo(
+            f"{a['username']:<24} {state:<8} last sign-in {last:<19}  {', '.join(a['grants'])}"
+        )  # type: ignore[arg-type]
+    if not accounts and not json_:
+        err.print("no accounts")
+
+
 @users_app.command("disable")
 def users_disable(username: str) -> None:
     """Disable an account (a user or a client): its sign-ins end and it cannot sign in."""

@@ -15,7 +15,7 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session, sessionmaker
 
 from ..audit import service as audit
-from ..core import history
+from ..core import history, normalize
 from ..core.db import transaction
 from ..core.errors import Conflict, InvalidField, NotFound, TooManyRequests, Unauthorized
 from ..core.runtime import Runtime
@@ -394,6 +394,54 @@ def set_active(
     )
     session.flush()
     return account
+
+
+def list_accounts(
+    session: Session,
+    *,
+    org_code: str | None = None,
+    role: Role | None = None,
+    kind: AccountKind | None = None,
+    limit: int = 200,
+) -> list[dict[str, object]]:
+    """Accounts by name, each with its grants (role and organisation code), whether it is
+    active, its profile and its last sign-in; `org_code` keeps those holding a role there."""
+    grants = (
+        select(
+            RoleGrant.account_id,
+            func.array_agg(
+                func.concat(RoleGrant.role, func.coalesce(" in " + Organisation.code, ""))
+            ).label("grants"),
+        )
+        .outerjoin(Organisation, Organisation.id == RoleGrant.org_id)
+        .group_by(RoleGrant.account_id)
+        .subquery()
+    )
+    query = (
+        select(Account, grants.c.grants)
+        .outerjoin(grants, grants.c.account_id == Account.id)
+        .order_by(Account.username)
+        .limit(limit)
+    )
+    held = select(RoleGrant.account_id).outerjoin(Organisation, Organisation.id == RoleGrant.org_id)
+    if org_code is not None:
+        code = normalize.fold(org_code).upper()
+        query = query.where(Account.id.in_(held.where(Organisation.code == code)))
+    if role is not None:
+        query = query.where(Account.id.in_(held.where(RoleGrant.role == role)))
+    if kind is not None:
+        query = query.where(Account.kind == kind)
+    return [
+        {
+            "username": account.username,
+            "kind": account.kind,
+            "active": account.is_active,
+            "grants": sorted(found or []),
+            "person_id": str(account.person_id) if account.person_id else None,
+            "last_login_at": account.last_login_at.isoformat() if account.last_login_at else None,
+        }
+        for account, found in session.execute(query)
+    ]
 
 
 def _check_unlinked_profile(session: Session, person_id: uuid.UUID) -> None:
