@@ -197,7 +197,8 @@ def test_an_empty_cell_never_clears_a_stored_value(registry, factory, db, tmp_pa
         "--json",
     ).summary
     assert s["unchanged"] == 1
-    assert people_of(db, org.code)[0]["email"] == row["邮箱"].lower()
+    stored = people_of(db, org.code)[0]
+    assert (stored["email"], stored["institution"]) == (row["邮箱"].lower(), row["工作单位"])
 
 
 def test_the_same_person_in_two_societies_is_one_profile(registry, factory, db, tmp_path) -> None:
@@ -507,7 +508,10 @@ def test_a_known_document_with_another_name_is_rejected(registry, factory, tmp_p
 def test_dry_run_validates_and_matches_but_writes_nothing(registry, factory, db, tmp_path) -> None:
     org = factory.org()
     rows, _ = dirty_rows()
-    path = write_csv(tmp_path / "m.csv", rows)
+    # Experts, so that the same file imported for real reaches the search outbox too.
+    header = [*HEADER, "入选专家库"]
+    rows = [{**row, "入选专家库": "是"} for row in rows]
+    path = write_csv(tmp_path / "m.csv", rows, header=header)
     db.rollback()
 
     def counts():  # type: ignore[no-untyped-def]
@@ -522,20 +526,44 @@ def test_dry_run_validates_and_matches_but_writes_nothing(registry, factory, db,
     before = counts()
     s = registry("import", "members", path, "--org", org.code, "--dry-run", "--json").summary
     assert (s["created_people"], s["rejected"], s["dry_run"]) == (6, 2, True)
+    assert s["batch_id"] is None
     db.rollback()
     assert counts() == before
+    assert registry("import", "batches", "--org", org.code, "--json").stdout.strip() == ""
+    # The same file for real writes every kind of row the dry run left out.
+    s = registry("import", "members", path, "--org", org.code, "--json").summary
+    assert (s["created_people"], s["dry_run"]) == (6, False)
+    db.rollback()
+    people, memberships, history, batches, outbox = counts()
+    assert (people - before[0], memberships - before[1], batches - before[3]) == (6, 6, 1)
+    assert history == before[2]  # a created row's first entry is its batch, not a stored row
+    assert outbox - before[4] == 6
 
 
 @pytest.mark.parametrize("encoding", ["utf-8-sig", "gb18030", "gbk"])
 def test_chinese_encodings_are_detected(registry, factory, db, tmp_path, encoding) -> None:
     org = factory.org()
-    rows = [member(工作单位="中国科学院力学研究所"), member()]
+    rows = [member(工作单位="中国科学院力学研究所"), member(工作单位="清华大学")]
     path = write_csv(tmp_path / "m.csv", rows, encoding=encoding)
     s = registry("import", "members", path, "--org", org.code, "--json").summary
     assert s["created_people"] == 2
     assert s["rejected"] == 0
     assert s["encoding"] == ("utf-8-sig" if encoding == "utf-8-sig" else "gb18030")
-    assert "中国科学院力学研究所" in {p["institution"] for p in people_of(db, org.code)}
+    stored = {(p["name"], p["institution"]) for p in people_of(db, org.code)}
+    assert stored == {(r["姓名"], r["工作单位"]) for r in rows}
+
+
+def test_gb18030_text_outside_gbk_is_detected_and_kept(registry, factory, db, tmp_path) -> None:
+    # 𠮷 (a supplementary-plane ideograph) and 䶮 exist in GB18030 only: GBK cannot read them.
+    org = factory.org()
+    rows = [member(姓名="𠮷田一", 工作单位="䶮研究所"), member(姓名="王〇")]
+    path = write_csv(tmp_path / "m.csv", rows, encoding="gb18030")
+    with pytest.raises(UnicodeDecodeError):
+        path.read_bytes().decode("gbk")
+    s = registry("import", "members", path, "--org", org.code, "--json").summary
+    assert (s["encoding"], s["created_people"], s["rejected"]) == ("gb18030", 2, 0)
+    stored = {(p["name"], p["institution"]) for p in people_of(db, org.code)}
+    assert stored == {("𠮷田一", "䶮研究所"), ("王〇", "清华大学")}
 
 
 def test_encoding_can_be_forced_and_a_wrong_one_is_a_clear_failure(registry, factory, tmp_path):  # type: ignore[no-untyped-def]
@@ -608,8 +636,13 @@ def test_quoted_commas_and_newlines_follow_csv_rules(registry, factory, db, tmp_
     path.write_text(",".join(HEADER) + "\n" + ",".join(cells) + "\n" + ",".join(other) + "\n")
     errors = tmp_path / "e.csv"
     s = registry("import", "members", path, "--org", org.code, "--errors", errors, "--json").summary
-    assert (s["rows"], s["created_people"]) == (2, 2)
-    assert "中国科学院,力学研究所" in {p["institution"] for p in people_of(db, org.code)}
+    assert (s["rows"], s["created_people"], s["rejected"]) == (2, 2, 0)
+    stored = {p["phone"]: p for p in people_of(db, org.code)}
+    quoted = stored[row["手机"]]
+    assert quoted["institution"] == "中国科学院,力学研究所"
+    # The line break stays inside its cell (no new row), folded to a space as in any text.
+    assert quoted["research_fields"] == ["湍流 固体力学"]
+    assert stored[other[HEADER.index("手机")]]["research_fields"] == ["湍流", "固体力学"]
 
 
 def test_rows_with_more_or_fewer_fields_are_rejected_with_their_row_number(
