@@ -39,14 +39,20 @@ def test_orgs_parents_may_follow_children_and_a_second_run_changes_nothing(
         ("7", "类型"),
     ]
     db.rollback()
-    paths = dict(
-        db.execute(
-            text("SELECT code, path FROM organisation WHERE code = ANY(:c)"),
+    tree = {
+        code: (parent, path, oid.hex)
+        for code, parent, path, oid in db.execute(
+            text(
+                "SELECT o.code, p.code, o.path, o.id FROM organisation o"
+                " LEFT JOIN organisation p ON p.id = o.parent_id WHERE o.code = ANY(:c)"
+            ),
             {"c": [root, child, grandchild]},
         ).all()
-    )
-    assert paths[grandchild].startswith(paths[child])
-    assert paths[child].startswith(paths[root])
+    }
+    # Each path is its parent's with the organisation's own id added: the ids from the root.
+    assert tree[root] == (None, f"{tree[root][2]}/", tree[root][2])
+    for code, parent in ((child, root), (grandchild, child)):
+        assert tree[code][:2] == (parent, f"{tree[parent][1]}{tree[code][2]}/"), code
     again = registry("import", "orgs", path, "--json").summary
     assert (again["created_orgs"], again["updated_orgs"], again["unchanged"]) == (0, 0, 3)
     rows[1][1] = "北京市科学技术协会"
@@ -253,3 +259,42 @@ def test_group_member_dates_outside_what_a_register_keeps_are_refused(
     (error,) = read_errors(errors)
     assert error["row_number"] == "2"
     assert error["reason"] == "有效期至: must be between 1900-01-01 and 2199-12-31"
+
+
+def test_a_dry_run_of_orgs_or_group_members_writes_nothing(
+    registry, factory, db, tmp_path: Path
+) -> None:
+    org = factory.org()
+    code = unique_code("D")
+    orgs = write_csv(
+        tmp_path / "orgs.csv", [[code, "演练学会", "全国学会", "", "", ""]],
+        header=["代码", "名称", "类型", "上级代码", "统一社会信用代码", "行政区划代码"],
+    )  # fmt: skip
+    groups = write_csv(
+        tmp_path / "g.csv", [["演练单位", a_uscc(401)]], header=["单位名称", "统一社会信用代码"]
+    )
+
+    def counts():  # type: ignore[no-untyped-def]
+        db.rollback()
+        return db.execute(
+            text(
+                "SELECT (SELECT count(*) FROM organisation),"
+                " (SELECT count(*) FROM group_membership),"
+                " (SELECT count(*) FROM change_history), (SELECT count(*) FROM import_batch)"
+            )
+        ).one()
+
+    before = counts()
+    s = registry("import", "orgs", orgs, "--dry-run", "--json").summary
+    assert (s["created_orgs"], s["dry_run"]) == (1, True)
+    s = registry(
+        "import", "group-members", groups, "--org", org.code, "--dry-run", "--json"
+    ).summary
+    assert (s["created_memberships"], s["dry_run"]) == (1, True)
+    assert counts() == before
+    # For real, the same files write the organisation, the group membership and two batches.
+    assert registry("import", "orgs", orgs, "--json").summary["created_orgs"] == 1
+    s = registry("import", "group-members", groups, "--org", org.code, "--json").summary
+    assert s["created_memberships"] == 1
+    after = counts()
+    assert (after[0] - before[0], after[1] - before[1], after[3] - before[3]) == (1, 1, 2)
