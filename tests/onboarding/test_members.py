@@ -222,6 +222,78 @@ def test_the_same_person_in_two_societies_is_one_profile(registry, factory, db, 
     assert ids_first == ids_second
 
 
+def test_identity_without_a_document_is_name_and_birth_date_with_a_phone_or_an_email(
+    registry, factory, db, tmp_path
+) -> None:
+    first, second = factory.org(), factory.org()
+    no_doc = {"证件类型": "", "证件号码": ""}
+    by_email = member(**no_doc)
+    by_phone = member(**no_doc)
+    neither = member(**no_doc)
+    other_birth = member(**no_doc)
+    two_documents = member()
+    rows = [by_email, by_phone, neither, other_birth, two_documents]
+    registry("import", "members", write_csv(tmp_path / "a.csv", rows), "--org", first.code)
+    ids_first = {p["phone"]: p["id"] for p in people_of(db, first.code)}
+    gender = "male" if two_documents["性别"] == "男" else "female"
+    birth = date.fromisoformat(two_documents["出生日期"])
+    again = [
+        {**by_email, "手机": phone(), "会员编号": "I1"},  # the e-mail alone matches
+        {**by_phone, "邮箱": "", "会员编号": "I2"},  # the phone alone matches
+        {**neither, "手机": phone(), "邮箱": "other@example.cn", "会员编号": "I3"},
+        {**other_birth, "出生日期": "1959-01-01", "会员编号": "I4"},
+        # The same name, birth date and contacts under another document: another person.
+        {**two_documents, "证件号码": resident_id(birth, gender), "会员编号": "I5"},
+    ]
+    s = registry(
+        "import", "members", write_csv(tmp_path / "b.csv", again), "--org", second.code, "--json"
+    ).summary
+    assert (s["matched_people"], s["created_people"], s["rejected"]) == (2, 3, 0)
+    ids_second = {p["member_no"]: p["id"] for p in people_of(db, second.code)}
+    assert ids_second["I1"] == ids_first[by_email["手机"]]
+    assert ids_second["I2"] == ids_first[by_phone["手机"]]
+    assert ids_second["I3"] != ids_first[neither["手机"]]
+    assert ids_second["I4"] != ids_first[other_birth["手机"]]
+    assert ids_second["I5"] != ids_first[two_documents["手机"]]
+
+
+def test_a_member_number_with_the_same_name_is_the_same_person_in_that_society_only(
+    registry, factory, db, tmp_path
+) -> None:
+    org, other = factory.org(), factory.org()
+    header = ["姓名", "会员编号", "手机"]
+    registry(
+        "import", "members", write_csv(tmp_path / "a.csv", [["赵子龙", "Z1", ""]], header=header),
+        "--org", org.code,
+    )  # fmt: skip
+    number = phone()
+    rows = [["赵子龙", "Z1", number]]
+    s = registry(
+        "import", "members", write_csv(tmp_path / "b.csv", rows, header=header),
+        "--org", org.code, "--json",
+    ).summary  # fmt: skip
+    assert (s["matched_people"], s["updated_people"], s["created_people"]) == (1, 1, 0)
+    (person,) = people_of(db, org.code)
+    assert (person["name"], person["member_no"], person["phone"]) == ("赵子龙", "Z1", number)
+    # Another society's Z1 is another member: the number identifies nobody there.
+    s = registry(
+        "import", "members", write_csv(tmp_path / "c.csv", [["赵子龙", "Z1", ""]], header=header),
+        "--org", other.code, "--json",
+    ).summary  # fmt: skip
+    assert (s["matched_people"], s["created_people"]) == (0, 1)
+    assert people_of(db, other.code)[0]["id"] != person["id"]
+    # The same number under another name is refused: the number is held by someone else.
+    errors = tmp_path / "e.csv"
+    s = registry(
+        "import", "members", write_csv(tmp_path / "d.csv", [["赵云", "Z1", ""]], header=header),
+        "--org", org.code, "--errors", errors, "--json",
+    ).summary  # fmt: skip
+    assert (s["matched_people"], s["created_people"], s["rejected"]) == (0, 0, 1)
+    assert read_errors(errors)[0]["reason"] == (
+        "会员编号: taken by another member of the organisation"
+    )
+
+
 def test_a_document_added_later_is_sealed_on_the_matched_person(  # type: ignore[no-untyped-def]
     registry, factory, db, runtime, tmp_path
 ):
