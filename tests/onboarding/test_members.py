@@ -197,7 +197,8 @@ def test_an_empty_cell_never_clears_a_stored_value(registry, factory, db, tmp_pa
         "--json",
     ).summary
     assert s["unchanged"] == 1
-    assert people_of(db, org.code)[0]["email"] == row["邮箱"].lower()
+    stored = people_of(db, org.code)[0]
+    assert (stored["email"], stored["institution"]) == (row["邮箱"].lower(), row["工作单位"])
 
 
 def test_the_same_person_in_two_societies_is_one_profile(registry, factory, db, tmp_path) -> None:
@@ -219,6 +220,78 @@ def test_the_same_person_in_two_societies_is_one_profile(registry, factory, db, 
     ids_first = {p["id"] for p in people_of(db, first.code)}
     ids_second = {p["id"] for p in people_of(db, second.code)}
     assert ids_first == ids_second
+
+
+def test_identity_without_a_document_is_name_and_birth_date_with_a_phone_or_an_email(
+    registry, factory, db, tmp_path
+) -> None:
+    first, second = factory.org(), factory.org()
+    no_doc = {"证件类型": "", "证件号码": ""}
+    by_email = member(**no_doc)
+    by_phone = member(**no_doc)
+    neither = member(**no_doc)
+    other_birth = member(**no_doc)
+    two_documents = member()
+    rows = [by_email, by_phone, neither, other_birth, two_documents]
+    registry("import", "members", write_csv(tmp_path / "a.csv", rows), "--org", first.code)
+    ids_first = {p["phone"]: p["id"] for p in people_of(db, first.code)}
+    gender = "male" if two_documents["性别"] == "男" else "female"
+    birth = date.fromisoformat(two_documents["出生日期"])
+    again = [
+        {**by_email, "手机": phone(), "会员编号": "I1"},  # the e-mail alone matches
+        {**by_phone, "邮箱": "", "会员编号": "I2"},  # the phone alone matches
+        {**neither, "手机": phone(), "邮箱": "other@example.cn", "会员编号": "I3"},
+        {**other_birth, "出生日期": "1959-01-01", "会员编号": "I4"},
+        # The same name, birth date and contacts under another document: another person.
+        {**two_documents, "证件号码": resident_id(birth, gender), "会员编号": "I5"},
+    ]
+    s = registry(
+        "import", "members", write_csv(tmp_path / "b.csv", again), "--org", second.code, "--json"
+    ).summary
+    assert (s["matched_people"], s["created_people"], s["rejected"]) == (2, 3, 0)
+    ids_second = {p["member_no"]: p["id"] for p in people_of(db, second.code)}
+    assert ids_second["I1"] == ids_first[by_email["手机"]]
+    assert ids_second["I2"] == ids_first[by_phone["手机"]]
+    assert ids_second["I3"] != ids_first[neither["手机"]]
+    assert ids_second["I4"] != ids_first[other_birth["手机"]]
+    assert ids_second["I5"] != ids_first[two_documents["手机"]]
+
+
+def test_a_member_number_with_the_same_name_is_the_same_person_in_that_society_only(
+    registry, factory, db, tmp_path
+) -> None:
+    org, other = factory.org(), factory.org()
+    header = ["姓名", "会员编号", "手机"]
+    registry(
+        "import", "members", write_csv(tmp_path / "a.csv", [["赵子龙", "Z1", ""]], header=header),
+        "--org", org.code,
+    )  # fmt: skip
+    number = phone()
+    rows = [["赵子龙", "Z1", number]]
+    s = registry(
+        "import", "members", write_csv(tmp_path / "b.csv", rows, header=header),
+        "--org", org.code, "--json",
+    ).summary  # fmt: skip
+    assert (s["matched_people"], s["updated_people"], s["created_people"]) == (1, 1, 0)
+    (person,) = people_of(db, org.code)
+    assert (person["name"], person["member_no"], person["phone"]) == ("赵子龙", "Z1", number)
+    # Another society's Z1 is another member: the number identifies nobody there.
+    s = registry(
+        "import", "members", write_csv(tmp_path / "c.csv", [["赵子龙", "Z1", ""]], header=header),
+        "--org", other.code, "--json",
+    ).summary  # fmt: skip
+    assert (s["matched_people"], s["created_people"]) == (0, 1)
+    assert people_of(db, other.code)[0]["id"] != person["id"]
+    # The same number under another name is refused: the number is held by someone else.
+    errors = tmp_path / "e.csv"
+    s = registry(
+        "import", "members", write_csv(tmp_path / "d.csv", [["赵云", "Z1", ""]], header=header),
+        "--org", org.code, "--errors", errors, "--json",
+    ).summary  # fmt: skip
+    assert (s["matched_people"], s["created_people"], s["rejected"]) == (0, 0, 1)
+    assert read_errors(errors)[0]["reason"] == (
+        "会员编号: taken by another member of the organisation"
+    )
 
 
 def test_a_document_added_later_is_sealed_on_the_matched_person(  # type: ignore[no-untyped-def]
@@ -507,7 +580,10 @@ def test_a_known_document_with_another_name_is_rejected(registry, factory, tmp_p
 def test_dry_run_validates_and_matches_but_writes_nothing(registry, factory, db, tmp_path) -> None:
     org = factory.org()
     rows, _ = dirty_rows()
-    path = write_csv(tmp_path / "m.csv", rows)
+    # Experts, so that the same file imported for real reaches the search outbox too.
+    header = [*HEADER, "入选专家库"]
+    rows = [{**row, "入选专家库": "是"} for row in rows]
+    path = write_csv(tmp_path / "m.csv", rows, header=header)
     db.rollback()
 
     def counts():  # type: ignore[no-untyped-def]
@@ -522,20 +598,44 @@ def test_dry_run_validates_and_matches_but_writes_nothing(registry, factory, db,
     before = counts()
     s = registry("import", "members", path, "--org", org.code, "--dry-run", "--json").summary
     assert (s["created_people"], s["rejected"], s["dry_run"]) == (6, 2, True)
+    assert s["batch_id"] is None
     db.rollback()
     assert counts() == before
+    assert registry("import", "batches", "--org", org.code, "--json").stdout.strip() == ""
+    # The same file for real writes every kind of row the dry run left out.
+    s = registry("import", "members", path, "--org", org.code, "--json").summary
+    assert (s["created_people"], s["dry_run"]) == (6, False)
+    db.rollback()
+    people, memberships, history, batches, outbox = counts()
+    assert (people - before[0], memberships - before[1], batches - before[3]) == (6, 6, 1)
+    assert history == before[2]  # a created row's first entry is its batch, not a stored row
+    assert outbox - before[4] == 6
 
 
 @pytest.mark.parametrize("encoding", ["utf-8-sig", "gb18030", "gbk"])
 def test_chinese_encodings_are_detected(registry, factory, db, tmp_path, encoding) -> None:
     org = factory.org()
-    rows = [member(工作单位="中国科学院力学研究所"), member()]
+    rows = [member(工作单位="中国科学院力学研究所"), member(工作单位="清华大学")]
     path = write_csv(tmp_path / "m.csv", rows, encoding=encoding)
     s = registry("import", "members", path, "--org", org.code, "--json").summary
     assert s["created_people"] == 2
     assert s["rejected"] == 0
     assert s["encoding"] == ("utf-8-sig" if encoding == "utf-8-sig" else "gb18030")
-    assert "中国科学院力学研究所" in {p["institution"] for p in people_of(db, org.code)}
+    stored = {(p["name"], p["institution"]) for p in people_of(db, org.code)}
+    assert stored == {(r["姓名"], r["工作单位"]) for r in rows}
+
+
+def test_gb18030_text_outside_gbk_is_detected_and_kept(registry, factory, db, tmp_path) -> None:
+    # 𠮷 (a supplementary-plane ideograph) and 䶮 exist in GB18030 only: GBK cannot read them.
+    org = factory.org()
+    rows = [member(姓名="𠮷田一", 工作单位="䶮研究所"), member(姓名="王〇")]
+    path = write_csv(tmp_path / "m.csv", rows, encoding="gb18030")
+    with pytest.raises(UnicodeDecodeError):
+        path.read_bytes().decode("gbk")
+    s = registry("import", "members", path, "--org", org.code, "--json").summary
+    assert (s["encoding"], s["created_people"], s["rejected"]) == ("gb18030", 2, 0)
+    stored = {(p["name"], p["institution"]) for p in people_of(db, org.code)}
+    assert stored == {("𠮷田一", "䶮研究所"), ("王〇", "清华大学")}
 
 
 def test_encoding_can_be_forced_and_a_wrong_one_is_a_clear_failure(registry, factory, tmp_path):  # type: ignore[no-untyped-def]
@@ -608,8 +708,13 @@ def test_quoted_commas_and_newlines_follow_csv_rules(registry, factory, db, tmp_
     path.write_text(",".join(HEADER) + "\n" + ",".join(cells) + "\n" + ",".join(other) + "\n")
     errors = tmp_path / "e.csv"
     s = registry("import", "members", path, "--org", org.code, "--errors", errors, "--json").summary
-    assert (s["rows"], s["created_people"]) == (2, 2)
-    assert "中国科学院,力学研究所" in {p["institution"] for p in people_of(db, org.code)}
+    assert (s["rows"], s["created_people"], s["rejected"]) == (2, 2, 0)
+    stored = {p["phone"]: p for p in people_of(db, org.code)}
+    quoted = stored[row["手机"]]
+    assert quoted["institution"] == "中国科学院,力学研究所"
+    # The line break stays inside its cell (no new row), folded to a space as in any text.
+    assert quoted["research_fields"] == ["湍流 固体力学"]
+    assert stored[other[HEADER.index("手机")]]["research_fields"] == ["湍流", "固体力学"]
 
 
 def test_rows_with_more_or_fewer_fields_are_rejected_with_their_row_number(

@@ -39,14 +39,20 @@ def test_orgs_parents_may_follow_children_and_a_second_run_changes_nothing(
         ("7", "类型"),
     ]
     db.rollback()
-    paths = dict(
-        db.execute(
-            text("SELECT code, path FROM organisation WHERE code = ANY(:c)"),
+    tree = {
+        code: (parent, path, oid.hex)
+        for code, parent, path, oid in db.execute(
+            text(
+                "SELECT o.code, p.code, o.path, o.id FROM organisation o"
+                " LEFT JOIN organisation p ON p.id = o.parent_id WHERE o.code = ANY(:c)"
+            ),
             {"c": [root, child, grandchild]},
         ).all()
-    )
-    assert paths[grandchild].startswith(paths[child])
-    assert paths[child].startswith(paths[root])
+    }
+    # Each path is its parent's with the organisation's own id added: the ids from the root.
+    assert tree[root] == (None, f"{tree[root][2]}/", tree[root][2])
+    for code, parent in ((child, root), (grandchild, child)):
+        assert tree[code][:2] == (parent, f"{tree[parent][1]}{tree[code][2]}/"), code
     again = registry("import", "orgs", path, "--json").summary
     assert (again["created_orgs"], again["updated_orgs"], again["unchanged"]) == (0, 0, 3)
     rows[1][1] = "北京市科学技术协会"
@@ -104,7 +110,7 @@ def test_group_members_are_keyed_by_uscc(registry, factory, db, tmp_path: Path) 
     assert (s["rows"], s["created_memberships"], s["duplicate_rows"], s["rejected"]) == (5, 2, 1, 2)
     reasons = [e["reason"] for e in read_errors(errors)]
     assert reasons[0] == "统一社会信用代码: also on row 2 with other values"
-    assert reasons[1].startswith("统一社会信用代码:")
+    assert reasons[1] == "统一社会信用代码: check digit does not match (GB 32100)"
     db.rollback()
     stored = db.execute(
         text(
@@ -183,7 +189,10 @@ def test_a_renewal_by_import_takes_the_status_its_dates_give_within_the_cap(
         "--org", org.code, "--errors", errors, "--json",
     ).summary  # fmt: skip
     assert (s["updated_memberships"], s["rejected"]) == (1, 1)
-    assert read_errors(errors)[0]["reason"].startswith("group_member_cap:")
+    assert read_errors(errors)[0]["reason"] == (
+        "group_member_cap: the society has 2 group members and its cap is 2 (总量控制);"
+        " end one or raise the cap first"
+    )
     statuses = {name: status for name, status, _, _ in _groups(db, org.id)}
     assert statuses == {"甲单位": "active", "乙单位": "active", "丙单位": "lapsed"}
 
@@ -249,4 +258,43 @@ def test_group_member_dates_outside_what_a_register_keeps_are_refused(
     assert (s["created_memberships"], s["rejected"]) == (1, 1)
     (error,) = read_errors(errors)
     assert error["row_number"] == "2"
-    assert "between 1900-01-01 and 2199-12-31" in error["reason"]
+    assert error["reason"] == "有效期至: must be between 1900-01-01 and 2199-12-31"
+
+
+def test_a_dry_run_of_orgs_or_group_members_writes_nothing(
+    registry, factory, db, tmp_path: Path
+) -> None:
+    org = factory.org()
+    code = unique_code("D")
+    orgs = write_csv(
+        tmp_path / "orgs.csv", [[code, "演练学会", "全国学会", "", "", ""]],
+        header=["代码", "名称", "类型", "上级代码", "统一社会信用代码", "行政区划代码"],
+    )  # fmt: skip
+    groups = write_csv(
+        tmp_path / "g.csv", [["演练单位", a_uscc(401)]], header=["单位名称", "统一社会信用代码"]
+    )
+
+    def counts():  # type: ignore[no-untyped-def]
+        db.rollback()
+        return db.execute(
+            text(
+                "SELECT (SELECT count(*) FROM organisation),"
+                " (SELECT count(*) FROM group_membership),"
+                " (SELECT count(*) FROM change_history), (SELECT count(*) FROM import_batch)"
+            )
+        ).one()
+
+    before = counts()
+    s = registry("import", "orgs", orgs, "--dry-run", "--json").summary
+    assert (s["created_orgs"], s["dry_run"]) == (1, True)
+    s = registry(
+        "import", "group-members", groups, "--org", org.code, "--dry-run", "--json"
+    ).summary
+    assert (s["created_memberships"], s["dry_run"]) == (1, True)
+    assert counts() == before
+    # For real, the same files write the organisation, the group membership and two batches.
+    assert registry("import", "orgs", orgs, "--json").summary["created_orgs"] == 1
+    s = registry("import", "group-members", groups, "--org", org.code, "--json").summary
+    assert s["created_memberships"] == 1
+    after = counts()
+    assert (after[0] - before[0], after[1] - before[1], after[3] - before[3]) == (1, 1, 2)

@@ -8,6 +8,7 @@ the row path, before and after the outbox drain changes people (the bitmaps must
 
 from __future__ import annotations
 
+import dataclasses
 import random
 import uuid
 from datetime import date
@@ -439,3 +440,57 @@ def test_a_worded_search_checks_the_age_range_on_the_rows_the_text_index_finds(
     assert "ix_expert_doc_birth_date" not in worded
     ages_only = _row_path_plan(runtime, people, {"age_min": 35, "age_max": 36})
     assert "ix_expert_doc_birth_date" in ages_only
+
+
+def _walk(backend: PostgresBackend, session: Session, query: ExpertQuery) -> list[uuid.UUID]:
+    """Every hit, a page of `query.limit` at a time, each page after the last hit of the one
+    before, as the service's cursor asks for it."""
+    seen: list[uuid.UUID] = []
+    after = None
+    while True:
+        page = backend.search(session, dataclasses.replace(query, after=after)).hits
+        seen += [hit.person_id for hit in page[: query.limit]]
+        if len(page) <= query.limit:
+            return seen
+        after = (page[query.limit - 1].score, page[query.limit - 1].person_id)
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        {"q": "研究", "exclude_person_ids": "ON_THE_PAGES"},
+        {"exclude_person_ids": "ON_THE_PAGES"},
+        {"conflicts_with": "FIRST"},
+        {"age_min": 30, "age_max": 45, "exclude_person_ids": "ON_THE_PAGES"},
+    ],
+)
+def test_a_cursor_walk_on_the_bitmap_path_leaves_out_the_excluded_on_every_page(  # type: ignore[no-untyped-def]
+    runtime, people, body
+) -> None:
+    fast = PostgresBackend(row_path_limit=0, rank_limit=10**9, recount_limit=0)
+    rows = PostgresBackend(row_path_limit=10**9)
+    with runtime.sessions() as session:
+        unfiltered = {
+            k: v for k, v in body.items() if k not in ("exclude_person_ids", "conflicts_with")
+        }
+        everyone = [
+            hit.person_id
+            for hit in rows.search(
+                session, dataclasses.replace(_query(session, people, unfiltered), limit=1000)
+            ).hits
+        ]
+        excluded = {people[0].id}
+        if "exclude_person_ids" in body:
+            # The last of the first page, the first of the second, and one further on.
+            excluded = {everyone[6], everyone[7], everyone[12]}
+            body = {**body, "exclude_person_ids": [str(pid) for pid in excluded]}
+        query = dataclasses.replace(_query(session, people, body), limit=1000)
+        expected_total, _ = _straightforward(session, query)
+        whole = [hit.person_id for hit in rows.search(session, query).hits]
+        assert len(whole) == expected_total > 7
+        paged = dataclasses.replace(query, limit=7)
+        by_bitmaps = _walk(fast, session, paged)
+        by_rows = _walk(rows, session, paged)
+    assert by_bitmaps == by_rows == whole, body
+    assert not excluded & set(by_bitmaps), body
+    assert set(by_bitmaps) < set(everyone), body

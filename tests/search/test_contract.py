@@ -8,7 +8,7 @@ import uuid
 
 import pytest
 
-from .conftest import Corpus, SearchWorld
+from .conftest import CORPUS, Corpus, SearchWorld
 
 
 def names(world: SearchWorld, corpus: Corpus, **body) -> list[str]:  # type: ignore[no-untyped-def]
@@ -21,6 +21,8 @@ def test_only_opted_in_active_experts_are_indexed(world: SearchWorld, corpus: Co
     assert corpus.ids["张伟"] in found
     for hidden in corpus.hidden:
         assert hidden not in found
+    # Without text every expert is found: the ten of the corpus, not the two hidden ones.
+    assert set(world.ids(limit=100)) == {corpus.ids[row[0]] for row in CORPUS}
 
 
 def test_pinyin_with_and_without_space_finds_the_chinese_name(
@@ -54,8 +56,7 @@ def test_english_text_is_searchable(world: SearchWorld, corpus: Corpus) -> None:
 
 def test_discipline_filter_matches_by_prefix(world: SearchWorld, corpus: Corpus) -> None:
     found = set(names(world, corpus, discipline_codes=["130"], limit=100))
-    assert {"张伟", "张薇", "刘洋", "Anna Schmidt", "吴刚"} <= found
-    assert "王芳" not in found
+    assert found == {"张伟", "张薇", "刘洋", "Anna Schmidt", "吴刚"}
     assert set(names(world, corpus, discipline_codes=["130.15"], limit=100)) == {"张薇", "刘洋"}
 
 
@@ -89,27 +90,55 @@ def test_title_gender_and_age_filters_combine(world: SearchWorld, corpus: Corpus
 
 
 def test_membership_filter_uses_org_codes(world: SearchWorld, corpus: Corpus) -> None:
+    # The corpus alternates its members between the two societies, in CORPUS order.
     in_a = set(names(world, corpus, org_codes=[corpus.org_a], limit=100))
     in_b = set(names(world, corpus, org_codes=[corpus.org_b], limit=100))
-    assert in_a
-    assert in_b
-    assert not in_a & in_b
-    assert "张伟" in in_a
+    assert in_a == {"张伟", "王芳", "刘洋", "Anna Schmidt", "周敏"}
+    assert in_b == {"张薇", "李强", "陈静", "赵磊", "吴刚"}
+    both = set(names(world, corpus, org_codes=[corpus.org_a, corpus.org_b], limit=100))
+    assert both == in_a | in_b
 
 
 def test_conflicts_with_removes_the_person_and_colleagues(
     world: SearchWorld, corpus: Corpus
 ) -> None:
     found = set(names(world, corpus, conflicts_with=corpus.ids["张伟"], limit=100))
-    # Same institution (清华大学) by name: 李强 and 吴刚 are colleagues.
-    assert not found & {"张伟", "李强", "吴刚"}
-    assert {"张薇", "王芳"} <= found
+    # Same institution (清华大学) by name: 李强 and 吴刚 are colleagues; everyone else stays.
+    assert found == {"张薇", "王芳", "刘洋", "陈静", "Anna Schmidt", "赵磊", "周敏"}
 
 
 def test_exclude_person_ids(world: SearchWorld, corpus: Corpus) -> None:
-    found = world.ids(q="zhang", exclude_person_ids=[corpus.ids["张伟"]])
-    assert corpus.ids["张伟"] not in found
-    assert corpus.ids["张薇"] in found
+    assert set(names(world, corpus, q="zhang")) == {"张伟", "张薇"}
+    found = names(world, corpus, q="zhang", exclude_person_ids=[corpus.ids["张伟"]])
+    assert found == ["张薇"]
+    answer = world.search(q="zhang", exclude_person_ids=[corpus.ids["张伟"]])
+    assert answer["total"] == 1
+    assert answer["facets"]["title_level"] == {"associate_senior": 1}
+
+
+def test_exclude_person_ids_holds_on_every_page_of_a_cursor_walk(
+    world: SearchWorld, corpus: Corpus
+) -> None:
+    excluded = [corpus.ids["张伟"], corpus.ids["周敏"], corpus.ids["吴刚"]]
+    expected = [pid for pid in world.ids(limit=100) if pid not in excluded]
+    assert len(expected) == 7
+    pages: list[str] = []
+    body: dict = {"limit": 2, "exclude_person_ids": excluded}
+    while True:
+        answer = world.search(**body)
+        assert answer["total"] == 7
+        pages.extend(hit["person_id"] for hit in answer["hits"])
+        if not answer["next_cursor"]:
+            break
+        body["cursor"] = answer["next_cursor"]
+    assert pages == expected
+    # The cursor belongs to the query with its exclusions: without them it is refused.
+    cursor = world.search(limit=2, exclude_person_ids=excluded)["next_cursor"]
+    response = world.client.post(
+        "/api/v1/search/experts", json={"limit": 2, "cursor": cursor}, headers=world.headers
+    )
+    assert response.status_code == 422
+    assert response.json()["errors"][0]["field"] == "cursor"
 
 
 def test_facets_count_the_filtered_set(world: SearchWorld, corpus: Corpus) -> None:
@@ -119,9 +148,38 @@ def test_facets_count_the_filtered_set(world: SearchWorld, corpus: Corpus) -> No
     assert facets["discipline_codes"] == {"130": 5}
     assert sum(facets["gender"].values()) == 5
     assert facets["gender"] == {"male": 3, "female": 2}
-    assert facets["title_level"]["senior"] == 3
-    assert facets["region_codes"]["110000"] == 4
+    assert facets["title_level"] == {"senior": 3, "associate_senior": 1, "intermediate": 1}
+    assert facets["region_codes"] == {"110000": 4}  # Anna Schmidt has no region
     assert answer["approximate"] is None
+
+
+def test_facets_leave_out_the_excluded_and_the_conflicted(
+    world: SearchWorld, corpus: Corpus
+) -> None:
+    # 张伟's colleagues at 清华大学 (李强, 吴刚) go with him; 周敏 is excluded by id.
+    answer = world.search(
+        discipline_codes=["130", "520"],
+        conflicts_with=corpus.ids["张伟"],
+        exclude_person_ids=[corpus.ids["周敏"]],
+        limit=1,
+    )
+    assert answer["total"] == 4  # 张薇, 刘洋, Anna Schmidt, 王芳
+    facets = answer["facets"]
+    assert facets["discipline_codes"] == {"130": 3, "520": 1}
+    assert facets["gender"] == {"female": 3, "male": 1}
+    assert facets["title_level"] == {"associate_senior": 1, "intermediate": 1, "senior": 2}
+    assert facets["region_codes"] == {"110000": 2, "310000": 1}
+
+
+def test_facets_count_only_the_experts_of_the_age_range(world: SearchWorld, corpus: Corpus) -> None:
+    answer = world.search(age_max=35, limit=1)  # 刘洋 (1992) and 周敏 (1995)
+    assert answer["total"] == 2
+    assert answer["facets"] == {
+        "discipline_codes": {"130": 1, "520": 1},
+        "region_codes": {"110000": 1, "440000": 1},
+        "title_level": {"intermediate": 1, "junior": 1},
+        "gender": {"male": 1, "female": 1},
+    }
 
 
 def test_pagination_walks_every_hit_once_in_stable_order(
@@ -192,7 +250,7 @@ def test_punctuation_or_stop_words_give_an_empty_well_formed_answer(
         assert answer["hits"] == []
         assert answer["next_cursor"] is None
     else:  # blank text is no text: every expert, as without `q`
-        assert answer["total"] == world.search()["total"] > 0
+        assert answer["total"] == world.search()["total"] == 10
 
 
 @pytest.mark.parametrize(
