@@ -21,6 +21,7 @@ from .audit.router import router as audit_router
 from .auth.router import jwks_router
 from .auth.router import router as auth_router
 from .awards.router import router as awards_router
+from .core import problem_docs
 from .core.config import Settings
 from .core.deps import PUBLIC, RuntimeDep
 from .core.errors import install_error_handlers, problem_response
@@ -183,6 +184,7 @@ def create_app(settings: Settings, database_url: str) -> FastAPI:
             )
         return {"status": "ready", "schema": current}
 
+    problem_docs.install(app)
     return app
 
 

@@ -13,6 +13,7 @@ from fastapi.concurrency import run_in_threadpool
 from ..core import ratelimit
 from ..core.deps import PUBLIC, RuntimeDep
 from ..core.errors import InvalidField
+from ..core.problem_docs import problems
 from ..core.types import printable
 from . import passwords, service
 from .models import AccountKind
@@ -47,7 +48,9 @@ def _required(value: str | None, field_name: str) -> str:
         raise InvalidField(field_name, str(exc)) from None
 
 
-@router.post("/token", response_model=TokenResponse, dependencies=[PUBLIC])
+@router.post(
+    "/token", response_model=TokenResponse, dependencies=[PUBLIC], responses=problems(401, 429)
+)
 async def token(
     request: Request,
     runtime: RuntimeDep,
@@ -92,7 +95,9 @@ async def token(
     )
 
 
-@router.post("/refresh", response_model=TokenResponse, dependencies=[PUBLIC])
+@router.post(
+    "/refresh", response_model=TokenResponse, dependencies=[PUBLIC], responses=problems(401)
+)
 def refresh(runtime: RuntimeDep, body: RefreshRequest) -> TokenResponse:
     """Rotate a refresh token: the old one stops working; reusing it revokes the sign-in."""
     issued = service.rotate_refresh(runtime, body.refresh_token)

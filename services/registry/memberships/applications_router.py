@@ -13,6 +13,7 @@ from ..auth.principals import Principal
 from ..core.clock import TodayDep
 from ..core.deps import RuntimeDep, SessionDep, authorize, require_any
 from ..core.pagination import Page, PageDep, page_of
+from ..core.problem_docs import problems
 from . import applications, identity
 from .models import ApplicationStatus
 from .schemas import (
@@ -157,7 +158,7 @@ def issue_claim_code(
     )
 
 
-@accounts_router.post("/me/claim", status_code=status.HTTP_204_NO_CONTENT)
+@accounts_router.post("/me/claim", status_code=status.HTTP_204_NO_CONTENT, responses=problems(429))
 def claim_profile(
     session: SessionDep,
     runtime: RuntimeDep,

@@ -13,6 +13,7 @@ from ..auth.principals import Principal
 from ..core import ratelimit
 from ..core.deps import PUBLIC, RuntimeDep, SessionDep, require_any
 from ..core.errors import InvalidField
+from ..core.problem_docs import problems
 from ..core.runtime import Runtime
 from . import certificates
 from .schemas import CertificateRead, CertificateVerification, VerifyBody
@@ -53,7 +54,12 @@ def _limit(request: Request, runtime: Runtime) -> None:
     )
 
 
-@router.post("/certificates/verify", response_model=CertificateVerification, dependencies=[PUBLIC])
+@router.post(
+    "/certificates/verify",
+    response_model=CertificateVerification,
+    dependencies=[PUBLIC],
+    responses=problems(429),
+)
 def verify_certificate(
     request: Request, session: SessionDep, runtime: RuntimeDep, body: VerifyBody
 ) -> CertificateVerification:
@@ -66,7 +72,12 @@ def verify_certificate(
     )
 
 
-@router.get("/certificates/verify", response_model=CertificateVerification, dependencies=[PUBLIC])
+@router.get(
+    "/certificates/verify",
+    response_model=CertificateVerification,
+    dependencies=[PUBLIC],
+    responses=problems(429),
+)
 def verify_certificate_link(
     request: Request,
     session: SessionDep,
