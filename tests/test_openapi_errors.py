@@ -147,3 +147,13 @@ def test_an_unreachable_database_is_a_documented_503(settings, spec) -> None:
             documented(spec, "POST", "/api/v1/auth/token", response)
     finally:
         app.state.runtime.close()
+
+
+def test_statistics_of_an_unknown_organisation_are_a_documented_404(client, factory, spec) -> None:
+    response = client.get(
+        f"{API}/statistics/memberships",
+        params={"org_code": "NO-SUCH-ORG"},
+        headers=factory.caller("platform_admin"),
+    )
+    assert response.status_code == 404
+    documented(spec, "GET", "/api/v1/statistics/memberships", response)

@@ -9,6 +9,7 @@ from fastapi import APIRouter, Query, Response
 from ..auth.permissions import Permission
 from ..core.clock import TodayDep
 from ..core.deps import SessionDep, authorize
+from ..core.problem_docs import problems
 from . import statistics
 from .models import Grade, MembershipStatus
 from .schemas import StatisticsRead
@@ -19,7 +20,10 @@ router = APIRouter(prefix="/api/v1", tags=["statistics"])
 @router.get(
     "/statistics/memberships",
     response_model=StatisticsRead,
-    responses={200: {"content": {"text/csv": {}}, "description": "JSON, or CSV with format=csv"}},
+    responses={
+        200: {"content": {"text/csv": {}}, "description": "JSON, or CSV with format=csv"},
+        **problems(404),
+    },
 )
 def membership_statistics(
     session: SessionDep,
