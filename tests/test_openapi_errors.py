@@ -157,3 +157,12 @@ def test_statistics_of_an_unknown_organisation_are_a_documented_404(client, fact
     )
     assert response.status_code == 404
     documented(spec, "GET", "/api/v1/statistics/memberships", response)
+
+
+def test_readiness_answers_what_the_document_describes(client, spec) -> None:
+    response = client.get("/readyz")
+    assert response.status_code == 200
+    documented_200 = spec["paths"]["/readyz"]["get"]["responses"]["200"]
+    schema = documented_200["content"]["application/json"]["schema"]
+    assert set(response.json()) == set(schema["properties"]) == set(schema["required"])
+    assert response.json()["status"] in schema["properties"]["status"]["enum"]

@@ -108,6 +108,22 @@ def printable_or_blank(name: str) -> str:
     return "".join(c for c in name if ord(c) >= 32) or "(query)"
 
 
+# /readyz answers a plain dict (or a 503 problem), so its schema is written out here.
+READY_SCHEMA = {
+    "schema": {
+        "type": "object",
+        "properties": {
+            "status": {"type": "string", "enum": ["ready"]},
+            "schema": {
+                "type": ["string", "null"],
+                "description": "the migration the database is at",
+            },
+        },
+        "required": ["status", "schema"],
+    }
+}
+
+
 def operation_id(route: APIRoute) -> str:
     """Stable operation ids: `{tag}-{function name}`."""
     tag = route.tags[0] if route.tags else "default"
@@ -166,7 +182,13 @@ def create_app(settings: Settings, database_url: str) -> FastAPI:
         """Liveness: the process answers."""
         return {"status": "ok"}
 
-    @app.get("/readyz", tags=["health"], dependencies=[PUBLIC], response_model=None)
+    @app.get(
+        "/readyz",
+        tags=["health"],
+        dependencies=[PUBLIC],
+        response_model=None,
+        responses={200: {"description": "Ready", "content": {"application/json": READY_SCHEMA}}},
+    )
     async def readyz(runtime: RuntimeDep) -> dict[str, str] | JSONResponse:
         """Readiness: the database answers and its schema is at the latest migration."""
         try:
