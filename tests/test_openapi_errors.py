@@ -166,3 +166,16 @@ def test_readiness_answers_what_the_document_describes(client, spec) -> None:
     schema = documented_200["content"]["application/json"]["schema"]
     assert set(response.json()) == set(schema["properties"]) == set(schema["required"])
     assert response.json()["status"] in schema["properties"]["status"]["enum"]
+
+
+def test_a_certificate_of_a_suspended_membership_is_a_documented_409(client, factory, spec) -> None:
+    org = factory.org()
+    membership = factory.membership(org, factory.person(org=org), grade="member", status="active")
+    headers = factory.caller("org_admin", org)
+    suspended = client.post(
+        f"{API}/memberships/{membership.id}/suspend", json={"reason": "违反章程"}, headers=headers
+    )
+    assert suspended.status_code == 200, suspended.text
+    response = client.get(f"{API}/memberships/{membership.id}/certificate", headers=headers)
+    assert response.status_code == 409
+    documented(spec, "GET", "/api/v1/memberships/{membership_id}/certificate", response)

@@ -21,7 +21,11 @@ from .schemas import CertificateRead, CertificateVerification, VerifyBody
 router = APIRouter(prefix="/api/v1", tags=["certificates"])
 
 
-@router.get("/memberships/{membership_id}/certificate", response_model=CertificateRead)
+@router.get(
+    "/memberships/{membership_id}/certificate",
+    response_model=CertificateRead,
+    responses=problems(409),
+)
 def get_certificate(
     session: SessionDep,
     runtime: RuntimeDep,
