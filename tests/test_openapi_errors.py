@@ -179,3 +179,19 @@ def test_a_certificate_of_a_suspended_membership_is_a_documented_409(client, fac
     response = client.get(f"{API}/memberships/{membership.id}/certificate", headers=headers)
     assert response.status_code == 409
     documented(spec, "GET", "/api/v1/memberships/{membership_id}/certificate", response)
+
+
+def test_a_body_sent_as_a_form_is_a_documented_415(client, factory, spec) -> None:
+    response = client.post(
+        f"{API}/people", data={"name": "张伟"}, headers=factory.caller("platform_admin")
+    )
+    assert response.status_code == 415
+    documented(spec, "POST", "/api/v1/people", response)
+
+
+def test_a_refresh_token_that_is_not_one_is_a_documented_401(client, spec) -> None:
+    response = client.post(
+        f"{API}/auth/refresh", json={"refresh_token": "not-a-refresh-token-anyone-was-given"}
+    )
+    assert response.status_code == 401
+    documented(spec, "POST", "/api/v1/auth/refresh", response)
