@@ -296,8 +296,8 @@ class TerminateBody(ActionBody):
     termination_reason: TerminationReason | None = Field(
         None,
         validate_default=True,
-        description="withdrawal (退会), expulsion (除名) or death (去世); when omitted,"
-        " `reason` must be one of these words",
+        description="withdrawal (退会), expulsion (除名) or death (去世); when omitted, the"
+        " reason's word if it is one of these, otherwise withdrawal",
     )
 
     @field_validator("termination_reason", mode="before")
@@ -312,7 +312,9 @@ class TerminateBody(ActionBody):
             try:
                 return normalize.termination_reason(reason)
             except ValueError:
-                raise ValueError("required: withdrawal, expulsion or death") from None
+                # A plain `{"reason"}`, as the contract has it: the member leaves. Expulsion
+                # and death, which close the way back, are only ever said.
+                return TerminationReason.withdrawal
         return value
 
 
