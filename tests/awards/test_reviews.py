@@ -435,3 +435,38 @@ def test_a_committee_records_findings_only_on_its_own_programmes_nominations(aw)
     assert record["events"] == []
     conflicts = aw.client.get(f"{API}/nominations/{n['id']}/conflicts", headers=aw.committee)
     assert conflicts.json() == []
+
+
+def test_a_reviewer_who_scores_all_their_nominations_alike_does_not_move_them(aw) -> None:
+    c = aw.cycle(aw.programme(), reviewers_per_nomination=1, max_load=3, criteria=CRITERIA)
+    topic = [f"topic{aw.token}"]
+    a, b, top, low1, low2 = (aw.eligible(c, aw.nominee(research_fields=topic)) for _ in range(5))
+    flat, spread = aw.expert(), aw.expert()
+    panels = {flat.id: [a, b], spread.id: [top, low1, low2]}
+    forced = [
+        {"nomination_id": n["id"], "reviewer_person_id": str(e)}
+        for e, noms in panels.items()
+        for n in noms
+    ]
+    r = aw.client.post(
+        f"{API}/cycles/{c['id']}/assignments",
+        json={"pool_person_ids": [str(flat.id), str(spread.id)], "forced": forced},
+        headers=aw.committee,
+    )
+    assert r.status_code == 200, r.text
+    plan = {a["nomination_no"]: 1, b["nomination_no"]: 1, top["nomination_no"]: 9}
+    plan |= {low1["nomination_no"]: 5, low2["nomination_no"]: 5}
+    for e in (flat, spread):
+        headers = aw.reviewer(e)
+        for seat in own(aw, headers):
+            value = plan[seat["nomination_no"]]
+            assert score(aw, headers, seat["id"], innovation=value, impact=value).status_code == 200
+    rows = aw.client.get(f"{API}/cycles/{c['id']}/results", headers=aw.committee).json()["rows"]
+    # The flat reviewer says a and b are alike, nothing about how they compare with the
+    # others: their standing is the reviewer's mean, between the other reviewer's best and
+    # worst, as for any reviewer whatever their severity.
+    by_id = {row["nomination_id"]: row for row in rows}
+    assert by_id[a["id"]]["normalised"] == by_id[b["id"]]["normalised"] == 0
+    assert rows[0]["nomination_id"] == top["id"]
+    assert {row["nomination_id"] for row in rows[1:3]} == {a["id"], b["id"]}
+    assert [row["rank"] for row in rows] == [1, 2, 2, 4, 4]

@@ -2,8 +2,10 @@
 
 Results rank nominations by the mean of their reviewers' z-scores: each reviewer's weighted
 totals in the cycle are standardised against that reviewer's own mean and spread, so a harsh
-and a lenient reviewer count alike. A reviewer with a single review, or with identical totals,
-is standardised against the whole cycle instead. Equal normalised scores share a rank.
+and a lenient reviewer count alike. A reviewer who gave several nominations the same total
+ranks them alike and no higher or lower than their own mean (z = 0), whatever that total; only a
+reviewer with a single review is standardised against the whole cycle instead. Equal normalised
+scores share a rank.
 """
 
 from __future__ import annotations
@@ -395,7 +397,8 @@ def close_review(session: Session, *, cycle: Cycle, actor: str) -> CloseReviewRe
 def z_scores(
     totals: list[tuple[uuid.UUID, uuid.UUID, float]],
 ) -> dict[tuple[uuid.UUID, uuid.UUID], float]:
-    """(reviewer, nomination, total) -> z within the reviewer (or the cycle, if degenerate)."""
+    """(reviewer, nomination, total) -> z within the reviewer (or the cycle, for a reviewer with
+    a single total)."""
     values = [t for _, _, t in totals]
     g_mean = statistics.fmean(values) if values else 0.0
     g_sd = statistics.pstdev(values) if len(values) > 1 else 0.0
@@ -408,6 +411,8 @@ def z_scores(
         sd = statistics.pstdev(own) if len(own) > 1 else 0.0
         if sd > 0:
             z = (t - statistics.fmean(own)) / sd
+        elif len(own) > 1:
+            z = 0.0  # all alike: at this reviewer's own mean, as a harsh or lenient level is
         elif g_sd > 0:
             z = (t - g_mean) / g_sd
         else:
