@@ -280,6 +280,26 @@ def test_a_member_in_the_grace_period_is_in_good_standing_for_the_membership_rul
     assert r.json()["snapshot"]["memberships"] == [{"org_code": aw.a.code, "grade": "member"}]
 
 
+def test_a_membership_of_a_society_that_exited_does_not_meet_the_membership_rule(aw) -> None:
+    exited = aw.factory.org(parent=aw.root.code)
+    c = aw.cycle(aw.programme({"requires_membership": {}}))
+    c_there = aw.cycle(aw.programme({"requires_membership": {"org_code": exited.code}}))
+    person = aw.factory.person(org=aw.a, name="退出学会会员", birth_date=date(1990, 1, 1))
+    aw.factory.membership(exited, person, member_no="X" + aw.token, grade="member")
+    r = aw.client.patch(
+        f"/api/v1/orgs/{exited.code}",
+        json={"status": "exited", "reason": "动态调整"},
+        headers=aw.admin,
+    )
+    assert r.status_code == 200, r.text
+    # As its certificates no longer verify, the society's memberships no longer count.
+    body = problem(aw.submit(aw.nominate(c, person).json()), 422)
+    assert [f["rule"] for f in body["failed_rules"]] == ["requires_membership"]
+    assert body["nomination"]["snapshot"]["memberships"] == []
+    body = problem(aw.submit(aw.nominate(c_there, person).json()), 422)
+    assert [f["rule"] for f in body["failed_rules"]] == ["requires_membership"]
+
+
 def test_discipline_scope_matches_by_prefix(aw) -> None:
     c = aw.cycle(aw.programme({"discipline_codes": ["130"]}))
     assert (
