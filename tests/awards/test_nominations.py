@@ -591,3 +591,38 @@ def test_nomination_numbers_count_up_per_cycle(aw) -> None:
     second = aw.nominate(c, aw.nominee(aw.b), aw.b).json()
     assert first["nomination_no"] == f"{p['code']}-2025-0001"
     assert second["nomination_no"] == f"{p['code']}-2025-0002"
+
+
+@pytest.mark.parametrize("status", ["suspended", "exited"])
+def test_a_suspended_or_exited_society_nominates_no_one(aw, status) -> None:  # type: ignore[no-untyped-def]
+    society = aw.factory.org(parent=aw.root.code)
+    staff = aw.factory.caller("org_staff", society)
+    channels = [{"org_code": society.code, "quota": 3}, {"org_code": aw.a.code, "quota": 3}]
+    c = aw.cycle(aw.programme(), channels=channels)
+
+    def nominate():  # type: ignore[no-untyped-def]
+        return aw.client.post(
+            f"{API}/cycles/{c['id']}/nominations",
+            json={
+                "nominee_person_id": str(aw.nominee(society).id),
+                "channel_org_code": society.code,
+            },
+            headers=staff,
+        )
+
+    draft = nominate()
+    assert draft.status_code == 201, draft.text
+    r = aw.client.patch(
+        f"/api/v1/orgs/{society.code}",
+        json={"status": status, "reason": "动态调整"},
+        headers=aw.admin,
+    )
+    assert r.status_code == 200, r.text
+    assert problem(nominate(), 409)["type"].endswith("/society-closed")
+    assert problem(aw.submit(draft.json(), staff), 409)["type"].endswith("/society-closed")
+    # Its draft can still be withdrawn, and the other channels go on.
+    w = aw.client.post(
+        f"{API}/nominations/{draft.json()['id']}/withdraw", json={"reason": "撤回"}, headers=staff
+    )
+    assert w.status_code == 200, w.text
+    assert aw.nominate(c, aw.nominee()).status_code == 201
