@@ -470,3 +470,36 @@ def test_a_reviewer_who_scores_all_their_nominations_alike_does_not_move_them(aw
     assert rows[0]["nomination_id"] == top["id"]
     assert {row["nomination_id"] for row in rows[1:3]} == {a["id"], b["id"]}
     assert [row["rank"] for row in rows] == [1, 2, 2, 4, 4]
+
+
+def test_a_replacement_keeps_the_panel_minimum_the_leaving_reviewer_met(aw, runtime) -> None:
+    c = aw.cycle(
+        aw.programme(), reviewers_per_nomination=2, max_load=1, min_per_panel={"female": 1}
+    )
+    topic = [f"topic{aw.token}"]
+    n = aw.eligible(c, aw.nominee(research_fields=topic, discipline_codes=["520"]))
+    woman, man = aw.expert(gender="female"), aw.expert(gender="male")
+    r = aw.client.post(
+        f"{API}/cycles/{c['id']}/assignments",
+        json={"pool_person_ids": [str(woman.id), str(man.id)]},
+        headers=aw.committee,
+    )
+    assert r.status_code == 200, r.text
+    # Free experts: a man of the nominee's discipline fits better than a woman of another.
+    aw.expert(gender="male", discipline_codes=["520"])
+    spare_woman = aw.expert(gender="female", discipline_codes=["130"])
+    aw.drain()
+    h = aw.reviewer(woman)
+    seat = own(aw, h)[0]["id"]
+    r = aw.client.post(f"{API}/assignments/{seat}/conflict", json={"reason": "亲属"}, headers=h)
+    assert r.status_code == 200, r.text
+    assert r.json()["replacement"] == "assigned"
+    with runtime.sessions() as session:
+        seated = set(
+            session.scalars(
+                select(Assignment.reviewer_person_id).where(
+                    Assignment.nomination_id == n["id"], Assignment.status == "assigned"
+                )
+            )
+        )
+    assert seated == {man.id, spare_woman.id}

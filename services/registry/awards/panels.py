@@ -494,7 +494,9 @@ def replace(
     today: date,
 ) -> Assignment | None:
     """The best free reviewer for a seat a reviewer left (conflict): no conflict, load left,
-    institution cap kept; None when nobody fits (the committee then acts)."""
+    institution cap kept, and, when the panel now falls short of one of the cycle's minimums
+    (`min_per_panel`, as assignment keeps them), someone who makes it up if anyone free does;
+    None when nobody fits (the committee then acts)."""
     subject = subject_of(session, nomination, cycle, today)
     fields, codes = profile_of(nomination, subject.people[0])
     found = candidates(
@@ -521,7 +523,17 @@ def replace(
         if a.status in OPEN_SEATS and a.reviewer_person_id in people
     )
     cap = cycle.max_per_institution
-    best: tuple[float, str, uuid.UUID] | None = None
+    open_seats = [
+        people[a.reviewer_person_id]
+        for a in panel
+        if a.status in OPEN_SEATS and a.reviewer_person_id in people
+    ]
+    short = {
+        trait
+        for trait, count in (cycle.min_per_panel or {}).items()
+        if sum(p.gender == trait for p in open_seats) < count
+    }
+    best: tuple[int, float, str, uuid.UUID] | None = None
     for pid, cand in found.items():
         if pid in excluded or pid in on_panel or pid not in people:
             continue
@@ -531,16 +543,18 @@ def replace(
         if cap is not None and key is not None and seated[key] >= cap:
             continue
         value = cand.affinity * credibility.factor(scores[pid])
-        if best is None or (-value, str(pid)) < (-best[0], best[1]):
-            best = (value, str(pid), pid)
+        # Making up a minimum comes first, then affinity x credibility.
+        rank = (-int(people[pid].gender in short), -value, str(pid))
+        if best is None or rank < (-best[0], -best[1], best[2]):
+            best = (-rank[0], value, str(pid), pid)
     if best is None:
         return None
     row = Assignment(
         cycle_id=cycle.id,
         nomination_id=nomination.id,
-        reviewer_person_id=best[2],
+        reviewer_person_id=best[3],
         source=AssignmentSource.replacement,
-        affinity=found[best[2]].affinity,
+        affinity=found[best[3]].affinity,
     )
     session.add(row)
     session.flush()
