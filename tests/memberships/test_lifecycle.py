@@ -509,6 +509,33 @@ def test_a_life_membership_never_lapses(client, factory, society, admin, runtime
     assert (got["valid_until"], got["status"]) == (None, "active")
 
 
+def test_a_membership_moved_to_a_life_type_loses_its_end_and_never_lapses(  # type: ignore[no-untyped-def]
+    client, factory, society, admin, runtime, freeze
+) -> None:
+    freeze(date(2026, 5, 1))
+    make_type(client, society, admin)
+    make_type(client, society, admin, code="honour", grade="honorary", period="lifetime")
+    m = join(client, factory, society, admin, type_code="regular")
+    assert m["valid_until"] == "2026-12-31"
+    r = client.patch(
+        f"{API}/memberships/{m['id']}",
+        json={"type_code": "honour", "grade": "honorary", "reason": "授予终身荣誉会员"},
+        headers=admin,
+    )
+    assert r.status_code == 200, r.text
+    assert (r.json()["valid_until"], r.json()["status"]) == (None, "active")
+    assert refresh(runtime, society, date(2027, 6, 1)) == {}
+    assert status_of(runtime, m) == "active"
+    other = join(client, factory, society, admin, type_code="regular")
+    r = client.patch(
+        f"{API}/memberships/{other['id']}",
+        json={"type_code": "honour", "valid_until": "2030-12-31", "reason": "终身"},
+        headers=admin,
+    )
+    problem(r, 422)
+    assert fields_of(r) == {"valid_until"}
+
+
 # --- renewal ------------------------------------------------------------------------------------
 
 
