@@ -503,3 +503,24 @@ def test_a_replacement_keeps_the_panel_minimum_the_leaving_reviewer_met(aw, runt
             )
         )
     assert seated == {man.id, spare_woman.id}
+
+
+def test_no_one_is_seated_in_a_vacated_seat_after_the_review_deadline(aw, monkeypatch) -> None:
+    c, noms, experts, headers = reviewed_cycle(
+        aw, n_nominations=1, k=1, review_due="2025-04-30", review_deadline="2025-04-30"
+    )
+    spare = aw.expert()  # free, same field: would be seated before the deadline
+    aw.drain()
+    h = headers[experts[0].id]
+    a = own(aw, h)[0]["id"]
+    stop_clock_at(monkeypatch, datetime(2025, 5, 1, 1, 0, tzinfo=UTC))  # 1 May in Beijing
+    r = aw.client.post(f"{API}/assignments/{a}/conflict", json={"reason": "同事"}, headers=h)
+    assert r.status_code == 200, r.text
+    # They could never score: seating them would only record a missed review against them.
+    assert r.json()["replacement"] == "none_available"
+    assert own(aw, aw.reviewer(spare)) == []
+    closed = aw.client.post(f"{API}/cycles/{c['id']}/close-review", headers=aw.committee)
+    assert closed.json()["missed"] == 0
+    record = aw.client.get(f"{API}/reviewers/{spare.id}/record", headers=aw.committee).json()
+    assert record["counts"] == {}
+    del noms

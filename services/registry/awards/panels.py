@@ -496,7 +496,12 @@ def replace(
     """The best free reviewer for a seat a reviewer left (conflict): no conflict, load left,
     institution cap kept, and, when the panel now falls short of one of the cycle's minimums
     (`min_per_panel`, as assignment keeps them), someone who makes it up if anyone free does;
-    None when nobody fits (the committee then acts)."""
+    None when nobody fits (the committee then acts), and once the review deadline has passed
+    or the review is closed: a reviewer seated then could never score, and would only have a
+    missed review recorded against them."""
+    too_late = cycle.review_deadline is not None and today > cycle.review_deadline
+    if too_late or cycle.review_closed_at is not None:
+        return None
     subject = subject_of(session, nomination, cycle, today)
     fields, codes = profile_of(nomination, subject.people[0])
     found = candidates(
