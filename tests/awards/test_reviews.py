@@ -524,3 +524,18 @@ def test_no_one_is_seated_in_a_vacated_seat_after_the_review_deadline(aw, monkey
     record = aw.client.get(f"{API}/reviewers/{spare.id}/record", headers=aw.committee).json()
     assert record["counts"] == {}
     del noms
+
+
+def test_reviews_of_a_withdrawn_nomination_are_not_judged_outliers(aw) -> None:
+    c, noms, experts, headers = reviewed_cycle(aw, n_nominations=1, k=4)
+    for e, v in zip(experts, [9, 9, 9, 1], strict=True):
+        a = own(aw, headers[e.id])[0]["id"]
+        assert score(aw, headers[e.id], a, innovation=v, impact=v).status_code == 200
+    w = aw.client.post(
+        f"{API}/nominations/{noms[0]['id']}/withdraw", json={"reason": "撤回"}, headers=aw.staff_a
+    )
+    assert w.status_code == 200, w.text
+    closed = aw.client.post(f"{API}/cycles/{c['id']}/close-review", headers=aw.committee)
+    assert closed.json() == {"missed": 0, "scored": 0, "outliers": 0}
+    record = aw.client.get(f"{API}/reviewers/{experts[3].id}/record", headers=aw.committee).json()
+    assert record["counts"] == {"on_time": 1}

@@ -353,11 +353,14 @@ def close_review(session: Session, *, cycle: Cycle, actor: str) -> CloseReviewRe
             assignment_id=a.id,
         )
         missed += 1
+    # Reviews of a withdrawn nomination stay on record but are not judged: the nomination is
+    # not ranked, and a total far from the others' may be why it was withdrawn.
     by_nomination: dict[uuid.UUID, list[tuple[Assignment, Review]]] = defaultdict(list)
     for a, r in session.execute(
         select(Assignment, Review)
         .join(Review, Review.assignment_id == Assignment.id)
-        .where(Assignment.cycle_id == cycle.id)
+        .join(Nomination, Nomination.id == Assignment.nomination_id)
+        .where(Assignment.cycle_id == cycle.id, Nomination.status != NominationStatus.withdrawn)
     ).all():
         by_nomination[a.nomination_id].append((a, r))
     outliers = 0
