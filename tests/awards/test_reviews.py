@@ -272,7 +272,7 @@ def test_z_scores_neutralise_harsh_and_lenient_reviewers() -> None:
 
 def test_closing_the_review_records_missed_and_outlying_reviews(aw) -> None:
     c, noms, experts, headers = reviewed_cycle(aw, n_nominations=1, k=4)
-    values = [9, 9, 9, 1]  # the last is far from the others' mean
+    values = [9, 9, 9, 1]  # the last is far from the panel's median
     for e, v in zip(experts[:4], values, strict=True):
         a = own(aw, headers[e.id])[0]["id"]
         assert score(aw, headers[e.id], a, innovation=v, impact=v).status_code == 200
@@ -539,3 +539,17 @@ def test_reviews_of_a_withdrawn_nomination_are_not_judged_outliers(aw) -> None:
     assert closed.json() == {"missed": 0, "scored": 0, "outliers": 0}
     record = aw.client.get(f"{API}/reviewers/{experts[3].id}/record", headers=aw.committee).json()
     assert record["counts"] == {"on_time": 1}
+
+
+def test_of_three_reviewers_only_the_one_apart_is_an_outlier(aw) -> None:
+    c, _, experts, headers = reviewed_cycle(aw, n_nominations=1, k=3)
+    for e, v in zip(experts, [9, 9, 1], strict=True):
+        a = own(aw, headers[e.id])[0]["id"]
+        assert score(aw, headers[e.id], a, innovation=v, impact=v).status_code == 200
+    closed = aw.client.post(f"{API}/cycles/{c['id']}/close-review", headers=aw.committee)
+    assert closed.json()["outliers"] == 1
+    counts = [
+        aw.client.get(f"{API}/reviewers/{e.id}/record", headers=aw.committee).json()["counts"]
+        for e in experts
+    ]
+    assert counts == [{"on_time": 1}, {"on_time": 1}, {"on_time": 1, "outlier_scores": 1}]

@@ -58,7 +58,7 @@ from .schemas import (
 )
 from .service import move
 
-OUTLIER_SHARE = 0.3  # a total further than this share of the scale from the panel's other mean
+OUTLIER_SHARE = 0.3  # a total further than this share of the scale from the panel's median
 UNDER_REVIEW = (NominationStatus.in_review, NominationStatus.scored)  # reviews may still change
 RANKED = (
     NominationStatus.in_review,
@@ -368,9 +368,11 @@ def close_review(session: Session, *, cycle: Cycle, actor: str) -> CloseReviewRe
     for nid, pairs in sorted(by_nomination.items()):
         if len(pairs) < 3:
             continue
+        # From the panel's median: two totals that agree are not outliers because a third
+        # stands apart from them.
+        middle = statistics.median(x.weighted_total for _, x in pairs)
         for a, r in pairs:
-            others = [x.weighted_total for b, x in pairs if b.id != a.id]
-            if abs(r.weighted_total - statistics.fmean(others)) > limit:
+            if abs(r.weighted_total - middle) > limit:
                 credibility.record(
                     session,
                     reviewer_person_id=a.reviewer_person_id,
@@ -379,8 +381,7 @@ def close_review(session: Session, *, cycle: Cycle, actor: str) -> CloseReviewRe
                     cycle_id=cycle.id,
                     nomination_id=nid,
                     assignment_id=a.id,
-                    note=f"total {r.weighted_total:g}, the others' mean "
-                    f"{statistics.fmean(others):.2f}",
+                    note=f"total {r.weighted_total:g}, the panel's median {middle:g}",
                 )
                 outliers += 1
     scored = 0
