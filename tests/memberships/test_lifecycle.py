@@ -715,6 +715,34 @@ def test_a_manual_status_is_kept_until_cleared(
     )
 
 
+def test_renewing_lifts_a_lapse_set_by_hand_and_keeps_an_active_one(
+    client, factory, society, admin, freeze
+) -> None:  # type: ignore[no-untyped-def]
+    freeze(date(2026, 11, 1))
+    make_type(client, society, admin)
+    m = join(client, factory, society, admin, type_code="regular")
+    path = f"{API}/memberships/{m['id']}"
+    held = client.patch(path, json={"status": "lapsed", "reason": "待缴费"}, headers=admin)
+    assert held.json()["status"] == "lapsed"
+    renewed = act(client, m, "renew", admin, reason="2027年会费已缴")
+    assert renewed.status_code == 200, renewed.text
+    body = renewed.json()
+    assert (body["valid_until"], body["status"], body["status_override"]) == (
+        "2027-12-31",
+        "active",
+        None,
+    )
+    # A good standing given by hand (dues waived) is the society's decision: it stays.
+    waived = join(client, factory, society, admin, type_code="regular")
+    client.patch(
+        f"{API}/memberships/{waived['id']}",
+        json={"status": "active", "reason": "会费减免"},
+        headers=admin,
+    )
+    body = act(client, waived, "renew", admin, reason="续费").json()
+    assert (body["status"], body["status_override"]) == ("active", "active")
+
+
 def test_pending_waits_for_approval_then_follows_the_dates(
     client, factory, society, admin, runtime, freeze
 ) -> None:  # type: ignore[no-untyped-def]
