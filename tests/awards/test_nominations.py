@@ -155,6 +155,22 @@ def test_cycle_rules_between_fields_name_the_field_that_breaks_them(aw, change, 
     assert [e["field"] for e in problem(r, 422)["errors"]] == [field]
 
 
+def test_a_society_that_exited_is_no_channel_of_a_new_cycle(aw) -> None:
+    gone = aw.factory.org(parent=aw.root.code)
+    r = aw.client.patch(
+        f"/api/v1/orgs/{gone.code}", json={"status": "exited", "reason": "退出"}, headers=aw.admin
+    )
+    assert r.status_code == 200, r.text
+    p = aw.programme()
+    body = {
+        "year": 2025, "nominations_open": "2025-03-01", "nominations_close": "2025-04-01",
+        "age_cutoff_date": "2025-06-30",
+        "channels": [{"org_code": aw.a.code, "quota": 1}, {"org_code": gone.code, "quota": 1}],
+    }  # fmt: skip
+    r = aw.client.post(f"{API}/programmes/{p['code']}/cycles", json=body, headers=aw.admin)
+    assert [e["field"] for e in problem(r, 422)["errors"]] == ["channels.1.org_code"]
+
+
 def test_control_characters_in_a_panel_minimum_trait_are_refused(aw) -> None:
     p = aw.programme()
     r = aw.client.post(

@@ -252,8 +252,10 @@ def create_cycle(
     }
     errors = [
         FieldError(f"channels.{i}.org_code", "no organisation has this code")
-        for i, ch in enumerate(data.channels)
         if ch.org_code not in orgs
+        else FieldError(f"channels.{i}.org_code", "the society has exited the federation")
+        for i, ch in enumerate(data.channels)
+        if ch.org_code not in orgs or orgs[ch.org_code].status == OrgStatus.exited
     ]
     if errors:
         raise ProblemError(
