@@ -6,7 +6,7 @@ import csv
 import io
 import threading
 import uuid
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 
 from sqlalchemy import select
 
@@ -97,7 +97,7 @@ def test_scores_must_cover_every_criterion_within_the_scale(aw) -> None:
     assert revised.json()["weighted_total"] == 5.0
 
 
-def test_no_scores_after_the_deadline_and_late_ones_are_recorded(aw) -> None:
+def test_no_scores_after_the_deadline_and_late_ones_are_recorded(aw, monkeypatch) -> None:
     today = date.today()
     _, _, experts, headers = reviewed_cycle(
         aw, n_nominations=1, k=1, review_due=(today - timedelta(days=1)).isoformat(),
@@ -110,13 +110,20 @@ def test_no_scores_after_the_deadline_and_late_ones_are_recorded(aw) -> None:
     assert record["counts"] == {"late": 1}
     assert record["score"] == 75
 
+    deadline = clock.today()
     _, _, experts, headers = reviewed_cycle(
-        aw, n_nominations=1, k=1, review_due=(today - timedelta(days=3)).isoformat(),
-        review_deadline=(today - timedelta(days=1)).isoformat(), year=2024,
+        aw, n_nominations=1, k=1, review_due=deadline.isoformat(),
+        review_deadline=deadline.isoformat(), year=2024,
     )  # fmt: skip
     h = headers[experts[0].id]
+    stop_clock_at(monkeypatch, after_beijing_day(deadline))
     body = problem(score(aw, h, own(aw, h)[0]["id"], innovation=5, impact=5), 409)
     assert body["type"].endswith("/review-deadline")
+
+
+def after_beijing_day(day: date) -> datetime:
+    """The first instant of the day after `day` in Beijing, in UTC."""
+    return (datetime.combine(day, time.min, tzinfo=clock.ZONE) + timedelta(days=1)).astimezone(UTC)
 
 
 def test_control_characters_in_a_review_comment_are_refused_naming_the_field(aw) -> None:
@@ -134,18 +141,20 @@ def test_control_characters_in_a_review_comment_are_refused_naming_the_field(aw)
 
 
 def test_the_review_deadline_follows_the_calendar_in_beijing(aw, monkeypatch) -> None:
+    deadline = clock.today() + timedelta(days=1)
     _, _, experts, headers = reviewed_cycle(
-        aw, n_nominations=1, k=1, review_due="2025-04-30", review_deadline="2025-04-30"
-    )
+        aw, n_nominations=1, k=1, review_due=deadline.isoformat(),
+        review_deadline=deadline.isoformat(),
+    )  # fmt: skip
     h = headers[experts[0].id]
     a = own(aw, h)[0]["id"]
-    # 23:59 on 30 April in Beijing: still on time.
-    stop_clock_at(monkeypatch, datetime(2025, 4, 30, 15, 59, tzinfo=UTC))
+    # 23:59 on the deadline in Beijing: still on time.
+    stop_clock_at(monkeypatch, datetime.combine(deadline, time(15, 59), tzinfo=UTC))
     r = score(aw, h, a, innovation=5, impact=5)
     assert r.status_code == 200, r.text
     assert r.json()["late"] is False
-    # Midnight in Beijing is past the deadline, while UTC still says 30 April.
-    stop_clock_at(monkeypatch, datetime(2025, 4, 30, 16, 0, tzinfo=UTC))
+    # Midnight in Beijing is past the deadline, while UTC still says the deadline's date.
+    stop_clock_at(monkeypatch, datetime.combine(deadline, time(16, 0), tzinfo=UTC))
     body = problem(score(aw, h, a, innovation=6, impact=6), 409)
     assert body["type"].endswith("/review-deadline")
 
@@ -506,14 +515,16 @@ def test_a_replacement_keeps_the_panel_minimum_the_leaving_reviewer_met(aw, runt
 
 
 def test_no_one_is_seated_in_a_vacated_seat_after_the_review_deadline(aw, monkeypatch) -> None:
+    deadline = clock.today()
     c, noms, experts, headers = reviewed_cycle(
-        aw, n_nominations=1, k=1, review_due="2025-04-30", review_deadline="2025-04-30"
-    )
+        aw, n_nominations=1, k=1, review_due=deadline.isoformat(),
+        review_deadline=deadline.isoformat(),
+    )  # fmt: skip
     spare = aw.expert()  # free, same field: would be seated before the deadline
     aw.drain()
     h = headers[experts[0].id]
     a = own(aw, h)[0]["id"]
-    stop_clock_at(monkeypatch, datetime(2025, 5, 1, 1, 0, tzinfo=UTC))  # 1 May in Beijing
+    stop_clock_at(monkeypatch, after_beijing_day(deadline))
     r = aw.client.post(f"{API}/assignments/{a}/conflict", json={"reason": "同事"}, headers=h)
     assert r.status_code == 200, r.text
     # They could never score: seating them would only record a missed review against them.
@@ -553,3 +564,22 @@ def test_of_three_reviewers_only_the_one_apart_is_an_outlier(aw) -> None:
         for e in experts
     ]
     assert counts == [{"on_time": 1}, {"on_time": 1}, {"on_time": 1, "outlier_scores": 1}]
+
+
+def test_panels_are_not_assigned_after_the_review_deadline(aw, monkeypatch) -> None:
+    deadline = clock.today() + timedelta(days=1)
+    c = aw.cycle(
+        aw.programme(), reviewers_per_nomination=1, max_load=1,
+        review_due=deadline.isoformat(), review_deadline=deadline.isoformat(),
+    )  # fmt: skip
+    aw.eligible(c, aw.nominee(research_fields=[f"topic{aw.token}"]))
+    expert = aw.expert()
+    stop_clock_at(monkeypatch, after_beijing_day(deadline))  # midnight in Beijing
+    r = aw.client.post(
+        f"{API}/cycles/{c['id']}/assignments",
+        json={"pool_person_ids": [str(expert.id)]},
+        headers=aw.committee,
+    )
+    # Whoever was seated could never score, and closing would record it as missed.
+    assert problem(r, 409)["type"].endswith("/review-deadline")
+    assert own(aw, aw.reviewer(expert)) == []

@@ -317,6 +317,13 @@ def assign(
         raise ProblemError(
             "the review of this cycle is closed; its panels no longer change", 409, "review-closed"
         )
+    if cycle.review_deadline is not None and today > cycle.review_deadline:
+        raise ProblemError(
+            f"the review deadline {cycle.review_deadline.isoformat()} has passed: a reviewer"
+            " seated now could not score",
+            409,
+            "review-deadline",
+        )
     noms = list(
         session.scalars(
             select(Nomination)
