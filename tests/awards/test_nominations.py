@@ -155,6 +155,22 @@ def test_cycle_rules_between_fields_name_the_field_that_breaks_them(aw, change, 
     assert [e["field"] for e in problem(r, 422)["errors"]] == [field]
 
 
+def test_a_society_that_exited_is_no_channel_of_a_new_cycle(aw) -> None:
+    gone = aw.factory.org(parent=aw.root.code)
+    r = aw.client.patch(
+        f"/api/v1/orgs/{gone.code}", json={"status": "exited", "reason": "退出"}, headers=aw.admin
+    )
+    assert r.status_code == 200, r.text
+    p = aw.programme()
+    body = {
+        "year": 2025, "nominations_open": "2025-03-01", "nominations_close": "2025-04-01",
+        "age_cutoff_date": "2025-06-30",
+        "channels": [{"org_code": aw.a.code, "quota": 1}, {"org_code": gone.code, "quota": 1}],
+    }  # fmt: skip
+    r = aw.client.post(f"{API}/programmes/{p['code']}/cycles", json=body, headers=aw.admin)
+    assert [e["field"] for e in problem(r, 422)["errors"]] == ["channels.1.org_code"]
+
+
 def test_control_characters_in_a_panel_minimum_trait_are_refused(aw) -> None:
     p = aw.programme()
     r = aw.client.post(
@@ -278,6 +294,26 @@ def test_a_member_in_the_grace_period_is_in_good_standing_for_the_membership_rul
     r = aw.submit(aw.nominate(c, person).json())
     assert r.status_code == 200, r.text
     assert r.json()["snapshot"]["memberships"] == [{"org_code": aw.a.code, "grade": "member"}]
+
+
+def test_a_membership_of_a_society_that_exited_does_not_meet_the_membership_rule(aw) -> None:
+    exited = aw.factory.org(parent=aw.root.code)
+    c = aw.cycle(aw.programme({"requires_membership": {}}))
+    c_there = aw.cycle(aw.programme({"requires_membership": {"org_code": exited.code}}))
+    person = aw.factory.person(org=aw.a, name="退出学会会员", birth_date=date(1990, 1, 1))
+    aw.factory.membership(exited, person, member_no="X" + aw.token, grade="member")
+    r = aw.client.patch(
+        f"/api/v1/orgs/{exited.code}",
+        json={"status": "exited", "reason": "动态调整"},
+        headers=aw.admin,
+    )
+    assert r.status_code == 200, r.text
+    # As its certificates no longer verify, the society's memberships no longer count.
+    body = problem(aw.submit(aw.nominate(c, person).json()), 422)
+    assert [f["rule"] for f in body["failed_rules"]] == ["requires_membership"]
+    assert body["nomination"]["snapshot"]["memberships"] == []
+    body = problem(aw.submit(aw.nominate(c_there, person).json()), 422)
+    assert [f["rule"] for f in body["failed_rules"]] == ["requires_membership"]
 
 
 def test_discipline_scope_matches_by_prefix(aw) -> None:
@@ -571,3 +607,38 @@ def test_nomination_numbers_count_up_per_cycle(aw) -> None:
     second = aw.nominate(c, aw.nominee(aw.b), aw.b).json()
     assert first["nomination_no"] == f"{p['code']}-2025-0001"
     assert second["nomination_no"] == f"{p['code']}-2025-0002"
+
+
+@pytest.mark.parametrize("status", ["suspended", "exited"])
+def test_a_suspended_or_exited_society_nominates_no_one(aw, status) -> None:  # type: ignore[no-untyped-def]
+    society = aw.factory.org(parent=aw.root.code)
+    staff = aw.factory.caller("org_staff", society)
+    channels = [{"org_code": society.code, "quota": 3}, {"org_code": aw.a.code, "quota": 3}]
+    c = aw.cycle(aw.programme(), channels=channels)
+
+    def nominate():  # type: ignore[no-untyped-def]
+        return aw.client.post(
+            f"{API}/cycles/{c['id']}/nominations",
+            json={
+                "nominee_person_id": str(aw.nominee(society).id),
+                "channel_org_code": society.code,
+            },
+            headers=staff,
+        )
+
+    draft = nominate()
+    assert draft.status_code == 201, draft.text
+    r = aw.client.patch(
+        f"/api/v1/orgs/{society.code}",
+        json={"status": status, "reason": "动态调整"},
+        headers=aw.admin,
+    )
+    assert r.status_code == 200, r.text
+    assert problem(nominate(), 409)["type"].endswith("/society-closed")
+    assert problem(aw.submit(draft.json(), staff), 409)["type"].endswith("/society-closed")
+    # Its draft can still be withdrawn, and the other channels go on.
+    w = aw.client.post(
+        f"{API}/nominations/{draft.json()['id']}/withdraw", json={"reason": "撤回"}, headers=staff
+    )
+    assert w.status_code == 200, w.text
+    assert aw.nominate(c, aw.nominee()).status_code == 201

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import uuid
+from datetime import UTC, datetime
 
 from sqlalchemy import text
 
 from services.registry.awards import conflicts
 
-from .conftest import API, problem
+from .conftest import API, problem, stop_clock_at
 
 
 def suggestions(aw, nomination, **params):  # type: ignore[no-untyped-def]
@@ -329,3 +330,33 @@ def test_free_reviewers_are_suggested_behind_hundreds_of_the_nominees_colleagues
     )
     assert response.status_code == 200, response.text
     assert str(free.id) in [s["person_id"] for s in response.json()["suggestions"]]
+
+
+def test_a_shared_institution_counts_from_the_start_of_the_day_in_beijing(
+    aw, db, monkeypatch
+) -> None:  # type: ignore[no-untyped-def]
+    topic = f"topic{aw.token}"
+    c = aw.cycle(aw.programme(), conflict_years=3)
+    place = "复旦大学" + aw.token
+    nominee = aw.nominee(institution=place, research_fields=[topic], discipline_codes=["520"])
+    n = aw.eligible(c, nominee)
+    former = aw.expert(fields=[topic], institution=place)
+    r = aw.client.patch(
+        f"/api/v1/people/{former.id}", json={"institution": "同济大学" + aw.token}, headers=aw.admin
+    )
+    assert r.status_code == 200, r.text
+    # They left at 01:30 on 1 May 2022 in Beijing (still 30 April in UTC) ...
+    db.execute(
+        text(
+            "UPDATE change_history SET changed_at = '2022-04-30 17:30+00'"
+            " WHERE entity = 'person' AND entity_id = :id AND field = 'institution'"
+        ),
+        {"id": former.id},
+    )
+    db.commit()
+    aw.drain()
+    # ... and on 1 May 2025 in Beijing that is within the last three years.
+    stop_clock_at(monkeypatch, datetime(2025, 4, 30, 19, 0, tzinfo=UTC))
+    body = suggestions(aw, n, explain="true")
+    assert excluded_rules(body)[str(former.id)] == {"shared_institution"}
+    assert str(former.id) not in {s["person_id"] for s in body["suggestions"]}

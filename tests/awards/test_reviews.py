@@ -6,7 +6,7 @@ import csv
 import io
 import threading
 import uuid
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 
 from sqlalchemy import select
 
@@ -97,7 +97,7 @@ def test_scores_must_cover_every_criterion_within_the_scale(aw) -> None:
     assert revised.json()["weighted_total"] == 5.0
 
 
-def test_no_scores_after_the_deadline_and_late_ones_are_recorded(aw) -> None:
+def test_no_scores_after_the_deadline_and_late_ones_are_recorded(aw, monkeypatch) -> None:
     today = date.today()
     _, _, experts, headers = reviewed_cycle(
         aw, n_nominations=1, k=1, review_due=(today - timedelta(days=1)).isoformat(),
@@ -110,13 +110,20 @@ def test_no_scores_after_the_deadline_and_late_ones_are_recorded(aw) -> None:
     assert record["counts"] == {"late": 1}
     assert record["score"] == 75
 
+    deadline = clock.today()
     _, _, experts, headers = reviewed_cycle(
-        aw, n_nominations=1, k=1, review_due=(today - timedelta(days=3)).isoformat(),
-        review_deadline=(today - timedelta(days=1)).isoformat(), year=2024,
+        aw, n_nominations=1, k=1, review_due=deadline.isoformat(),
+        review_deadline=deadline.isoformat(), year=2024,
     )  # fmt: skip
     h = headers[experts[0].id]
+    stop_clock_at(monkeypatch, after_beijing_day(deadline))
     body = problem(score(aw, h, own(aw, h)[0]["id"], innovation=5, impact=5), 409)
     assert body["type"].endswith("/review-deadline")
+
+
+def after_beijing_day(day: date) -> datetime:
+    """The first instant of the day after `day` in Beijing, in UTC."""
+    return (datetime.combine(day, time.min, tzinfo=clock.ZONE) + timedelta(days=1)).astimezone(UTC)
 
 
 def test_control_characters_in_a_review_comment_are_refused_naming_the_field(aw) -> None:
@@ -134,18 +141,20 @@ def test_control_characters_in_a_review_comment_are_refused_naming_the_field(aw)
 
 
 def test_the_review_deadline_follows_the_calendar_in_beijing(aw, monkeypatch) -> None:
+    deadline = clock.today() + timedelta(days=1)
     _, _, experts, headers = reviewed_cycle(
-        aw, n_nominations=1, k=1, review_due="2025-04-30", review_deadline="2025-04-30"
-    )
+        aw, n_nominations=1, k=1, review_due=deadline.isoformat(),
+        review_deadline=deadline.isoformat(),
+    )  # fmt: skip
     h = headers[experts[0].id]
     a = own(aw, h)[0]["id"]
-    # 23:59 on 30 April in Beijing: still on time.
-    stop_clock_at(monkeypatch, datetime(2025, 4, 30, 15, 59, tzinfo=UTC))
+    # 23:59 on the deadline in Beijing: still on time.
+    stop_clock_at(monkeypatch, datetime.combine(deadline, time(15, 59), tzinfo=UTC))
     r = score(aw, h, a, innovation=5, impact=5)
     assert r.status_code == 200, r.text
     assert r.json()["late"] is False
-    # Midnight in Beijing is past the deadline, while UTC still says 30 April.
-    stop_clock_at(monkeypatch, datetime(2025, 4, 30, 16, 0, tzinfo=UTC))
+    # Midnight in Beijing is past the deadline, while UTC still says the deadline's date.
+    stop_clock_at(monkeypatch, datetime.combine(deadline, time(16, 0), tzinfo=UTC))
     body = problem(score(aw, h, a, innovation=6, impact=6), 409)
     assert body["type"].endswith("/review-deadline")
 
@@ -272,7 +281,7 @@ def test_z_scores_neutralise_harsh_and_lenient_reviewers() -> None:
 
 def test_closing_the_review_records_missed_and_outlying_reviews(aw) -> None:
     c, noms, experts, headers = reviewed_cycle(aw, n_nominations=1, k=4)
-    values = [9, 9, 9, 1]  # the last is far from the others' mean
+    values = [9, 9, 9, 1]  # the last is far from the panel's median
     for e, v in zip(experts[:4], values, strict=True):
         a = own(aw, headers[e.id])[0]["id"]
         assert score(aw, headers[e.id], a, innovation=v, impact=v).status_code == 200
@@ -435,3 +444,142 @@ def test_a_committee_records_findings_only_on_its_own_programmes_nominations(aw)
     assert record["events"] == []
     conflicts = aw.client.get(f"{API}/nominations/{n['id']}/conflicts", headers=aw.committee)
     assert conflicts.json() == []
+
+
+def test_a_reviewer_who_scores_all_their_nominations_alike_does_not_move_them(aw) -> None:
+    c = aw.cycle(aw.programme(), reviewers_per_nomination=1, max_load=3, criteria=CRITERIA)
+    topic = [f"topic{aw.token}"]
+    a, b, top, low1, low2 = (aw.eligible(c, aw.nominee(research_fields=topic)) for _ in range(5))
+    flat, spread = aw.expert(), aw.expert()
+    panels = {flat.id: [a, b], spread.id: [top, low1, low2]}
+    forced = [
+        {"nomination_id": n["id"], "reviewer_person_id": str(e)}
+        for e, noms in panels.items()
+        for n in noms
+    ]
+    r = aw.client.post(
+        f"{API}/cycles/{c['id']}/assignments",
+        json={"pool_person_ids": [str(flat.id), str(spread.id)], "forced": forced},
+        headers=aw.committee,
+    )
+    assert r.status_code == 200, r.text
+    plan = {a["nomination_no"]: 1, b["nomination_no"]: 1, top["nomination_no"]: 9}
+    plan |= {low1["nomination_no"]: 5, low2["nomination_no"]: 5}
+    for e in (flat, spread):
+        headers = aw.reviewer(e)
+        for seat in own(aw, headers):
+            value = plan[seat["nomination_no"]]
+            assert score(aw, headers, seat["id"], innovation=value, impact=value).status_code == 200
+    rows = aw.client.get(f"{API}/cycles/{c['id']}/results", headers=aw.committee).json()["rows"]
+    # The flat reviewer says a and b are alike, nothing about how they compare with the
+    # others: their standing is the reviewer's mean, between the other reviewer's best and
+    # worst, as for any reviewer whatever their severity.
+    by_id = {row["nomination_id"]: row for row in rows}
+    assert by_id[a["id"]]["normalised"] == by_id[b["id"]]["normalised"] == 0
+    assert rows[0]["nomination_id"] == top["id"]
+    assert {row["nomination_id"] for row in rows[1:3]} == {a["id"], b["id"]}
+    assert [row["rank"] for row in rows] == [1, 2, 2, 4, 4]
+
+
+def test_a_replacement_keeps_the_panel_minimum_the_leaving_reviewer_met(aw, runtime) -> None:
+    c = aw.cycle(
+        aw.programme(), reviewers_per_nomination=2, max_load=1, min_per_panel={"female": 1}
+    )
+    topic = [f"topic{aw.token}"]
+    n = aw.eligible(c, aw.nominee(research_fields=topic, discipline_codes=["520"]))
+    woman, man = aw.expert(gender="female"), aw.expert(gender="male")
+    r = aw.client.post(
+        f"{API}/cycles/{c['id']}/assignments",
+        json={"pool_person_ids": [str(woman.id), str(man.id)]},
+        headers=aw.committee,
+    )
+    assert r.status_code == 200, r.text
+    # Free experts: a man of the nominee's discipline fits better than a woman of another.
+    aw.expert(gender="male", discipline_codes=["520"])
+    spare_woman = aw.expert(gender="female", discipline_codes=["130"])
+    aw.drain()
+    h = aw.reviewer(woman)
+    seat = own(aw, h)[0]["id"]
+    r = aw.client.post(f"{API}/assignments/{seat}/conflict", json={"reason": "亲属"}, headers=h)
+    assert r.status_code == 200, r.text
+    assert r.json()["replacement"] == "assigned"
+    with runtime.sessions() as session:
+        seated = set(
+            session.scalars(
+                select(Assignment.reviewer_person_id).where(
+                    Assignment.nomination_id == n["id"], Assignment.status == "assigned"
+                )
+            )
+        )
+    assert seated == {man.id, spare_woman.id}
+
+
+def test_no_one_is_seated_in_a_vacated_seat_after_the_review_deadline(aw, monkeypatch) -> None:
+    deadline = clock.today()
+    c, noms, experts, headers = reviewed_cycle(
+        aw, n_nominations=1, k=1, review_due=deadline.isoformat(),
+        review_deadline=deadline.isoformat(),
+    )  # fmt: skip
+    spare = aw.expert()  # free, same field: would be seated before the deadline
+    aw.drain()
+    h = headers[experts[0].id]
+    a = own(aw, h)[0]["id"]
+    stop_clock_at(monkeypatch, after_beijing_day(deadline))
+    r = aw.client.post(f"{API}/assignments/{a}/conflict", json={"reason": "同事"}, headers=h)
+    assert r.status_code == 200, r.text
+    # They could never score: seating them would only record a missed review against them.
+    assert r.json()["replacement"] == "none_available"
+    assert own(aw, aw.reviewer(spare)) == []
+    closed = aw.client.post(f"{API}/cycles/{c['id']}/close-review", headers=aw.committee)
+    assert closed.json()["missed"] == 0
+    record = aw.client.get(f"{API}/reviewers/{spare.id}/record", headers=aw.committee).json()
+    assert record["counts"] == {}
+    del noms
+
+
+def test_reviews_of_a_withdrawn_nomination_are_not_judged_outliers(aw) -> None:
+    c, noms, experts, headers = reviewed_cycle(aw, n_nominations=1, k=4)
+    for e, v in zip(experts, [9, 9, 9, 1], strict=True):
+        a = own(aw, headers[e.id])[0]["id"]
+        assert score(aw, headers[e.id], a, innovation=v, impact=v).status_code == 200
+    w = aw.client.post(
+        f"{API}/nominations/{noms[0]['id']}/withdraw", json={"reason": "撤回"}, headers=aw.staff_a
+    )
+    assert w.status_code == 200, w.text
+    closed = aw.client.post(f"{API}/cycles/{c['id']}/close-review", headers=aw.committee)
+    assert closed.json() == {"missed": 0, "scored": 0, "outliers": 0}
+    record = aw.client.get(f"{API}/reviewers/{experts[3].id}/record", headers=aw.committee).json()
+    assert record["counts"] == {"on_time": 1}
+
+
+def test_of_three_reviewers_only_the_one_apart_is_an_outlier(aw) -> None:
+    c, _, experts, headers = reviewed_cycle(aw, n_nominations=1, k=3)
+    for e, v in zip(experts, [9, 9, 1], strict=True):
+        a = own(aw, headers[e.id])[0]["id"]
+        assert score(aw, headers[e.id], a, innovation=v, impact=v).status_code == 200
+    closed = aw.client.post(f"{API}/cycles/{c['id']}/close-review", headers=aw.committee)
+    assert closed.json()["outliers"] == 1
+    counts = [
+        aw.client.get(f"{API}/reviewers/{e.id}/record", headers=aw.committee).json()["counts"]
+        for e in experts
+    ]
+    assert counts == [{"on_time": 1}, {"on_time": 1}, {"on_time": 1, "outlier_scores": 1}]
+
+
+def test_panels_are_not_assigned_after_the_review_deadline(aw, monkeypatch) -> None:
+    deadline = clock.today() + timedelta(days=1)
+    c = aw.cycle(
+        aw.programme(), reviewers_per_nomination=1, max_load=1,
+        review_due=deadline.isoformat(), review_deadline=deadline.isoformat(),
+    )  # fmt: skip
+    aw.eligible(c, aw.nominee(research_fields=[f"topic{aw.token}"]))
+    expert = aw.expert()
+    stop_clock_at(monkeypatch, after_beijing_day(deadline))  # midnight in Beijing
+    r = aw.client.post(
+        f"{API}/cycles/{c['id']}/assignments",
+        json={"pool_person_ids": [str(expert.id)]},
+        headers=aw.committee,
+    )
+    # Whoever was seated could never score, and closing would record it as missed.
+    assert problem(r, 409)["type"].endswith("/review-deadline")
+    assert own(aw, aw.reviewer(expert)) == []

@@ -207,6 +207,20 @@ def test_new_dates_that_reactivate_a_group_member_respect_the_cap(
     assert client.get(policy, headers=admin).json()["group_members"] == 1
 
 
+def test_a_former_group_member_entered_at_the_cap_is_recorded_as_lapsed(
+    client, society, admin
+) -> None:  # type: ignore[no-untyped-def]
+    policy = f"{API}/orgs/{society.code}/membership-policy"
+    assert client.put(policy, json={"group_member_cap": 1}, headers=admin).status_code == 200
+    assert add(client, society, admin).status_code == 201
+    # Ended before today: it takes no place under the cap, so the cap does not refuse it.
+    old = add(client, society, admin, joined_on="2018-01-01", valid_until="2022-12-31")
+    assert old.status_code == 201, old.text
+    assert old.json()["status"] == "lapsed"
+    assert client.get(policy, headers=admin).json()["group_members"] == 1
+    assert add(client, society, admin).status_code == 409
+
+
 def test_group_members_are_scoped(client, factory, society, admin) -> None:
     group = add(client, society, admin).json()
     other = factory.caller("org_admin", factory.org())

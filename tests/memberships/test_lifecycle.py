@@ -509,6 +509,33 @@ def test_a_life_membership_never_lapses(client, factory, society, admin, runtime
     assert (got["valid_until"], got["status"]) == (None, "active")
 
 
+def test_a_membership_moved_to_a_life_type_loses_its_end_and_never_lapses(  # type: ignore[no-untyped-def]
+    client, factory, society, admin, runtime, freeze
+) -> None:
+    freeze(date(2026, 5, 1))
+    make_type(client, society, admin)
+    make_type(client, society, admin, code="honour", grade="honorary", period="lifetime")
+    m = join(client, factory, society, admin, type_code="regular")
+    assert m["valid_until"] == "2026-12-31"
+    r = client.patch(
+        f"{API}/memberships/{m['id']}",
+        json={"type_code": "honour", "grade": "honorary", "reason": "授予终身荣誉会员"},
+        headers=admin,
+    )
+    assert r.status_code == 200, r.text
+    assert (r.json()["valid_until"], r.json()["status"]) == (None, "active")
+    assert refresh(runtime, society, date(2027, 6, 1)) == {}
+    assert status_of(runtime, m) == "active"
+    other = join(client, factory, society, admin, type_code="regular")
+    r = client.patch(
+        f"{API}/memberships/{other['id']}",
+        json={"type_code": "honour", "valid_until": "2030-12-31", "reason": "终身"},
+        headers=admin,
+    )
+    problem(r, 422)
+    assert fields_of(r) == {"valid_until"}
+
+
 # --- renewal ------------------------------------------------------------------------------------
 
 
@@ -691,6 +718,34 @@ def test_a_manual_status_is_kept_until_cleared(
         None,
         None,
     )
+
+
+def test_renewing_lifts_a_lapse_set_by_hand_and_keeps_an_active_one(
+    client, factory, society, admin, freeze
+) -> None:  # type: ignore[no-untyped-def]
+    freeze(date(2026, 11, 1))
+    make_type(client, society, admin)
+    m = join(client, factory, society, admin, type_code="regular")
+    path = f"{API}/memberships/{m['id']}"
+    held = client.patch(path, json={"status": "lapsed", "reason": "待缴费"}, headers=admin)
+    assert held.json()["status"] == "lapsed"
+    renewed = act(client, m, "renew", admin, reason="2027年会费已缴")
+    assert renewed.status_code == 200, renewed.text
+    body = renewed.json()
+    assert (body["valid_until"], body["status"], body["status_override"]) == (
+        "2027-12-31",
+        "active",
+        None,
+    )
+    # A good standing given by hand (dues waived) is the society's decision: it stays.
+    waived = join(client, factory, society, admin, type_code="regular")
+    client.patch(
+        f"{API}/memberships/{waived['id']}",
+        json={"status": "active", "reason": "会费减免"},
+        headers=admin,
+    )
+    body = act(client, waived, "renew", admin, reason="续费").json()
+    assert (body["status"], body["status_override"]) == ("active", "active")
 
 
 def test_pending_waits_for_approval_then_follows_the_dates(

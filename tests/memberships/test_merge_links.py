@@ -114,3 +114,49 @@ def test_a_suspension_of_the_merged_profiles_membership_holds_the_combined_one(
     # A termination under the other profile does not end the membership that runs.
     combined = client.get(f"{API}/memberships/{terminated['id']}", headers=admin).json()
     assert (combined["status"], combined["status_override"]) == ("active", None)
+
+
+def test_a_running_membership_of_the_merged_profile_outlives_the_kept_profiles_termination(
+    client, factory, runtime
+) -> None:  # type: ignore[no-untyped-def]
+    society = factory.org()
+    admin = factory.caller("org_admin", society)
+    keep, other = factory.person(org=society), factory.person(org=society)
+    old_no, running_no = "K" + uuid.uuid4().hex[:6], "O" + uuid.uuid4().hex[:6]
+    ours = client.post(
+        f"{API}/orgs/{society.code}/memberships",
+        json={"person_id": str(keep.id), "member_no": old_no, "valid_until": "2020-12-31"},
+        headers=admin,
+    ).json()
+    ended = client.post(
+        f"{API}/memberships/{ours['id']}/terminate", json={"reason": "退会"}, headers=admin
+    )
+    assert ended.status_code == 200, ended.text
+    # They joined again later under a second profile, as a senior member.
+    theirs = client.post(
+        f"{API}/orgs/{society.code}/memberships",
+        json={
+            "person_id": str(other.id),
+            "member_no": running_no,
+            "grade": "senior",
+            "valid_until": "2099-12-31",
+        },
+        headers=admin,
+    ).json()
+    token = client.get(f"{API}/memberships/{theirs['id']}/certificate", headers=admin).json()[
+        "token"
+    ]
+    with transaction(runtime.sessions) as session:
+        merge.merge_people(
+            session, pii=runtime.pii, keep_id=keep.id, other_id=other.id, actor="test"
+        )
+    combined = client.get(f"{API}/memberships/{ours['id']}", headers=admin).json()
+    assert (combined["status"], combined["status_override"]) == ("active", None)
+    assert (combined["member_no"], combined["grade"]) == (running_no, "senior")
+    assert combined["valid_until"] == "2099-12-31"
+    answer = client.post(f"{API}/certificates/verify", json={"token": token}).json()
+    assert (answer["valid"], answer["member_no"], answer["status"]) == (True, running_no, "active")
+    history = client.get(f"{API}/memberships/{ours['id']}/history", headers=admin).json()
+    merged = {(h["field"], h["old_value"]) for h in history["items"] if h["source"] == "merge"}
+    assert ("member_no", old_no) in merged
+    assert ("status_override", "terminated") in merged

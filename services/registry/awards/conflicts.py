@@ -14,7 +14,7 @@ import uuid
 from collections import defaultdict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, time
+from datetime import date, datetime, time
 
 from sqlalchemy import ColumnElement, and_, or_, select
 from sqlalchemy.orm import Session, aliased
@@ -25,7 +25,7 @@ from services.search.protocol import Exclusions
 
 from ..auth.models import Account, Role, RoleGrant
 from ..core import clock
-from ..core.clock import years_before
+from ..core.clock import ZONE, years_before
 from ..core.models import ChangeRecord
 from ..governance.models import BodySeat, GovernanceBody
 from ..orgs.models import Organisation
@@ -148,7 +148,9 @@ def _same_institution(session: Session, subject: Subject, candidates: Sequence[P
 
 
 def _since(today: date, years: int) -> datetime:
-    return datetime.combine(years_before(today, years), time.min, tzinfo=UTC)
+    """The start (midnight in Beijing, as `today` is a Beijing date) of the same calendar day
+    `years` before `today`."""
+    return datetime.combine(years_before(today, years), time.min, tzinfo=ZONE)
 
 
 def past_institutions(

@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 
 from ..core.clock import age_on
 from ..memberships.models import GOOD_STANDING, Membership
-from ..orgs.models import Organisation
+from ..orgs.models import Organisation, OrgStatus
 from ..people.models import Person, PersonStatus
 from .models import Cycle, Nomination, NominationStatus, Programme
 from .schemas import ProgrammeRules
@@ -136,11 +136,17 @@ def check_team(rules: ProgrammeRules, team: list[Person]) -> list[Failure]:
 
 def memberships_in_good_standing(session: Session, person_id: uuid.UUID) -> list[tuple[str, str]]:
     """(org code, grade) of each membership in good standing (active or in grace), as the
-    membership platform keeps its status and as a certificate is judged."""
+    membership platform keeps its status and as a certificate is judged: a society that has
+    exited the federation certifies no one, so its memberships do not count (a suspended
+    society's still do)."""
     rows = session.execute(
         select(Organisation.code, Membership.grade)
         .join(Organisation, Organisation.id == Membership.org_id)
-        .where(Membership.person_id == person_id, Membership.status.in_(GOOD_STANDING))
+        .where(
+            Membership.person_id == person_id,
+            Membership.status.in_(GOOD_STANDING),
+            Organisation.status != OrgStatus.exited,
+        )
         .order_by(Organisation.code)
     ).all()
     return [(code, grade) for code, grade in rows]

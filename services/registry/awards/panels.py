@@ -317,6 +317,13 @@ def assign(
         raise ProblemError(
             "the review of this cycle is closed; its panels no longer change", 409, "review-closed"
         )
+    if cycle.review_deadline is not None and today > cycle.review_deadline:
+        raise ProblemError(
+            f"the review deadline {cycle.review_deadline.isoformat()} has passed: a reviewer"
+            " seated now could not score",
+            409,
+            "review-deadline",
+        )
     noms = list(
         session.scalars(
             select(Nomination)
@@ -494,7 +501,14 @@ def replace(
     today: date,
 ) -> Assignment | None:
     """The best free reviewer for a seat a reviewer left (conflict): no conflict, load left,
-    institution cap kept; None when nobody fits (the committee then acts)."""
+    institution cap kept, and, when the panel now falls short of one of the cycle's minimums
+    (`min_per_panel`, as assignment keeps them), someone who makes it up if anyone free does;
+    None when nobody fits (the committee then acts), and once the review deadline has passed
+    or the review is closed: a reviewer seated then could never score, and would only have a
+    missed review recorded against them."""
+    too_late = cycle.review_deadline is not None and today > cycle.review_deadline
+    if too_late or cycle.review_closed_at is not None:
+        return None
     subject = subject_of(session, nomination, cycle, today)
     fields, codes = profile_of(nomination, subject.people[0])
     found = candidates(
@@ -521,7 +535,17 @@ def replace(
         if a.status in OPEN_SEATS and a.reviewer_person_id in people
     )
     cap = cycle.max_per_institution
-    best: tuple[float, str, uuid.UUID] | None = None
+    open_seats = [
+        people[a.reviewer_person_id]
+        for a in panel
+        if a.status in OPEN_SEATS and a.reviewer_person_id in people
+    ]
+    short = {
+        trait
+        for trait, count in (cycle.min_per_panel or {}).items()
+        if sum(p.gender == trait for p in open_seats) < count
+    }
+    best: tuple[int, float, str, uuid.UUID] | None = None
     for pid, cand in found.items():
         if pid in excluded or pid in on_panel or pid not in people:
             continue
@@ -531,16 +555,18 @@ def replace(
         if cap is not None and key is not None and seated[key] >= cap:
             continue
         value = cand.affinity * credibility.factor(scores[pid])
-        if best is None or (-value, str(pid)) < (-best[0], best[1]):
-            best = (value, str(pid), pid)
+        # Making up a minimum comes first, then affinity x credibility.
+        rank = (-int(people[pid].gender in short), -value, str(pid))
+        if best is None or rank < (-best[0], -best[1], best[2]):
+            best = (-rank[0], value, str(pid), pid)
     if best is None:
         return None
     row = Assignment(
         cycle_id=cycle.id,
         nomination_id=nomination.id,
-        reviewer_person_id=best[2],
+        reviewer_person_id=best[3],
         source=AssignmentSource.replacement,
-        affinity=found[best[2]].affinity,
+        affinity=found[best[3]].affinity,
     )
     session.add(row)
     session.flush()

@@ -2,8 +2,10 @@
 
 Results rank nominations by the mean of their reviewers' z-scores: each reviewer's weighted
 totals in the cycle are standardised against that reviewer's own mean and spread, so a harsh
-and a lenient reviewer count alike. A reviewer with a single review, or with identical totals,
-is standardised against the whole cycle instead. Equal normalised scores share a rank.
+and a lenient reviewer count alike. A reviewer who gave several nominations the same total
+ranks them alike and no higher or lower than their own mean (z = 0), whatever that total; only a
+reviewer with a single review is standardised against the whole cycle instead. Equal normalised
+scores share a rank.
 """
 
 from __future__ import annotations
@@ -56,7 +58,7 @@ from .schemas import (
 )
 from .service import move
 
-OUTLIER_SHARE = 0.3  # a total further than this share of the scale from the panel's other mean
+OUTLIER_SHARE = 0.3  # a total further than this share of the scale from the panel's median
 UNDER_REVIEW = (NominationStatus.in_review, NominationStatus.scored)  # reviews may still change
 RANKED = (
     NominationStatus.in_review,
@@ -351,11 +353,14 @@ def close_review(session: Session, *, cycle: Cycle, actor: str) -> CloseReviewRe
             assignment_id=a.id,
         )
         missed += 1
+    # Reviews of a withdrawn nomination stay on record but are not judged: the nomination is
+    # not ranked, and a total far from the others' may be why it was withdrawn.
     by_nomination: dict[uuid.UUID, list[tuple[Assignment, Review]]] = defaultdict(list)
     for a, r in session.execute(
         select(Assignment, Review)
         .join(Review, Review.assignment_id == Assignment.id)
-        .where(Assignment.cycle_id == cycle.id)
+        .join(Nomination, Nomination.id == Assignment.nomination_id)
+        .where(Assignment.cycle_id == cycle.id, Nomination.status != NominationStatus.withdrawn)
     ).all():
         by_nomination[a.nomination_id].append((a, r))
     outliers = 0
@@ -363,9 +368,11 @@ def close_review(session: Session, *, cycle: Cycle, actor: str) -> CloseReviewRe
     for nid, pairs in sorted(by_nomination.items()):
         if len(pairs) < 3:
             continue
+        # From the panel's median: two totals that agree are not outliers because a third
+        # stands apart from them.
+        middle = statistics.median(x.weighted_total for _, x in pairs)
         for a, r in pairs:
-            others = [x.weighted_total for b, x in pairs if b.id != a.id]
-            if abs(r.weighted_total - statistics.fmean(others)) > limit:
+            if abs(r.weighted_total - middle) > limit:
                 credibility.record(
                     session,
                     reviewer_person_id=a.reviewer_person_id,
@@ -374,8 +381,7 @@ def close_review(session: Session, *, cycle: Cycle, actor: str) -> CloseReviewRe
                     cycle_id=cycle.id,
                     nomination_id=nid,
                     assignment_id=a.id,
-                    note=f"total {r.weighted_total:g}, the others' mean "
-                    f"{statistics.fmean(others):.2f}",
+                    note=f"total {r.weighted_total:g}, the panel's median {middle:g}",
                 )
                 outliers += 1
     scored = 0
@@ -395,7 +401,8 @@ def close_review(session: Session, *, cycle: Cycle, actor: str) -> CloseReviewRe
 def z_scores(
     totals: list[tuple[uuid.UUID, uuid.UUID, float]],
 ) -> dict[tuple[uuid.UUID, uuid.UUID], float]:
-    """(reviewer, nomination, total) -> z within the reviewer (or the cycle, if degenerate)."""
+    """(reviewer, nomination, total) -> z within the reviewer (or the cycle, for a reviewer with
+    a single total)."""
     values = [t for _, _, t in totals]
     g_mean = statistics.fmean(values) if values else 0.0
     g_sd = statistics.pstdev(values) if len(values) > 1 else 0.0
@@ -408,6 +415,8 @@ def z_scores(
         sd = statistics.pstdev(own) if len(own) > 1 else 0.0
         if sd > 0:
             z = (t - statistics.fmean(own)) / sd
+        elif len(own) > 1:
+            z = 0.0  # all alike: at this reviewer's own mean, as a harsh or lenient level is
         elif g_sd > 0:
             z = (t - g_mean) / g_sd
         else:

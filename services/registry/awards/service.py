@@ -21,7 +21,7 @@ from ..core.errors import (
     register_unique,
 )
 from ..orgs import service as org_service
-from ..orgs.models import Organisation
+from ..orgs.models import Organisation, OrgStatus
 from ..people import service as people_service
 from ..people.models import Person
 from . import eligibility
@@ -252,8 +252,10 @@ def create_cycle(
     }
     errors = [
         FieldError(f"channels.{i}.org_code", "no organisation has this code")
-        for i, ch in enumerate(data.channels)
         if ch.org_code not in orgs
+        else FieldError(f"channels.{i}.org_code", "the society has exited the federation")
+        for i, ch in enumerate(data.channels)
+        if ch.org_code not in orgs or orgs[ch.org_code].status == OrgStatus.exited
     ]
     if errors:
         raise ProblemError(
@@ -361,6 +363,16 @@ def _window(cycle: Cycle, today: date) -> None:
         )
 
 
+def _refuse_closed_channel(org: Organisation) -> None:
+    """A suspended or exited society nominates no one, as it admits and renews no one."""
+    if org.status in {OrgStatus.suspended, OrgStatus.exited}:
+        raise ProblemError(
+            f"the society {org.code} is {org.status} and nominates no one",
+            409,
+            "society-closed",
+        )
+
+
 def _visible_person(
     session: Session, principal: Principal, person_id: uuid.UUID, field: str
 ) -> Person:
@@ -395,6 +407,7 @@ def create_nomination(
         raise InvalidField("channel_org_code", "not a nominating channel of this cycle")
     if not principal.covers_path(Permission.awards_nominate, org.path):
         raise Forbidden(f"only staff of {org.code} nominate through its channel")
+    _refuse_closed_channel(org)
     _window(cycle, today)
     nominee = _visible_person(session, principal, data.nominee_person_id, "nominee_person_id")
     for i, pid in enumerate(data.team_person_ids):
@@ -589,6 +602,7 @@ def submit(
     programme = session.get(Programme, cycle.programme_id) if cycle else None
     assert cycle is not None
     assert programme is not None
+    _refuse_closed_channel(_channel_org(session, n))
     _window(cycle, today)
     actor = history.actor_of(principal)
     nominee = session.get(Person, n.nominee_person_id, with_for_update=True)

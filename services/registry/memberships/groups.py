@@ -180,8 +180,11 @@ def create(
         )
     ):
         raise Conflict("this institution is a group member already", "uscc")
+    lapsed = data.valid_until is not None and data.valid_until < today
+    # One that ended before today is entered lapsed and takes no place under the cap (as the
+    # import treats it).
     counted = count_against_cap(session, org.id)
-    if policy.group_member_cap is not None and counted >= policy.group_member_cap:
+    if not lapsed and policy.group_member_cap is not None and counted >= policy.group_member_cap:
         raise ProblemError(
             f"the society has {counted} group members and its cap is"
             f" {policy.group_member_cap} (总量控制): end one first or raise the cap",
@@ -189,7 +192,6 @@ def create(
             "group-member-cap",
         )
     values = data.model_dump()
-    lapsed = data.valid_until is not None and data.valid_until < today
     if values["joined_on"] is None and not lapsed:
         values["joined_on"] = today
     if values["joined_on"] and data.valid_until and data.valid_until < values["joined_on"]:

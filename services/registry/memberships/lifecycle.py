@@ -250,7 +250,8 @@ def renew(
     until: date | None = None,
 ) -> None:
     """Extend the membership by one period of its type (or to `until`): from the day after
-    it ends while it is active or in grace, from today once it has lapsed."""
+    it ends while it is active or in grace, from today once it has lapsed. A lapse or grace
+    set by hand is lifted."""
     _refuse_if_terminated(membership, "renewed")
     if membership.status_override == MembershipStatus.suspended:
         raise ProblemError(
@@ -288,7 +289,13 @@ def renew(
         raise InvalidField("until", f"must not be after {LATEST_DATE}")
     if membership.joined_on and until < membership.joined_on:
         raise InvalidField("until", "must not be before joined_on")
-    apply(session, membership, {"valid_until": until}, today=today, actor=actor, reason=reason)
+    values: dict[str, Any] = {"valid_until": until}
+    if membership.status_override in (MembershipStatus.lapsed, MembershipStatus.grace):
+        # A lapse (or grace) set by hand waits for the renewal that ends it: the dates decide
+        # again. A good standing given by hand stays.
+        values["status_override"] = None
+        membership.override_reason = None
+    apply(session, membership, values, today=today, actor=actor, reason=reason)
 
 
 def suspend(

@@ -30,7 +30,7 @@ from ..orgs.models import Organisation, OrgStatus
 from ..people import service as people_service
 from ..people.models import Person
 from . import lifecycle, types
-from .models import Membership, MembershipStatus, MembershipType
+from .models import Membership, MembershipStatus, MembershipType, PeriodKind
 from .schemas import (
     ActionBody,
     InlinePerson,
@@ -338,6 +338,12 @@ def update(
             kind = types.resolve(session, org, data.type_code)
         values["type_id"] = kind.id if kind else None
         type_code = kind.code if kind else None
+        if kind is not None and kind.period == PeriodKind.lifetime:
+            # A life membership has no end (renewal refuses to give it one): the old
+            # period's end would make a life member lapse.
+            if values.get("valid_until") is not None:
+                raise InvalidField("valid_until", "a life membership has no end date")
+            values["valid_until"] = None
     joined_on = values.get("joined_on", membership.joined_on)
     valid_until = values.get("valid_until", membership.valid_until)
     if joined_on and valid_until and valid_until < joined_on:

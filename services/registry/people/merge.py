@@ -35,6 +35,7 @@ from ..memberships.models import (
     MembershipApplication,
     MembershipCertificate,
     MembershipStatus,
+    TerminationReason,
 )
 from ..orgs.models import Organisation
 from .models import DuplicateStatus, Person, PersonAlias, PersonDuplicate
@@ -267,10 +268,13 @@ def _memberships(session: Session, keep: Person, other: Person, actor: str) -> t
             continue
         code = session.scalar(select(Organisation.code).where(Organisation.id == ours.org_id))
         changes: list[tuple[str, Any, Any]] = [("merged", None, _described(theirs))]
-        changes += _carry_hold(ours, theirs)
         number = theirs.member_no
         theirs.member_no = None  # unique per organisation: free it before it moves
         session.flush()
+        if _runs_instead(ours, theirs):
+            changes += _take_running(ours, theirs, number)
+        else:
+            changes += _carry_hold(ours, theirs)
         if ours.member_no is None and number is not None:
             changes.append(("member_no", None, number))
             ours.member_no = number
@@ -321,6 +325,45 @@ def _described(membership: Membership) -> str:
     return (
         f"{membership.id} ({membership.grade}, {membership.status}, {membership.member_no}{held})"
     )
+
+
+def _runs_instead(ours: Membership, theirs: Membership) -> bool:
+    """The kept profile's membership was terminated (not by death) and the merged-away one
+    was not: the person joined again under the second profile, and that membership runs."""
+    return (
+        ours.status_override == MembershipStatus.terminated
+        and ours.termination_reason != TerminationReason.death
+        and theirs.status_override != MembershipStatus.terminated
+    )
+
+
+def _take_running(
+    ours: Membership, theirs: Membership, number: str | None
+) -> list[tuple[str, Any, Any]]:
+    """The combined membership is the running one: its standing, grade, type and number (the
+    ended membership's number and hold stay in the history)."""
+    values: dict[str, Any] = {
+        "status_override": theirs.status_override,
+        "override_reason": theirs.override_reason,
+        "termination_reason": None,
+        "ended_on": None,
+        "awaiting_approval": theirs.awaiting_approval,
+        "grade": theirs.grade,
+        "type_id": theirs.type_id,
+    }
+    if number is not None:
+        values["member_no"] = number
+    changes = []
+    for name, value in values.items():
+        old = getattr(ours, name)
+        if old != value:
+            changes.append((name, old, value))
+            setattr(ours, name, value)
+    return [
+        (name, str(old) if isinstance(old, uuid.UUID) else old,
+         str(new) if isinstance(new, uuid.UUID) else new)
+        for name, old, new in changes
+    ]  # fmt: skip
 
 
 def _carry_hold(ours: Membership, theirs: Membership) -> list[tuple[str, Any, Any]]:
