@@ -6,11 +6,12 @@ import dataclasses
 import random
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import date
 from typing import Any
 
-from sqlalchemy import text
+from sqlalchemy import event, text
 from stdnum.cn import ric
 
 from services.registry.auth import service as auth_service
@@ -73,6 +74,21 @@ def wait_for_lock_waiter(
             return True
         time.sleep(0.02)
     return False
+
+
+@contextmanager
+def statements(runtime: Runtime) -> Iterator[list[str]]:
+    """The SQL statements the app's engine runs inside the block, in order."""
+    seen: list[str] = []
+
+    def before(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
+        seen.append(statement)
+
+    event.listen(runtime.engine, "before_cursor_execute", before)
+    try:
+        yield seen
+    finally:
+        event.remove(runtime.engine, "before_cursor_execute", before)
 
 
 def unique_code(prefix: str = "T") -> str:

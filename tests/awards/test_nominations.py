@@ -7,6 +7,7 @@ from datetime import UTC, date, datetime, timedelta
 import pytest
 from sqlalchemy import text
 
+from ..factories import statements
 from .conftest import API, CUTOFF, problem, stop_clock_at
 
 # --- programmes and cycles ----------------------------------------------------------------
@@ -571,3 +572,27 @@ def test_nomination_numbers_count_up_per_cycle(aw) -> None:
     second = aw.nominate(c, aw.nominee(aw.b), aw.b).json()
     assert first["nomination_no"] == f"{p['code']}-2025-0001"
     assert second["nomination_no"] == f"{p['code']}-2025-0002"
+
+
+def test_a_page_of_nominations_costs_the_statements_of_one(aw) -> None:
+    programme = aw.programme()
+    c = aw.cycle(programme)
+    made = [aw.eligible(c, aw.nominee()) for _ in range(3)]
+    made += [aw.eligible(c, aw.nominee(aw.b), aw.b) for _ in range(2)]
+    path = f"{API}/cycles/{c['id']}/nominations"
+
+    def listed(limit: int) -> tuple[int, list[dict]]:
+        with statements(aw.runtime) as seen:
+            r = aw.client.get(path, params={"limit": limit}, headers=aw.committee)
+        assert r.status_code == 200, r.text
+        return len(seen), r.json()["items"]
+
+    one, first = listed(1)
+    five, page = listed(5)
+    assert one == five
+    assert (len(first), len(page)) == (1, 5)
+    by_id = {n["id"]: n for n in made}
+    for item in page:
+        assert item == by_id[item["id"]]
+        assert item["programme_code"] == programme["code"]
+        assert item["channel_org_code"] in (aw.a.code, aw.b.code)
