@@ -77,18 +77,37 @@ def wait_for_lock_waiter(
 
 
 @contextmanager
-def statements(runtime: Runtime) -> Iterator[list[str]]:
-    """The SQL statements the app's engine runs inside the block, in order."""
-    seen: list[str] = []
+def statements(runtime: Runtime) -> Iterator[list[tuple[str, Any]]]:
+    """The SQL statements the app's engine runs inside the block, in order, with their
+    parameters."""
+    seen: list[tuple[str, Any]] = []
 
-    def before(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
-        seen.append(statement)
+    def before(conn: Any, cursor: Any, statement: str, parameters: Any, *args: Any) -> None:
+        seen.append((statement, parameters))
 
     event.listen(runtime.engine, "before_cursor_execute", before)
     try:
         yield seen
     finally:
         event.remove(runtime.engine, "before_cursor_execute", before)
+
+
+def plan(db: Any, statement: str, parameters: Any, **settings: str) -> dict[str, Any]:
+    """The top node of the plan PostgreSQL chooses for a statement the app ran, under
+    `settings` (such as `enable_sort="off"`: what the planner would do with no other way)."""
+    try:
+        for name, value in settings.items():
+            db.exec_driver_sql(f"SET LOCAL {name} = {value}")
+        found = db.exec_driver_sql(f"EXPLAIN (FORMAT JSON) {statement}", parameters).scalar_one()
+    finally:
+        db.rollback()
+    return found[0]["Plan"]
+
+
+def plan_nodes(node: dict[str, Any]) -> Iterator[dict[str, Any]]:
+    yield node
+    for child in node.get("Plans", ()):
+        yield from plan_nodes(child)
 
 
 def unique_code(prefix: str = "T") -> str:
