@@ -796,3 +796,23 @@ def test_a_page_of_the_member_list_reads_the_society_in_id_order_through_an_inde
         (scan,) = [n for n in nodes if n.get("Relation Name") == "membership"]
         assert scan["Index Name"] == "ix_membership_org_id_id", scan
         assert "org_id" in scan["Index Cond"], scan
+
+
+def test_members_found_by_the_start_of_their_name_are_read_through_the_index_of_names(
+    client, factory, society, staff, runtime, db
+) -> None:
+    tag = uuid.uuid4().hex[:6]
+    person = factory.person(org=society, name=f"名单{tag}")
+    factory.membership(society, person, member_no=member_no())
+    with statements(runtime) as seen:
+        r = client.get(url(society), params={"q": f"名单{tag}"}, headers=staff)
+    assert r.status_code == 200, r.text
+    assert [m["person_id"] for m in r.json()["items"]] == [str(person.id)]
+    (statement, parameters) = next(
+        (s, p) for s, p in seen if "FROM membership" in s and "ORDER BY membership.id" in s
+    )
+    nodes = list(
+        plan_nodes(plan(db, statement, parameters, enable_seqscan="off", enable_indexscan="off"))
+    )
+    assert not [n for n in nodes if n["Node Type"] == "Seq Scan"], nodes
+    assert "ix_person_name_birth_date" in {n.get("Index Name") for n in nodes}
