@@ -596,3 +596,33 @@ def test_a_page_of_nominations_costs_the_statements_of_one(aw) -> None:
         assert item == by_id[item["id"]]
         assert item["programme_code"] == programme["code"]
         assert item["channel_org_code"] in (aw.a.code, aw.b.code)
+
+
+def test_lists_of_programmes_and_of_cycles_cost_the_statements_of_one(aw) -> None:
+    def count(path: str) -> tuple[int, list[dict]]:
+        with statements(aw.runtime) as seen:
+            r = aw.client.get(f"{API}{path}", headers=aw.committee)
+        assert r.status_code == 200, r.text
+        return len(seen), r.json()
+
+    few = aw.programme()
+    many = aw.programme()
+    aw.cycle(few)
+    cycles = [aw.cycle(many, year=year, quota_a=year - 2020) for year in (2021, 2022, 2023)]
+    aw.nominate(cycles[1], aw.nominee())
+    one, _ = count(f"/programmes/{few['code']}/cycles")
+    three, listed = count(f"/programmes/{many['code']}/cycles")
+    assert one == three
+    assert [c["year"] for c in listed] == [2023, 2022, 2021]
+    used = {c["year"]: {ch["org_code"]: (ch["quota"], ch["used"]) for ch in c["channels"]}
+            for c in listed}  # fmt: skip
+    assert used[2022] == {aw.a.code: (2, 1), aw.b.code: (5, 0)}
+    assert used[2021][aw.a.code] == (1, 0)
+    assert all(c["programme_code"] == many["code"] for c in listed)
+
+    before, programmes = count("/programmes")
+    aw.programme()
+    after, more = count("/programmes")
+    assert before == after
+    assert len(more) == len(programmes) + 1
+    assert {p["owner_org_code"] for p in more if p["code"] == many["code"]} == {aw.root.code}
