@@ -6,11 +6,12 @@ import dataclasses
 import random
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import date
 from typing import Any
 
-from sqlalchemy import text
+from sqlalchemy import event, text
 from stdnum.cn import ric
 
 from services.registry.auth import service as auth_service
@@ -73,6 +74,40 @@ def wait_for_lock_waiter(
             return True
         time.sleep(0.02)
     return False
+
+
+@contextmanager
+def statements(runtime: Runtime) -> Iterator[list[tuple[str, Any]]]:
+    """The SQL statements the app's engine runs inside the block, in order, with their
+    parameters."""
+    seen: list[tuple[str, Any]] = []
+
+    def before(conn: Any, cursor: Any, statement: str, parameters: Any, *args: Any) -> None:
+        seen.append((statement, parameters))
+
+    event.listen(runtime.engine, "before_cursor_execute", before)
+    try:
+        yield seen
+    finally:
+        event.remove(runtime.engine, "before_cursor_execute", before)
+
+
+def plan(db: Any, statement: str, parameters: Any, **settings: str) -> dict[str, Any]:
+    """The top node of the plan PostgreSQL chooses for a statement the app ran, under
+    `settings` (such as `enable_sort="off"`: what the planner would do with no other way)."""
+    try:
+        for name, value in settings.items():
+            db.exec_driver_sql(f"SET LOCAL {name} = {value}")
+        found = db.exec_driver_sql(f"EXPLAIN (FORMAT JSON) {statement}", parameters).scalar_one()
+    finally:
+        db.rollback()
+    return found[0]["Plan"]
+
+
+def plan_nodes(node: dict[str, Any]) -> Iterator[dict[str, Any]]:
+    yield node
+    for child in node.get("Plans", ()):
+        yield from plan_nodes(child)
 
 
 def unique_code(prefix: str = "T") -> str:

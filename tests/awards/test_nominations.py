@@ -7,6 +7,7 @@ from datetime import UTC, date, datetime, timedelta
 import pytest
 from sqlalchemy import text
 
+from ..factories import statements
 from .conftest import API, CUTOFF, problem, stop_clock_at
 
 # --- programmes and cycles ----------------------------------------------------------------
@@ -642,3 +643,57 @@ def test_a_suspended_or_exited_society_nominates_no_one(aw, status) -> None:  # 
     )
     assert w.status_code == 200, w.text
     assert aw.nominate(c, aw.nominee()).status_code == 201
+
+
+def test_a_page_of_nominations_costs_the_statements_of_one(aw) -> None:
+    programme = aw.programme()
+    c = aw.cycle(programme)
+    made = [aw.eligible(c, aw.nominee()) for _ in range(3)]
+    made += [aw.eligible(c, aw.nominee(aw.b), aw.b) for _ in range(2)]
+    path = f"{API}/cycles/{c['id']}/nominations"
+
+    def listed(limit: int) -> tuple[int, list[dict]]:
+        with statements(aw.runtime) as seen:
+            r = aw.client.get(path, params={"limit": limit}, headers=aw.committee)
+        assert r.status_code == 200, r.text
+        return len(seen), r.json()["items"]
+
+    one, first = listed(1)
+    five, page = listed(5)
+    assert one == five
+    assert (len(first), len(page)) == (1, 5)
+    by_id = {n["id"]: n for n in made}
+    for item in page:
+        assert item == by_id[item["id"]]
+        assert item["programme_code"] == programme["code"]
+        assert item["channel_org_code"] in (aw.a.code, aw.b.code)
+
+
+def test_lists_of_programmes_and_of_cycles_cost_the_statements_of_one(aw) -> None:
+    def count(path: str) -> tuple[int, list[dict]]:
+        with statements(aw.runtime) as seen:
+            r = aw.client.get(f"{API}{path}", headers=aw.committee)
+        assert r.status_code == 200, r.text
+        return len(seen), r.json()
+
+    few = aw.programme()
+    many = aw.programme()
+    aw.cycle(few)
+    cycles = [aw.cycle(many, year=year, quota_a=year - 2020) for year in (2021, 2022, 2023)]
+    aw.nominate(cycles[1], aw.nominee())
+    one, _ = count(f"/programmes/{few['code']}/cycles")
+    three, listed = count(f"/programmes/{many['code']}/cycles")
+    assert one == three
+    assert [c["year"] for c in listed] == [2023, 2022, 2021]
+    used = {c["year"]: {ch["org_code"]: (ch["quota"], ch["used"]) for ch in c["channels"]}
+            for c in listed}  # fmt: skip
+    assert used[2022] == {aw.a.code: (2, 1), aw.b.code: (5, 0)}
+    assert used[2021][aw.a.code] == (1, 0)
+    assert all(c["programme_code"] == many["code"] for c in listed)
+
+    before, programmes = count("/programmes")
+    aw.programme()
+    after, more = count("/programmes")
+    assert before == after
+    assert len(more) == len(programmes) + 1
+    assert {p["owner_org_code"] for p in more if p["code"] == many["code"]} == {aw.root.code}

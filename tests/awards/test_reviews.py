@@ -18,7 +18,7 @@ from services.registry.awards.reviews import z_scores
 from services.registry.awards.schemas import ReviewSubmit
 from services.registry.core import clock
 
-from ..factories import wait_for_lock_waiter
+from ..factories import statements, wait_for_lock_waiter
 from .conftest import API, problem, stop_clock_at
 
 CRITERIA = [
@@ -583,3 +583,22 @@ def test_panels_are_not_assigned_after_the_review_deadline(aw, monkeypatch) -> N
     # Whoever was seated could never score, and closing would record it as missed.
     assert problem(r, 409)["type"].endswith("/review-deadline")
     assert own(aw, aw.reviewer(expert)) == []
+
+
+def test_a_reviewers_own_list_costs_the_same_statements_for_one_assignment_or_many(aw) -> None:
+    _, _, few_experts, few_headers = reviewed_cycle(aw, n_nominations=1, k=1)
+    _, _, many_experts, many_headers = reviewed_cycle(aw, n_nominations=4, k=1)
+
+    def mine(headers: dict[str, str]) -> tuple[int, list[dict]]:
+        with statements(aw.runtime) as seen:
+            listed = own(aw, headers)
+        return len(seen), listed
+
+    one, few = mine(few_headers[few_experts[0].id])
+    four, many = mine(many_headers[many_experts[0].id])
+    assert (len(few), len(many)) == (1, 4)
+    assert one == four
+    assert {a["nomination_no"] for a in many} == {
+        a["nomination_no"] for a in own(aw, many_headers[many_experts[0].id])
+    }
+    assert all(a["programme_name"] == "测试奖" and a["year"] == 2025 for a in many)

@@ -8,6 +8,11 @@ from datetime import date
 
 import pytest
 
+from services.registry.core.db import transaction
+from services.registry.people.models import Person
+
+from ..factories import statements
+
 API = "/api/v1"
 
 
@@ -506,3 +511,43 @@ def test_a_society_that_exited_gives_no_seat_back_and_fills_no_position(
         (ended["id"], "member", "2025-01-31"),
         (held["id"], "member", None),
     }
+
+
+def test_listing_many_bodies_costs_the_statements_of_one(client, factory, runtime) -> None:
+    """Each body's held seats are counted for the whole list at once: the count shows held
+    seats only (an ended one and a deceased holder's are not), body by body."""
+
+    def listed(org) -> tuple[int, list]:  # type: ignore[no-untyped-def]
+        headers = factory.caller("org_staff", org)
+        with statements(runtime) as seen:
+            response = client.get(f"{API}/orgs/{org.code}/governance-bodies", headers=headers)
+        assert response.status_code == 200, response.text
+        return len(seen), [(b["term_no"], b["filled"]) for b in response.json()]
+
+    small, large = factory.org(), factory.org()
+    headers = factory.caller("org_staff", large)
+    make_body(client, small, factory.caller("org_staff", small), term_no=1)
+    for term_no in (1, 2, 3, 4):
+        body = make_body(client, large, headers, term_no=term_no)
+        for _ in range(term_no - 1):
+            assert (
+                seat(client, body, factory.person(org=large), "member", headers).status_code == 201
+            )
+    ended = seat(client, body, factory.person(org=large), "member", headers).json()
+    assert (
+        client.patch(
+            f"{API}/governance-seats/{ended['id']}",
+            json={"ended_on": "2024-06-01", "reason": "辞职"},
+            headers=headers,
+        ).status_code
+        == 200
+    )
+    deceased = factory.person(org=large)
+    assert seat(client, body, deceased, "member", headers).status_code == 201
+    with transaction(runtime.sessions) as session:
+        session.get(Person, deceased.id).status = "deceased"
+
+    one, _ = listed(small)
+    four, bodies = listed(large)
+    assert one == four
+    assert bodies == [(4, 3), (3, 2), (2, 1), (1, 0)]

@@ -14,6 +14,8 @@ from services.registry.core.clock import get_today
 from services.registry.core.db import transaction
 from services.registry.memberships import lifecycle
 
+from ..factories import plan, plan_nodes, statements
+
 API = "/api/v1"
 TODAY = date(2026, 6, 30)
 
@@ -257,3 +259,46 @@ def test_contact_phone_and_email_are_masked_in_a_group_members_history(
     assert ("contact_email", "q***@example.cn", "q***@example.cn") in entries
     for raw in ("13733334444", "13755556666", "qian@example.cn", "qian.new@example.cn"):
         assert raw not in str(items)
+
+
+def test_the_report_reads_the_activity_of_its_own_society_only(
+    client, factory, society, admin, runtime, db
+) -> None:
+    """Activities are summed for the society's group members through the index by group
+    member, not over every society's activities in the window."""
+    other = factory.org()
+    other_admin = factory.caller("org_admin", other)
+    for org, headers in ((society, admin), (other, other_admin)):
+        group = add(client, org, headers).json()
+        response = client.post(
+            f"{API}/group-members/{group['id']}/activities",
+            json={"kind": "meeting", "occurred_on": "2026-03-01"},
+            headers=headers,
+        )
+        assert response.status_code == 201, response.text
+    with statements(runtime) as seen:
+        report = client.get(f"{API}/orgs/{society.code}/group-members/report", headers=admin)
+    assert report.status_code == 200, report.text
+    assert [r["activity_points"] for r in report.json()["ranking"]] == [3]
+    (statement, parameters) = next((s, p) for s, p in seen if "group_activity" in s)
+    # The plan is asked for with the other society's activity grown to 20,000 entries in the
+    # window (rolled back with it), as a national registry holds far more than this one's.
+    db.exec_driver_sql(
+        "INSERT INTO group_activity"
+        " (id, group_membership_id, kind, points, occurred_on, recorded_by)"
+        " SELECT gen_random_uuid(), a.group_membership_id, a.kind, a.points, a.occurred_on,"
+        " a.recorded_by"
+        " FROM group_activity a JOIN group_membership g ON g.id = a.group_membership_id,"
+        " generate_series(1, 20000) WHERE g.org_id = %(org)s",
+        {"org": other.id},
+    )
+    db.exec_driver_sql("ANALYZE group_activity")
+    nodes = list(plan_nodes(plan(db, statement, parameters, enable_seqscan="off")))
+    assert not [n for n in nodes if n["Node Type"] == "Seq Scan"], nodes
+    conditions = [
+        n.get("Index Cond", "")
+        for n in nodes
+        if n.get("Index Name") == "ix_group_activity_group_membership_id_occurred_on"
+    ]
+    assert conditions, nodes
+    assert all("group_membership_id" in c for c in conditions), conditions

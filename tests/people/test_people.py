@@ -10,7 +10,7 @@ import pytest
 from sqlalchemy import text
 from stdnum.cn import ric
 
-from ..factories import resident_id, with_wrong_check_digit
+from ..factories import plan, plan_nodes, resident_id, statements, with_wrong_check_digit
 
 PROBLEM = "application/problem+json"
 PEOPLE = "/api/v1/people"
@@ -804,3 +804,25 @@ def test_a_refused_create_leaves_nothing_behind(client, admin, db) -> None:
     db.rollback()
     assert db.execute(text("SELECT count(*) FROM person")).scalar_one() == before
     assert db.execute(text("SELECT count(*) FROM search_outbox")).scalar_one() == outbox
+
+
+def test_the_start_of_a_name_is_found_through_an_index_of_names(client, admin, runtime, db) -> None:
+    """`q` compares the start of the name, or of the Latin name in any case, in a way an index
+    serves: with every plan but index bitmaps priced out, the profiles are found through the
+    indexes of names, not by reading every profile."""
+    tag = uuid.uuid4().hex[:6]
+    person = created(client, admin, name=f"索引{tag}", name_en=f"Suoyin {tag}")
+    for q in (f"索引{tag}", f"suoyin {tag}"):
+        with statements(runtime) as seen:
+            response = client.get(PEOPLE, params={"q": q}, headers=admin)
+        assert response.status_code == 200, response.text
+        assert [p["id"] for p in response.json()["items"]] == [person["id"]]
+        (statement, parameters) = next((s, p) for s, p in seen if "FROM person" in s)
+        nodes = list(
+            plan_nodes(
+                plan(db, statement, parameters, enable_seqscan="off", enable_indexscan="off")
+            )
+        )
+        assert not [n for n in nodes if n["Node Type"] == "Seq Scan"], nodes
+        used = {n.get("Index Name") for n in nodes if n["Node Type"] == "Bitmap Index Scan"}
+        assert used == {"ix_person_name_birth_date", "ix_person_lower_name_en"}

@@ -108,7 +108,10 @@ def _context(session: Session, a: Assignment) -> tuple[Nomination, Cycle, Progra
 
 
 def _mine(session: Session, a: Assignment) -> MyAssignment:
-    n, c, p = _context(session, a)
+    return _mine_of(a, *_context(session, a))
+
+
+def _mine_of(a: Assignment, n: Nomination, c: Cycle, p: Programme) -> MyAssignment:
     return MyAssignment(
         id=a.id,
         status=a.status,
@@ -125,12 +128,16 @@ def _mine(session: Session, a: Assignment) -> MyAssignment:
 def list_mine(session: Session, principal: Principal) -> list[MyAssignment]:
     if principal.person_id is None:
         return []
-    rows = session.scalars(
-        select(Assignment)
+    # One statement for every assignment with its nomination, cycle and programme.
+    rows = session.execute(
+        select(Assignment, Nomination, Cycle, Programme)
+        .join(Nomination, Nomination.id == Assignment.nomination_id)
+        .join(Cycle, Cycle.id == Assignment.cycle_id)
+        .join(Programme, Programme.id == Cycle.programme_id)
         .where(Assignment.reviewer_person_id == principal.person_id)
         .order_by(Assignment.created_at.desc(), Assignment.id)
-    )
-    return [_mine(session, a) for a in rows]
+    ).all()
+    return [_mine_of(a, n, c, p) for a, n, c, p in rows]
 
 
 def get_mine(

@@ -156,9 +156,9 @@ def list_nominations(
         after=page.after_uuid(),
         limit=page.limit,
     )
-    return page_of(
-        rows, page.limit, key=lambda n: n.id, render=lambda n: service.nomination_read(session, n)
-    )
+    page_rows = rows[: page.limit]
+    reads = {r.id: r for r in service.nomination_reads(session, page_rows)}
+    return page_of(rows, page.limit, key=lambda n: n.id, render=lambda n: reads[n.id])
 
 
 @router.get("/nominations/{nomination_id}", response_model=NominationRead)

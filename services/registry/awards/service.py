@@ -115,12 +115,17 @@ def _org_code(session: Session, org_id: uuid.UUID) -> str:
     return session.scalar(select(Organisation.code).where(Organisation.id == org_id)) or ""
 
 
-def programme_read(session: Session, p: Programme) -> ProgrammeRead:
+def programme_read(
+    session: Session, p: Programme, owner_org_code: str | None = None
+) -> ProgrammeRead:
+    """`owner_org_code` when already read (a list reads its owners with the programmes)."""
     return ProgrammeRead(
         code=p.code,
         name=p.name,
         name_en=p.name_en,
-        owner_org_code=_org_code(session, p.owner_org_id),
+        owner_org_code=(
+            _org_code(session, p.owner_org_id) if owner_org_code is None else owner_org_code
+        ),
         kind=p.kind,
         rules=ProgrammeRules.model_validate(p.rules),
         created_at=p.created_at,
@@ -171,8 +176,12 @@ def create_programme(
 
 def list_programmes(session: Session) -> list[ProgrammeRead]:
     return [
-        programme_read(session, p)
-        for p in session.scalars(select(Programme).order_by(Programme.code))
+        programme_read(session, p, owner)
+        for p, owner in session.execute(
+            select(Programme, Organisation.code)
+            .join(Organisation, Organisation.id == Programme.owner_org_id)
+            .order_by(Programme.code)
+        ).all()
     ]
 
 
@@ -195,46 +204,64 @@ def managed_programme(session: Session, principal: Principal, code: str) -> Prog
 
 
 def cycle_read(session: Session, c: Cycle) -> CycleRead:
-    p = session.get(Programme, c.programme_id)
-    assert p is not None
-    used = dict(
-        session.execute(
+    return cycle_reads(session, [c])[0]
+
+
+def cycle_reads(session: Session, cycles: list[Cycle]) -> list[CycleRead]:
+    """CycleRead of each cycle, with its programme, channels and their places used read for
+    all of them at once (a list of cycles costs what one does)."""
+    if not cycles:
+        return []
+    ids = [c.id for c in cycles]
+    programmes = {
+        p.id: p
+        for p in session.scalars(
+            select(Programme).where(Programme.id.in_({c.programme_id for c in cycles}))
+        )
+    }
+    used: dict[uuid.UUID, int] = {
+        channel_id: int(count)
+        for channel_id, count in session.execute(
             select(Nomination.channel_id, func.count())
-            .where(Nomination.cycle_id == c.id, Nomination.status != S.withdrawn)
+            .where(Nomination.cycle_id.in_(ids), Nomination.status != S.withdrawn)
             .group_by(Nomination.channel_id)
         ).all()
-    )
-    channels = session.execute(
+    }
+    channels: dict[uuid.UUID, list[ChannelRead]] = {c.id: [] for c in cycles}
+    for ch, code, name in session.execute(
         select(Channel, Organisation.code, Organisation.name)
         .join(Organisation, Organisation.id == Channel.org_id)
-        .where(Channel.cycle_id == c.id)
+        .where(Channel.cycle_id.in_(ids))
         .order_by(Organisation.code)
-    ).all()
-    return CycleRead(
-        id=c.id,
-        programme_code=p.code,
-        programme_name=p.name,
-        year=c.year,
-        nominations_open=c.nominations_open,
-        nominations_close=c.nominations_close,
-        age_cutoff_date=c.age_cutoff_date,
-        channels=[
+    ).all():
+        channels[ch.cycle_id].append(
             ChannelRead(org_code=code, org_name=name, quota=ch.quota, used=used.get(ch.id, 0))
-            for ch, code, name in channels
-        ],
-        reviewers_per_nomination=c.reviewers_per_nomination,
-        max_load=c.max_load,
-        max_per_institution=c.max_per_institution,
-        min_per_panel=c.min_per_panel,
-        conflict_years=c.conflict_years,
-        criteria=[Criterion.model_validate(x) for x in c.criteria],
-        score_min=c.score_min,
-        score_max=c.score_max,
-        review_due=c.review_due,
-        review_deadline=c.review_deadline,
-        review_closed_at=c.review_closed_at,
-        created_at=c.created_at,
-    )
+        )
+    return [
+        CycleRead(
+            id=c.id,
+            programme_code=programmes[c.programme_id].code,
+            programme_name=programmes[c.programme_id].name,
+            year=c.year,
+            nominations_open=c.nominations_open,
+            nominations_close=c.nominations_close,
+            age_cutoff_date=c.age_cutoff_date,
+            channels=channels[c.id],
+            reviewers_per_nomination=c.reviewers_per_nomination,
+            max_load=c.max_load,
+            max_per_institution=c.max_per_institution,
+            min_per_panel=c.min_per_panel,
+            conflict_years=c.conflict_years,
+            criteria=[Criterion.model_validate(x) for x in c.criteria],
+            score_min=c.score_min,
+            score_max=c.score_max,
+            review_due=c.review_due,
+            review_deadline=c.review_deadline,
+            review_closed_at=c.review_closed_at,
+            created_at=c.created_at,
+        )
+        for c in cycles
+    ]
 
 
 def create_cycle(
@@ -316,40 +343,64 @@ def list_cycles(session: Session, programme: Programme) -> list[CycleRead]:
     cycles = session.scalars(
         select(Cycle).where(Cycle.programme_id == programme.id).order_by(Cycle.year.desc())
     )
-    return [cycle_read(session, c) for c in cycles]
+    return cycle_reads(session, list(cycles))
 
 
 # --- nominations --------------------------------------------------------------------------
 
 
 def nomination_read(session: Session, n: Nomination) -> NominationRead:
-    c = session.get(Cycle, n.cycle_id)
-    p = session.get(Programme, c.programme_id) if c else None
-    channel = session.get(Channel, n.channel_id)
-    nominee = session.get(Person, n.nominee_person_id)
-    assert c is not None
-    assert p is not None
-    assert channel is not None
-    assert nominee is not None
-    return NominationRead(
-        id=n.id,
-        nomination_no=n.nomination_no,
-        cycle_id=n.cycle_id,
-        programme_code=p.code,
-        year=c.year,
-        channel_org_code=_org_code(session, channel.org_id),
-        nominee_person_id=n.nominee_person_id,
-        nominee_name=(n.snapshot or {}).get("name") or nominee.name,
-        team_person_ids=list(n.team_person_ids),
-        summary=n.summary,
-        status=n.status,
-        failed_rules=[FailedRule(**f) for f in n.failures],
-        snapshot=n.snapshot,
-        submitted_at=n.submitted_at,
-        decided_at=n.decided_at,
-        created_at=n.created_at,
-        updated_at=n.updated_at,
-    )
+    return nomination_reads(session, [n])[0]
+
+
+def nomination_reads(session: Session, nominations: list[Nomination]) -> list[NominationRead]:
+    """NominationRead of each nomination, with its programme, year, channel and nominee's name
+    read for all of them in one statement (a page of them costs what one does)."""
+    if not nominations:
+        return []
+    context = {
+        row.id: row
+        for row in session.execute(
+            select(
+                Nomination.id,
+                Programme.code.label("programme_code"),
+                Cycle.year,
+                Organisation.code.label("org_code"),
+                Person.name.label("nominee_name"),
+            )
+            .join(Cycle, Cycle.id == Nomination.cycle_id)
+            .join(Programme, Programme.id == Cycle.programme_id)
+            .join(Channel, Channel.id == Nomination.channel_id)
+            .join(Organisation, Organisation.id == Channel.org_id)
+            .join(Person, Person.id == Nomination.nominee_person_id)
+            .where(Nomination.id.in_([n.id for n in nominations]))
+        )
+    }
+    reads = []
+    for n in nominations:
+        found = context[n.id]
+        reads.append(
+            NominationRead(
+                id=n.id,
+                nomination_no=n.nomination_no,
+                cycle_id=n.cycle_id,
+                programme_code=found.programme_code,
+                year=found.year,
+                channel_org_code=found.org_code,
+                nominee_person_id=n.nominee_person_id,
+                nominee_name=(n.snapshot or {}).get("name") or found.nominee_name,
+                team_person_ids=list(n.team_person_ids),
+                summary=n.summary,
+                status=n.status,
+                failed_rules=[FailedRule(**f) for f in n.failures],
+                snapshot=n.snapshot,
+                submitted_at=n.submitted_at,
+                decided_at=n.decided_at,
+                created_at=n.created_at,
+                updated_at=n.updated_at,
+            )
+        )
+    return reads
 
 
 def _window(cycle: Cycle, today: date) -> None:

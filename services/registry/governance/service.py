@@ -50,21 +50,30 @@ DEFAULT_TARGET = 2 / 3
 
 
 def _taken(body_id: uuid.UUID, today: date) -> tuple[ColumnElement[bool], ...]:
-    """The body's seats that take a place from `today` on, over BodySeat joined with Person:
-    not ended before today (an end date is the last day held), and not of a person who has
-    died (whose seat nobody may have ended yet). A seat that starts later takes its place
-    already, so that the body never holds more people than its seats on any day."""
+    """The body's seats that take a place from `today` on, over BodySeat joined with Person."""
+    return (BodySeat.body_id == body_id, *_taking(today))
+
+
+def _taking(today: date) -> tuple[ColumnElement[bool], ...]:
+    """Seats that take a place from `today` on: not ended before today (an end date is the last
+    day held), and not of a person who has died (whose seat nobody may have ended yet). A seat
+    that starts later takes its place already, so that the body never holds more people than
+    its seats on any day."""
     return (
-        BodySeat.body_id == body_id,
         or_(BodySeat.ended_on.is_(None), BodySeat.ended_on >= today),
         Person.status != PersonStatus.deceased,
     )
 
 
 def _held(body_id: uuid.UUID, today: date) -> tuple[ColumnElement[bool], ...]:
-    """The seats held on `today`: taken, and started (as the conflict rules read seats)."""
+    """The body's seats held on `today`."""
+    return (BodySeat.body_id == body_id, *_holding(today))
+
+
+def _holding(today: date) -> tuple[ColumnElement[bool], ...]:
+    """Seats held on `today`: taken, and started (as the conflict rules read seats)."""
     return (
-        *_taken(body_id, today),
+        *_taking(today),
         or_(BodySeat.started_on.is_(None), BodySeat.started_on <= today),
     )
 
@@ -83,6 +92,21 @@ def _count(session: Session, conditions: tuple[ColumnElement[bool], ...]) -> int
 
 def _filled(session: Session, body_id: uuid.UUID, today: date) -> int:
     return _count(session, _held(body_id, today))
+
+
+def _filled_by_body(
+    session: Session, body_ids: list[uuid.UUID], today: date
+) -> dict[uuid.UUID, int]:
+    """`_filled` of each body, in one statement."""
+    if not body_ids:
+        return {}
+    rows = session.execute(
+        select(BodySeat.body_id, func.count())
+        .join(Person, Person.id == BodySeat.person_id)
+        .where(BodySeat.body_id.in_(body_ids), *_holding(today))
+        .group_by(BodySeat.body_id)
+    ).all()
+    return {body_id: int(count) for body_id, count in rows}
 
 
 def _check_room(session: Session, body: GovernanceBody, today: date) -> None:
@@ -120,7 +144,14 @@ def _check_in_term(started_on: date, term_start: date, term_end: date | None) ->
         raise InvalidField("started_on", "must not be after the term's end")
 
 
-def to_read(session: Session, body: GovernanceBody, org_code: str, today: date) -> BodyRead:
+def to_read(
+    session: Session,
+    body: GovernanceBody,
+    org_code: str,
+    today: date,
+    filled: int | None = None,
+) -> BodyRead:
+    """`filled` when already counted (a list counts its bodies' seats at once)."""
     return BodyRead(
         id=body.id,
         org_code=org_code,
@@ -130,7 +161,7 @@ def to_read(session: Session, body: GovernanceBody, org_code: str, today: date) 
         term_start=body.term_start,
         term_end=body.term_end,
         seats=body.seats,
-        filled=_filled(session, body.id, today),
+        filled=_filled(session, body.id, today) if filled is None else filled,
         created_at=body.created_at,
         updated_at=body.updated_at,
     )
@@ -192,12 +223,15 @@ def list_for_org(
     org = org_service.get_scoped(
         session, principal=principal, code=org_code, permission=Permission.governance_read
     )
-    bodies = session.scalars(
-        select(GovernanceBody)
-        .where(GovernanceBody.org_id == org.id)
-        .order_by(GovernanceBody.kind, GovernanceBody.term_no.desc())
+    bodies = list(
+        session.scalars(
+            select(GovernanceBody)
+            .where(GovernanceBody.org_id == org.id)
+            .order_by(GovernanceBody.kind, GovernanceBody.term_no.desc())
+        )
     )
-    return [to_read(session, b, org.code, today) for b in bodies]
+    filled = _filled_by_body(session, [b.id for b in bodies], today)
+    return [to_read(session, b, org.code, today, filled.get(b.id, 0)) for b in bodies]
 
 
 def update(

@@ -377,9 +377,12 @@ def report(
                    coalesce(i.members, 0) AS individuals
             FROM group_membership g
             LEFT JOIN (
-                SELECT group_membership_id, sum(points) AS points, count(*) AS n
-                FROM group_activity WHERE occurred_on BETWEEN :since AND :today
-                GROUP BY group_membership_id
+                SELECT a.group_membership_id, sum(a.points) AS points, count(*) AS n
+                FROM group_membership ag
+                JOIN group_activity a ON a.group_membership_id = ag.id
+                WHERE ag.org_id = :org AND ag.status IN ('active', 'grace')
+                  AND a.occurred_on BETWEEN :since AND :today
+                GROUP BY a.group_membership_id
             ) a ON a.group_membership_id = g.id
             LEFT JOIN (
                 SELECT p.institution_uscc, count(*) AS members

@@ -6,7 +6,16 @@ import uuid
 from datetime import date, datetime
 from enum import StrEnum
 
-from sqlalchemy import BigInteger, CheckConstraint, Index, LargeBinary, Text, UniqueConstraint
+from sqlalchemy import (
+    BigInteger,
+    CheckConstraint,
+    Index,
+    LargeBinary,
+    Text,
+    UniqueConstraint,
+    func,
+    text,
+)
 from sqlmodel import Field, SQLModel
 
 from ..core.models import created_field, id_field, text_list_field, timestamp_field
@@ -63,7 +72,16 @@ class Person(SQLModel, table=True):
             "(id_number_enc IS NULL) = (id_number_bidx IS NULL)", name="id_number_pair"
         ),
         Index(None, "id_number_bidx", unique=True),
-        Index(None, "name", "birth_date"),
+        # text_pattern_ops: also the index of name prefixes (lists' `q`), as LIKE 'x%' cannot
+        # use an index of the database's collation (migration 0027).
+        Index(None, "name", "birth_date", postgresql_ops={"name": "text_pattern_ops"}),
+        # Only profiles with a Latin name: most imported people have none and write no entry.
+        Index(
+            "ix_person_lower_name_en",
+            func.lower(text("name_en")),
+            postgresql_ops={"lower_1": "text_pattern_ops"},
+            postgresql_where=text("name_en IS NOT NULL"),
+        ),
         # No GIN index on discipline_codes: the people list filters by code prefix over
         # unnest(), which it cannot serve, and expert search has its own index; every
         # imported person paid for its entries.
