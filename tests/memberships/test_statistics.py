@@ -78,6 +78,14 @@ def frozen(app):  # type: ignore[no-untyped-def]
     app.dependency_overrides.pop(get_today, None)
 
 
+def growth_of(stats: dict) -> dict[int, tuple[int, int, int]]:
+    """Each year's (joined, ended, members at the year's end) of a statistics answer."""
+    return {
+        g["year"]: (g["joined"], g["ended"], g["members_at_year_end"])
+        for g in stats["growth_by_year"]
+    }
+
+
 def _counts(rows: list[dict]) -> dict[str, int]:
     return {r["key"]: r["count"] for r in rows}
 
@@ -108,10 +116,7 @@ def test_statistics_match_the_hand_count(client, counted, frozen) -> None:
         (None, None, 2),
     }
     assert stats["joined_without_date"] == 1
-    growth = {
-        g["year"]: (g["joined"], g["ended"], g["members_at_year_end"])
-        for g in stats["growth_by_year"]
-    }
+    growth = growth_of(stats)
     assert growth == {
         2020: (1, 0, 1),
         2021: (2, 0, 3),
@@ -199,10 +204,7 @@ def test_an_ended_membership_without_a_joining_date_leaves_the_yearly_count_alon
     stats = client.get(
         f"{API}/statistics/memberships", params={"org_code": society.code}, headers=admin
     ).json()
-    growth = {
-        g["year"]: (g["joined"], g["ended"], g["members_at_year_end"])
-        for g in stats["growth_by_year"]
-    }
+    growth = growth_of(stats)
     assert growth == {2024: (1, 0, 1), 2025: (0, 0, 1), 2026: (0, 1, 1)}
     assert stats["joined_without_date"] == 1
 
@@ -259,10 +261,7 @@ def test_a_lapsed_membership_ends_the_day_after_its_grace(client, factory, froze
     stats = client.get(
         f"{API}/statistics/memberships", params={"org_code": society.code}, headers=admin
     ).json()
-    growth = {
-        g["year"]: (g["joined"], g["ended"], g["members_at_year_end"])
-        for g in stats["growth_by_year"]
-    }
+    growth = growth_of(stats)
     assert growth == {
         2022: (1, 0, 1),
         2023: (0, 0, 1),
@@ -296,10 +295,7 @@ def test_a_membership_lapsed_by_hand_ends_on_that_day(client, factory, frozen, v
     stats = client.get(
         f"{API}/statistics/memberships", params={"org_code": society.code}, headers=admin
     ).json()
-    growth = {
-        g["year"]: (g["joined"], g["ended"], g["members_at_year_end"])
-        for g in stats["growth_by_year"]
-    }
+    growth = growth_of(stats)
     assert growth == {
         2022: (1, 0, 1),
         2023: (0, 0, 1),
