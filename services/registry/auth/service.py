@@ -10,7 +10,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import case, delete, func, select, text, update
+from sqlalchemy import ColumnElement, case, delete, func, select, text, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -165,6 +165,15 @@ def clear_attempts(session: Session, key: str) -> None:
     session.execute(delete(LoginThrottle).where(LoginThrottle.key == key))
 
 
+def _revoke_refresh_tokens(session: Session, which: ColumnElement[bool]) -> None:
+    """Revoke, for good, the refresh tokens `which` selects that are not revoked yet."""
+    session.execute(
+        update(RefreshToken)
+        .where(which, RefreshToken.revoked_at.is_(None))
+        .values(revoked_at=_now())
+    )
+
+
 def _hash_refresh(token: str) -> bytes:
     return hashlib.sha256(token.encode()).digest()
 
@@ -262,11 +271,7 @@ def rotate_refresh(runtime: Runtime, token: str) -> IssuedTokens:
             raise Unauthorized("unknown refresh token")
         if row.used_at is not None or row.revoked_at is not None:
             reused = row
-            session.execute(
-                update(RefreshToken)
-                .where(RefreshToken.family_id == row.family_id, RefreshToken.revoked_at.is_(None))
-                .values(revoked_at=_now())
-            )
+            _revoke_refresh_tokens(session, RefreshToken.family_id == row.family_id)
             audit.record(
                 session,
                 principal=None,
@@ -378,11 +383,7 @@ def set_active(
         raise NotFound("account")
     account.is_active = active
     if not active:
-        session.execute(
-            update(RefreshToken)
-            .where(RefreshToken.account_id == account.id, RefreshToken.revoked_at.is_(None))
-            .values(revoked_at=_now())
-        )
+        _revoke_refresh_tokens(session, RefreshToken.account_id == account.id)
     audit.record(
         session,
         principal=None,
