@@ -86,6 +86,26 @@ def growth_of(stats: dict) -> dict[int, tuple[int, int, int]]:
     }
 
 
+def statistics_of(client, society, admin) -> dict:  # type: ignore[no-untyped-def]
+    """The statistics answer of one society, as its admin asks for it."""
+    response = client.get(
+        f"{API}/statistics/memberships", params={"org_code": society.code}, headers=admin
+    )
+    assert response.status_code == 200, response.text
+    return response.json()
+
+
+def enrol(client, society, admin, person_id, **fields) -> dict:  # type: ignore[no-untyped-def]
+    """The membership the society's admin adds for a person through the API."""
+    response = client.post(
+        f"{API}/orgs/{society.code}/memberships",
+        json={"person_id": str(person_id), "grade": "member", **fields},
+        headers=admin,
+    )
+    assert response.status_code == 201, response.text
+    return response.json()
+
+
 def _counts(rows: list[dict]) -> dict[str, int]:
     return {r["key"]: r["count"] for r in rows}
 
@@ -187,23 +207,14 @@ def test_an_ended_membership_without_a_joining_date_leaves_the_yearly_count_alon
     society = factory.org()
     admin = factory.caller("org_admin", society)
     dated, undated = factory.person(org=society), factory.person(org=society)
-    for person, fields in ((dated, {"joined_on": "2024-03-01"}), (undated, {})):
-        response = client.post(
-            f"{API}/orgs/{society.code}/memberships",
-            json={"person_id": str(person.id), "grade": "member", **fields},
-            headers=admin,
-        )
-        assert response.status_code == 201, response.text
-        if person is undated:
-            ended = client.post(
-                f"{API}/memberships/{response.json()['id']}/terminate",
-                json={"reason": "退会"},
-                headers=admin,
-            )
-            assert ended.status_code == 200, ended.text
-    stats = client.get(
-        f"{API}/statistics/memberships", params={"org_code": society.code}, headers=admin
-    ).json()
+    enrol(client, society, admin, dated.id, joined_on="2024-03-01")
+    ended = client.post(
+        f"{API}/memberships/{enrol(client, society, admin, undated.id)['id']}/terminate",
+        json={"reason": "退会"},
+        headers=admin,
+    )
+    assert ended.status_code == 200, ended.text
+    stats = statistics_of(client, society, admin)
     growth = growth_of(stats)
     assert growth == {2024: (1, 0, 1), 2025: (0, 0, 1), 2026: (0, 1, 1)}
     assert stats["joined_without_date"] == 1
@@ -250,17 +261,11 @@ def test_a_lapsed_membership_ends_the_day_after_its_grace(client, factory, froze
     society = factory.org()
     admin = factory.caller("org_admin", society)
     person = factory.person(org=society)
-    response = client.post(
-        f"{API}/orgs/{society.code}/memberships",
-        json={"person_id": str(person.id), "grade": "member", "joined_on": "2022-01-01",
-              "valid_until": "2023-12-31"},
-        headers=admin,
-    )  # fmt: skip
-    assert response.status_code == 201, response.text
-    assert response.json()["status"] == "lapsed"
-    stats = client.get(
-        f"{API}/statistics/memberships", params={"org_code": society.code}, headers=admin
-    ).json()
+    created = enrol(
+        client, society, admin, person.id, joined_on="2022-01-01", valid_until="2023-12-31"
+    )
+    assert created["status"] == "lapsed"
+    stats = statistics_of(client, society, admin)
     growth = growth_of(stats)
     assert growth == {
         2022: (1, 0, 1),
@@ -277,24 +282,19 @@ def test_a_membership_lapsed_by_hand_ends_on_that_day(client, factory, frozen, v
     dates never say when it ended, and another's say it runs on; the change says when."""
     society = factory.org()
     admin = factory.caller("org_admin", society)
-    created = client.post(
-        f"{API}/orgs/{society.code}/memberships",
-        json={"person_id": str(factory.person(org=society).id), "grade": "honorary",
-              "joined_on": "2022-01-01", "valid_until": valid_until},
-        headers=admin,
+    created = enrol(
+        client, society, admin, factory.person(org=society).id,
+        grade="honorary", joined_on="2022-01-01", valid_until=valid_until,
     )  # fmt: skip
-    assert created.status_code == 201, created.text
-    assert created.json()["valid_until"] == valid_until
+    assert created["valid_until"] == valid_until
     lapsed = client.patch(
-        f"{API}/memberships/{created.json()['id']}",
+        f"{API}/memberships/{created['id']}",
         json={"status": "lapsed", "reason": "长期失联"},
         headers=admin,
     )
     assert lapsed.status_code == 200, lapsed.text
     assert lapsed.json()["status"] == "lapsed"
-    stats = client.get(
-        f"{API}/statistics/memberships", params={"org_code": society.code}, headers=admin
-    ).json()
+    stats = statistics_of(client, society, admin)
     growth = growth_of(stats)
     assert growth == {
         2022: (1, 0, 1),
