@@ -36,6 +36,16 @@ def _seed(registry, tmp_path, org, rows):  # type: ignore[no-untyped-def]
     registry("import", "members", write_csv(tmp_path / "seed.csv", rows), "--org", org.code)
 
 
+def _numbers_after(registry, db, tmp_path, org, rows, *people):  # type: ignore[no-untyped-def]
+    """The member numbers `people` hold after `rows` are imported, with the import's summary
+    and its refused rows as (row_number, reason)."""
+    errors = tmp_path / "e.csv"
+    s = _import(registry, write_csv(tmp_path / "b.csv", rows), org, "--errors", errors)
+    numbers = numbers_by_phone(db, org.code)
+    refused = [(e["row_number"], e["reason"]) for e in read_errors(errors)]
+    return tuple(numbers[p["手机"]] for p in people), s, refused
+
+
 def test_a_swap_across_chunks_goes_through(registry, factory, db, tmp_path) -> None:  # type: ignore[no-untyped-def]
     """Two members of a 150-row list swap numbers, one in the first chunk of 100 rows, one in
     the second: each waits on the other, and no chunk holds the whole swap."""
@@ -96,15 +106,8 @@ def test_a_leader_with_a_repeat_waiting_on_a_later_chunk_goes_through_in_one_run
     )
     moved_p = {**p, "会员编号": "R2"}
     rows = [moved_p, moved_p, *fillers, {**h, "会员编号": "R3"}]
-    path = write_csv(tmp_path / "b.csv", rows)
-    errors = tmp_path / "e.csv"
-    s = _import(registry, path, org, "--errors", errors)
-    numbers = numbers_by_phone(db, org.code)
-    assert (numbers[p["手机"]], numbers[h["手机"]]) == ("R2", "R3"), (
-        s["rejected"],
-        s["duplicate_rows"],
-        [(e["row_number"], e["reason"]) for e in read_errors(errors)],
-    )
+    got, s, refused = _numbers_after(registry, db, tmp_path, org, rows, p, h)
+    assert got == ("R2", "R3"), (s["rejected"], s["duplicate_rows"], refused)
 
 
 def test_a_chain_that_zigzags_between_two_chunks_settles_in_a_bounded_number_of_passes(  # type: ignore[no-untyped-def]
@@ -305,16 +308,9 @@ def test_a_swap_does_not_leave_a_member_without_a_number(  # type: ignore[no-unt
         *fillers[198:297],
         {**b, "会员编号": "A1"},  # chunk 4
     ]
-    path = write_csv(tmp_path / "b.csv", rows)
-    errors = tmp_path / "e.csv"
-    s = _import(registry, path, org, "--errors", errors)
-    numbers = numbers_by_phone(db, org.code)
-    got = (numbers[a["手机"]], numbers[b["手机"]], numbers[p["手机"]])
+    got, s, refused = _numbers_after(registry, db, tmp_path, org, rows, a, b, p)
     # A and B swap; P's repeat row changes nothing.
-    assert got == ("B1", "A1", "P1"), (
-        s,
-        [(e["row_number"], e["reason"]) for e in read_errors(errors)],
-    )
+    assert got == ("B1", "A1", "P1"), (s, refused)
 
 
 def test_a_chain_whose_middle_link_is_refused_at_the_end_keeps_the_holders_number(  # type: ignore[no-untyped-def]
@@ -442,16 +438,8 @@ def test_two_people_wanting_one_number_across_chunks_first_row_wins(  # type: ig
         *fillers[99:198],
         {**h, "会员编号": "H9"},  # chunk 3
     ]
-    path = write_csv(tmp_path / "b.csv", rows)
-    errors = tmp_path / "e.csv"
-    s1 = _import(registry, path, org, "--errors", errors)
-    numbers = numbers_by_phone(db, org.code)
-    got = (numbers[x["手机"]], numbers[y["手机"]], numbers[h["手机"]])
-    assert got == ("H1", "Y1", "H9"), (
-        got,
-        s1,
-        [(e["row_number"], e["reason"]) for e in read_errors(errors)],
-    )
+    got, s1, refused = _numbers_after(registry, db, tmp_path, org, rows, x, y, h)
+    assert got == ("H1", "Y1", "H9"), (got, s1, refused)
 
 
 def test_a_later_row_of_a_person_whose_waiting_first_row_is_refused_is_judged_after_it(  # type: ignore[no-untyped-def]
