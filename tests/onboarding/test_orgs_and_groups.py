@@ -142,6 +142,16 @@ def _groups(db, org_id) -> list[tuple]:  # type: ignore[no-untyped-def]
     ]
 
 
+def _import_groups(registry, tmp_path, org, rows, header, name="g.csv"):  # type: ignore[no-untyped-def]
+    """The summary of importing `rows` as the org's group members, and the refused rows."""
+    errors = tmp_path / "e.csv"
+    s = registry(
+        "import", "group-members", write_csv(tmp_path / name, rows, header=header),
+        "--org", org.code, "--errors", errors, "--json",
+    ).summary  # fmt: skip
+    return s, read_errors(errors)
+
+
 def test_group_members_seats_are_imported_and_checked(registry, factory, db, tmp_path) -> None:
     org = factory.org()
     header = ["单位名称", "统一社会信用代码", "席位数"]
@@ -149,13 +159,9 @@ def test_group_members_seats_are_imported_and_checked(registry, factory, db, tmp
         ["甲单位", a_uscc(101), "5"], ["乙单位", a_uscc(102), ""], ["丙单位", a_uscc(103), "三"],
         ["丁单位", a_uscc(104), "1001"], ["戊单位", a_uscc(105), "０"],
     ]  # fmt: skip
-    errors = tmp_path / "e.csv"
-    path = write_csv(tmp_path / "g.csv", rows, header=header)
-    s = registry(
-        "import", "group-members", path, "--org", org.code, "--errors", errors, "--json"
-    ).summary
+    s, refused = _import_groups(registry, tmp_path, org, rows, header)
     assert (s["created_memberships"], s["rejected"], s["unknown_columns"]) == (3, 2, [])
-    assert [e["row_number"] for e in read_errors(errors)] == ["4", "5"]
+    assert [e["row_number"] for e in refused] == ["4", "5"]
     # New members are joined today, as through the API; an empty cell leaves the default seat.
     assert set(_groups(db, org.id)) == {
         ("乙单位", "active", 1, True), ("戊单位", "active", 0, True), ("甲单位", "active", 5, True),
@@ -183,13 +189,9 @@ def test_a_renewal_by_import_takes_the_status_its_dates_give_within_the_cap(
     )
     db.commit()
     renewed = [["乙单位", a_uscc(202), "2036-12-31"], ["丙单位", a_uscc(203), "2036-12-31"]]
-    errors = tmp_path / "e.csv"
-    s = registry(
-        "import", "group-members", write_csv(tmp_path / "g2.csv", renewed, header=header),
-        "--org", org.code, "--errors", errors, "--json",
-    ).summary  # fmt: skip
+    s, refused = _import_groups(registry, tmp_path, org, renewed, header, "g2.csv")
     assert (s["updated_memberships"], s["rejected"]) == (1, 1)
-    assert read_errors(errors)[0]["reason"] == (
+    assert refused[0]["reason"] == (
         "group_member_cap: the society has 2 group members and its cap is 2 (总量控制);"
         " end one or raise the cap first"
     )
@@ -250,13 +252,9 @@ def test_group_member_dates_outside_what_a_register_keeps_are_refused(
     org = factory.org()
     header = ["单位名称", "统一社会信用代码", "有效期至"]
     rows = [["甲单位", a_uscc(301), "9999-12-31"], ["乙单位", a_uscc(302), "2030-12-31"]]
-    errors = tmp_path / "e.csv"
-    s = registry(
-        "import", "group-members", write_csv(tmp_path / "g.csv", rows, header=header),
-        "--org", org.code, "--errors", errors, "--json",
-    ).summary  # fmt: skip
+    s, refused = _import_groups(registry, tmp_path, org, rows, header)
     assert (s["created_memberships"], s["rejected"]) == (1, 1)
-    (error,) = read_errors(errors)
+    (error,) = refused
     assert error["row_number"] == "2"
     assert error["reason"] == "有效期至: must be between 1900-01-01 and 2199-12-31"
 
