@@ -50,6 +50,13 @@ def created(client, headers, **fields) -> dict:  # type: ignore[no-untyped-def]
     return response.json()
 
 
+def listed_ids(client, headers, **params) -> list[str]:  # type: ignore[no-untyped-def]
+    """The ids of the people's list under `params`, in its order."""
+    response = client.get(PEOPLE, params=params, headers=headers)
+    assert response.status_code == 200, response.text
+    return [p["id"] for p in response.json()["items"]]
+
+
 def history_of(client, headers, person_id, **params) -> dict:  # type: ignore[no-untyped-def]
     response = client.get(f"{PEOPLE}/{person_id}/history", params=params, headers=headers)
     assert response.status_code == 200, response.text
@@ -465,9 +472,7 @@ def test_list_filters_and_pages(client, admin) -> None:
     ]
 
     def listed(**params):  # type: ignore[no-untyped-def]
-        response = client.get(PEOPLE, params={"q": f"筛选{tag}", **params}, headers=admin)
-        assert response.status_code == 200, response.text
-        return [p["id"] for p in response.json()["items"]]
+        return listed_ids(client, admin, q=f"筛选{tag}", **params)
 
     assert listed() == ids
     assert listed(gender="female") == [ids[0], ids[2], ids[4]]
@@ -496,16 +501,11 @@ def test_list_filters_take_names_and_institutions_as_people_type_them(client, ad
         client, admin, name=f"欧阳{tag}", name_en=f"Ouyang {tag}", institution=f"北京大学{tag}"
     )
 
-    def listed(**params):  # type: ignore[no-untyped-def]
-        response = client.get(PEOPLE, params=params, headers=admin)
-        assert response.status_code == 200, response.text
-        return [p["id"] for p in response.json()["items"]]
-
     # Stored names and institutions are folded (full-width letters, spaces between Chinese
     # characters, surrounding spaces); the filters are compared in the same form.
-    assert listed(q=f" 欧　阳{wide_tag}") == [person["id"]]
-    assert listed(q=f"ＯＵＹＡＮＧ {wide_tag}") == [person["id"]]
-    assert listed(institution=f"　北京大学{wide_tag} ") == [person["id"]]
+    assert listed_ids(client, admin, q=f" 欧　阳{wide_tag}") == [person["id"]]
+    assert listed_ids(client, admin, q=f"ＯＵＹＡＮＧ {wide_tag}") == [person["id"]]
+    assert listed_ids(client, admin, institution=f"　北京大学{wide_tag} ") == [person["id"]]
 
 
 def test_list_by_a_province_or_city_code_finds_the_people_working_within_it(client, admin) -> None:
@@ -515,10 +515,7 @@ def test_list_by_a_province_or_city_code_finds_the_people_working_within_it(clie
     shanghai = created(client, admin, name=f"区域{tag}", region_code="310104")["id"]
 
     def listed(region_code: str) -> list[str]:
-        params = {"q": f"区域{tag}", "region_code": region_code}
-        response = client.get(PEOPLE, params=params, headers=admin)
-        assert response.status_code == 200, response.text
-        return [p["id"] for p in response.json()["items"]]
+        return listed_ids(client, admin, q=f"区域{tag}", region_code=region_code)
 
     # A province's or city's own code, as statistics and facets give it, stands for its prefix.
     assert listed("110000") == [haidian, beijing]
