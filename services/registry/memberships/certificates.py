@@ -198,18 +198,17 @@ def qr_svg(url: str) -> str:
 def verify_by_id(
     session: Session, *, keys: KeySet, settings: Settings, certificate_id: uuid.UUID
 ) -> CertificateVerification:
-    """The check of `verify` on the certificate this registry issued under that id."""
-    token = session.scalar(
-        select(MembershipCertificate.token).where(MembershipCertificate.id == certificate_id)
-    )
-    if token is None:
+    """The check of `verify` on the certificate this registry issued under that id (loaded
+    once: `verify` finds it again in the session)."""
+    certificate = session.get(MembershipCertificate, certificate_id)
+    if certificate is None:
         return CertificateVerification(
             valid=False,
             status="unknown",
             reason="this registry has no record of the certificate",
             certificate_id=certificate_id,
         )
-    return verify(session, keys=keys, settings=settings, token=token)
+    return verify(session, keys=keys, settings=settings, token=certificate.token)
 
 
 def verify(
