@@ -15,10 +15,11 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session, sessionmaker
 
 from ..audit import service as audit
-from ..core import history, normalize
+from ..core import history
 from ..core.db import transaction
 from ..core.errors import Conflict, InvalidField, NotFound, TooManyRequests, Unauthorized
 from ..core.runtime import Runtime
+from ..orgs import service as org_service
 from ..orgs.models import Organisation
 from . import passwords
 from .models import Account, AccountKind, LoginThrottle, RefreshToken, Role, RoleGrant
@@ -426,7 +427,7 @@ def list_accounts(
     )
     held = select(RoleGrant.account_id).outerjoin(Organisation, Organisation.id == RoleGrant.org_id)
     if org_code is not None:
-        code = normalize.fold(org_code).upper()
+        code = org_service.canonical_code(org_code)
         query = query.where(Account.id.in_(held.where(Organisation.code == code)))
     if role is not None:
         query = query.where(Account.id.in_(held.where(RoleGrant.role == role)))
