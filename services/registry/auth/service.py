@@ -377,8 +377,6 @@ def set_active(
     """Disable an account (its sign-ins end: access tokens are refused once the principal
     cache expires, and every refresh token is revoked for good, so enabling it again needs a
     new sign-in) or enable it again."""
-    from ..audit import service as audit
-
     query = select(Account).where(Account.username == username_key(username))
     if kind is not None:
         query = query.where(Account.kind == kind)
