@@ -70,8 +70,13 @@ def _now() -> datetime:
     return datetime.now(UTC)
 
 
+def username_key(name: str) -> str:
+    """An account name as it is stored and looked up: trimmed, lower case."""
+    return name.strip().lower()
+
+
 def _throttle_key(kind: str, name: str) -> str:
-    return f"{kind}:{name.strip().lower()}"[:160]
+    return f"{kind}:{username_key(name)}"[:160]
 
 
 @dataclass
@@ -210,9 +215,7 @@ def sign_in(runtime: Runtime, *, kind: AccountKind, name: str, secret: str) -> I
     with attempt(runtime.sessions, key, runtime.settings.login_max_failures) as outcome:
         with runtime.sessions() as session:
             account = session.scalar(
-                select(Account).where(
-                    Account.username == name.strip().lower(), Account.kind == kind
-                )
+                select(Account).where(Account.username == username_key(name), Account.kind == kind)
             )
             hashed = account.secret_hash if account and account.is_active else None
         outcome.succeeded = passwords.verify_secret(secret, hashed) and account is not None
@@ -313,7 +316,7 @@ def create_account(
     actor: str = "cli",
 ) -> Account:
     """A new account holding one role; organisation roles name their organisation."""
-    name = username.strip().lower()
+    name = username_key(username)
     if not name or len(name) > 128 or any(c.isspace() for c in name):
         raise InvalidField("username", "must be 1 to 128 characters without spaces")
     if kind is AccountKind.user:
@@ -374,9 +377,7 @@ def set_active(
     """Disable an account (its sign-ins end: access tokens are refused once the principal
     cache expires, and every refresh token is revoked for good, so enabling it again needs a
     new sign-in) or enable it again."""
-    from ..audit import service as audit
-
-    query = select(Account).where(Account.username == username.strip().lower())
+    query = select(Account).where(Account.username == username_key(username))
     if kind is not None:
         query = query.where(Account.kind == kind)
     account = session.scalar(query.with_for_update())

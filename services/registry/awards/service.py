@@ -416,12 +416,7 @@ def _window(cycle: Cycle, today: date) -> None:
 
 def _refuse_closed_channel(org: Organisation) -> None:
     """A suspended or exited society nominates no one, as it admits and renews no one."""
-    if org.status in {OrgStatus.suspended, OrgStatus.exited}:
-        raise ProblemError(
-            f"the society {org.code} is {org.status} and nominates no one",
-            409,
-            "society-closed",
-        )
+    org_service.refuse_closed(org, f"the society {org.code} is {org.status} and nominates no one")
 
 
 def _visible_person(

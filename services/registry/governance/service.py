@@ -16,7 +16,7 @@ from ..core import history, normalize
 from ..core.clock import age_on
 from ..core.errors import Conflict, InvalidField, NotFound, ProblemError, register_unique
 from ..orgs import service as org_service
-from ..orgs.models import Organisation, OrgStatus
+from ..orgs.models import Organisation
 from ..people import service as people_service
 from ..people.models import Person, PersonStatus
 from .models import POSITIONS, SINGLE_HOLDER, BodyKind, BodySeat, GovernanceBody
@@ -169,8 +169,7 @@ def to_read(
 
 def _check_not_exited(org: Organisation, what: str = "no new body or seat") -> None:
     """A society that has left the federation elects no one; its seats may still be ended."""
-    if org.status == OrgStatus.exited:
-        raise ProblemError(f"{org.code} has exited: {what}", 409, "society-closed")
+    org_service.refuse_closed(org, f"{org.code} has exited: {what}", org_service.EXITED)
 
 
 def create(

@@ -17,7 +17,7 @@ from ..auth.principals import Principal
 from ..core import history
 from ..core.errors import Conflict, InvalidField, NotFound, ProblemError, register_unique
 from ..orgs import service as org_service
-from ..orgs.models import Organisation, OrgStatus
+from ..orgs.models import Organisation
 from ..people.models import Person
 from . import lifecycle, types
 from .models import (
@@ -83,13 +83,6 @@ def _read(session: Session, application_id: uuid.UUID) -> ApplicationRead:
     return to_read((row[0], row[1], row[2], row[3], row[4], row[5]))
 
 
-def _refuse_closed(org: Organisation) -> None:
-    if org.status in {OrgStatus.suspended, OrgStatus.exited}:
-        raise ProblemError(
-            f"the society is {org.status} and cannot accept members", 409, "society-closed"
-        )
-
-
 def submit(
     session: Session, *, principal: Principal, org_code: str, data: ApplicationCreate, today: date
 ) -> ApplicationRead:
@@ -105,7 +98,7 @@ def submit(
     org = org_service.by_code(session, org_code)
     if org is None:
         raise NotFound("organisation")
-    _refuse_closed(org)
+    org_service.refuse_closed(org, f"the society is {org.status} and cannot accept members")
     kind = types.resolve(session, org, data.type_code) if data.type_code else None
     membership = session.scalar(
         select(Membership).where(
@@ -309,7 +302,7 @@ def approve(
     today: date,
 ) -> ApplicationRead:
     application, org = _locked_for_staff(session, principal, application_id)
-    _refuse_closed(org)
+    org_service.refuse_closed(org, f"the society is {org.status} and cannot accept members")
     if data.type_code:
         kind = types.resolve(session, org, data.type_code)
         application.type_id = kind.id

@@ -26,6 +26,7 @@ from ..core import history
 from ..core.clock import ZONE
 from ..core.config import Settings
 from ..core.errors import NotFound, ProblemError
+from ..orgs import service as org_service
 from ..orgs.models import Organisation, OrgStatus
 from ..people.models import Person
 from .models import (
@@ -97,12 +98,11 @@ def issue(
     the retired key may be dropped from the JWKS before the old certificate would have
     expired). Only a membership in good standing has one."""
     membership, org, person, kind = _visible(session, principal, membership_id)
-    if org.status == OrgStatus.exited:
-        raise ProblemError(
-            "the society has left the federation: its memberships are no longer certified",
-            409,
-            "society-closed",
-        )
+    org_service.refuse_closed(
+        org,
+        "the society has left the federation: its memberships are no longer certified",
+        org_service.EXITED,
+    )
     if membership.status not in GOOD_STANDING:
         raise ProblemError(
             f"the membership is {membership.status}: only a membership in good standing"

@@ -22,7 +22,7 @@ from ..core import history
 from ..core.errors import Conflict, InvalidField, NotFound, ProblemError, register_unique
 from ..core.security import mask_email, mask_phone
 from ..orgs import service as org_service
-from ..orgs.models import Organisation, OrgStatus
+from ..orgs.models import Organisation
 from . import lifecycle
 from .lifecycle import add_months
 from .models import (
@@ -169,10 +169,7 @@ def create(
     org = org_service.get_scoped(
         session, principal=principal, code=org_code, permission=Permission.memberships_write
     )
-    if org.status in {OrgStatus.suspended, OrgStatus.exited}:
-        raise ProblemError(
-            f"the society is {org.status} and cannot accept members", 409, "society-closed"
-        )
+    org_service.refuse_closed(org, f"the society is {org.status} and cannot accept members")
     policy = policy_locked(session, org.id)
     if session.scalar(
         select(GroupMembership.id).where(

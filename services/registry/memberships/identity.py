@@ -94,7 +94,9 @@ def link(
         session, principal=principal, person_id=person_id, permission=Permission.accounts_link
     )
     account = session.scalar(
-        select(Account).where(Account.username == username.strip().lower()).with_for_update()
+        select(Account)
+        .where(Account.username == auth_service.username_key(username))
+        .with_for_update()
     )
     if account is None or account.kind != AccountKind.user or not account.is_active:
         raise InvalidField("username", "no active user account with this name")

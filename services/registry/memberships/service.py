@@ -26,7 +26,7 @@ from ..core.errors import (
 )
 from ..core.security import PiiCipher
 from ..orgs import service as org_service
-from ..orgs.models import Organisation, OrgStatus
+from ..orgs.models import Organisation
 from ..people import service as people_service
 from ..people.models import Person
 from . import lifecycle, types
@@ -99,10 +99,7 @@ def create(
     org = org_service.get_scoped(
         session, principal=principal, code=org_code, permission=Permission.memberships_write
     )
-    if org.status in {OrgStatus.suspended, OrgStatus.exited}:
-        raise ProblemError(
-            f"the society is {org.status} and cannot accept members", 409, "society-closed"
-        )
+    org_service.refuse_closed(org, f"the society is {org.status} and cannot accept members")
     kind = types.resolve(session, org, data.type_code) if data.type_code else None
     matched = False
     if data.person_id is not None:
@@ -287,8 +284,7 @@ def _refuse_closed(session: Session, membership: Membership, doing: str) -> None
     one."""
     org = session.get(Organisation, membership.org_id)
     assert org is not None
-    if org.status in {OrgStatus.suspended, OrgStatus.exited}:
-        raise ProblemError(f"the society is {org.status} and cannot {doing}", 409, "society-closed")
+    org_service.refuse_closed(org, f"the society is {org.status} and cannot {doing}")
 
 
 def get_scoped(

@@ -209,6 +209,12 @@ class ChunkResult:
     counts: dict[str, int] = field(default_factory=dict)
     rejected: list[tuple[int, list[str], str]] = field(default_factory=list)
 
+    def add(self, part: ChunkResult) -> None:
+        """Count in a further pass over rows of this chunk (rows put off, judged later)."""
+        for key, value in part.counts.items():
+            self.counts[key] += value
+        self.rejected.extend(part.rejected)
+
 
 def prepare(checked: Checked, pii: PiiCipher, labels: dict[str, str]) -> Prepared:
     """Blind indexes, masked numbers, fresh ids, documents sealed for new people, and the
@@ -623,9 +629,7 @@ class MemberMerge:
             return
         part = self.merge(self._taken_back([FOLLOWERS - 1]))
         result.counts["duplicate_rows"] -= again
-        for key, value in part.counts.items():
-            result.counts[key] += value
-        result.rejected.extend(part.rejected)
+        result.add(part)
 
     def finish(self) -> ChunkResult:
         """The rows put off by `merge`, judged again once every chunk is in: each set as a
@@ -662,19 +666,14 @@ class MemberMerge:
             if cur.rowcount:
                 self.put_off_sets.append(cur.rowcount)
 
-        def add(part: ChunkResult) -> None:
-            for key, value in part.counts.items():
-                result.counts[key] += value
-            result.rejected.extend(part.rejected)
-
         self._unmet()
         for number in reversed(range(sets)):
-            add(self.merge(self._taken_back([number])))
+            result.add(self.merge(self._taken_back([number])))
         waiting = list(range(sets, len(self.put_off_sets)))
         self.put_off_sets, rows = None, sum(self.put_off_sets[sets:])
         if waiting and rows <= TOGETHER_ROWS:
             self._unmet()
-            add(self.merge(self._taken_back(waiting)))
+            result.add(self.merge(self._taken_back(waiting)))
         elif waiting:
             with self.conn.cursor() as cur:
                 cur.execute(

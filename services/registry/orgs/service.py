@@ -10,11 +10,23 @@ from sqlalchemy.orm import Session, aliased
 from ..auth.permissions import Permission
 from ..auth.principals import Principal
 from ..core import history, normalize
-from ..core.errors import Conflict, InvalidField, NotFound, register_unique
+from ..core.errors import Conflict, InvalidField, NotFound, ProblemError, register_unique
 from ..core.ids import uuid7
 from ..core.pagination import like_escape
 from .models import Organisation, OrgKind, OrgStatus
 from .schemas import OrgCreate, OrgRead, OrgUpdate
+
+CLOSED = frozenset({OrgStatus.suspended, OrgStatus.exited})
+"""A society in these admits, renews, reinstates and nominates no one."""
+EXITED = frozenset({OrgStatus.exited})
+"""A society that has left the federation also certifies and elects no one."""
+
+
+def refuse_closed(org: Organisation, detail: str, closed: frozenset[OrgStatus] = CLOSED) -> None:
+    """A 409 `society-closed` when the society's status is one of `closed`."""
+    if org.status in closed:
+        raise ProblemError(detail, 409, "society-closed")
+
 
 register_unique("uq_organisation_code", "code", "an organisation with this code exists")
 register_unique("uq_organisation_uscc", "uscc", "an organisation with this USCC exists")
