@@ -61,3 +61,35 @@ def test_contact_data_in_a_biography_is_not_indexed_found_or_shown(
     by_topic = client.post("/api/v1/search/experts", json={"q": "湍流 郇某"}, headers=committee)
     assert "13922223333" not in by_topic.text
     assert by_topic.json()["total"] == 1
+
+
+def test_contact_data_typed_in_full_width_forms_is_not_indexed_found_or_shown(
+    client, factory, runtime
+) -> None:  # type: ignore[no-untyped-def]
+    # Chinese input methods type digits, `@`, `-` and `.` in their full-width forms; the
+    # index folds them to ASCII, so the redaction must see them as the index will.
+    org = factory.org()
+    person = factory.person(
+        org=org, name="鄢某", position="研究员，手机 139－2222－3333",
+        biography="长期从事声学研究。联系电话１３９２２２２３３３３，"
+        "邮箱 ｑｉｕｌｉｕ＠ｅｘａｍｐｌｅ．ｃｎ",
+        expert_opt_in=True,
+    )  # fmt: skip
+    worker.drain(runtime.sessions, runtime.search)
+    with runtime.engine.connect() as conn:
+        tsv = conn.scalar(
+            text("SELECT tsv::text FROM expert_doc WHERE person_id = :id"), {"id": person.id}
+        )
+        body = conn.scalar(
+            text("SELECT document FROM expert_doc_body WHERE person_id = :id"), {"id": person.id}
+        )
+    for secret in ("13922223333", "139-2222-3333", "2222", "qiuliu", "example"):
+        assert secret not in tsv
+    for secret in ("１３９２２２２３３３３", "139－2222－3333", "ｑｉｕｌｉｕ", "ｅｘａｍｐｌｅ"):
+        assert secret not in body
+    committee = factory.caller("committee", org)
+    found = client.post("/api/v1/search/experts", json={"q": "13922223333"}, headers=committee)
+    assert found.json()["total"] == 0
+    by_topic = client.post("/api/v1/search/experts", json={"q": "声学 鄢某"}, headers=committee)
+    assert by_topic.json()["total"] == 1
+    assert "１３９２２２２３３３３" not in by_topic.text

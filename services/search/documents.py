@@ -203,11 +203,25 @@ _CONTACT = re.compile(
 )
 
 
+# Full-width ASCII forms (`１３９`, `＠`, `－`, `．`) and the ideographic space, one character for
+# one: the index folds them to ASCII (analysis.fold), so contact data typed in them is looked for
+# as it will be indexed, and cut out where it stands in the text as written.
+_HALF_WIDTH = {0xFF01 + i: 0x21 + i for i in range(94)} | {0x3000: 0x20}
+
+
 def redacted(text: str | None) -> str | None:
     """Free text with phone numbers, e-mail addresses and ID numbers taken out."""
-    if not text or not any(c.isdigit() or c == "@" for c in text):
+    if not text or not any(c.isdigit() or c in "@＠" for c in text):
         return text
-    return _CONTACT.sub("", text)
+    plain = text.translate(_HALF_WIDTH)
+    if plain == text:
+        return _CONTACT.sub("", text)
+    kept, start = [], 0
+    for found in _CONTACT.finditer(plain):
+        kept.append(text[start : found.start()])
+        start = found.end()
+    kept.append(text[start:])
+    return "".join(kept)
 
 
 def build(source: ExpertSource, version: int, today: date) -> ExpertDocument:
