@@ -38,8 +38,11 @@ _NEXT_VERSION = text("SELECT nextval(pg_get_serial_sequence('search_outbox', 'id
 BATCH_SIZE = 500
 MAX_ATTEMPTS = 12
 # 1 s, 2 s, 4 s … after each failed attempt (counted before this one), capped at 15 minutes.
+# The exponent stops at 10 (17 minutes, over the cap): an outage of days postpones rows hundreds
+# of times, and 2^44 seconds is past what an interval holds (it wraps to a negative one).
 _BACKOFF = text(
-    "least(make_interval(secs => power(2, search_outbox.attempts)), interval '15 minutes')"
+    "least(make_interval(secs => power(2, least(search_outbox.attempts, 10))),"
+    " interval '15 minutes')"
 )
 
 

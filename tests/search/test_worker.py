@@ -188,6 +188,29 @@ def test_an_outage_longer_than_the_attempts_parks_nothing_and_is_caught_up(
     assert _indexed(runtime, person.id) is not None
 
 
+def test_an_outage_of_days_keeps_backing_off_fifteen_minutes(runtime, factory) -> None:
+    # A row postponed every 15 minutes through a weekend's outage has hundreds of attempts:
+    # 2^attempts seconds leaves the interval range (a negative interval: due at once) and
+    # then the float range (an error), neither of which may undo the cap.
+    person = factory.person(name="长期停机", expert_opt_in=True)
+    for attempts in (44, 60, 1100):
+        with runtime.sessions.begin() as session:
+            session.execute(
+                update(SearchOutbox)
+                .where(SearchOutbox.person_id == person.id)
+                .values(attempts=attempts, next_attempt_at=func.now())
+            )
+        worker.drain(runtime.sessions, EngineAway())
+        with runtime.sessions() as session:
+            wait = session.scalar(
+                select(SearchOutbox.next_attempt_at - func.now()).where(
+                    SearchOutbox.person_id == person.id
+                )
+            )
+        assert _outbox_rows(runtime, person.id)[0][1] == attempts + 1
+        assert 14 * 60 < wait.total_seconds() <= 15 * 60
+
+
 def test_a_document_the_engine_refuses_holds_back_only_its_own_rows(runtime, factory) -> None:
     worker.drain(runtime.sessions, runtime.search)
     refused = factory.person(name="坏文档", expert_opt_in=True)
