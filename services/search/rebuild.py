@@ -17,7 +17,7 @@ from typing import Any, Protocol
 
 import psycopg
 from psycopg import sql
-from sqlalchemy import delete, or_, select, text
+from sqlalchemy import or_, select, text
 from sqlalchemy.orm import Session, sessionmaker
 
 from services.registry.core.db import transaction
@@ -27,7 +27,7 @@ from services.registry.people.models import Person
 
 from . import documents
 from .documents import ExpertSource
-from .outbox import SearchOutbox, enqueue_people, stage_people
+from .outbox import enqueue_people, stage_people
 
 BATCH = 2_000
 REBUILD_VERSION = 0  # any later outbox write (version = its id, always > 0) replaces a rebuilt doc
@@ -108,6 +108,9 @@ def _changed_since(session: Session, since: datetime) -> list[uuid.UUID]:
     return sorted(changed)
 
 
+_UNSTAGE = text("DELETE FROM search_outbox WHERE id = ANY(CAST(:ids AS bigint[])) AND attempts = 0")
+
+
 @contextmanager
 def replay_if_interrupted(sessions: sessionmaker[Session], since: datetime) -> Iterator[None]:
     """Around a swap that PostgreSQL cannot commit with the replay (an OpenSearch alias): the
@@ -120,9 +123,9 @@ def replay_if_interrupted(sessions: sessionmaker[Session], since: datetime) -> I
         staged = stage_people(session, _changed_since(session, since), REPLAY_GRACE)
     yield
     with transaction(sessions) as session:
-        session.execute(
-            delete(SearchOutbox).where(SearchOutbox.id.in_(staged), SearchOutbox.attempts == 0)
-        )
+        # One array parameter: an IN list takes a parameter per row, and a statement carries
+        # at most 65,535 (an import during the build stages more people than that).
+        session.execute(_UNSTAGE, {"ids": staged})
 
 
 # -- reading one snapshot ---------------------------------------------------------------------

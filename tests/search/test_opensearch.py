@@ -19,7 +19,7 @@ from urllib.parse import urlsplit
 
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import func, select, update
+from sqlalchemy import func, select, text, update
 
 from services.registry import migrate
 from services.registry.app import create_app
@@ -329,6 +329,36 @@ def test_a_rebuild_that_ends_well_leaves_no_staged_replay(
     backend.rebuild(registry.runtime.sessions)
     rows = registry.outbox()
     assert rows  # the replay's own rows, due now
+    assert all(row.next_attempt_at - row.enqueued_at < rebuild_module.REPLAY_GRACE for row in rows)
+
+
+def test_a_rebuild_during_which_many_people_changed_takes_its_staged_replay_back(
+    registry: Registry, backend: OpenSearchBackend, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # An import of a society's member list while the index loads: more people to replay than
+    # a statement can carry parameters (65,535).
+    _people(registry, 2)
+    worker.drain(registry.runtime.sessions, backend)
+    old = backend.live_indices()
+    load = rebuild_module.searchable_batches
+
+    def load_then_import(sessions: Any, batch: int = rebuild_module.BATCH) -> Iterator[Any]:
+        yield from load(sessions, batch)
+        with registry.runtime.sessions.begin() as session:
+            session.execute(
+                text(
+                    "INSERT INTO person (id, name, expert_opt_in, status, version)"
+                    " SELECT gen_random_uuid(), '导入' || n, false, 'active', 1"
+                    " FROM generate_series(1, 70000) AS n"
+                )
+            )
+
+    monkeypatch.setattr(rebuild_module, "searchable_batches", load_then_import)
+    stats = backend.rebuild(registry.runtime.sessions)
+    assert stats["replayed"] >= 70_000
+    assert stats["replaced"] == old
+    assert backend.live_indices() == [stats["index"]]
+    rows = registry.outbox()
     assert all(row.next_attempt_at - row.enqueued_at < rebuild_module.REPLAY_GRACE for row in rows)
 
 
