@@ -194,7 +194,7 @@ def _text_tokens(text: str) -> tuple[str, ...]:
 # landlines with an area code, e-mail addresses and resident ID numbers.
 _CONTACT = re.compile(
     r"(?<![0-9A-Za-z])(?:"
-    r"\d{17}[0-9Xx]"  # a resident ID number
+    r"\d{6}[- ]?\d{4}[- ]?\d{4}[- ]?\d{3}[0-9Xx]"  # a resident ID number, maybe in groups
     r"|(?:\+?86[- ]?)?1[3-9]\d(?:[- ]?\d{4}){2}"  # a mainland mobile
     r"|0\d{2,3}[- ]?\d{7,8}"  # a landline with its area code
     r")(?![0-9A-Za-z])"

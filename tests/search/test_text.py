@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from services.search import analysis
+from services.search.documents import redacted
 from services.search.highlight import highlights
 from services.search.protocol import ExpertQuery
 
@@ -40,3 +41,19 @@ def test_institution_names_compare_in_every_script_without_accents_or_punctuatio
     assert key("清华大学（北京）") == key("清华大学(北京)") == "清华大学北京"
     assert key("ＡＢＣ大学") == "abc大学"
     assert key("…") is None
+
+
+def test_contact_data_written_in_groups_is_taken_out_of_free_text() -> None:
+    """ID numbers and phones are often written in groups (6-8-4, 3-4-4); each form is taken
+    out of what the index sees, and a year or a grant number is left alone."""
+    for written in (
+        "11010119900307123X",
+        "110101 19900307 123X",
+        "110101-1990-0307-1234",
+        "139 2222 3333",
+        "+86 139-2222-3333",
+        "010-62345678",
+    ):
+        assert redacted(f"联系：{written}。") == "联系：。", written
+    for kept in ("2019 年", "国家自然科学基金 52176051", "ISO 9001:2015"):
+        assert redacted(kept) == kept
