@@ -783,12 +783,23 @@ def outbox_count(db, person_id: str) -> int:  # type: ignore[no-untyped-def]
 
 
 def test_creating_and_changing_a_person_appends_to_the_search_outbox(client, admin, db) -> None:
-    person = created(client, admin, research_fields=["湍流"])
+    person = created(client, admin, research_fields=["湍流"], expert_opt_in=True)
     assert outbox_count(db, person["id"]) == 1
     client.patch(f"{PEOPLE}/{person['id']}", json={"research_fields": ["燃烧"]}, headers=admin)
     assert outbox_count(db, person["id"]) == 2
     client.patch(f"{PEOPLE}/{person['id']}", json={"research_fields": ["燃烧"]}, headers=admin)
     assert outbox_count(db, person["id"]) == 2  # nothing changed, nothing to reindex
+
+
+def test_a_person_created_outside_the_expert_pool_queues_nothing_until_they_opt_in(
+    client, admin, db
+) -> None:
+    """A new profile that may not be found has no document to write or remove: queuing it
+    would only leave a tombstone behind for every member who never opts in."""
+    person = created(client, admin, research_fields=["湍流"])
+    assert outbox_count(db, person["id"]) == 0
+    client.patch(f"{PEOPLE}/{person['id']}", json={"expert_opt_in": True}, headers=admin)
+    assert outbox_count(db, person["id"]) == 1
 
 
 def test_a_refused_create_leaves_nothing_behind(client, admin, db) -> None:

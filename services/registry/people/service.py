@@ -337,7 +337,8 @@ def create(
         actor=history.actor_of(principal),
         source=source,
     )
-    enqueue_people(session, [person.id])
+    if person.expert_opt_in and person.status == "active":  # else no document can exist yet
+        enqueue_people(session, [person.id])
     return person
 
 
