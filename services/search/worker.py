@@ -81,7 +81,23 @@ def drain_batch(
         done = [row.id for row in rows if row.person_id not in failed]
         if done:
             session.execute(delete(SearchOutbox).where(SearchOutbox.id.in_(done)))
+            session.execute(_BACK_AGAIN)
         return len(done)
+
+
+# The engine took a batch, so it is back: what its absence postponed is due now rather than at
+# the end of a back-off of up to 15 minutes. Rows the engine refused, and a rebuild's held-back
+# replay (no error yet), keep their time. Few rows lie in the future when nothing is away.
+_AWAY = SearchUnavailable.__name__ + ": "
+_BACK_AGAIN = (
+    update(SearchOutbox)
+    .where(
+        SearchOutbox.next_attempt_at > func.now(),
+        SearchOutbox.failed_at.is_(None),
+        SearchOutbox.last_error.startswith(_AWAY, autoescape=True),
+    )
+    .values(next_attempt_at=func.now())
+)
 
 
 def _write(
@@ -129,8 +145,9 @@ def _by_error(rows: Any, failed: dict[uuid.UUID, Exception]) -> list[tuple[Excep
 def _postpone(session: Session, ids: list[int], exc: Exception, *, park: bool) -> None:
     """One statement for the rows: count the attempt, back off, and with `park` put rows out
     of attempts aside. An engine that is away parks nothing: its rows wait, backing off up to
-    15 minutes, however long it takes to come back."""
-    message = f"{type(exc).__name__}: {exc}"[:1000]
+    15 minutes, however long it takes to come back, and are due at once when a batch is
+    written again (_BACK_AGAIN)."""
+    message = f"{type(exc).__name__}: {exc}"[:1000]  # SearchUnavailable's start with _AWAY
     log.warning("search indexing failed for %d outbox rows: %s", len(ids), type(exc).__name__)
     attempts = SearchOutbox.attempts + 1
     parked = case((attempts >= MAX_ATTEMPTS, func.now()), else_=None) if park else None

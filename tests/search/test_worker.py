@@ -5,7 +5,7 @@ from __future__ import annotations
 import threading
 import time
 import uuid
-from datetime import date
+from datetime import date, timedelta
 
 from fastapi.testclient import TestClient
 from sqlalchemy import func, select, text, update
@@ -186,6 +186,30 @@ def test_an_outage_longer_than_the_attempts_parks_nothing_and_is_caught_up(
     _due_now(runtime)
     worker.drain(runtime.sessions, runtime.search)
     assert _indexed(runtime, person.id) is not None
+
+
+def test_the_backlog_of_an_outage_is_taken_as_soon_as_the_engine_answers_again(
+    runtime, factory
+) -> None:
+    # Rows the outage postponed wait up to 15 minutes; once a batch is written the engine is
+    # back, and they are due again at once rather than at the end of their back-off.
+    waiting = factory.person(name="停机积压", expert_opt_in=True)
+    for _ in range(6):
+        _due_now(runtime)
+        worker.drain(runtime.sessions, EngineAway())
+    staged = factory.person(name="待重放", expert_opt_in=True)
+    with runtime.sessions.begin() as session:  # a rebuild's held-back replay is not brought forward
+        session.execute(
+            update(SearchOutbox)
+            .where(SearchOutbox.person_id == staged.id)
+            .values(next_attempt_at=func.now() + timedelta(minutes=5))
+        )
+    fresh = factory.person(name="恢复之后", expert_opt_in=True)
+    worker.drain(runtime.sessions, runtime.search)
+    assert _indexed(runtime, fresh.id) is not None
+    assert _indexed(runtime, waiting.id) is not None
+    assert _outbox_rows(runtime, waiting.id) == []
+    assert _indexed(runtime, staged.id) is None
 
 
 def test_an_outage_of_days_keeps_backing_off_fifteen_minutes(runtime, factory) -> None:
