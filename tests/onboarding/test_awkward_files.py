@@ -313,3 +313,31 @@ def test_a_thousand_copies_of_a_refused_row_are_refused_together(
     assert run.exit_code == 0
     assert (run.summary["rejected"], run.summary["duplicate_rows"]) == (1200, 0)
     assert len(read_errors(errors)) == 1200
+
+
+def test_text_the_api_refuses_is_refused_by_the_import_too(
+    registry, factory, db, tmp_path: Path
+) -> None:
+    org = factory.org()
+    rows = [
+        member(姓名="张三\x07"),  # the cell-end mark a table copied out of Word carries
+        member(工作单位="清华\x08大学"),
+        member(研究方向="、".join(f"方向{i}" for i in range(51))),
+        member(研究方向="湍流、" + "长" * 201),
+        member(研究方向="湍流\x1b、固体力学"),
+        member(姓名="李四"),
+    ]
+    errors = tmp_path / "errors.csv"
+    run = registry(
+        "import", "members", write_csv(tmp_path / "m.csv", rows), "--org", org.code,
+        "--errors", errors, "--json",
+    )  # fmt: skip
+    assert [row["reason"] for row in read_errors(errors)] == [
+        "姓名: contains control characters",
+        "工作单位: contains control characters",
+        "研究方向: at most 50 items",
+        "研究方向: at most 200 characters",
+        "研究方向: contains control characters",
+    ]
+    assert (run.summary["rejected"], run.summary["created_people"]) == (5, 1)
+    assert _names(db, org.code) == ["李四"]
