@@ -341,3 +341,26 @@ def test_text_the_api_refuses_is_refused_by_the_import_too(
     ]
     assert (run.summary["rejected"], run.summary["created_people"]) == (5, 1)
     assert _names(db, org.code) == ["李四"]
+
+
+def _damaged(path: Path, part: str, keep: float) -> Path:
+    """A copy of an XLSX workbook with one of its parts cut short (a broken download)."""
+    damaged = path.with_name(f"damaged-{part.replace('/', '-')}.xlsx")
+    with zipfile.ZipFile(path) as source, zipfile.ZipFile(damaged, "w") as target:
+        for item in source.infolist():
+            data = source.read(item)
+            target.writestr(item, data[: int(len(data) * keep)] if item.filename == part else data)
+    return damaged
+
+
+def test_a_damaged_xlsx_workbook_is_one_clear_message_and_imports_nothing(
+    registry, factory, db, tmp_path: Path
+) -> None:
+    org = factory.org()
+    path = write_xlsx(tmp_path / "m.xlsx", [member() for _ in range(300)])
+    for part, keep in (("xl/workbook.xml", 0.2), ("xl/worksheets/sheet1.xml", 0.6)):
+        run = registry("import", "members", _damaged(path, part, keep), "--org", org.code)
+        assert run.exit_code == 1, part
+        assert "is not a readable XLSX workbook" in run.output, part
+        assert "Traceback" not in run.output
+    assert _names(db, org.code) == []
