@@ -364,3 +364,21 @@ def test_a_damaged_xlsx_workbook_is_one_clear_message_and_imports_nothing(
         assert "is not a readable XLSX workbook" in run.output, part
         assert "Traceback" not in run.output
     assert _names(db, org.code) == []
+
+
+def test_messages_quote_file_names_and_columns_as_they_are_written(
+    registry, factory, tmp_path: Path
+) -> None:
+    org = factory.org()
+    empty = tmp_path / "会员名单[v2].csv"
+    empty.write_bytes(b"")
+    run = registry("import", "members", empty, "--org", org.code)
+    assert run.exit_code == 1
+    assert "会员名单[v2].csv is empty" in run.output
+    path = write_csv(
+        tmp_path / "名单[final].csv", [[*member().values(), "x"]], header=[*HEADER, "[note]"]
+    )
+    run = registry("import", "members", path, "--org", org.code)
+    assert run.exit_code == 0, run.output
+    assert "imported 名单[final].csv: 1 rows" in run.output
+    assert "ignored unknown column(s): [note]" in run.output
