@@ -851,3 +851,16 @@ def test_membership_dates_outside_what_a_register_keeps_are_refused_as_the_api_d
         "2": "有效期至: must be between 1900-01-01 and 2199-12-31",
         "3": "入会日期: must be between 1900-01-01 and 2199-12-31",
     }
+
+
+def test_the_org_code_is_read_as_organisations_read_it(registry, factory, tmp_path) -> None:
+    import json
+
+    org = factory.org()
+    typed = "".join(chr(ord(c) + 0xFEE0) for c in org.code.lower())  # full-width, lower case
+    path = write_csv(tmp_path / "m.csv", [member()])
+    run = registry("import", "members", path, "--org", typed, "--json")
+    assert run.exit_code == 0, run.output
+    assert run.summary["created_memberships"] == 1
+    listed = registry("import", "batches", "--org", typed, "--json").stdout.splitlines()
+    assert [json.loads(line)["org_code"] for line in listed] == [org.code]

@@ -34,6 +34,7 @@ from sqlalchemy.orm import Session
 from ..core.ids import uuid7
 from ..core.security import PiiCipher
 from ..memberships import lifecycle
+from ..orgs import service as org_service
 from ..orgs.models import Organisation, OrgStatus
 from . import duplicates, members
 from .columns import MEMBER_COLUMNS, HeaderMap, map_header, names_a_column
@@ -180,7 +181,7 @@ class OrgRef:
 def find_org(conn: Connection, code: str | None, *, for_members: bool) -> OrgRef:
     if not code:
         raise ImportRefused("--org is required")
-    wanted = code.strip().upper()
+    wanted = org_service.canonical_code(code)
     row = conn.execute(
         select(Organisation.id, Organisation.code, Organisation.status).where(
             Organisation.code == wanted  # type: ignore[arg-type]
@@ -417,7 +418,7 @@ def list_batches(
         .limit(limit)
     )
     if org_code:
-        query = query.where(Organisation.code == org_code.strip().upper())  # type: ignore[arg-type]
+        query = query.where(Organisation.code == org_service.canonical_code(org_code))  # type: ignore[arg-type]
     with Session(engine) as session:
         rows = [(r[0], r[1]) for r in session.execute(query).all()]
         alive = set(
