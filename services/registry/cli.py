@@ -624,7 +624,11 @@ def people_duplicates(
 ) -> None:
     """Possible duplicate profiles recorded by imports (never merged without being asked)."""
     from .people import merge
+    from .people.models import DuplicateStatus
 
+    choices = [s.value for s in DuplicateStatus]
+    if status not in choices:
+        raise _fail(f"--status must be one of {', '.join(choices)}, not {status!r}", 2)
     with _runtime_session() as session:
         pairs = merge.list_duplicates(session, status=status, limit=limit)
     if json_:
