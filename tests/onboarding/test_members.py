@@ -864,3 +864,29 @@ def test_the_org_code_is_read_as_organisations_read_it(registry, factory, tmp_pa
     assert run.summary["created_memberships"] == 1
     listed = registry("import", "batches", "--org", typed, "--json").stdout.splitlines()
     assert [json.loads(line)["org_code"] for line in listed] == [org.code]
+
+
+def test_the_error_file_of_an_xlsx_list_imports_again_once_corrected(
+    registry, factory, tmp_path
+) -> None:
+    import csv
+
+    org = factory.org()
+    good = member(有效期至="")  # empty last cells: a sheet does not store them
+    bad = member(有效期至="", 入会日期="")
+    number = bad["证件号码"]
+    bad["证件号码"] = with_wrong_check_digit(number)
+    errors = tmp_path / "errors.csv"
+    s = registry(
+        "import", "members", write_xlsx(tmp_path / "m.xlsx", [good, bad]), "--org", org.code,
+        "--errors", errors, "--json",
+    ).summary  # fmt: skip
+    assert (s["created_people"], s["rejected"]) == (1, 1)
+    with errors.open(encoding="utf-8-sig", newline="") as handle:
+        lines = list(csv.reader(handle))
+    assert {len(line) for line in lines} == {len(HEADER) + 2}
+    lines[1][2 + HEADER.index("证件号码")] = number  # the operator corrects the number
+    with errors.open("w", encoding="utf-8-sig", newline="") as handle:
+        csv.writer(handle).writerows(lines)
+    again = registry("import", "members", errors, "--org", org.code, "--json").summary
+    assert (again["created_people"], again["rejected"]) == (1, 0)

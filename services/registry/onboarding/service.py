@@ -92,9 +92,12 @@ class ErrorFile:
     """Rejected rows as CSV (UTF-8 with BOM, so Excel opens it): `row_number`, `reason`, then
     the original columns; fixed, the file imports again (the two extra columns are ignored)."""
 
-    def __init__(self, path: Path | None, header: list[str]) -> None:
+    def __init__(self, path: Path | None, header: list[str], *, pads: bool = False) -> None:
         self.handle = None
         self.header = header
+        # A sheet does not store a row's empty last cells: as CSV, such a row must get them
+        # back, or its corrected copy would be refused for having fewer fields than the header.
+        self.pads = pads
         if path is not None:
             try:
                 self.handle = path.open("w", encoding="utf-8-sig", newline="")
@@ -106,6 +109,11 @@ class ErrorFile:
 
     def write(self, rejected: list[tuple[int, list[str], str]]) -> None:
         if self.handle is not None and rejected:
+            if self.pads:
+                width = len(self.header)
+                rejected = [
+                    (n, [*cells, *[""] * (width - len(cells))], why) for n, cells, why in rejected
+                ]
             members.write_errors(self.handle, rejected)
 
     def close(self) -> None:
@@ -252,7 +260,7 @@ def import_members(engine: Engine, pii: PiiCipher, request: ImportRequest) -> di
         org = find_org(probe, request.org_code, for_members=True)
     summary = _summary()
     summary.update(duplicate_rows=0, possible_duplicates=0)
-    errors = ErrorFile(request.errors_path, table.header)
+    errors = ErrorFile(request.errors_path, table.header, pads=table.format == "xlsx")
     frame = _Frame(request, table, header, summary, started)
     try:
         with frame.transaction(engine, ImportKind.members, org.id, lock=_LOCK) as (conn, batch):
@@ -477,7 +485,7 @@ def _small_import(
         with engine.connect() as probe:
             org = find_org(probe, org_code, for_members=True)
     summary = _summary()
-    errors = ErrorFile(request.errors_path, table.header)
+    errors = ErrorFile(request.errors_path, table.header, pads=table.format == "xlsx")
     frame = _Frame(request, table, header, summary, started)
     try:
         with (
