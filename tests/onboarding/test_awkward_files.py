@@ -382,3 +382,17 @@ def test_messages_quote_file_names_and_columns_as_they_are_written(
     assert run.exit_code == 0, run.output
     assert "imported 名单[final].csv: 1 rows" in run.output
     assert "ignored unknown column(s): [note]" in run.output
+
+
+def test_an_error_file_that_would_overwrite_the_list_is_refused_and_the_list_kept(
+    registry, factory, db, tmp_path: Path
+) -> None:
+    org = factory.org()
+    path = write_csv(tmp_path / "m.csv", [member() for _ in range(3)])
+    content = path.read_bytes()
+    for errors in (path, tmp_path / "." / "m.csv"):
+        run = registry("import", "members", path, "--org", org.code, "--errors", errors)
+        assert run.exit_code == 2, run.output
+        assert "--errors" in run.output
+        assert path.read_bytes() == content
+    assert _names(db, org.code) == []

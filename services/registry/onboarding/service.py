@@ -39,7 +39,7 @@ from ..orgs.models import Organisation, OrgStatus
 from . import duplicates, members
 from .columns import MEMBER_COLUMNS, HeaderMap, map_header, names_a_column
 from .models import BatchStatus, ImportBatch, ImportKind
-from .readers import FileProblem, Table, open_table
+from .readers import FileProblem, OptionProblem, Table, open_table
 from .validate import MemberValidator, shape_reasons
 
 CHUNK_ROWS = 25_000
@@ -92,13 +92,18 @@ class ErrorFile:
     """Rejected rows as CSV (UTF-8 with BOM, so Excel opens it): `row_number`, `reason`, then
     the original columns; fixed, the file imports again (the two extra columns are ignored)."""
 
-    def __init__(self, path: Path | None, header: list[str], *, pads: bool = False) -> None:
+    def __init__(
+        self, path: Path | None, header: list[str], *, source: Path, pads: bool = False
+    ) -> None:
         self.handle = None
         self.header = header
         # A sheet does not store a row's empty last cells: as CSV, such a row must get them
         # back, or its corrected copy would be refused for having fewer fields than the header.
         self.pads = pads
         if path is not None:
+            if _same_file(path, source):
+                # Opened for writing, the list being imported would be emptied under the reader.
+                raise OptionProblem(f"--errors {path} is the file being imported")
             try:
                 self.handle = path.open("w", encoding="utf-8-sig", newline="")
             except OSError as exc:
@@ -119,6 +124,13 @@ class ErrorFile:
     def close(self) -> None:
         if self.handle is not None:
             self.handle.close()
+
+
+def _same_file(path: Path, other: Path) -> bool:
+    try:
+        return path.samefile(other)
+    except OSError:  # the error file does not exist yet
+        return False
 
 
 @contextlib.contextmanager
@@ -260,7 +272,9 @@ def import_members(engine: Engine, pii: PiiCipher, request: ImportRequest) -> di
         org = find_org(probe, request.org_code, for_members=True)
     summary = _summary()
     summary.update(duplicate_rows=0, possible_duplicates=0)
-    errors = ErrorFile(request.errors_path, table.header, pads=table.format == "xlsx")
+    errors = ErrorFile(
+        request.errors_path, table.header, source=request.path, pads=table.format == "xlsx"
+    )
     frame = _Frame(request, table, header, summary, started)
     try:
         with frame.transaction(engine, ImportKind.members, org.id, lock=_LOCK) as (conn, batch):
@@ -485,7 +499,9 @@ def _small_import(
         with engine.connect() as probe:
             org = find_org(probe, org_code, for_members=True)
     summary = _summary()
-    errors = ErrorFile(request.errors_path, table.header, pads=table.format == "xlsx")
+    errors = ErrorFile(
+        request.errors_path, table.header, source=request.path, pads=table.format == "xlsx"
+    )
     frame = _Frame(request, table, header, summary, started)
     try:
         with (
