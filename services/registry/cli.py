@@ -14,6 +14,7 @@ from typing import Annotated, Any
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 
 from .auth.roles import AccountKind, Role
 from .core.config import Settings, get_settings
@@ -47,7 +48,8 @@ err = Console(stderr=True)
 
 
 def _fail(message: str, code: int = 1) -> typer.Exit:
-    err.print(f"[red]error:[/red] {message}")
+    # Messages quote file names and cells, which may hold brackets that are not markup.
+    err.print(f"[red]error:[/red] {escape(message)}")
     return typer.Exit(code)
 
 
@@ -518,12 +520,12 @@ def _run_import(kind: str, json_mode: bool, **options: Any) -> None:
         runtime.close()
     unknown = summary.get("unknown_columns") or []
     if unknown:
-        err.print(f"ignored unknown column(s): {', '.join(unknown)}")
+        err.print(f"ignored unknown column(s): {escape(', '.join(unknown))}")
     if json_mode:
         typer.echo(json.dumps(summary, ensure_ascii=False))
         return
     verb = "checked (dry run, nothing written)" if summary.get("dry_run") else "imported"
-    out.print(f"{verb} {summary['file']}: {summary['rows']:,} rows")
+    out.print(f"{verb} {escape(summary['file'])}: {summary['rows']:,} rows")
     for key, value in summary.items():
         if isinstance(value, int) and not isinstance(value, bool) and key != "rows":
             out.print(f"  {key:<22} {value:,}")
@@ -622,7 +624,11 @@ def people_duplicates(
 ) -> None:
     """Possible duplicate profiles recorded by imports (never merged without being asked)."""
     from .people import merge
+    from .people.models import DuplicateStatus
 
+    choices = [s.value for s in DuplicateStatus]
+    if status not in choices:
+        raise _fail(f"--status must be one of {', '.join(choices)}, not {status!r}", 2)
     with _runtime_session() as session:
         pairs = merge.list_duplicates(session, status=status, limit=limit)
     if json_:

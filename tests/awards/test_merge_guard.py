@@ -32,3 +32,16 @@ def test_merging_away_a_person_with_award_records_is_refused_and_changes_nothing
         merge_people(session, pii=runtime.pii, keep_id=keep.id, other_id=other.id, actor="test")
     with runtime.sessions() as session:
         assert session.scalar(select(Person.id).where(Person.id == other.id)) == other.id
+
+
+def test_merging_away_a_team_member_of_a_nomination_is_refused_and_changes_nothing(
+    aw, runtime
+) -> None:
+    cycle = aw.cycle(aw.programme({"teams_allowed": True, "max_team_size": 3}))
+    keep, member = aw.nominee(), aw.nominee()
+    r = aw.nominate(cycle, aw.nominee(), team_person_ids=[str(member.id)])
+    assert r.status_code == 201, r.text
+    with runtime.sessions() as session, pytest.raises(Conflict, match="award"):
+        merge_people(session, pii=runtime.pii, keep_id=keep.id, other_id=member.id, actor="test")
+    with runtime.sessions() as session:
+        assert session.scalar(select(Person.id).where(Person.id == member.id)) == member.id

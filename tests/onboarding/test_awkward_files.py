@@ -313,3 +313,86 @@ def test_a_thousand_copies_of_a_refused_row_are_refused_together(
     assert run.exit_code == 0
     assert (run.summary["rejected"], run.summary["duplicate_rows"]) == (1200, 0)
     assert len(read_errors(errors)) == 1200
+
+
+def test_text_the_api_refuses_is_refused_by_the_import_too(
+    registry, factory, db, tmp_path: Path
+) -> None:
+    org = factory.org()
+    rows = [
+        member(姓名="张三\x07"),  # the cell-end mark a table copied out of Word carries
+        member(工作单位="清华\x08大学"),
+        member(研究方向="、".join(f"方向{i}" for i in range(51))),
+        member(研究方向="湍流、" + "长" * 201),
+        member(研究方向="湍流\x1b、固体力学"),
+        member(姓名="李四"),
+    ]
+    errors = tmp_path / "errors.csv"
+    run = registry(
+        "import", "members", write_csv(tmp_path / "m.csv", rows), "--org", org.code,
+        "--errors", errors, "--json",
+    )  # fmt: skip
+    assert [row["reason"] for row in read_errors(errors)] == [
+        "姓名: contains control characters",
+        "工作单位: contains control characters",
+        "研究方向: at most 50 items",
+        "研究方向: at most 200 characters",
+        "研究方向: contains control characters",
+    ]
+    assert (run.summary["rejected"], run.summary["created_people"]) == (5, 1)
+    assert _names(db, org.code) == ["李四"]
+
+
+def _damaged(path: Path, part: str, keep: float) -> Path:
+    """A copy of an XLSX workbook with one of its parts cut short (a broken download)."""
+    damaged = path.with_name(f"damaged-{part.replace('/', '-')}.xlsx")
+    with zipfile.ZipFile(path) as source, zipfile.ZipFile(damaged, "w") as target:
+        for item in source.infolist():
+            data = source.read(item)
+            target.writestr(item, data[: int(len(data) * keep)] if item.filename == part else data)
+    return damaged
+
+
+def test_a_damaged_xlsx_workbook_is_one_clear_message_and_imports_nothing(
+    registry, factory, db, tmp_path: Path
+) -> None:
+    org = factory.org()
+    path = write_xlsx(tmp_path / "m.xlsx", [member() for _ in range(300)])
+    for part, keep in (("xl/workbook.xml", 0.2), ("xl/worksheets/sheet1.xml", 0.6)):
+        run = registry("import", "members", _damaged(path, part, keep), "--org", org.code)
+        assert run.exit_code == 1, part
+        assert "is not a readable XLSX workbook" in run.output, part
+        assert "Traceback" not in run.output
+    assert _names(db, org.code) == []
+
+
+def test_messages_quote_file_names_and_columns_as_they_are_written(
+    registry, factory, tmp_path: Path
+) -> None:
+    org = factory.org()
+    empty = tmp_path / "会员名单[v2].csv"
+    empty.write_bytes(b"")
+    run = registry("import", "members", empty, "--org", org.code)
+    assert run.exit_code == 1
+    assert "会员名单[v2].csv is empty" in run.output
+    path = write_csv(
+        tmp_path / "名单[final].csv", [[*member().values(), "x"]], header=[*HEADER, "[note]"]
+    )
+    run = registry("import", "members", path, "--org", org.code)
+    assert run.exit_code == 0, run.output
+    assert "imported 名单[final].csv: 1 rows" in run.output
+    assert "ignored unknown column(s): [note]" in run.output
+
+
+def test_an_error_file_that_would_overwrite_the_list_is_refused_and_the_list_kept(
+    registry, factory, db, tmp_path: Path
+) -> None:
+    org = factory.org()
+    path = write_csv(tmp_path / "m.csv", [member() for _ in range(3)])
+    content = path.read_bytes()
+    for errors in (path, tmp_path / "." / "m.csv"):
+        run = registry("import", "members", path, "--org", org.code, "--errors", errors)
+        assert run.exit_code == 2, run.output
+        assert "--errors" in run.output
+        assert path.read_bytes() == content
+    assert _names(db, org.code) == []

@@ -262,3 +262,9 @@ def test_a_large_batch_finds_the_same_pairs_without_narrowing_to_its_birth_dates
     names = {frozenset((p["person_name"], p["other_name"])) for p in pairs}
     assert frozenset(("上官云飞", "上官云菲")) in names
     assert frozenset(("上官云飞", "尚官云飞")) in names
+
+
+def test_an_unknown_duplicate_status_is_a_usage_error(registry) -> None:
+    run = registry("people", "duplicates", "--status", "merge")
+    assert run.exit_code == 2
+    assert "merged" in run.output  # the choices are named

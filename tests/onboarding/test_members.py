@@ -851,3 +851,42 @@ def test_membership_dates_outside_what_a_register_keeps_are_refused_as_the_api_d
         "2": "有效期至: must be between 1900-01-01 and 2199-12-31",
         "3": "入会日期: must be between 1900-01-01 and 2199-12-31",
     }
+
+
+def test_the_org_code_is_read_as_organisations_read_it(registry, factory, tmp_path) -> None:
+    import json
+
+    org = factory.org()
+    typed = "".join(chr(ord(c) + 0xFEE0) for c in org.code.lower())  # full-width, lower case
+    path = write_csv(tmp_path / "m.csv", [member()])
+    run = registry("import", "members", path, "--org", typed, "--json")
+    assert run.exit_code == 0, run.output
+    assert run.summary["created_memberships"] == 1
+    listed = registry("import", "batches", "--org", typed, "--json").stdout.splitlines()
+    assert [json.loads(line)["org_code"] for line in listed] == [org.code]
+
+
+def test_the_error_file_of_an_xlsx_list_imports_again_once_corrected(
+    registry, factory, tmp_path
+) -> None:
+    import csv
+
+    org = factory.org()
+    good = member(有效期至="")  # empty last cells: a sheet does not store them
+    bad = member(有效期至="", 入会日期="")
+    number = bad["证件号码"]
+    bad["证件号码"] = with_wrong_check_digit(number)
+    errors = tmp_path / "errors.csv"
+    s = registry(
+        "import", "members", write_xlsx(tmp_path / "m.xlsx", [good, bad]), "--org", org.code,
+        "--errors", errors, "--json",
+    ).summary  # fmt: skip
+    assert (s["created_people"], s["rejected"]) == (1, 1)
+    with errors.open(encoding="utf-8-sig", newline="") as handle:
+        lines = list(csv.reader(handle))
+    assert {len(line) for line in lines} == {len(HEADER) + 2}
+    lines[1][2 + HEADER.index("证件号码")] = number  # the operator corrects the number
+    with errors.open("w", encoding="utf-8-sig", newline="") as handle:
+        csv.writer(handle).writerows(lines)
+    again = registry("import", "members", errors, "--org", org.code, "--json").summary
+    assert (again["created_people"], again["rejected"]) == (1, 0)

@@ -462,15 +462,16 @@ def cell_text(value: Any) -> str:
 def _open_xlsx(
     path: Path, sheet: str | None, is_header: Callable[[list[str]], bool] | None
 ) -> Table:
-    import zipfile
-
     from openpyxl import load_workbook
 
     sha256, size, _ = _digest(path)
     try:
         book = load_workbook(path, read_only=True, data_only=True)
-    except (zipfile.BadZipFile, KeyError, OSError, ValueError) as exc:
+    except Exception as exc:  # whatever a damaged archive makes openpyxl raise
         raise FileProblem(f"{path.name} is not a readable XLSX workbook: {exc}") from None
+    if not book.worksheets:
+        book.close()
+        raise FileProblem(f"{path.name} is not a readable XLSX workbook: it has no worksheet")
     names = book.sheetnames
     if sheet is not None and sheet not in names:
         book.close()
@@ -478,13 +479,27 @@ def _open_xlsx(
     worksheet = book[sheet] if sheet is not None else book.worksheets[0]
     # The size the sheet declares (its `dimension` record) is only an estimate for progress:
     # some writers store `A1` or a stale range, so the rows are read to the last one there is.
-    declared = worksheet.max_row if isinstance(worksheet.max_row, int) else None
+    try:
+        declared = worksheet.max_row if isinstance(worksheet.max_row, int) else None
+    except Exception:  # a damaged sheet: reading its rows says so
+        declared = None
     total = declared if declared and declared > 1 else None
     worksheet.reset_dimensions()
     position = {"row": 0}
 
     def records() -> Iterator[tuple[int, list[str]]]:
-        for number, values in enumerate(worksheet.iter_rows(values_only=True), start=1):
+        rows = worksheet.iter_rows(values_only=True)
+        number = 0
+        while True:
+            try:
+                values = next(rows)
+            except StopIteration:
+                return
+            except Exception as exc:  # the sheet is parsed as it is read
+                raise FileProblem(
+                    f"{path.name} is not a readable XLSX workbook after row {number}: {exc}"
+                ) from None
+            number += 1
             position["row"] = number
             row = [cell_text(v) for v in values]
             while row and row[-1] == "":

@@ -34,11 +34,12 @@ from sqlalchemy.orm import Session
 from ..core.ids import uuid7
 from ..core.security import PiiCipher
 from ..memberships import lifecycle
+from ..orgs import service as org_service
 from ..orgs.models import Organisation, OrgStatus
 from . import duplicates, members
 from .columns import MEMBER_COLUMNS, HeaderMap, map_header, names_a_column
 from .models import BatchStatus, ImportBatch, ImportKind
-from .readers import FileProblem, Table, open_table
+from .readers import FileProblem, OptionProblem, Table, open_table
 from .validate import MemberValidator, shape_reasons
 
 CHUNK_ROWS = 25_000
@@ -91,10 +92,18 @@ class ErrorFile:
     """Rejected rows as CSV (UTF-8 with BOM, so Excel opens it): `row_number`, `reason`, then
     the original columns; fixed, the file imports again (the two extra columns are ignored)."""
 
-    def __init__(self, path: Path | None, header: list[str]) -> None:
+    def __init__(
+        self, path: Path | None, header: list[str], *, source: Path, pads: bool = False
+    ) -> None:
         self.handle = None
         self.header = header
+        # A sheet does not store a row's empty last cells: as CSV, such a row must get them
+        # back, or its corrected copy would be refused for having fewer fields than the header.
+        self.pads = pads
         if path is not None:
+            if _same_file(path, source):
+                # Opened for writing, the list being imported would be emptied under the reader.
+                raise OptionProblem(f"--errors {path} is the file being imported")
             try:
                 self.handle = path.open("w", encoding="utf-8-sig", newline="")
             except OSError as exc:
@@ -105,11 +114,23 @@ class ErrorFile:
 
     def write(self, rejected: list[tuple[int, list[str], str]]) -> None:
         if self.handle is not None and rejected:
+            if self.pads:
+                width = len(self.header)
+                rejected = [
+                    (n, [*cells, *[""] * (width - len(cells))], why) for n, cells, why in rejected
+                ]
             members.write_errors(self.handle, rejected)
 
     def close(self) -> None:
         if self.handle is not None:
             self.handle.close()
+
+
+def _same_file(path: Path, other: Path) -> bool:
+    try:
+        return path.samefile(other)
+    except OSError:  # the error file does not exist yet
+        return False
 
 
 @contextlib.contextmanager
@@ -180,7 +201,7 @@ class OrgRef:
 def find_org(conn: Connection, code: str | None, *, for_members: bool) -> OrgRef:
     if not code:
         raise ImportRefused("--org is required")
-    wanted = code.strip().upper()
+    wanted = org_service.canonical_code(code)
     row = conn.execute(
         select(Organisation.id, Organisation.code, Organisation.status).where(
             Organisation.code == wanted  # type: ignore[arg-type]
@@ -251,7 +272,9 @@ def import_members(engine: Engine, pii: PiiCipher, request: ImportRequest) -> di
         org = find_org(probe, request.org_code, for_members=True)
     summary = _summary()
     summary.update(duplicate_rows=0, possible_duplicates=0)
-    errors = ErrorFile(request.errors_path, table.header)
+    errors = ErrorFile(
+        request.errors_path, table.header, source=request.path, pads=table.format == "xlsx"
+    )
     frame = _Frame(request, table, header, summary, started)
     try:
         with frame.transaction(engine, ImportKind.members, org.id, lock=_LOCK) as (conn, batch):
@@ -417,7 +440,7 @@ def list_batches(
         .limit(limit)
     )
     if org_code:
-        query = query.where(Organisation.code == org_code.strip().upper())  # type: ignore[arg-type]
+        query = query.where(Organisation.code == org_service.canonical_code(org_code))  # type: ignore[arg-type]
     with Session(engine) as session:
         rows = [(r[0], r[1]) for r in session.execute(query).all()]
         alive = set(
@@ -476,7 +499,9 @@ def _small_import(
         with engine.connect() as probe:
             org = find_org(probe, org_code, for_members=True)
     summary = _summary()
-    errors = ErrorFile(request.errors_path, table.header)
+    errors = ErrorFile(
+        request.errors_path, table.header, source=request.path, pads=table.format == "xlsx"
+    )
     frame = _Frame(request, table, header, summary, started)
     try:
         with (

@@ -21,11 +21,13 @@ from typing import Any
 import polars as pl
 
 from ..core import bulk, ids, normalize
+from ..core.types import printable
 from ..people import service as people_service
 from .columns import HeaderMap
 from .readers import Chunk, blank_pattern
 
 TEXT_MAX = 200  # ShortText in the API
+LIST_MAX = 50  # the API's lists of codes and phrases (people.schemas)
 
 
 @dataclass
@@ -85,7 +87,7 @@ def _short_text(value: str) -> str:
         raise ValueError("empty")
     if len(text) > TEXT_MAX:
         raise ValueError(f"at most {TEXT_MAX} characters")
-    return text
+    return printable(text)
 
 
 def _person_name(value: str) -> str:
@@ -110,12 +112,19 @@ def _title(value: str) -> dict[str, str | None]:
     return dict(zip(("level", "position"), normalize.title(value), strict=True))
 
 
+def _at_most(values: list[str]) -> list[str]:
+    if len(values) > LIST_MAX:
+        raise ValueError(f"at most {LIST_MAX} items")
+    return values
+
+
 def _disciplines(value: str) -> str:
-    return _joined(normalize.disciplines(value))
+    return _joined(_at_most(normalize.disciplines(value)))
 
 
 def _research_fields(value: str) -> str:
-    return _joined(normalize.split_list(value))
+    # Each phrase as the API takes one (ShortText).
+    return _joined(_at_most([_short_text(part) for part in normalize.split_list(value)]))
 
 
 def _resolve(key: str) -> dict[str, str | None]:

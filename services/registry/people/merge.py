@@ -382,14 +382,17 @@ def _refuse_award_records(session: Session, other_id: uuid.UUID) -> None:
     """Award nominations and reviews are not moved between people: say so instead of failing."""
     from ..awards.models import Assignment, DeclaredConflict, Nomination, ReviewerEvent
 
-    for table, column in (
-        (Nomination, Nomination.nominee_person_id),
-        (Assignment, Assignment.reviewer_person_id),
-        (ReviewerEvent, ReviewerEvent.reviewer_person_id),
-        (DeclaredConflict, DeclaredConflict.reviewer_person_id),
-        (DeclaredConflict, DeclaredConflict.nominee_person_id),
+    for table, found in (
+        (Nomination, Nomination.nominee_person_id == other_id),
+        # A team member's id in a nomination: left behind, it would point at no one, and the
+        # conflict checks against the team would miss the kept person.
+        (Nomination, Nomination.team_person_ids.any(other_id)),
+        (Assignment, Assignment.reviewer_person_id == other_id),
+        (ReviewerEvent, ReviewerEvent.reviewer_person_id == other_id),
+        (DeclaredConflict, DeclaredConflict.reviewer_person_id == other_id),
+        (DeclaredConflict, DeclaredConflict.nominee_person_id == other_id),
     ):
-        if session.scalar(select(table.id).where(column == other_id).limit(1)) is not None:
+        if session.scalar(select(table.id).where(found).limit(1)) is not None:
             raise Conflict(
                 "the person to merge away has award nominations or reviews; keep that person"
                 " as KEEP instead, or settle those records first"
