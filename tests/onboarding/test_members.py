@@ -890,3 +890,28 @@ def test_the_error_file_of_an_xlsx_list_imports_again_once_corrected(
         csv.writer(handle).writerows(lines)
     again = registry("import", "members", errors, "--org", org.code, "--json").summary
     assert (again["created_people"], again["rejected"]) == (1, 0)
+
+
+def test_member_numbers_follow_the_api_rule(registry, factory, db, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """One rule for a member number wherever it comes from: letters, digits and `_./-`,
+    starting with a letter or digit; spaces typed inside it are dropped, full-width forms
+    folded."""
+    org = factory.org()
+    rows = [
+        member(会员编号="ＣＳ 0001"),
+        member(会员编号="会员0002"),
+        member(会员编号="M#3"),
+        member(会员编号="-4"),
+    ]
+    errors = tmp_path / "e.csv"
+    s = registry(
+        "import", "members", write_csv(tmp_path / "a.csv", rows), "--org", org.code,
+        "--errors", errors, "--json",
+    ).summary  # fmt: skip
+    assert (s["created_memberships"], s["rejected"]) == (1, 3)
+    reasons = {e["row_number"]: e["reason"] for e in read_errors(errors)}
+    assert set(reasons) == {"3", "4", "5"}
+    assert all(reason.startswith("会员编号: ") for reason in reasons.values()), reasons
+    assert db.execute(
+        text("SELECT member_no FROM membership WHERE org_id = :org"), {"org": org.id}
+    ).scalars().all() == ["CS0001"]

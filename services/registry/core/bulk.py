@@ -69,7 +69,7 @@ TEXT_FAST = (
 )
 PHONE_FAST = r"^1[3-9][0-9]{9}$"
 EMAIL_FAST = r"^[A-Za-z0-9._%+\-]{1,64}@[a-z0-9\-]+(\.[a-z0-9\-]+)+$"
-MEMBER_NO_FAST = r"^[!-~]{1,64}$"
+MEMBER_NO_FAST = r"^[A-Za-z0-9][A-Za-z0-9_./\-]{0,63}$"  # normalize.member_no's rule
 RESIDENT_FAST = r"^[0-9]{17}[0-9X]$"
 
 # A date already written YYYY-MM-DD in ASCII digits (years 1000 to 2999): `parse_date` reads

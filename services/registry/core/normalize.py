@@ -417,13 +417,23 @@ def disciplines(value: str) -> list[str]:
     return list(dict.fromkeys(discipline(part) for part in split_list(value)))
 
 
+MEMBER_NO_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_./-]*$"
+_MEMBER_NO = re.compile(MEMBER_NO_PATTERN, re.ASCII)
+
+
 def member_no(value: str) -> str:
-    """A member number: folded, without spaces, at most 64 characters."""
+    """A member number as the API and the imports take it: folded, spaces dropped, at most 64
+    characters of letters, digits and `_./-`, starting with a letter or digit."""
     text = fold(value).replace(" ", "")
     if not text:
         raise ValueError("empty member number")
     if len(text) > 64:
         raise ValueError("a member number has at most 64 characters")
+    if not _MEMBER_NO.match(text):
+        raise ValueError(
+            "a member number has letters, digits and _ . / - only, and starts with a letter"
+            " or digit"
+        )
     return text
 
 

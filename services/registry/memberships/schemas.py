@@ -40,8 +40,8 @@ GradeIn = Annotated[
 ]
 MemberNo = Annotated[
     str,
-    BeforeValidator(lambda v: normalize.fold(v) if isinstance(v, str) else v),
-    Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9][A-Za-z0-9_./-]*$"),
+    BeforeValidator(lambda v: normalize.member_no(v) if isinstance(v, str) else v),
+    Field(min_length=1, max_length=64, pattern=normalize.MEMBER_NO_PATTERN),
 ]
 
 
