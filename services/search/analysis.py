@@ -138,6 +138,16 @@ def reading(text: str) -> tuple[str, ...]:
 
 _NAME_SPANS = 4  # up to this many characters, every run of a name is a token of its own
 
+# Surnames read otherwise than their character's everyday reading, which is all pypinyin knows
+# of a name outside its phrase list: 曾伟 is zeng wei to everyone who types it, not ceng wei.
+# A name starting with one carries the surname reading beside pypinyin's.
+SURNAME_READINGS = {
+    "曾": "zeng", "单": "shan", "解": "xie", "区": "ou", "仇": "qiu", "查": "zha", "翟": "zhai",
+    "乐": "yue", "朴": "piao", "覃": "qin", "盖": "ge", "缪": "miao", "召": "shao", "种": "chong",
+    "繁": "po", "员": "yun", "秘": "bi", "折": "she", "隗": "wei", "句": "gou", "祭": "zhai",
+    "能": "nai", "都": "du", "蔚": "yu", "洗": "xian", "薄": "bo",
+}  # fmt: skip
+
 
 def _spans(parts: list[str]) -> list[str]:
     """Every run of two or more parts, joined: [ou, yang, ming] -> ouyang, yangming, ouyangming.
@@ -164,6 +174,11 @@ def name_tokens(name: str, name_en: str | None = None) -> list[str]:
             syllables = [s for s in _pinyin(run) if s]
             tokens.extend(syllables)
             tokens.extend(_spans(syllables))
+            surname = SURNAME_READINGS.get(run[0]) if folded.startswith(run) else None
+            if surname and syllables and syllables[0] != surname:
+                as_surname = [surname, *syllables[1:]]
+                tokens.append(surname)
+                tokens.extend(_spans(as_surname))
         else:
             tokens.append(run)
     if name_en:

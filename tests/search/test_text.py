@@ -40,3 +40,18 @@ def test_institution_names_compare_in_every_script_without_accents_or_punctuatio
     assert key("清华大学（北京）") == key("清华大学(北京)") == "清华大学北京"
     assert key("ＡＢＣ大学") == "abc大学"
     assert key("…") is None
+
+
+def test_a_surname_is_found_by_the_reading_it_has_as_a_surname() -> None:
+    # 曾 is read zeng as a surname (ceng elsewhere), 单 shan (dan), 解 xie (jie), 区 ou (qu).
+    for name, typed in (
+        ("曾伟", "zeng wei"),
+        ("单勇", "shanyong"),
+        ("解明", "xie ming"),
+        ("区志", "ou zhi"),
+    ):
+        tokens = set(analysis.name_tokens(name))
+        assert {word for word, _ in analysis.query_terms(typed)} <= tokens, (name, typed)
+    # The everyday reading stays (some type it), and only the surname is read so.
+    assert {"ceng", "cengwei"} <= set(analysis.name_tokens("曾伟"))
+    assert "zeng" not in analysis.name_tokens("王曾")
