@@ -253,6 +253,16 @@ def test_punctuation_or_stop_words_give_an_empty_well_formed_answer(
         assert answer["total"] == world.search()["total"] == 10
 
 
+def test_a_query_that_grows_when_folded_is_answered_not_a_server_error(
+    world: SearchWorld, corpus: Corpus
+) -> None:
+    # ㍿ folds to 株式会社: 200 of them make a whole-query phrase of 2,400 bytes, longer than
+    # any token an index keeps (PostgreSQL refuses a lexeme over 2,046 bytes).
+    answer = world.search(q="㍿" * 200)
+    assert answer["total"] == 0
+    assert answer["hits"] == []
+
+
 @pytest.mark.parametrize(
     ("body", "field"),
     [
