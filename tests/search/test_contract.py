@@ -67,6 +67,16 @@ def test_region_filter_matches_by_prefix(world: SearchWorld, corpus: Corpus) -> 
     }  # fmt: skip
 
 
+def test_region_codes_are_read_as_typed_like_the_other_codes(
+    world: SearchWorld, corpus: Corpus
+) -> None:
+    # Full-width digits and surrounding spaces, as discipline and organisation codes take them.
+    assert names(world, corpus, region_codes=["６３"]) == ["赵磊"]
+    assert names(world, corpus, region_codes=[" 1101 "], limit=100) == names(
+        world, corpus, region_codes=["1101"], limit=100
+    )
+
+
 def test_a_region_value_of_the_facets_filters_to_the_experts_it_counted(
     world: SearchWorld, corpus: Corpus
 ) -> None:
