@@ -5,10 +5,13 @@ from __future__ import annotations
 import base64
 import json
 import uuid
+from datetime import date
 
 import pytest
 
-from .conftest import CORPUS, Corpus, SearchWorld
+from services.registry.core.clock import get_today
+
+from .conftest import CORPUS, TODAY, Corpus, SearchWorld
 
 
 def names(world: SearchWorld, corpus: Corpus, **body) -> list[str]:  # type: ignore[no-untyped-def]
@@ -97,6 +100,16 @@ def test_title_gender_and_age_filters_combine(world: SearchWorld, corpus: Corpus
     assert young == {"刘洋", "周敏"}
     middle = set(names(world, corpus, age_min=40, age_max=50, gender="男", limit=100))
     assert middle == {"赵磊"}
+
+
+def test_ages_are_counted_on_the_registry_date(world: SearchWorld, corpus: Corpus) -> None:
+    # The date every rule of the registry applies (get_today), not the machine's own clock.
+    app = world.client.app
+    app.dependency_overrides[get_today] = lambda: date(2030, 1, 1)
+    try:
+        assert set(names(world, corpus, age_max=35, limit=100)) == {"周敏"}  # 刘洋 is 37
+    finally:
+        app.dependency_overrides[get_today] = lambda: TODAY
 
 
 def test_membership_filter_uses_org_codes(world: SearchWorld, corpus: Corpus) -> None:
