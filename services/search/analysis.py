@@ -26,8 +26,24 @@ PHRASE_PREFIX = "p_"
 
 
 def fold(text: str) -> str:
-    """Full-width to half-width, lower case, single spaces."""
-    return " ".join(unicodedata.normalize("NFKC", text).lower().split())
+    """Full-width to half-width, lower case, accents dropped (ü is u), single spaces.
+
+    Words are runs of a-z and digits: an accent left on a letter cut the word in two (Müller
+    was `m` and `ller`), and people type foreign names both with and without accents.
+    """
+    folded = unicodedata.normalize("NFKC", text).lower()
+    # Chinese text has nothing to decompose: the quick check spares it the two normalisations.
+    if not folded.isascii() and not unicodedata.is_normalized("NFKD", folded):
+        folded = _without_accents(folded)
+    return " ".join(folded.split())
+
+
+def _without_accents(text: str) -> str:
+    """The text without combining marks, recomposed (Hangul and the like stay as they were)."""
+    decomposed = unicodedata.normalize("NFKD", text)
+    return unicodedata.normalize(
+        "NFC", "".join(c for c in decomposed if not unicodedata.combining(c))
+    )
 
 
 @lru_cache(maxsize=1 << 17)
