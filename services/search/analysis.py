@@ -26,8 +26,24 @@ PHRASE_PREFIX = "p_"
 
 
 def fold(text: str) -> str:
-    """Full-width to half-width, lower case, single spaces."""
-    return " ".join(unicodedata.normalize("NFKC", text).lower().split())
+    """Full-width to half-width, lower case, accents dropped (ü is u), single spaces.
+
+    Words are runs of a-z and digits: an accent left on a letter cut the word in two (Müller
+    was `m` and `ller`), and people type foreign names both with and without accents.
+    """
+    folded = unicodedata.normalize("NFKC", text).lower()
+    # Chinese text has nothing to decompose: the quick check spares it the two normalisations.
+    if not folded.isascii() and not unicodedata.is_normalized("NFKD", folded):
+        folded = _without_accents(folded)
+    return " ".join(folded.split())
+
+
+def _without_accents(text: str) -> str:
+    """The text without combining marks, recomposed (Hangul and the like stay as they were)."""
+    decomposed = unicodedata.normalize("NFKD", text)
+    return unicodedata.normalize(
+        "NFC", "".join(c for c in decomposed if not unicodedata.combining(c))
+    )
 
 
 @lru_cache(maxsize=1 << 17)
@@ -138,6 +154,16 @@ def reading(text: str) -> tuple[str, ...]:
 
 _NAME_SPANS = 4  # up to this many characters, every run of a name is a token of its own
 
+# Surnames read otherwise than their character's everyday reading, which is all pypinyin knows
+# of a name outside its phrase list: 曾伟 is zeng wei to everyone who types it, not ceng wei.
+# A name starting with one carries the surname reading beside pypinyin's.
+SURNAME_READINGS = {
+    "曾": "zeng", "单": "shan", "解": "xie", "区": "ou", "仇": "qiu", "查": "zha", "翟": "zhai",
+    "乐": "yue", "朴": "piao", "覃": "qin", "盖": "ge", "缪": "miao", "召": "shao", "种": "chong",
+    "繁": "po", "员": "yun", "秘": "bi", "折": "she", "隗": "wei", "句": "gou", "祭": "zhai",
+    "能": "nai", "都": "du", "蔚": "yu", "洗": "xian", "薄": "bo",
+}  # fmt: skip
+
 
 def _spans(parts: list[str]) -> list[str]:
     """Every run of two or more parts, joined: [ou, yang, ming] -> ouyang, yangming, ouyangming.
@@ -164,6 +190,11 @@ def name_tokens(name: str, name_en: str | None = None) -> list[str]:
             syllables = [s for s in _pinyin(run) if s]
             tokens.extend(syllables)
             tokens.extend(_spans(syllables))
+            surname = SURNAME_READINGS.get(run[0]) if folded.startswith(run) else None
+            if surname and syllables and syllables[0] != surname:
+                as_surname = [surname, *syllables[1:]]
+                tokens.append(surname)
+                tokens.extend(_spans(as_surname))
         else:
             tokens.append(run)
     if name_en:

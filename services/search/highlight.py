@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import html
 import re
-import unicodedata
 from functools import lru_cache
 
+from . import analysis
 from .documents import ExpertDocument, name_tokens
 
 _SNIPPET = 80
@@ -23,14 +23,14 @@ def _pattern(tokens: tuple[str, ...]) -> re.Pattern[str] | None:
 
 
 def _folded(text: str) -> tuple[str, list[int] | None]:
-    """The text as analysis folds it (full-width forms, case), character by character, and
+    """The text as analysis folds it (full-width forms, case, accents), character by character, and
     where each folded character came from in the text (None: the same places)."""
     if text.isascii():
         return text.lower(), None
     parts: list[str] = []
     origin: list[int] = []
     for i, char in enumerate(text):
-        folded = unicodedata.normalize("NFKC", char).lower()
+        folded = analysis.fold(char) if not char.isspace() else char.lower()
         parts.append(folded)
         origin.extend([i] * len(folded))
     return "".join(parts), origin

@@ -5,6 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter
 
 from services.registry.auth.permissions import Permission
+from services.registry.core.clock import TodayDep
 from services.registry.core.deps import RuntimeDep, SessionDep, authorize
 
 from . import service
@@ -19,6 +20,7 @@ def search_experts(
     runtime: RuntimeDep,
     principal: authorize(Permission.experts_search),
     body: ExpertSearchRequest,
+    today: TodayDep,
 ) -> ExpertSearchResponse:
     """Find experts who opted in to be found: text, filters, facets, conflicts removed."""
-    return service.search_experts(session, runtime.search, body)
+    return service.search_experts(session, runtime.search, body, today)

@@ -5,13 +5,19 @@ from __future__ import annotations
 import uuid
 from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StringConstraints
 
+from services.registry.core import normalize
 from services.registry.core.types import DisciplineCode, OrgCode
 from services.registry.people.schemas import GenderIn, TitleLevelIn
 
 MAX_LIMIT = 100
-RegionPrefix = Annotated[str, StringConstraints(pattern=r"^\d{2}(\d{2}){0,2}$")]
+# Folded first, as discipline and organisation codes are: `１１` and ` 1101 ` are 11 and 1101.
+RegionPrefix = Annotated[
+    str,
+    StringConstraints(pattern=r"^\d{2}(\d{2}){0,2}$"),
+    BeforeValidator(lambda v: normalize.fold(v) if isinstance(v, str) else v),
+]
 
 
 class ExpertSearchRequest(BaseModel):

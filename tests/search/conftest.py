@@ -15,6 +15,7 @@ from sqlalchemy import select, update
 from services.registry import migrate
 from services.registry.app import create_app
 from services.registry.auth.models import Role
+from services.registry.core.clock import get_today
 from services.registry.core.config import Settings
 from services.registry.core.runtime import Runtime
 from services.registry.people.models import Person
@@ -24,6 +25,7 @@ from ..conftest import create_database, drop_database
 from ..factories import Factory
 
 BACKENDS = ["postgres", "opensearch"]
+TODAY = date(2026, 11, 23)
 
 
 @pytest.fixture(scope="session")
@@ -80,6 +82,8 @@ def _world(
         update={"search_backend": backend, "opensearch_url": opensearch}
     )
     app = create_app(app_settings, database_url)
+    # Ages in the corpus are counted on a fixed date, so its expected answers do not age.
+    app.dependency_overrides[get_today] = lambda: TODAY
     runtime: Runtime = app.state.runtime
     factory = Factory(runtime)
     with TestClient(app, raise_server_exceptions=False) as client:

@@ -5,10 +5,13 @@ from __future__ import annotations
 import base64
 import json
 import uuid
+from datetime import date
 
 import pytest
 
-from .conftest import CORPUS, Corpus, SearchWorld
+from services.registry.core.clock import get_today
+
+from .conftest import CORPUS, TODAY, Corpus, SearchWorld
 
 
 def names(world: SearchWorld, corpus: Corpus, **body) -> list[str]:  # type: ignore[no-untyped-def]
@@ -67,6 +70,16 @@ def test_region_filter_matches_by_prefix(world: SearchWorld, corpus: Corpus) -> 
     }  # fmt: skip
 
 
+def test_region_codes_are_read_as_typed_like_the_other_codes(
+    world: SearchWorld, corpus: Corpus
+) -> None:
+    # Full-width digits and surrounding spaces, as discipline and organisation codes take them.
+    assert names(world, corpus, region_codes=["６３"]) == ["赵磊"]
+    assert names(world, corpus, region_codes=[" 1101 "], limit=100) == names(
+        world, corpus, region_codes=["1101"], limit=100
+    )
+
+
 def test_a_region_value_of_the_facets_filters_to_the_experts_it_counted(
     world: SearchWorld, corpus: Corpus
 ) -> None:
@@ -87,6 +100,16 @@ def test_title_gender_and_age_filters_combine(world: SearchWorld, corpus: Corpus
     assert young == {"刘洋", "周敏"}
     middle = set(names(world, corpus, age_min=40, age_max=50, gender="男", limit=100))
     assert middle == {"赵磊"}
+
+
+def test_ages_are_counted_on_the_registry_date(world: SearchWorld, corpus: Corpus) -> None:
+    # The date every rule of the registry applies (get_today), not the machine's own clock.
+    app = world.client.app
+    app.dependency_overrides[get_today] = lambda: date(2030, 1, 1)
+    try:
+        assert set(names(world, corpus, age_max=35, limit=100)) == {"周敏"}  # 刘洋 is 37
+    finally:
+        app.dependency_overrides[get_today] = lambda: TODAY
 
 
 def test_membership_filter_uses_org_codes(world: SearchWorld, corpus: Corpus) -> None:
@@ -251,6 +274,16 @@ def test_punctuation_or_stop_words_give_an_empty_well_formed_answer(
         assert answer["next_cursor"] is None
     else:  # blank text is no text: every expert, as without `q`
         assert answer["total"] == world.search()["total"] == 10
+
+
+def test_a_query_that_grows_when_folded_is_answered_not_a_server_error(
+    world: SearchWorld, corpus: Corpus
+) -> None:
+    # ㍿ folds to 株式会社: 200 of them make a whole-query phrase of 2,400 bytes, longer than
+    # any token an index keeps (PostgreSQL refuses a lexeme over 2,046 bytes).
+    answer = world.search(q="㍿" * 200)
+    assert answer["total"] == 0
+    assert answer["hits"] == []
 
 
 @pytest.mark.parametrize(

@@ -57,3 +57,34 @@ def test_contact_data_written_in_groups_is_taken_out_of_free_text() -> None:
         assert redacted(f"联系：{written}。") == "联系：。", written
     for kept in ("2019 年", "国家自然科学基金 52176051", "ISO 9001:2015"):
         assert redacted(kept) == kept
+
+
+def test_a_surname_is_found_by_the_reading_it_has_as_a_surname() -> None:
+    # 曾 is read zeng as a surname (ceng elsewhere), 单 shan (dan), 解 xie (jie), 区 ou (qu).
+    for name, typed in (
+        ("曾伟", "zeng wei"),
+        ("单勇", "shanyong"),
+        ("解明", "xie ming"),
+        ("区志", "ou zhi"),
+    ):
+        tokens = set(analysis.name_tokens(name))
+        assert {word for word, _ in analysis.query_terms(typed)} <= tokens, (name, typed)
+    # The everyday reading stays (some type it), and only the surname is read so.
+    assert {"ceng", "cengwei"} <= set(analysis.name_tokens("曾伟"))
+    assert "zeng" not in analysis.name_tokens("王曾")
+
+
+def test_accented_latin_letters_are_words_with_or_without_their_accents() -> None:
+    # Foreign members' names and institutions: Müller is found as müller and as muller, and
+    # not by the pieces either side of its ü (m, ller).
+    tokens = set(analysis.name_tokens("Jürgen Müller")) | set(
+        analysis.index_tokens("Technische Universität München")
+    )
+    for typed in ("Müller", "muller", "JURGEN", "universitat", "München"):
+        assert {word for word, _ in analysis.query_terms(typed)} <= tokens, typed
+    assert analysis.query_terms("Müller") == [("muller", ())]
+    doc = expert_document(institution="Technische Universität München")
+    tokens_ = ExpertQuery(terms=tuple(analysis.query_terms("universitat munchen"))).tokens
+    assert highlights(doc, tokens_)["institution"] == [
+        "Technische <em>Universität</em> <em>München</em>"
+    ]

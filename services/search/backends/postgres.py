@@ -139,7 +139,9 @@ def _term(word: str, parts: tuple[str, ...]) -> str:
 def _tsquery(query: ExpertQuery, *, ranking: bool = False) -> str:
     """Every term required; for ranking, the whole-phrase token adds to the score."""
     required = " & ".join(_term(word, parts) for word, parts in query.terms)
-    if ranking and query.phrase:
+    # A phrase longer than any indexed lexeme matches nothing, and PostgreSQL refuses it in a
+    # tsquery (over 2,046 bytes): a 200-character query can fold to that (㍿ is 株式会社).
+    if ranking and query.phrase and postgres_rows.fits(query.phrase):
         return f"({required}) | {_lexeme(query.phrase)}"
     return required
 

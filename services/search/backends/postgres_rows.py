@@ -70,7 +70,7 @@ def _positioned(tokens: tuple[str, ...], weight: str, start: int) -> tuple[str, 
         return "", start
     plain = "".join(tokens)
     if "'" in plain or "\\" in plain or max(map(len, tokens)) > _LONGEST_PLAIN:
-        tokens = tuple(t.replace("\\", "\\\\").replace("'", "''") for t in tokens if _fits(t))
+        tokens = tuple(t.replace("\\", "\\\\").replace("'", "''") for t in tokens if fits(t))
     after = _AFTER[weight][start : start + len(tokens)]
     if not after:
         return "", start
@@ -79,7 +79,8 @@ def _positioned(tokens: tuple[str, ...], weight: str, start: int) -> tuple[str, 
     return "'" + "".join(map(str.__add__, tokens, after))[:-2], start + len(after)
 
 
-def _fits(token: str) -> bool:
+def fits(token: str) -> bool:
+    """Whether a token is short enough to be a lexeme of the index (longer ones are left out)."""
     return len(token.encode()) <= _LONGEST_LEXEME
 
 
