@@ -32,7 +32,7 @@ class ExpertSearchRequest(BaseModel):
     region_codes: list[RegionPrefix] = Field(
         default_factory=list,
         max_length=50,
-        description="GB/T 2260 codes or prefixes: 11 or 110000, 1101 or 110100, 110108",
+        description="GB/T 2260 codes or prefixes: 11, 1100 or 110000; 1101 or 110100; 110108",
     )
     title_levels: list[TitleLevelIn] = Field(default_factory=list, max_length=5)
     gender: GenderIn | None = None

@@ -522,9 +522,10 @@ def test_list_by_a_province_or_city_code_finds_the_people_working_within_it(clie
     assert listed("110100") == [haidian]
     assert listed("11") == [haidian, beijing]
     assert listed("310104") == [shanghai]
-    # A shorter prefix is taken as given: 11010 is Dongcheng's to Haidian's districts, 1100 none.
+    # 1100 is the province, as a profile's region code `1100` is 110000; another prefix is taken
+    # as given: 11010 is Dongcheng's to Haidian's districts.
+    assert listed("1100") == [haidian, beijing]
     assert listed("11010") == [haidian]
-    assert listed("1100") == [beijing]
 
 
 def test_a_list_cursor_reused_with_other_filters_is_refused(client, admin) -> None:

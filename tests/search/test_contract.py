@@ -87,9 +87,13 @@ def test_a_region_value_of_the_facets_filters_to_the_experts_it_counted(
     assert facets["110000"] == 5
     for code, count in facets.items():
         assert world.search(region_codes=[code], limit=1)["total"] == count, code
-    # A city's own code stands for the city, as its four digits do.
+    # A city's own code stands for the city, as its four digits do; a province's four-digit
+    # code (`1100`, as city-level lists write it) for the province.
     assert names(world, corpus, region_codes=["110100"], limit=100) == names(
         world, corpus, region_codes=["1101"], limit=100
+    )
+    assert names(world, corpus, region_codes=["1100"], limit=100) == names(
+        world, corpus, region_codes=["11"], limit=100
     )
 
 

@@ -126,8 +126,9 @@ def region_name(code: str) -> str | None:
 
 def region_prefix(code: str) -> str:
     """A GB/T 2260 code as the prefix it stands for: a province's or city's own code, as
-    statistics and facets give it (110000, 110100), is its two or four digits (11, 1101)."""
-    if len(code) != 6:  # already a prefix (11, 1101, 11010): taken as given
+    statistics and facets give it (110000, 110100), is its two or four digits (11, 1101), and
+    so is a province's four-digit code (1100)."""
+    if len(code) not in (4, 6):  # already a prefix (11, 11010): taken as given
         return code
     prefix = code
     while len(prefix) > 2 and prefix.endswith("00"):
