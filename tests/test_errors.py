@@ -5,6 +5,11 @@ from __future__ import annotations
 from datetime import date
 
 import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import text
+
+from services.registry.app import create_app
+from services.registry.core.deps import SessionDep
 
 from .factories import resident_id, with_wrong_check_digit
 
@@ -180,3 +185,21 @@ def test_a_control_character_in_a_query_parameter_is_a_422_naming_it(
 def test_a_control_character_in_a_path_names_nothing(client, factory) -> None:
     response = client.get("/api/v1/orgs/A%00", headers=factory.caller("platform_admin"))
     assert_problem(response, 404)
+
+
+def test_a_statement_past_a_database_limit_is_a_500_not_a_retry_later(settings, database_url):  # type: ignore[no-untyped-def]
+    """A limit of PostgreSQL's (SQLSTATE class 54) refuses the same statement every time:
+    answering 503 with Retry-After would have clients retry it for ever."""
+    app = create_app(settings, database_url)
+
+    @app.get("/too-long-a-word")
+    def _too_long(session: SessionDep) -> None:
+        session.execute(text("SELECT CAST(repeat('x', 3000) AS tsquery)"))
+
+    try:
+        with TestClient(app, raise_server_exceptions=False) as client:
+            body = assert_problem(client.get("/too-long-a-word"), 500)
+            assert "Retry-After" not in client.get("/too-long-a-word").headers
+            assert "xxxx" not in body["detail"]
+    finally:
+        app.state.runtime.engine.dispose()

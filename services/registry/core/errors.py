@@ -234,6 +234,16 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(OperationalError)
     async def _db_down(request: Request, exc: OperationalError) -> JSONResponse:
+        code = getattr(exc.orig, "sqlstate", None) or ""
+        if code.startswith("54"):
+            # A limit of PostgreSQL's (a word or a statement too large): the same statement
+            # fails again, so it is not "try again shortly". Its message may quote values.
+            log.error(
+                "statement past a database limit on %s: SQLSTATE %s", _instance(request), code
+            )
+            return problem_response(
+                500, "internal-error", "an unexpected error occurred", instance=_instance(request)
+            )
         log.error("database unavailable: %s", type(exc.orig).__name__)
         return problem_response(
             503,
