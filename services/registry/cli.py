@@ -488,8 +488,9 @@ def _progress(json_mode: bool):  # type: ignore[no-untyped-def]
 
 def _run_import(kind: str, json_mode: bool, **options: Any) -> None:
     import psycopg
-    from sqlalchemy.exc import OperationalError
+    from sqlalchemy.exc import DBAPIError, OperationalError
 
+    from .core.db import refusal_text
     from .onboarding import service as onboarding
     from .onboarding.readers import FileProblem, OptionProblem
 
@@ -515,6 +516,10 @@ def _run_import(kind: str, json_mode: bool, **options: Any) -> None:
         stop()
         reason = str(getattr(exc, "orig", exc)).strip().splitlines()[0]
         raise _fail(f"database unavailable: {reason}; nothing was imported", 1) from None
+    except (DBAPIError, psycopg.Error) as exc:  # its message may quote a row's values
+        stop()
+        reason = refusal_text(exc) or type(exc).__name__
+        raise _fail(f"{reason}; nothing was imported (the batch is rolled back)", 1) from None
     finally:
         stop()
         runtime.close()

@@ -76,6 +76,31 @@ def test_a_failure_between_chunks_rolls_the_whole_batch_back(
     assert [s for s, _ in batches(db, org.code)] == ["failed", "completed"]
 
 
+def test_a_database_error_is_recorded_on_the_batch_without_the_values_it_quotes(
+    runtime, factory, db, tmp_path: Path
+) -> None:
+    # PostgreSQL's messages quote the values they refuse ("Failing row contains (...)",
+    # 'invalid input syntax for type date: "..."'): a row's phone or name must not end up in
+    # the batch record that `registry import batches` shows.
+    org = factory.org()
+    path = write_csv(tmp_path / "m.csv", [member() for _ in range(150)])
+
+    def refused_value(index: int) -> None:
+        with runtime.engine.connect() as conn:
+            conn.execute(text("SELECT CAST('13922223333 张三' AS date)"))
+
+    request = onboarding.ImportRequest(
+        path=path, org_code=org.code, chunk_rows=100, after_chunk=refused_value
+    )
+    with pytest.raises(Exception, match="13922223333"):  # the operator's own terminal sees it
+        onboarding.import_members(runtime.engine, runtime.pii, request)
+    ((status, error),) = batches(db, org.code)
+    assert status == "failed"
+    assert "13922223333" not in error
+    assert "张三" not in error
+    assert error == "the database refused a statement: InvalidDatetimeFormat (SQLSTATE 22007)"
+
+
 def test_a_killed_import_leaves_nothing_and_the_same_command_completes_it(
     database_url: str, settings, factory, db, tmp_path: Path
 ) -> None:
@@ -133,3 +158,31 @@ def test_a_killed_import_leaves_nothing_and_the_same_command_completes_it(
     summary = json.loads(done.stdout.strip().splitlines()[-1])
     assert (summary["created_people"], summary["created_memberships"]) == (4000, 4000)
     assert org_counts(db, org.code) == (4000, 4000)
+
+
+def test_the_cli_reports_a_database_refusal_in_one_line_without_the_values(
+    registry, factory, db, tmp_path: Path
+) -> None:
+    org = factory.org()
+    path = write_csv(tmp_path / "m.csv", [member(姓名="拒收", 手机="13922223333"), member()])
+    db.rollback()
+    db.execute(
+        text(
+            "CREATE FUNCTION refuse_one() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN"
+            " IF NEW.name = '拒收' THEN RAISE EXCEPTION 'refused %', NEW.phone; END IF;"
+            " RETURN NEW; END $$;"
+            "CREATE TRIGGER refuse_one BEFORE INSERT ON person FOR EACH ROW"
+            " EXECUTE FUNCTION refuse_one()"
+        )
+    )
+    db.commit()
+    try:
+        run = registry("import", "members", path, "--org", org.code)
+    finally:
+        db.execute(text("DROP TRIGGER refuse_one ON person; DROP FUNCTION refuse_one()"))
+        db.commit()
+    assert run.exit_code == 1
+    assert "13922223333" not in run.output
+    assert "RaiseException (SQLSTATE P0001)" in run.output
+    assert "nothing was imported" in run.output
+    assert org_counts(db, org.code) == (0, 0)

@@ -134,3 +134,16 @@ class ReadPool:
             await asyncio.wait([opening])
         if not opening.cancelled() and opening.exception() is None:
             await opening.result().close()
+
+
+def refusal_text(exc: BaseException) -> str | None:
+    """What a database error was, without its message: PostgreSQL's messages quote the values
+    they refuse ("Failing row contains (...)"), which may be personal data. None for other
+    exceptions."""
+    orig = getattr(exc, "orig", exc)
+    code = getattr(orig, "sqlstate", None)
+    if not isinstance(orig, psycopg.Error) or code is None:
+        return None
+    constraint = getattr(orig.diag, "constraint_name", None)
+    text = f"the database refused a statement: {type(orig).__name__} (SQLSTATE {code})"
+    return f"{text} on constraint {constraint}" if constraint else text

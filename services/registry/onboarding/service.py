@@ -31,6 +31,7 @@ from typing import Any
 from sqlalchemy import Connection, Engine, select, text, update
 from sqlalchemy.orm import Session
 
+from ..core.db import refusal_text
 from ..core.ids import uuid7
 from ..core.security import PiiCipher
 from ..memberships import lifecycle
@@ -167,7 +168,7 @@ def _batch_record(
     try:
         yield batch
     except BaseException as exc:
-        message = str(exc) or type(exc).__name__
+        message = refusal_text(exc) or str(exc) or type(exc).__name__
         with contextlib.suppress(Exception), engine.begin() as conn:
             conn.execute(
                 update(ImportBatch)
