@@ -835,3 +835,46 @@ def test_the_start_of_a_name_is_found_through_an_index_of_names(client, admin, r
         assert not [n for n in nodes if n["Node Type"] == "Seq Scan"], nodes
         used = {n.get("Index Name") for n in nodes if n["Node Type"] == "Bitmap Index Scan"}
         assert used == {"ix_person_name_birth_date", "ix_person_lower_name_en"}
+
+
+def test_staff_page_through_their_people_reading_their_scope_not_the_registry(
+    client, factory, runtime, db
+) -> None:
+    """Staff list their scope's people (members of the association and of the organisations
+    below it, and profiles it recorded) in id order, a page at a time, each once; the pages are read
+    from the society's memberships by index, never by walking every profile."""
+    society = factory.org(kind="provincial_association")
+    branch = factory.org(kind="local_association", parent=society.code)
+    elsewhere = factory.org()
+    members = [factory.person(org=elsewhere) for _ in range(3)]
+    for person in members:
+        factory.membership(society, person, grade="member", status="active")
+    factory.membership(branch, members[0], grade="member", status="active")  # twice in scope
+    below = factory.person(org=elsewhere)
+    factory.membership(branch, below, grade="member", status="active")
+    recorded = factory.person(org=society)  # recorded by the society, a member of none
+    outsider = factory.person(org=elsewhere)
+    factory.membership(elsewhere, outsider, grade="member", status="active")
+    staff = factory.caller("org_staff", society)
+    expected = sorted(str(p.id) for p in [*members, below, recorded])
+
+    seen, cursor = [], None
+    with statements(runtime) as ran:
+        while True:
+            params = {"limit": 2} | ({"cursor": cursor} if cursor else {})
+            page = client.get(PEOPLE, params=params, headers=staff).json()
+            seen += [p["id"] for p in page["items"]]
+            if not (cursor := page["next_cursor"]):
+                break
+    assert seen == expected
+    assert listed_ids(client, staff, gender="female") == [
+        i
+        for i in expected
+        if client.get(f"{PEOPLE}/{i}", headers=staff).json()["gender"] == "female"
+    ]
+    listing = next(s for s in ran if "FROM person" in s[0] and "LATERAL" in s[0])
+    nodes = list(plan_nodes(plan(db, *listing, enable_seqscan="off")))
+    scans = {(n["Node Type"], n.get("Index Name")) for n in nodes if "Scan" in n["Node Type"]}
+    assert ("Index Only Scan", "ix_membership_org_id_id") in scans, scans
+    walks = [n for n in nodes if n.get("Index Name") == "pk_person" and "Index Cond" not in n]
+    assert not walks, walks

@@ -118,8 +118,9 @@ class Membership(SQLModel, table=True):
         UniqueConstraint("org_id", "member_no"),
         # Also the index for lookups by person (migration 0014).
         UniqueConstraint("person_id", "org_id"),
-        # A society's member list, oldest first, a page at a time (migration 0026).
-        Index(None, "org_id", "id"),
+        # A society's member list, oldest first, a page at a time (migration 0026), and the
+        # people of an organisation by index alone (migration 0028).
+        Index(None, "org_id", "id", postgresql_include=["person_id"]),
         CheckConstraint(_in("grade", Grade), name="grade"),
         CheckConstraint(_in("status", MembershipStatus), name="status"),
         CheckConstraint(

@@ -18,8 +18,9 @@ from sqlalchemy import (
     or_,
     select,
     true,
+    union_all,
 )
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, aliased
 
 from services.search.outbox import enqueue_people
 
@@ -497,6 +498,52 @@ def identity(
     )
 
 
+# Up to this many people in scope, a list reads the scope's people in id order and each profile
+# by key; beyond, it walks the profiles in id order and keeps those in scope (a scope this large
+# fills a page within a few of them, and sorting it all for each page would cost more).
+SCOPE_SORTED_MAX = 50_000
+
+
+def _scope_parts(principal: Principal, org_id: uuid.UUID | None) -> list[Any] | None:
+    """Selects of one column, the ids of the people in the caller's scope: the members of its
+    organisations (or of `org_id` alone) and the profiles they recorded; None when everyone is
+    (a platform-wide caller naming no organisation)."""
+    if org_id is not None:
+        return [select(Membership.person_id).where(Membership.org_id == org_id)]
+    if principal.is_global(Permission.people_read):
+        return None
+    orgs = select(Organisation.id).where(
+        principal.path_filter(Permission.people_read, Organisation.path)
+    )
+    recorded = aliased(Person)
+    return [
+        select(Membership.person_id).where(Membership.org_id.in_(orgs)),
+        select(recorded.id).where(recorded.source_org_id.in_(orgs)),
+    ]
+
+
+def _smaller_than(session: Session, parts: list[Any], bound: int) -> bool:
+    """Whether the scope holds fewer than `bound` people (counting stops at the bound)."""
+    counted = union_all(*parts).limit(bound).subquery()
+    return (session.scalar(select(func.count()).select_from(counted)) or 0) < bound
+
+
+def _in_sorted_scope(query: Any, parts: list[Any], after: uuid.UUID | None) -> Any:
+    """The list query driven by the scope's people, sorted, each profile read by its key.
+
+    A small society's members, imported at once, have neighbouring ids: walking every profile
+    in id order to find them read the whole table for a page (a second at two million
+    profiles); this costs the scope's size instead.
+    """
+    if after is not None:
+        parts = [part.where(part.selected_columns[0] > after) for part in parts]
+    found = union_all(*parts).subquery()
+    person_id = found.c[0].label("person_id")
+    scope = select(person_id).distinct().order_by(person_id).subquery("scope")
+    profile = query.where(Person.id == scope.c.person_id).lateral("profile")
+    return select(profile).select_from(scope).join(profile, true()).order_by(scope.c.person_id)
+
+
 def list_people(
     session: Session,
     *,
@@ -519,23 +566,8 @@ def list_people(
     q = normalize.person_name(q) if q else None
     institution = normalize.fold_text(institution) if institution else None
     rule = contact_rule(principal)
-    query = (
-        _LIST.where(visible(principal, Permission.people_read)).order_by(Person.id).limit(limit + 1)
-    )
-    if not isinstance(rule, bool):
-        query = query.add_columns(rule.label(CONTACT_VISIBLE))
-    if after is not None:
-        query = query.where(Person.id > after)
-    if q:
-        query = query.where(
-            or_(
-                Person.name.startswith(q, autoescape=True),
-                # lower() LIKE rather than ILIKE: the index of Latin names serves it.
-                func.lower(Person.name_en).startswith(q.lower(), autoescape=True),
-            )
-        )
+    org_id = None
     if org_code:
-        # Looked up first, so the filter probes the (org_id, person_id) index directly.
         org = session.execute(
             select(Organisation.id, Organisation.path).where(
                 Organisation.code == org_service.canonical_code(org_code)
@@ -544,27 +576,62 @@ def list_people(
         # Memberships outside the caller's scope are not theirs to filter on.
         if org is None or not principal.covers_path(Permission.people_read, org.path):
             return []
-        query = query.where(
-            exists().where(Membership.person_id == Person.id, Membership.org_id == org.id)
+        org_id = org.id
+    conditions: list[ColumnElement[bool]] = [
+        column == value
+        for column, value in (
+            (Person.gender, gender),
+            (Person.title_level, title_level),
+            (Person.status, status),
+            (Person.expert_opt_in, expert_opt_in),
         )
-    for column, value in (
-        (Person.gender, gender),
-        (Person.title_level, title_level),
-        (Person.status, status),
-        (Person.expert_opt_in, expert_opt_in),
-    ):
-        if value is not None:
-            query = query.where(column == value)
+        if value is not None
+    ]
     if discipline_code:
         code = func.unnest(Person.discipline_codes).table_valued("code").render_derived()
-        query = query.where(
+        conditions.append(
             exists(select(1).select_from(code).where(code.c.code.startswith(discipline_code)))
         )
     if region_code:
         prefix = ids.region_prefix(region_code)
-        query = query.where(Person.region_code.startswith(prefix, autoescape=True))
+        conditions.append(Person.region_code.startswith(prefix, autoescape=True))
     if institution:
-        query = query.where(Person.institution.ilike(f"%{like_escape(institution)}%", escape="\\"))
+        conditions.append(Person.institution.ilike(f"%{like_escape(institution)}%", escape="\\"))
+    query = _LIST.where(*conditions)
+    if not isinstance(rule, bool):
+        query = query.add_columns(rule.label(CONTACT_VISIBLE))
+    if q:
+        # The start of a name is the most selective filter: the indexes of names find the
+        # candidates, each then checked against the scope.
+        query = query.where(
+            visible(principal, Permission.people_read),
+            or_(
+                Person.name.startswith(q, autoescape=True),
+                # lower() LIKE rather than ILIKE: the index of Latin names serves it.
+                func.lower(Person.name_en).startswith(q.lower(), autoescape=True),
+            ),
+        )
+        if org_id is not None:
+            query = query.where(
+                exists().where(Membership.person_id == Person.id, Membership.org_id == org_id)
+            )
+        if after is not None:
+            query = query.where(Person.id > after)
+        query = query.order_by(Person.id)
+    elif (parts := _scope_parts(principal, org_id)) is not None and _smaller_than(
+        session, parts, SCOPE_SORTED_MAX
+    ):
+        query = _in_sorted_scope(query, parts, after)
+    else:
+        query = query.where(visible(principal, Permission.people_read))
+        if org_id is not None:
+            query = query.where(
+                exists().where(Membership.person_id == Person.id, Membership.org_id == org_id)
+            )
+        if after is not None:
+            query = query.where(Person.id > after)
+        query = query.order_by(Person.id)
+    query = query.limit(limit + 1)
     rows = [dict(row) for row in session.execute(query).mappings()]
     if isinstance(rule, bool):
         for row in rows:
