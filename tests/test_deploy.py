@@ -55,6 +55,15 @@ def _k8s_containers() -> list[tuple[str, dict[str, Any]]]:
     return found
 
 
+def _k8s_manifests() -> list[dict[str, Any]]:
+    kustomization = yaml.safe_load((DEPLOY / "k8s" / "kustomization.yaml").read_text())
+    return [
+        manifest
+        for resource in kustomization["resources"]
+        for manifest in yaml.safe_load_all((DEPLOY / "k8s" / resource).read_text())
+    ]
+
+
 def test_every_process_that_builds_search_documents_has_memory_for_its_caches() -> None:
     compose = yaml.safe_load((DEPLOY / "compose.yaml").read_text())
     short = []
@@ -138,3 +147,34 @@ def test_the_image_installs_pinned_versions_of_every_runtime_dependency() -> Non
     assert "-c deploy/constraints.txt" in (DEPLOY / "Dockerfile").read_text()
     ignored = (DEPLOY / "Dockerfile.dockerignore").read_text().splitlines()
     assert ignored.index("!deploy/constraints.txt") > ignored.index("deploy/")
+
+
+def test_memberships_are_refreshed_every_night_on_kubernetes_and_with_compose() -> None:
+    """Memberships go into grace and lapse by their dates only when `registry memberships
+    refresh` runs: the cluster schedules it daily on Beijing's calendar, one run at a time,
+    and the compose stack's README gives the host's cron line for it."""
+    refreshes = [
+        manifest
+        for manifest in _k8s_manifests()
+        if manifest["kind"] == "CronJob"
+        and "registry memberships refresh"
+        in " ".join(
+            " ".join(container.get("args", []))
+            for container in manifest["spec"]["jobTemplate"]["spec"]["template"]["spec"][
+                "containers"
+            ]
+        )
+    ]
+    assert len(refreshes) == 1
+    spec = refreshes[0]["spec"]
+    assert not spec.get("suspend", False)
+    assert spec["schedule"].split()[2:] == ["*", "*", "*"]
+    assert spec["timeZone"] == "Asia/Shanghai"
+    assert spec["concurrencyPolicy"] == "Forbid"
+    readme = (DEPLOY / "README.md").read_text()
+    assert re.search(
+        r"^[\d*/,-]+ [\d*/,-]+ \* \* \* .*compose .*run --rm --no-deps \S+ registry"
+        r" memberships refresh",
+        readme,
+        re.MULTILINE,
+    )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from datetime import date
 
 import sqlalchemy as sa
@@ -326,6 +327,79 @@ def test_landlines_stored_with_86_are_stored_as_dialled_at_home_and_match_again(
         ]  # fmt: skip
         assert found is not None
         assert str(found.id) == "00000000-0000-7000-8000-000000000101"
+    finally:
+        engine.dispose()
+        drop_database(server_url, url)
+
+
+def _leave_invalid_index(url: str, name: str, table: str, column: str) -> None:
+    """What a concurrent index build cut short leaves behind: an invalid index of that name
+    (here a unique build that meets duplicates fails the same way a killed one does)."""
+    engine = make_engine(url, pool_size=1)
+    try:
+        with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+            with contextlib.suppress(sa.exc.IntegrityError):
+                conn.execute(
+                    sa.text(f"CREATE UNIQUE INDEX CONCURRENTLY {name} ON {table} ({column})")
+                )
+            valid = conn.scalar(
+                sa.text("SELECT indisvalid FROM pg_index WHERE indexrelid = to_regclass(:n)"),
+                {"n": name},
+            )
+        assert valid is False
+    finally:
+        engine.dispose()
+
+
+def test_an_upgrade_interrupted_while_building_an_index_concurrently_completes_when_run_again(
+    server_url: str,
+) -> None:
+    """0017 and 0019 build their indexes CONCURRENTLY, outside the migration's transaction: a
+    build cut short (a deadline, a killed pod) leaves an invalid index of the same name. Run
+    again, the upgrade builds it anew instead of taking the broken one as done (0017 then
+    failed for good on 'index is not valid'; 0019 left expert search without its index)."""
+    url = create_database(server_url, "registry_migrations")
+    engine = make_engine(url, pool_size=1)
+    try:
+        migrate.upgrade(url, "0016_search_exclusion_indexes")
+        with engine.begin() as conn:
+            for _ in range(2):
+                conn.execute(
+                    sa.text(
+                        "INSERT INTO change_history (entity, entity_id, change_id, field,"
+                        " actor, source) VALUES ('person', gen_random_uuid(),"
+                        " gen_random_uuid(), 'name', 'test', 'api')"
+                    )
+                )
+        _leave_invalid_index(url, "pk_change_history_new", "change_history", "entity")
+        migrate.upgrade(url, "0018_expert_doc_body")
+        with engine.begin() as conn:
+            conn.execute(
+                sa.text(
+                    "INSERT INTO expert_doc (person_id, version, prior, tsv)"
+                    " SELECT gen_random_uuid(), 1, 1.0, ''::tsvector FROM generate_series(1, 2)"
+                )
+            )
+        _leave_invalid_index(url, "ix_expert_doc_birth_date", "expert_doc", "prior")
+        migrate.upgrade(url)
+        with engine.connect() as conn:
+            invalid = conn.scalars(
+                sa.text(
+                    "SELECT c.relname FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid"
+                    " WHERE NOT i.indisvalid"
+                )
+            ).all()
+            definitions = dict(
+                conn.execute(
+                    sa.text(
+                        "SELECT indexname, indexdef FROM pg_indexes WHERE indexname IN"
+                        " ('pk_change_history', 'ix_expert_doc_birth_date')"
+                    )
+                ).all()
+            )
+        assert invalid == []
+        assert "(entity_id, id)" in definitions["pk_change_history"]
+        assert "(birth_date) INCLUDE (ord" in definitions["ix_expert_doc_birth_date"]
     finally:
         engine.dispose()
         drop_database(server_url, url)

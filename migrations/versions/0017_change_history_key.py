@@ -15,6 +15,7 @@ Create Date: 2026-11-23 16:00:00.000000
 
 from collections.abc import Sequence
 
+import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0017_change_history_key"
@@ -23,10 +24,21 @@ branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
 
+def _drop_if_invalid(name: str) -> None:
+    """Drop the invalid index an interrupted concurrent build left (IF NOT EXISTS keeps it)."""
+    invalid = op.get_bind().scalar(
+        sa.text("SELECT NOT indisvalid FROM pg_index WHERE indexrelid = to_regclass(:name)"),
+        {"name": name},
+    )
+    if invalid:
+        op.execute(f"DROP INDEX CONCURRENTLY {name}")
+
+
 def upgrade() -> None:
     # The new key's index is built without blocking writes (history grows with every change,
     # and every write of the API records some); swapping the key then takes a brief lock.
     with op.get_context().autocommit_block():
+        _drop_if_invalid("pk_change_history_new")
         op.execute(
             "CREATE UNIQUE INDEX CONCURRENTLY IF NOT EXISTS pk_change_history_new"
             " ON change_history (entity_id, id)"

@@ -14,6 +14,7 @@ Create Date: 2026-11-23 19:10:00.000000
 
 from collections.abc import Sequence
 
+import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0019_expert_birth_year"
@@ -24,10 +25,21 @@ depends_on: str | Sequence[str] | None = None
 COVERED = ["ord", "title_level", "gender", "province", "disciplines_l1"]
 
 
+def _drop_if_invalid(name: str) -> None:
+    """Drop the invalid index an interrupted concurrent build left (IF NOT EXISTS keeps it)."""
+    invalid = op.get_bind().scalar(
+        sa.text("SELECT NOT indisvalid FROM pg_index WHERE indexrelid = to_regclass(:name)"),
+        {"name": name},
+    )
+    if invalid:
+        op.execute(f"DROP INDEX CONCURRENTLY {name}")
+
+
 def upgrade() -> None:
     # Built without blocking the outbox drain's writes; a reindex run before this upgrade may
     # have built it already.
     with op.get_context().autocommit_block():
+        _drop_if_invalid("ix_expert_doc_birth_date")
         op.execute(
             "CREATE INDEX CONCURRENTLY IF NOT EXISTS ix_expert_doc_birth_date"
             f" ON expert_doc (birth_date) INCLUDE ({', '.join(COVERED)})"
