@@ -376,21 +376,57 @@ def load(url: str, pii: PiiCipher, people: int, seed: int) -> Dataset:
     return data
 
 
-def create_accounts(runtime: Runtime, society: Society) -> tuple[uuid.UUID, uuid.UUID]:
-    """A platform admin and an org admin of `society`; returns their account ids."""
+SMALL_SOCIETY = "BENCHLATE"
+
+
+def add_late_society(url: str, data: Dataset, size: int) -> None:
+    """A society of `size` members who were the last people registered (a society onboarded
+    late in the registry's life): their profiles' ids are the newest, next to each other."""
+    members = data.person_ids[-size:]
+    with psycopg.connect(libpq(url)) as conn:
+        root_id, root_path = conn.execute(
+            "SELECT id, path FROM organisation WHERE code = 'CAST'"
+        ).fetchone()  # type: ignore[misc]
+        org_id = uuid7()
+        conn.execute(
+            "INSERT INTO organisation (id, code, name, kind, parent_id, path, region_code,"
+            " status, version) VALUES (%s, %s, '后来学会', 'national_society', %s, %s,"
+            " '110000', 'active', 1)",
+            (org_id, SMALL_SOCIETY, root_id, f"{root_path}{org_id.hex}/"),
+        )
+        with conn.cursor() as cur:
+            copy_rows(
+                cur,
+                "membership",
+                MEMBERSHIP_COLUMNS,
+                (
+                    (uuid7(), org_id, person_id, "member", "active", f"L{i:07d}",
+                     JOIN_START, JOIN_START + timedelta(days=5 * 365), 1)
+                    for i, person_id in enumerate(members)
+                ),
+            )  # fmt: skip
+    data.societies[SMALL_SOCIETY] = Society(org_id, SMALL_SOCIETY, (), (), 0)
+    data.members[SMALL_SOCIETY] = list(members)
+    data.memberships += size
+
+
+def create_accounts(runtime: Runtime, *societies: Society) -> list[uuid.UUID]:
+    """A platform admin and an org admin of each society; returns their account ids."""
     secret_hash = hash_secret(secrets.token_urlsafe(24))
     platform = Account(username="bench-platform-admin", secret_hash=secret_hash)
-    org_admin = Account(username=f"bench-{society.code.lower()}-admin", secret_hash=secret_hash)
+    admins = [
+        Account(username=f"bench-{society.code.lower()}-admin", secret_hash=secret_hash)
+        for society in societies
+    ]
     with transaction(runtime.sessions) as session:
-        session.add_all([platform, org_admin])
+        session.add_all([platform, *admins])
         session.flush()
+        session.add(RoleGrant(account_id=platform.id, role=Role.platform_admin))
         session.add_all(
-            [
-                RoleGrant(account_id=platform.id, role=Role.platform_admin),
-                RoleGrant(account_id=org_admin.id, role=Role.org_admin, org_id=society.id),
-            ]
+            RoleGrant(account_id=admin.id, role=Role.org_admin, org_id=society.id)
+            for admin, society in zip(admins, societies, strict=True)
         )
-    return platform.id, org_admin.id
+    return [platform.id, *(admin.id for admin in admins)]
 
 
 # --- server -------------------------------------------------------------------------------
@@ -663,15 +699,20 @@ def parse_args() -> argparse.Namespace:
     )
     parser.add_argument("--keep", action="store_true", help="keep the database and data directory")
     parser.add_argument("--seed", type=int, default=2024)
+    parser.add_argument(
+        "--late-society",
+        type=int,
+        default=500,
+        help="members of a society whose members are the last people registered",
+    )
     return parser.parse_args()
 
 
 def scenarios(
-    runtime: Runtime, data: Dataset, platform_id: uuid.UUID, org_admin_id: uuid.UUID, org: str
+    runtime: Runtime, data: Dataset, accounts: list[uuid.UUID], org: str
 ) -> list[Scenario]:
     """Fresh tokens (they live 15 minutes) for each of the scenarios, in the order they run."""
-    platform = runtime.access_tokens.issue(platform_id, kind="user")
-    scoped = runtime.access_tokens.issue(org_admin_id, kind="user")
+    platform, scoped, late = (runtime.access_tokens.issue(a, kind="user") for a in accounts)
     people = "/api/v1/people"
     senior_women = f"{people}?title_level=senior&gender=female&limit=20"
     senior_in_org = f"{people}?org_code={org}&title_level=senior&limit=20"
@@ -680,6 +721,7 @@ def scenarios(
         Scenario("get_person_scoped", scoped, tuple(f"{people}/{i}" for i in data.members[org])),
         Scenario("list_filtered", platform, (senior_women,)),
         Scenario("list_org_filtered", platform, (senior_in_org,)),
+        Scenario("list_late_society", late, (f"{people}?limit=20",)),
     ]  # fmt: skip
 
 
@@ -711,13 +753,14 @@ def main() -> None:
                 f"VACUUM ANALYZE {data.analyze_seconds:.1f} s"
             )
             org = max(data.members, key=lambda code: len(data.members[code]))
-            platform_id, org_admin_id = create_accounts(runtime, data.societies[org])
+            add_late_society(url, data, args.late_society)
+            accounts = create_accounts(runtime, data.societies[org], data.societies[SMALL_SOCIETY])
             runtime.engine.dispose()  # no pooled connections inherited by the client processes
             server = stack.enter_context(running_server(url, data_dir, args.workers))
             figures |= {"workers": args.workers, "concurrency": args.concurrency}
             figures |= {"duration_s": args.duration, "scoped_org": org}
             print(f"{args.concurrency} connections, {args.duration:g} s per scenario")
-            for scenario in scenarios(runtime, data, platform_id, org_admin_id, org):
+            for scenario in scenarios(runtime, data, accounts, org):
                 figures |= run_scenario(args, server, scenario)
     finally:
         if args.keep:
