@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import contextlib
+import subprocess
+import sys
 from datetime import date
 
 import sqlalchemy as sa
@@ -41,6 +43,22 @@ def test_upgrade_to_head_then_downgrade_to_base_and_up_again(server_url: str) ->
         migrate.upgrade(url)
         assert _tables(url) == set(metadata.tables)
     finally:
+        drop_database(server_url, url)
+
+
+def test_two_upgrades_started_at_once_take_turns_and_both_succeed(server_url: str) -> None:
+    # Two replicas or an operator and a job upgrading the same database: the second waits for
+    # the first, then finds nothing left to do, instead of failing half-way on its tables.
+    url = create_database(server_url, "registry_migrations")
+    code = f"from services.registry import migrate; migrate.upgrade({url!r})"
+    runs: list[subprocess.Popen[bytes]] = []
+    try:
+        runs = [subprocess.Popen([sys.executable, "-c", code]) for _ in range(2)]  # noqa: S603
+        assert [run.wait(timeout=300) for run in runs] == [0, 0]
+        assert _tables(url) == set(metadata.tables)
+    finally:
+        for run in runs:
+            run.kill()
         drop_database(server_url, url)
 
 
