@@ -10,6 +10,19 @@ def test_health_and_readiness_answer(client) -> None:
     assert ready.json()["status"] == "ready"
 
 
+def test_liveness_is_answered_on_the_event_loop_not_behind_busy_request_threads(app) -> None:
+    # Under load every worker thread may be busy with requests; a liveness probe waiting for
+    # one would time out and have a healthy process restarted.
+    import asyncio
+
+    from fastapi.routing import APIRoute
+
+    (route,) = [r for r in app.routes if isinstance(r, APIRoute) and r.path == "/healthz"]
+    assert asyncio.iscoroutinefunction(route.endpoint)
+    for dependency in route.dependant.dependencies:
+        assert asyncio.iscoroutinefunction(dependency.call)
+
+
 def test_platform_admin_creates_an_organisation_and_reads_it_back(client, factory) -> None:
     headers = factory.caller("platform_admin")
     created = client.post(

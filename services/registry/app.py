@@ -178,7 +178,7 @@ def create_app(settings: Settings, database_url: str) -> FastAPI:
         app.include_router(router)
 
     @app.get("/healthz", tags=["health"], dependencies=[PUBLIC])
-    def healthz() -> dict[str, str]:
+    async def healthz() -> dict[str, str]:
         """Liveness: the process answers."""
         return {"status": "ok"}
 
