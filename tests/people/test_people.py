@@ -882,3 +882,29 @@ def test_staff_page_through_their_people_reading_their_scope_not_the_registry(
     assert {n["Index Name"] for n in membership} <= by_org, membership
     walks = [n for n in nodes if n.get("Index Name") == "pk_person" and "Index Cond" not in n]
     assert not walks, walks
+
+
+def test_a_scope_grown_past_the_sorted_bound_since_its_last_list_is_listed_whole(
+    client, factory, monkeypatch
+) -> None:
+    """A society that imports a large list between two looks at its people: the second list
+    shows every member, not those of an arbitrary cut at the bound of the sorted plan (its size
+    class was remembered from before the import)."""
+    from services.registry.people import service as people_service
+
+    monkeypatch.setattr(people_service, "SCOPE_SORTED_MAX", 4)
+    society = factory.org()
+    elsewhere = factory.org()
+    staff = factory.caller("org_staff", society)
+    first = [factory.person(org=elsewhere) for _ in range(2)]
+    for person in first:
+        factory.membership(society, person, grade="member", status="active")
+    assert listed_ids(client, staff) == sorted(str(p.id) for p in first)
+    assert listed_ids(client, staff, org_code=society.code) == sorted(str(p.id) for p in first)
+
+    imported = [factory.person(org=elsewhere) for _ in range(6)]
+    for person in imported:
+        factory.membership(society, person, grade="member", status="active")
+    expected = sorted(str(p.id) for p in [*first, *imported])
+    assert listed_ids(client, staff, limit=100) == expected
+    assert listed_ids(client, staff, org_code=society.code, limit=100) == expected

@@ -523,10 +523,13 @@ def _scope_parts(principal: Principal, org_id: uuid.UUID | None) -> list[Any] | 
     ]
 
 
-# Whether a scope is under SCOPE_SORTED_MAX, by scope, for a minute: counting up to the bound
-# costs a large society 5-7 ms, more than its page. Either answer gives the same page.
-_SCOPE_SMALL: dict[tuple[Any, ...], tuple[bool, float]] = {}
-_SCOPE_SMALL_SECONDS, _SCOPE_SMALL_MAX = 60.0, 4096
+# Scopes found at SCOPE_SORTED_MAX or beyond, by scope, for a minute: counting up to the bound
+# costs a large society 5-7 ms, more than its page. Only that answer is remembered: a scope
+# remembered as small that grew past the bound meanwhile (an import) would be cut at the bound
+# by the sorted plan, arbitrary people missing from its pages; a small scope's count stops at
+# its size, and a scope remembered as large is only walked, which is right at any size.
+_SCOPE_LARGE: dict[tuple[Any, ...], float] = {}
+_SCOPE_LARGE_SECONDS, _SCOPE_LARGE_MAX = 60.0, 4096
 
 
 def _small_scope(
@@ -535,14 +538,14 @@ def _small_scope(
     """Whether the scope holds fewer than SCOPE_SORTED_MAX people (counting stops there)."""
     key = (org_id,) if org_id is not None else tuple(principal.scope_paths(Permission.people_read))
     now = time.monotonic()
-    known = _SCOPE_SMALL.get(key)
-    if known is not None and known[1] > now:
-        return known[0]
+    if _SCOPE_LARGE.get(key, now) > now:
+        return False
     counted = union_all(*parts).limit(SCOPE_SORTED_MAX).subquery()
     small = (session.scalar(select(func.count()).select_from(counted)) or 0) < SCOPE_SORTED_MAX
-    if len(_SCOPE_SMALL) >= _SCOPE_SMALL_MAX:
-        _SCOPE_SMALL.clear()
-    _SCOPE_SMALL[key] = (small, now + _SCOPE_SMALL_SECONDS)
+    if not small:
+        if len(_SCOPE_LARGE) >= _SCOPE_LARGE_MAX:
+            _SCOPE_LARGE.clear()
+        _SCOPE_LARGE[key] = now + _SCOPE_LARGE_SECONDS
     return small
 
 
