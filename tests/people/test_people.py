@@ -908,3 +908,23 @@ def test_a_scope_grown_past_the_sorted_bound_since_its_last_list_is_listed_whole
     expected = sorted(str(p.id) for p in [*first, *imported])
     assert listed_ids(client, staff, limit=100) == expected
     assert listed_ids(client, staff, org_code=society.code, limit=100) == expected
+
+
+def test_a_scope_that_grows_between_its_count_and_its_page_is_listed_whole(
+    client, factory, monkeypatch
+) -> None:
+    """An import committing between the count that chose the sorted plan and the page it
+    reads: the page still holds every member (the plan's scope is not cut at the bound)."""
+    from services.registry.people import service as people_service
+
+    monkeypatch.setattr(people_service, "SCOPE_SORTED_MAX", 4)
+    monkeypatch.setattr(people_service, "_small_scope", lambda *args: True)  # counted before
+    society = factory.org()
+    elsewhere = factory.org()
+    staff = factory.caller("org_staff", society)
+    members = [factory.person(org=elsewhere) for _ in range(8)]
+    for person in members:
+        factory.membership(society, person, grade="member", status="active")
+    expected = sorted(str(p.id) for p in members)
+    assert listed_ids(client, staff, limit=100) == expected
+    assert listed_ids(client, staff, org_code=society.code, limit=100) == expected

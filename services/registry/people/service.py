@@ -558,9 +558,10 @@ def _in_sorted_scope(query: Any, parts: list[Any], after: uuid.UUID | None) -> A
     """
     if after is not None:
         parts = [part.where(part.selected_columns[0] > after) for part in parts]
-    # Counted below the bound already; saying so keeps the planner from sizing it as the
-    # average organisation (and from starting parallel workers to sort a few hundred ids).
-    found = union_all(*parts).limit(SCOPE_SORTED_MAX).subquery()
+    # OFFSET 0 keeps the union a subquery of its own, read by the organisations' indexes: pulled
+    # up, it was read in person order from the (person_id, org_id) index, a walk of every
+    # membership until the page was full, as slow as the walk of the profiles this replaces.
+    found = union_all(*parts).offset(0).subquery()
     person_id = found.c[0].label("person_id")
     scope = select(person_id).distinct().order_by(person_id).subquery("scope")
     profile = query.where(Person.id == scope.c.person_id).lateral("profile")
