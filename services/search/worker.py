@@ -92,9 +92,17 @@ _AWAY = SearchUnavailable.__name__ + ": "
 _BACK_AGAIN = (
     update(SearchOutbox)
     .where(
-        SearchOutbox.next_attempt_at > func.now(),
-        SearchOutbox.failed_at.is_(None),
-        SearchOutbox.last_error.startswith(_AWAY, autoescape=True),
+        SearchOutbox.id.in_(
+            select(SearchOutbox.id)
+            .where(
+                SearchOutbox.next_attempt_at > func.now(),
+                SearchOutbox.failed_at.is_(None),
+                SearchOutbox.last_error.startswith(_AWAY, autoescape=True),
+            )
+            # Rows another drainer holds are its to settle; locking them in whatever order
+            # the scan meets them could deadlock two drainers doing this at once.
+            .with_for_update(skip_locked=True)
+        )
     )
     .values(next_attempt_at=func.now())
 )

@@ -367,3 +367,39 @@ def test_a_stopped_worker_finishes_the_batch_in_flight_and_takes_no_more(runtime
             .values(next_attempt_at=func.now())
         )
     worker.drain(runtime.sessions, runtime.search)
+
+
+def test_two_drainers_bringing_the_backlog_forward_at_once_do_not_deadlock(
+    runtime, factory
+) -> None:
+    # Each drainer holds rows of its own batch; bringing the postponed rows forward skips
+    # those instead of waiting for them, so two drainers never wait on each other.
+    people = [factory.person(name=f"积压{i}", expert_opt_in=True) for i in range(2)]
+    _due_now(runtime)
+    worker.drain(runtime.sessions, EngineAway())  # both rows postponed by the outage
+    ids = [row[0] for person in people for row in _outbox_rows(runtime, person.id)]
+    sessions = [runtime.sessions() for _ in ids]
+    errors: list[BaseException] = []
+    try:
+        for session, row_id in zip(sessions, ids, strict=True):
+            session.execute(
+                select(SearchOutbox.id).where(SearchOutbox.id == row_id).with_for_update()
+            )
+
+        def bring_forward(session) -> None:  # type: ignore[no-untyped-def]
+            try:
+                session.execute(worker._BACK_AGAIN)
+            except BaseException as exc:  # reported below
+                errors.append(exc)
+
+        threads = [threading.Thread(target=bring_forward, args=(s,)) for s in sessions]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(timeout=10)
+        assert not any(thread.is_alive() for thread in threads)
+    finally:
+        for session in sessions:
+            session.rollback()
+            session.close()
+    assert errors == []
