@@ -658,6 +658,9 @@ def test_list_filters_and_pages(client, factory, society, staff) -> None:
     assert listed(grade="student") == ids[:2]
     assert listed(status="lapsed") == [ids[4]]
     assert listed(member_no=made[3].member_no) == [ids[3]]
+    # Typed as people type it: full-width forms and spaces, as the number is read when stored.
+    typed = made[3].member_no.translate({c: c + 0xFEE0 for c in range(0x21, 0x7F)})
+    assert listed(member_no=f" {typed[:3]} {typed[3:]}") == [ids[3]]
     assert listed(q="列表2") == [ids[2]]
 
     seen, cursor = [], None
@@ -675,6 +678,7 @@ def test_list_filters_and_pages(client, factory, society, staff) -> None:
 
     for params, field in (
         ({"grade": "gold"}, "grade"),
+        ({"member_no": "M#1"}, "member_no"),
         ({"limit": 201}, "limit"),
         ({"cursor": "bad!"}, "cursor"),
     ):

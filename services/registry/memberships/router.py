@@ -23,6 +23,7 @@ from .models import Grade, MembershipStatus
 from .schemas import (
     AccountRead,
     GrantRead,
+    MemberNo,
     MembershipCreate,
     MembershipCreated,
     MembershipRead,
@@ -62,7 +63,9 @@ def list_memberships(
     page: PageDep,
     status: MembershipStatus | None = None,
     grade: Grade | None = None,
-    member_no: Annotated[str | None, Query(max_length=64)] = None,
+    member_no: Annotated[
+        MemberNo | None, Query(description="as typed: read as a stored number is")
+    ] = None,
     q: Annotated[str | None, Query(max_length=100, description="start of the name")] = None,
 ) -> Page[MembershipRead]:
     """The organisation's memberships, oldest first."""
