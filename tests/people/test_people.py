@@ -526,6 +526,7 @@ def test_list_by_a_province_or_city_code_finds_the_people_working_within_it(clie
     # as given: 11010 is Dongcheng's to Haidian's districts.
     assert listed("1100") == [haidian, beijing]
     assert listed("11010") == [haidian]
+    assert listed("１１０１") == [haidian]  # full-width digits, as an input method types them
 
 
 def test_a_list_cursor_reused_with_other_filters_is_refused(client, admin) -> None:

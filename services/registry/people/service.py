@@ -617,7 +617,7 @@ def list_people(
             exists(select(1).select_from(code).where(code.c.code.startswith(discipline_code)))
         )
     if region_code:
-        prefix = ids.region_prefix(region_code)
+        prefix = ids.region_prefix(normalize.fold(region_code))
         conditions.append(Person.region_code.startswith(prefix, autoescape=True))
     if institution:
         conditions.append(Person.institution.ilike(f"%{like_escape(institution)}%", escape="\\"))
