@@ -486,6 +486,13 @@ def _progress(json_mode: bool):  # type: ignore[no-untyped-def]
     return plain, lambda: None
 
 
+def _refused_every_time(exc: BaseException) -> bool:
+    """A database error the driver counts as operational that is no outage: one of
+    PostgreSQL's limits (SQLSTATE class 54) or a statement timeout (57014)."""
+    code = getattr(getattr(exc, "orig", exc), "sqlstate", None) or ""
+    return code.startswith("54") or code == "57014"
+
+
 def _run_import(kind: str, json_mode: bool, **options: Any) -> None:
     import psycopg
     from sqlalchemy.exc import DBAPIError, OperationalError
@@ -514,6 +521,9 @@ def _run_import(kind: str, json_mode: bool, **options: Any) -> None:
         raise _fail("interrupted: nothing was imported (the batch is rolled back)", 130) from None
     except (OperationalError, psycopg.OperationalError) as exc:
         stop()
+        if _refused_every_time(exc):  # a limit or a timeout: trying later changes nothing
+            reason = refusal_text(exc) or type(exc).__name__
+            raise _fail(f"{reason}; nothing was imported (the batch is rolled back)", 1) from None
         reason = str(getattr(exc, "orig", exc)).strip().splitlines()[0]
         raise _fail(f"database unavailable: {reason}; nothing was imported", 1) from None
     except (DBAPIError, psycopg.Error) as exc:  # its message may quote a row's values

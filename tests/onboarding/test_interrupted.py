@@ -186,3 +186,31 @@ def test_the_cli_reports_a_database_refusal_in_one_line_without_the_values(
     assert "RaiseException (SQLSTATE P0001)" in run.output
     assert "nothing was imported" in run.output
     assert org_counts(db, org.code) == (0, 0)
+
+
+def test_a_statement_the_database_refuses_every_time_is_not_reported_as_it_being_away(
+    registry, factory, db, tmp_path: Path
+) -> None:
+    # A limit of PostgreSQL's (SQLSTATE class 54) is an OperationalError to the driver, like a
+    # lost connection, but running the import again later changes nothing.
+    org = factory.org()
+    path = write_csv(tmp_path / "m.csv", [member(姓名="超限"), member()])
+    db.rollback()
+    db.execute(
+        text(
+            "CREATE FUNCTION refuse_one() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN"
+            " IF NEW.name = '超限' THEN RAISE EXCEPTION 'too big: %', NEW.phone"
+            " USING ERRCODE = 'program_limit_exceeded'; END IF; RETURN NEW; END $$;"
+            "CREATE TRIGGER refuse_one BEFORE INSERT ON person FOR EACH ROW"
+            " EXECUTE FUNCTION refuse_one()"
+        )
+    )
+    db.commit()
+    try:
+        run = registry("import", "members", path, "--org", org.code)
+    finally:
+        db.execute(text("DROP TRIGGER refuse_one ON person; DROP FUNCTION refuse_one()"))
+        db.commit()
+    assert run.exit_code == 1
+    assert "unavailable" not in run.output
+    assert "ProgramLimitExceeded (SQLSTATE 54000)" in run.output
