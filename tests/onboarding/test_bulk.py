@@ -3,6 +3,7 @@ reader streams files of any length."""
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import random
 from datetime import date
@@ -14,7 +15,7 @@ from cryptography.exceptions import InvalidTag
 
 from services.registry.core import bulk, ids, normalize
 from services.registry.onboarding import readers
-from services.registry.onboarding.readers import open_table
+from services.registry.onboarding.readers import byte_fraction, open_table
 
 from ..factories import resident_id, with_wrong_check_digit
 
@@ -272,3 +273,25 @@ def test_a_file_without_line_feeds_is_streamed_not_read_whole(
     rows = [row for chunk in table.chunks(5_000) for row in chunk.rows]
     assert len(rows) == 100_000
     assert rows[-1] == ["张三99999", "M099999", "13800138000"]
+
+
+def test_progress_asked_while_the_reading_thread_closes_the_file_says_done(
+    tmp_path: Path,
+) -> None:
+    """The import's progress is read from another thread than the one reading the file; a
+    question landing as the reader closes it (the descriptor gone, the object not yet marked
+    closed) is answered "done", not with an error that fails the import."""
+    import os
+
+    path = tmp_path / "m.csv"
+    path.write_bytes(b"x" * 100)
+    binary = path.open("rb")
+    binary.read(50)
+    assert byte_fraction(binary, 100) == 0.5
+    os.close(binary.fileno())  # what a close in the reading thread does first
+    try:
+        assert byte_fraction(binary, 100) == 1.0
+    finally:
+        with contextlib.suppress(OSError):
+            binary.close()
+    assert byte_fraction(binary, 100) == 1.0

@@ -22,7 +22,7 @@ import re
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import date, datetime, time
-from functools import cached_property
+from functools import cached_property, partial
 from pathlib import Path
 from typing import IO, Any
 
@@ -262,11 +262,6 @@ def _open_csv(
         frames = _csv_records(binary, path, encoding, delimiter, 0)
     header_row, header, frames = _first_non_blank(frames, path, is_header)
 
-    def fraction() -> float:
-        if binary.closed or not size:
-            return 1.0
-        return min(1.0, binary.tell() / size)
-
     return Table(
         path=path,
         format="csv",
@@ -276,8 +271,20 @@ def _open_csv(
         sha256=sha256,
         size=size,
         _frames=_closing(frames, binary),
-        _progress=fraction,
+        _progress=partial(byte_fraction, binary, size),
     )
+
+
+def byte_fraction(binary: IO[bytes], size: int) -> float:
+    """How far into the file `binary` has read. Asked from another thread than the reading
+    one, which may close the file meanwhile (its descriptor gone before the object says it is
+    closed): that, like a closed file, is the end."""
+    if binary.closed or not size:
+        return 1.0
+    try:
+        return min(1.0, binary.tell() / size)
+    except (OSError, ValueError):
+        return 1.0
 
 
 def blank_pattern(delimiter: str) -> str:
