@@ -3,12 +3,14 @@ transaction), the batch record says what happened, and running it again complete
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -160,27 +162,35 @@ def test_a_killed_import_leaves_nothing_and_the_same_command_completes_it(
     assert org_counts(db, org.code) == (4000, 4000)
 
 
-def test_the_cli_reports_a_database_refusal_in_one_line_without_the_values(
-    registry, factory, db, tmp_path: Path
-) -> None:
-    org = factory.org()
-    path = write_csv(tmp_path / "m.csv", [member(姓名="拒收", 手机="13922223333"), member()])
+@contextlib.contextmanager
+def refusing_person(db, name: str, errcode: str = "raise_exception") -> Iterator[None]:  # type: ignore[no-untyped-def]
+    """While the block runs, PostgreSQL refuses to insert a person named `name`, with a
+    message quoting their phone, as its own messages quote the values they refuse."""
     db.rollback()
     db.execute(
         text(
             "CREATE FUNCTION refuse_one() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN"
-            " IF NEW.name = '拒收' THEN RAISE EXCEPTION 'refused %', NEW.phone; END IF;"
-            " RETURN NEW; END $$;"
+            f" IF NEW.name = '{name}' THEN RAISE EXCEPTION 'refused %', NEW.phone"
+            f" USING ERRCODE = '{errcode}'; END IF; RETURN NEW; END $$;"
             "CREATE TRIGGER refuse_one BEFORE INSERT ON person FOR EACH ROW"
             " EXECUTE FUNCTION refuse_one()"
         )
     )
     db.commit()
     try:
-        run = registry("import", "members", path, "--org", org.code)
+        yield
     finally:
         db.execute(text("DROP TRIGGER refuse_one ON person; DROP FUNCTION refuse_one()"))
         db.commit()
+
+
+def test_the_cli_reports_a_database_refusal_in_one_line_without_the_values(
+    registry, factory, db, tmp_path: Path
+) -> None:
+    org = factory.org()
+    path = write_csv(tmp_path / "m.csv", [member(姓名="拒收", 手机="13922223333"), member()])
+    with refusing_person(db, "拒收"):
+        run = registry("import", "members", path, "--org", org.code)
     assert run.exit_code == 1
     assert "13922223333" not in run.output
     assert "RaiseException (SQLSTATE P0001)" in run.output
@@ -195,22 +205,8 @@ def test_a_statement_the_database_refuses_every_time_is_not_reported_as_it_being
     # lost connection, but running the import again later changes nothing.
     org = factory.org()
     path = write_csv(tmp_path / "m.csv", [member(姓名="超限"), member()])
-    db.rollback()
-    db.execute(
-        text(
-            "CREATE FUNCTION refuse_one() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN"
-            " IF NEW.name = '超限' THEN RAISE EXCEPTION 'too big: %', NEW.phone"
-            " USING ERRCODE = 'program_limit_exceeded'; END IF; RETURN NEW; END $$;"
-            "CREATE TRIGGER refuse_one BEFORE INSERT ON person FOR EACH ROW"
-            " EXECUTE FUNCTION refuse_one()"
-        )
-    )
-    db.commit()
-    try:
+    with refusing_person(db, "超限", "program_limit_exceeded"):
         run = registry("import", "members", path, "--org", org.code)
-    finally:
-        db.execute(text("DROP TRIGGER refuse_one ON person; DROP FUNCTION refuse_one()"))
-        db.commit()
     assert run.exit_code == 1
     assert "unavailable" not in run.output
     assert "ProgramLimitExceeded (SQLSTATE 54000)" in run.output
