@@ -759,6 +759,7 @@ def test_a_header_only_file_imports_nothing_successfully(registry, factory, tmp_
         ("颜色,大小\n红,大\n".encode(), "no recognisable header"),
         ("性别,手机\n男,13800000000\n".encode(), "missing required column(s) 姓名/name"),
         ("姓名,性别\n张三,男\n".encode(), "no column identifies a person"),
+        ("姓名,手机,手机\n张三,13800000000,13900000000\n".encode(), "both give 手机/phone"),
         (b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + b"\0" * 64, "Excel 97-2003"),
         (b"\x00\x01\x02\x03,\x00\n", "no recognisable header"),
     ],
@@ -915,3 +916,31 @@ def test_member_numbers_follow_the_api_rule(registry, factory, db, tmp_path) -> 
     assert db.execute(
         text("SELECT member_no FROM membership WHERE org_id = :org"), {"org": org.id}
     ).scalars().all() == ["CS0001"]
+
+
+def test_a_mobile_column_beside_a_contact_phone_column_reads_the_mobile(
+    registry, factory, db, tmp_path
+) -> None:
+    """Lists often carry a mobile and an office or contact number side by side: the mobile
+    (the column a documented header names) is the person's phone; the other is reported and
+    ignored, not a reason to refuse the whole file."""
+    org = factory.org()
+    mobile = phone()
+    header = ["姓名", "出生日期", "联系电话", "手机", "会员编号"]
+    rows = [["张三", "1980-01-02", "010-62345678", mobile, "T1"]]
+    s = registry(
+        "import", "members", write_csv(tmp_path / "two.csv", rows, header=header),
+        "--org", org.code, "--json",
+    )  # fmt: skip
+    assert s.exit_code == 0, s.output
+    assert s.summary["created_people"] == 1
+    assert s.summary["unknown_columns"] == ["联系电话 (also 手机/phone; 手机 is read)"]
+    db.rollback()
+    stored = db.execute(
+        text(
+            "SELECT p.phone FROM person p JOIN membership m ON m.person_id = p.id"
+            " WHERE m.org_id = :org"
+        ),
+        {"org": org.id},
+    ).scalar_one()
+    assert stored.endswith(mobile[-4:])

@@ -119,21 +119,36 @@ def map_header(
     by_key = _by_key(columns)
     positions: dict[str, int] = {}
     labels: dict[str, str] = {}
+    ranks: dict[str, int] = {}
     unknown: list[str] = []
     for index, cell in enumerate(header):
         if not cell.strip():
             continue
-        column = by_key.get(header_key(cell))
+        key = header_key(cell)
+        column = by_key.get(key)
         if column is None:
             unknown.append(cell.strip())
             continue
+        # A field named twice under different labels (手机 and 联系电话: a mobile and an
+        # office number side by side) is read from the label listed first; the same label
+        # twice leaves no way to choose.
+        rank = [header_key(label) for label in column.labels].index(key)
         if column.field in positions:
-            raise FileProblem(
-                f"{file_name}: columns {positions[column.field] + 1} and {index + 1} both "
-                f"give {column.title}"
-            )
+            if rank == ranks[column.field]:
+                raise FileProblem(
+                    f"{file_name}: columns {positions[column.field] + 1} and {index + 1} both "
+                    f"give {column.title}"
+                )
+            kept, other = (labels[column.field], cell.strip())
+            if rank < ranks[column.field]:
+                kept, other = other, kept
+                positions[column.field], labels[column.field] = index, cell.strip()
+                ranks[column.field] = rank
+            unknown.append(f"{other} (also {column.title}; {kept} is read)")
+            continue
         positions[column.field] = index
         labels[column.field] = cell.strip()
+        ranks[column.field] = rank
     expected = ", ".join(c.title for c in columns if c.field in required)
     found = ", ".join(repr(_shown(c.strip())) for c in header if c.strip()) or "nothing"
     if not positions:
