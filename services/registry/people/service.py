@@ -624,30 +624,22 @@ def list_people(
     query = _LIST.where(*conditions)
     if not isinstance(rule, bool):
         query = query.add_columns(rule.label(CONTACT_VISIBLE))
-    if q:
-        # The start of a name is the most selective filter: the indexes of names find the
-        # candidates, each then checked against the scope.
-        query = query.where(
-            visible(principal, Permission.people_read),
-            or_(
-                Person.name.startswith(q, autoescape=True),
-                # lower() LIKE rather than ILIKE: the index of Latin names serves it.
-                func.lower(Person.name_en).startswith(q.lower(), autoescape=True),
-            ),
-        )
-        if org_id is not None:
-            query = query.where(
-                exists().where(Membership.person_id == Person.id, Membership.org_id == org_id)
-            )
-        if after is not None:
-            query = query.where(Person.id > after)
-        query = query.order_by(Person.id)
-    elif (parts := _scope_parts(principal, org_id)) is not None and _small_scope(
-        session, principal, org_id, parts
-    ):
+    parts = None if q else _scope_parts(principal, org_id)
+    if parts is not None and _small_scope(session, principal, org_id, parts):
         query = _in_sorted_scope(query, parts, after)
     else:
+        # The profiles in id order, each checked against the scope: a large scope fills a page
+        # within a few thousand, and the start of a name (the most selective filter) is found
+        # through the indexes of names.
         query = query.where(visible(principal, Permission.people_read))
+        if q:
+            query = query.where(
+                or_(
+                    Person.name.startswith(q, autoescape=True),
+                    # lower() LIKE rather than ILIKE: the index of Latin names serves it.
+                    func.lower(Person.name_en).startswith(q.lower(), autoescape=True),
+                )
+            )
         if org_id is not None:
             query = query.where(
                 exists().where(Membership.person_id == Person.id, Membership.org_id == org_id)
