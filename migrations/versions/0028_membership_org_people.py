@@ -5,7 +5,7 @@ in id order and keeping those in scope read the whole table for a small society 
 imported at once, have neighbouring ids): about a second a page at 2,000,000 profiles. The list
 now reads the scope's people first, from this index, and each profile by its key (scopes under
 20,000 people; larger ones fill a page within a few thousand profiles of the walk): a page of a
-society of 1,000 among 2,000,000 profiles took 0.4-1.1 s and takes 10-20 ms. Without
+society of 1,000 among 2,000,000 profiles took 0.4-1.1 s and 12-22 ms in a trial. Without
 `person_id` in the index the only way to an organisation's people was a scan of the whole
 `(person_id, org_id)` index. The entries grow from 32 to 48 bytes; no index is added to what a membership writes.
 

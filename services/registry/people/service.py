@@ -500,7 +500,7 @@ def identity(
 
 
 # Up to this many people in scope, a list reads the scope's people in id order and each profile
-# by key (sorting them costs up to 10-20 ms a page); beyond, it walks the profiles in id order
+# by key (a cost of the scope's size, each page); beyond, it walks the profiles in id order
 # and keeps those in scope, as a large society's fill a page within a few thousand profiles.
 SCOPE_SORTED_MAX = 20_000
 
