@@ -75,19 +75,25 @@ def drain_batch(
             failed = _write(session, backend, people, version, budget)
         except SearchUnavailable as exc:  # the engine is away: every row waits for it
             _postpone(session, [row.id for row in rows], exc, park=False)
+            _ENGINE_WAS_AWAY.set()
             return 0
         for exc, ids in _by_error(rows, failed):
             _postpone(session, ids, exc, park=True)
         done = [row.id for row in rows if row.person_id not in failed]
         if done:
             session.execute(delete(SearchOutbox).where(SearchOutbox.id.in_(done)))
-            session.execute(_BACK_AGAIN)
+            if _ENGINE_WAS_AWAY.is_set():
+                _ENGINE_WAS_AWAY.clear()
+                session.execute(_BACK_AGAIN)
         return len(done)
 
 
 # The engine took a batch, so it is back: what its absence postponed is due now rather than at
 # the end of a back-off of up to 15 minutes. Rows the engine refused, and a rebuild's held-back
-# replay (no error yet), keep their time. Few rows lie in the future when nothing is away.
+# replay (no error yet), keep their time. Asked only by a process that found the engine away
+# since (not after every batch of every drain: the API drains after each of its commits); each
+# process that did brings the backlog forward on its own next batch.
+_ENGINE_WAS_AWAY = threading.Event()
 _AWAY = SearchUnavailable.__name__ + ": "
 _BACK_AGAIN = (
     update(SearchOutbox)
