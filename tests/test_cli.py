@@ -194,8 +194,6 @@ def test_disabling_an_account_ends_its_sign_ins_and_enabling_needs_a_new_one(
 
 
 def test_a_client_is_disabled_by_its_client_id(cli_env: None, factory, client) -> None:
-    import json
-
     org = factory.org()
     created = CliRunner().invoke(app, ["clients", "create", f"site-{org.code}", "--org", org.code])
     creds = json.loads(created.output.strip().splitlines()[-1])

@@ -42,19 +42,6 @@ def _processes(args: list[str]) -> int:
     return int("registry search worker" in words or "registry search reindex" in words)
 
 
-def _k8s_containers() -> list[tuple[str, dict[str, Any]]]:
-    kustomization = yaml.safe_load((DEPLOY / "k8s" / "kustomization.yaml").read_text())
-    found = []
-    for resource in kustomization["resources"]:
-        for manifest in yaml.safe_load_all((DEPLOY / "k8s" / resource).read_text()):
-            spec = manifest.get("spec", {})
-            if manifest["kind"] == "CronJob":
-                spec = spec["jobTemplate"]["spec"]
-            for container in spec.get("template", {}).get("spec", {}).get("containers", []):
-                found.append((f"{manifest['kind']}/{manifest['metadata']['name']}", container))
-    return found
-
-
 def _k8s_manifests() -> list[dict[str, Any]]:
     kustomization = yaml.safe_load((DEPLOY / "k8s" / "kustomization.yaml").read_text())
     return [
@@ -62,6 +49,17 @@ def _k8s_manifests() -> list[dict[str, Any]]:
         for resource in kustomization["resources"]
         for manifest in yaml.safe_load_all((DEPLOY / "k8s" / resource).read_text())
     ]
+
+
+def _k8s_containers() -> list[tuple[str, dict[str, Any]]]:
+    found = []
+    for manifest in _k8s_manifests():
+        spec = manifest.get("spec", {})
+        if manifest["kind"] == "CronJob":
+            spec = spec["jobTemplate"]["spec"]
+        for container in spec.get("template", {}).get("spec", {}).get("containers", []):
+            found.append((f"{manifest['kind']}/{manifest['metadata']['name']}", container))
+    return found
 
 
 def test_every_process_that_builds_search_documents_has_memory_for_its_caches() -> None:

@@ -240,7 +240,7 @@ def _set_active(name: str, *, active: bool, kind: AccountKind | None = None) -> 
             account = service.set_active(session, username=name, active=active, kind=kind)
     except ProblemError as exc:
         what = "client" if kind is AccountKind.client else "account"
-        missing = f"no {what} named {name.strip().lower()}"
+        missing = f"no {what} named {service.username_key(name)}"
         raise _fail(missing if exc.status == 404 else exc.detail) from None
     out.print(f"{'enabled' if active else 'disabled'} {account.username}")
 

@@ -26,6 +26,14 @@ def platform(factory) -> dict[str, str]:  # type: ignore[no-untyped-def]
 
 
 @pytest.fixture
+def cli_env(database_url: str, settings, monkeypatch: pytest.MonkeyPatch) -> None:  # type: ignore[no-untyped-def]
+    """The `registry` command run in-process against the test database."""
+    monkeypatch.setenv("DATABASE_URL", database_url)
+    monkeypatch.setenv("REGISTRY_DATA_DIR", str(settings.data_dir))
+    monkeypatch.setenv("REGISTRY_ENV", "test")
+
+
+@pytest.fixture
 def read_twice(client, factory):  # type: ignore[no-untyped-def]
     """A society's admin reads one member's identity twice: (admin account, person, number)."""
     org = factory.org()
@@ -158,12 +166,7 @@ def test_a_lockout_of_a_name_no_account_has_keeps_no_name(client, runtime, platf
     )
 
 
-def test_accounts_created_on_the_command_line_are_recorded_and_listed(
-    database_url, settings, monkeypatch, factory
-) -> None:
-    monkeypatch.setenv("DATABASE_URL", database_url)
-    monkeypatch.setenv("REGISTRY_DATA_DIR", str(settings.data_dir))
-    monkeypatch.setenv("REGISTRY_ENV", "test")
+def test_accounts_created_on_the_command_line_are_recorded_and_listed(cli_env, factory) -> None:
     org = factory.org()
     runner = CliRunner()
     created = runner.invoke(
@@ -211,11 +214,8 @@ def test_audit_events_cannot_be_changed_or_deleted(runtime, read_twice, statemen
 
 
 def test_accounts_disabled_and_enabled_on_the_command_line_are_recorded_as_by_cli(
-    database_url, settings, monkeypatch, factory
+    cli_env, factory
 ) -> None:
-    monkeypatch.setenv("DATABASE_URL", database_url)
-    monkeypatch.setenv("REGISTRY_DATA_DIR", str(settings.data_dir))
-    monkeypatch.setenv("REGISTRY_ENV", "test")
     account = factory.account("member")
     runner = CliRunner()
     for command in ("disable", "enable"):
