@@ -35,6 +35,19 @@ def test_a_problem_names_the_route_not_a_document_number_sent_in_its_path(client
     assert number not in response.text
 
 
+def _indexed(runtime, person_id) -> tuple[str, str]:  # type: ignore[no-untyped-def]
+    """The person's tokens and stored document once the outbox is drained."""
+    worker.drain(runtime.sessions, runtime.search)
+    with runtime.engine.connect() as conn:
+        tsv = conn.scalar(
+            text("SELECT tsv::text FROM expert_doc WHERE person_id = :id"), {"id": person_id}
+        )
+        body = conn.scalar(
+            text("SELECT document FROM expert_doc_body WHERE person_id = :id"), {"id": person_id}
+        )
+    return tsv, body
+
+
 def test_contact_data_in_a_biography_is_not_indexed_found_or_shown(
     client, factory, runtime
 ) -> None:  # type: ignore[no-untyped-def]
@@ -44,14 +57,7 @@ def test_contact_data_in_a_biography_is_not_indexed_found_or_shown(
         biography="长期从事湍流研究。联系电话13922223333，邮箱 huan.mou@example.cn",
         expert_opt_in=True,
     )  # fmt: skip
-    worker.drain(runtime.sessions, runtime.search)
-    with runtime.engine.connect() as conn:
-        tsv = conn.scalar(
-            text("SELECT tsv::text FROM expert_doc WHERE person_id = :id"), {"id": person.id}
-        )
-        body = conn.scalar(
-            text("SELECT document FROM expert_doc_body WHERE person_id = :id"), {"id": person.id}
-        )
+    tsv, body = _indexed(runtime, person.id)
     for secret in ("13922223333", "huan.mou", "example.cn"):
         assert secret not in tsv
         assert secret not in body
@@ -75,14 +81,7 @@ def test_contact_data_typed_in_full_width_forms_is_not_indexed_found_or_shown(
         "邮箱 ｑｉｕｌｉｕ＠ｅｘａｍｐｌｅ．ｃｎ",
         expert_opt_in=True,
     )  # fmt: skip
-    worker.drain(runtime.sessions, runtime.search)
-    with runtime.engine.connect() as conn:
-        tsv = conn.scalar(
-            text("SELECT tsv::text FROM expert_doc WHERE person_id = :id"), {"id": person.id}
-        )
-        body = conn.scalar(
-            text("SELECT document FROM expert_doc_body WHERE person_id = :id"), {"id": person.id}
-        )
+    tsv, body = _indexed(runtime, person.id)
     for secret in ("13922223333", "139-2222-3333", "2222", "qiuliu", "example"):
         assert secret not in tsv
     for secret in ("１３９２２２２３３３３", "139－2222－3333", "ｑｉｕｌｉｕ", "ｅｘａｍｐｌｅ"):

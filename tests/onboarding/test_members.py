@@ -54,6 +54,16 @@ def outbox_count(db, person_ids) -> int:  # type: ignore[no-untyped-def]
     ).scalar_one()
 
 
+def import_refused(registry, tmp_path, org, rows, name="a.csv"):  # type: ignore[no-untyped-def]
+    """The summary of importing `rows` as the org's members, and the refused rows."""
+    errors = tmp_path / "e.csv"
+    s = registry(
+        "import", "members", write_csv(tmp_path / name, rows), "--org", org.code,
+        "--errors", errors, "--json",
+    ).summary  # fmt: skip
+    return s, read_errors(errors)
+
+
 def dirty_rows() -> tuple[list[dict[str, str]], dict[str, str]]:
     """Nine rows typed as people type them: six good, one repeated, two bad."""
     good = [
@@ -424,33 +434,12 @@ def test_a_person_repeated_in_the_file_gives_one_person_and_one_membership(
 def test_a_member_number_given_to_two_people_rejects_the_second(registry, factory, tmp_path):  # type: ignore[no-untyped-def]
     org = factory.org()
     rows = [member(会员编号="A1"), member(会员编号="A1")]
-    errors = tmp_path / "e.csv"
-    s = registry(
-        "import",
-        "members",
-        write_csv(tmp_path / "a.csv", rows),
-        "--org",
-        org.code,
-        "--errors",
-        errors,
-        "--json",
-    ).summary
+    s, refused = import_refused(registry, tmp_path, org, rows)
     assert (s["created_people"], s["rejected"]) == (1, 1)
-    assert read_errors(errors)[0]["reason"] == "会员编号: also given to row 2"
-    s = registry(
-        "import",
-        "members",
-        write_csv(tmp_path / "b.csv", [member(会员编号="A1")]),
-        "--org",
-        org.code,
-        "--errors",
-        errors,
-        "--json",
-    ).summary
+    assert refused[0]["reason"] == "会员编号: also given to row 2"
+    s, refused = import_refused(registry, tmp_path, org, [member(会员编号="A1")], "b.csv")
     assert s["rejected"] == 1
-    assert (
-        read_errors(errors)[0]["reason"] == "会员编号: taken by another member of the organisation"
-    )
+    assert refused[0]["reason"] == "会员编号: taken by another member of the organisation"
 
 
 def numbers_by_phone(db, org_code: str) -> dict[str, str]:  # type: ignore[no-untyped-def]
@@ -544,13 +533,9 @@ def test_a_number_whose_holder_is_not_moved_stays_taken(  # type: ignore[no-unty
         {**b, "会员编号": "T9", "入会日期": "2020-01-01", "有效期至": "2019-01-01"},
         {**c, "会员编号": "T1"},
     ]
-    errors = tmp_path / "e.csv"
-    s = registry(
-        "import", "members", write_csv(tmp_path / "b.csv", rows), "--org", org.code,
-        "--errors", errors, "--json",
-    ).summary  # fmt: skip
+    s, refused = import_refused(registry, tmp_path, org, rows, "b.csv")
     assert s["rejected"] == 3
-    reasons = {e["row_number"]: e["reason"] for e in read_errors(errors)}
+    reasons = {e["row_number"]: e["reason"] for e in refused}
     assert reasons["2"] == reasons["4"] == "会员编号: taken by another member of the organisation"
     assert reasons["3"].startswith("有效期至: must not be before")
     assert sorted(p["member_no"] for p in people_of(db, org.code)) == ["T1", "T2", "T3"]
@@ -814,19 +799,9 @@ def test_wrong_birth_date_or_gender_for_the_document_is_rejected(registry, facto
         member(证件号码=number, 出生日期="1980-01-03", 性别="男"),
         member(证件号码=resident_id(date(1981, 1, 2), "male"), 出生日期="1981-01-02", 性别="女"),
     ]
-    errors = tmp_path / "e.csv"
-    s = registry(
-        "import",
-        "members",
-        write_csv(tmp_path / "a.csv", rows),
-        "--org",
-        org.code,
-        "--errors",
-        errors,
-        "--json",
-    ).summary
+    s, refused = import_refused(registry, tmp_path, org, rows)
     assert s["rejected"] == 2
-    assert [r["reason"] for r in read_errors(errors)] == [
+    assert [r["reason"] for r in refused] == [
         "证件号码: birth date in the number differs from birth_date",
         "证件号码: gender digit in the number differs from gender",
     ]
@@ -841,13 +816,9 @@ def test_membership_dates_outside_what_a_register_keeps_are_refused_as_the_api_d
         member(入会日期="1899-12-31"),
         member(有效期至="2199年12月31日"),
     ]
-    errors = tmp_path / "e.csv"
-    s = registry(
-        "import", "members", write_csv(tmp_path / "a.csv", rows), "--org", org.code,
-        "--errors", errors, "--json",
-    ).summary  # fmt: skip
+    s, refused = import_refused(registry, tmp_path, org, rows)
     assert (s["created_memberships"], s["rejected"]) == (1, 2)
-    reasons = {e["row_number"]: e["reason"] for e in read_errors(errors)}
+    reasons = {e["row_number"]: e["reason"] for e in refused}
     assert reasons == {
         "2": "有效期至: must be between 1900-01-01 and 2199-12-31",
         "3": "入会日期: must be between 1900-01-01 and 2199-12-31",
@@ -904,13 +875,9 @@ def test_member_numbers_follow_the_api_rule(registry, factory, db, tmp_path) -> 
         member(会员编号="M#3"),
         member(会员编号="-4"),
     ]
-    errors = tmp_path / "e.csv"
-    s = registry(
-        "import", "members", write_csv(tmp_path / "a.csv", rows), "--org", org.code,
-        "--errors", errors, "--json",
-    ).summary  # fmt: skip
+    s, refused = import_refused(registry, tmp_path, org, rows)
     assert (s["created_memberships"], s["rejected"]) == (1, 3)
-    reasons = {e["row_number"]: e["reason"] for e in read_errors(errors)}
+    reasons = {e["row_number"]: e["reason"] for e in refused}
     assert set(reasons) == {"3", "4", "5"}
     assert all(reason.startswith("会员编号: ") for reason in reasons.values()), reasons
     assert db.execute(

@@ -93,16 +93,14 @@ class ErrorFile:
     """Rejected rows as CSV (UTF-8 with BOM, so Excel opens it): `row_number`, `reason`, then
     the original columns; fixed, the file imports again (the two extra columns are ignored)."""
 
-    def __init__(
-        self, path: Path | None, header: list[str], *, source: Path, pads: bool = False
-    ) -> None:
+    def __init__(self, path: Path | None, table: Table) -> None:
         self.handle = None
-        self.header = header
+        self.header = table.header
         # A sheet does not store a row's empty last cells: as CSV, such a row must get them
         # back, or its corrected copy would be refused for having fewer fields than the header.
-        self.pads = pads
+        self.pads = table.format == "xlsx"
         if path is not None:
-            if _same_file(path, source):
+            if _same_file(path, table.path):
                 # Opened for writing, the list being imported would be emptied under the reader.
                 raise OptionProblem(f"--errors {path} is the file being imported")
             try:
@@ -111,7 +109,7 @@ class ErrorFile:
                 raise FileProblem(
                     f"cannot write the error file {path}: {exc.strerror or exc}"
                 ) from None
-            csv.writer(self.handle).writerow(["row_number", "reason", *header])
+            csv.writer(self.handle).writerow(["row_number", "reason", *self.header])
 
     def write(self, rejected: list[tuple[int, list[str], str]]) -> None:
         if self.handle is not None and rejected:
@@ -273,9 +271,7 @@ def import_members(engine: Engine, pii: PiiCipher, request: ImportRequest) -> di
         org = find_org(probe, request.org_code, for_members=True)
     summary = _summary()
     summary.update(duplicate_rows=0, possible_duplicates=0)
-    errors = ErrorFile(
-        request.errors_path, table.header, source=request.path, pads=table.format == "xlsx"
-    )
+    errors = ErrorFile(request.errors_path, table)
     frame = _Frame(request, table, header, summary, started)
     try:
         with frame.transaction(engine, ImportKind.members, org.id, lock=_LOCK) as (conn, batch):
@@ -500,9 +496,7 @@ def _small_import(
         with engine.connect() as probe:
             org = find_org(probe, org_code, for_members=True)
     summary = _summary()
-    errors = ErrorFile(
-        request.errors_path, table.header, source=request.path, pads=table.format == "xlsx"
-    )
+    errors = ErrorFile(request.errors_path, table)
     frame = _Frame(request, table, header, summary, started)
     try:
         with (
