@@ -42,10 +42,11 @@ Text = Annotated[
     StringConstraints(min_length=1, max_length=500),
     AfterValidator(printable),
 ]
+SHORT_TEXT_MAX = 200  # characters of a name, an institution, a phrase (the imports take the same)
 ShortText = Annotated[
     str,
     BeforeValidator(_folded),
-    StringConstraints(min_length=1, max_length=200),
+    StringConstraints(min_length=1, max_length=SHORT_TEXT_MAX),
     AfterValidator(printable),
 ]
 PersonName = Annotated[

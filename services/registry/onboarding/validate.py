@@ -21,13 +21,11 @@ from typing import Any
 import polars as pl
 
 from ..core import bulk, ids, normalize
-from ..core.types import printable
+from ..core.types import SHORT_TEXT_MAX, printable
 from ..people import service as people_service
+from ..people.schemas import LIST_MAX
 from .columns import HeaderMap
 from .readers import Chunk, blank_pattern
-
-TEXT_MAX = 200  # ShortText in the API
-LIST_MAX = 50  # the API's lists of codes and phrases (people.schemas)
 
 
 @dataclass
@@ -85,8 +83,8 @@ def _short_text(value: str) -> str:
     text = normalize.clean_text(value)
     if text is None:
         raise ValueError("empty")
-    if len(text) > TEXT_MAX:
-        raise ValueError(f"at most {TEXT_MAX} characters")
+    if len(text) > SHORT_TEXT_MAX:
+        raise ValueError(f"at most {SHORT_TEXT_MAX} characters")
     return printable(text)
 
 
@@ -419,7 +417,10 @@ class MemberValidator:
 
         # Name: required, folded prose.
         out["name"] = pl.col("x:name")
-        long = _when(pl.col("x:name").str.len_chars() > TEXT_MAX, f"at most {TEXT_MAX} characters")
+        long = _when(
+            pl.col("x:name").str.len_chars() > SHORT_TEXT_MAX,
+            f"at most {SHORT_TEXT_MAX} characters",
+        )
         missing = _when(pl.col("name").is_null(), "required")
         note("name", pl.coalesce(reason("name"), long, missing))
         out["name_en"] = value("name_en")

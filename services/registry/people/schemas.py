@@ -37,7 +37,8 @@ TitleLevelIn = Annotated[TitleLevel, _label(normalize.title_level)]
 RegionOfOriginIn = Annotated[RegionOfOrigin, _label(normalize.region_of_origin)]
 IdNumber = Annotated[SecretStr, Field(min_length=3, max_length=40)]
 
-_LIST = {"max_length": 50}
+LIST_MAX = 50  # items in a list of codes, phrases or tags (the imports take the same)
+_LIST = {"max_length": LIST_MAX}
 
 
 def _distinct(codes: list[str]) -> list[str]:
