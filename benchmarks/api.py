@@ -376,7 +376,7 @@ def load(url: str, pii: PiiCipher, people: int, seed: int) -> Dataset:
     return data
 
 
-SMALL_SOCIETY = "BENCHLATE"
+LATE_SOCIETY = "BENCHLATE"
 
 
 def add_late_society(url: str, data: Dataset, size: int) -> None:
@@ -392,7 +392,7 @@ def add_late_society(url: str, data: Dataset, size: int) -> None:
             "INSERT INTO organisation (id, code, name, kind, parent_id, path, region_code,"
             " status, version) VALUES (%s, %s, '后来学会', 'national_society', %s, %s,"
             " '110000', 'active', 1)",
-            (org_id, SMALL_SOCIETY, root_id, f"{root_path}{org_id.hex}/"),
+            (org_id, LATE_SOCIETY, root_id, f"{root_path}{org_id.hex}/"),
         )
         with conn.cursor() as cur:
             copy_rows(
@@ -405,9 +405,7 @@ def add_late_society(url: str, data: Dataset, size: int) -> None:
                     for i, person_id in enumerate(members)
                 ),
             )  # fmt: skip
-    data.societies[SMALL_SOCIETY] = Society(org_id, SMALL_SOCIETY, (), (), 0)
-    data.members[SMALL_SOCIETY] = list(members)
-    data.memberships += size
+    data.societies[LATE_SOCIETY] = Society(org_id, LATE_SOCIETY, (), (), 0)
 
 
 def create_accounts(runtime: Runtime, *societies: Society) -> list[uuid.UUID]:
@@ -754,7 +752,7 @@ def main() -> None:
             )
             org = max(data.members, key=lambda code: len(data.members[code]))
             add_late_society(url, data, args.late_society)
-            accounts = create_accounts(runtime, data.societies[org], data.societies[SMALL_SOCIETY])
+            accounts = create_accounts(runtime, data.societies[org], data.societies[LATE_SOCIETY])
             runtime.engine.dispose()  # no pooled connections inherited by the client processes
             server = stack.enter_context(running_server(url, data_dir, args.workers))
             figures |= {"workers": args.workers, "concurrency": args.concurrency}
