@@ -592,11 +592,7 @@ def list_people(
     rule = contact_rule(principal)
     org_id = None
     if org_code:
-        org = session.execute(
-            select(Organisation.id, Organisation.path).where(
-                Organisation.code == org_service.canonical_code(org_code)
-            )
-        ).first()
+        org = org_service.by_code(session, org_code)
         # Memberships outside the caller's scope are not theirs to filter on.
         if org is None or not principal.covers_path(Permission.people_read, org.path):
             return []
