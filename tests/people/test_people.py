@@ -929,3 +929,20 @@ def test_a_scope_that_grows_between_its_count_and_its_page_is_listed_whole(
     expected = sorted(str(p.id) for p in members)
     assert listed_ids(client, staff, limit=100) == expected
     assert listed_ids(client, staff, org_code=society.code, limit=100) == expected
+
+
+def test_a_name_searched_within_an_organisation_finds_its_members_in_scope(client, factory) -> None:
+    """The start of a name and an organisation together: that organisation's members with the
+    name, for staff of an organisation above it; nobody for staff outside it."""
+    tag = uuid.uuid4().hex[:6]
+    province = factory.org(kind="provincial_association")
+    society = factory.org(parent=province.code)
+    sibling = factory.org()
+    member = factory.person(org=sibling, name=f"同名{tag}甲")
+    factory.membership(society, member, grade="member", status="active")
+    factory.person(org=society, name=f"同名{tag}乙")  # recorded by the society, not a member
+    factory.membership(sibling, factory.person(org=sibling, name=f"同名{tag}丙"))
+    staff = factory.caller("org_staff", province)
+    assert listed_ids(client, staff, q=f"同名{tag}", org_code=society.code) == [str(member.id)]
+    outside = factory.caller("org_staff", sibling)
+    assert listed_ids(client, outside, q=f"同名{tag}", org_code=society.code) == []

@@ -529,23 +529,19 @@ def replace(
             )
         )
     )
-    seated = Counter(
-        _solver_key(people[a.reviewer_person_id])
-        for a in panel
-        if a.status in OPEN_SEATS and a.reviewer_person_id in people
-    )
-    cap = cycle.max_per_institution
     open_seats = [
         people[a.reviewer_person_id]
         for a in panel
         if a.status in OPEN_SEATS and a.reviewer_person_id in people
     ]
+    seated = Counter(_solver_key(p) for p in open_seats)
+    cap = cycle.max_per_institution
     short = {
         trait
         for trait, count in (cycle.min_per_panel or {}).items()
         if sum(p.gender == trait for p in open_seats) < count
     }
-    best: tuple[int, float, str, uuid.UUID] | None = None
+    best: tuple[tuple[bool, float, str], uuid.UUID] | None = None
     for pid, cand in found.items():
         if pid in excluded or pid in on_panel or pid not in people:
             continue
@@ -556,17 +552,17 @@ def replace(
             continue
         value = cand.affinity * credibility.factor(scores[pid])
         # Making up a minimum comes first, then affinity x credibility.
-        rank = (-int(people[pid].gender in short), -value, str(pid))
-        if best is None or rank < (-best[0], -best[1], best[2]):
-            best = (-rank[0], value, str(pid), pid)
+        rank = (people[pid].gender not in short, -value, str(pid))
+        if best is None or rank < best[0]:
+            best = (rank, pid)
     if best is None:
         return None
     row = Assignment(
         cycle_id=cycle.id,
         nomination_id=nomination.id,
-        reviewer_person_id=best[3],
+        reviewer_person_id=best[1],
         source=AssignmentSource.replacement,
-        affinity=found[best[3]].affinity,
+        affinity=found[best[1]].affinity,
     )
     session.add(row)
     session.flush()

@@ -393,9 +393,10 @@ def update_seat(
     position = values.get("position", seat.position)
     # Ending a seat later than before (or not at all) may give it its place back.
     retaken = taken(ended_on) and not taken(seat.ended_on)
-    if retaken or (taken(ended_on) and position != seat.position):
-        # A seat given back or a position filled anew is an election: an exited society
-        # holds none (ending its seats stays possible).
+    # A seat given back or a position filled anew is an election.
+    elected = retaken or (taken(ended_on) and position != seat.position)
+    if elected:
+        # An exited society holds none (ending its seats stays possible).
         _check_not_exited(org, "no seat is reopened or given another position")
     if retaken and person_status == PersonStatus.deceased:
         raise InvalidField("ended_on", "the person has died")
@@ -403,7 +404,7 @@ def update_seat(
         _check_room(session, body, today)
     if position not in POSITIONS[BodyKind(body.kind)]:
         raise InvalidField("position", f"a {body.kind} has no {position}")
-    if taken(ended_on) and (retaken or position != seat.position):
+    if elected:
         _check_position_free(session, body, position, today, seat.id)
     if ended_on and seat.started_on and ended_on < seat.started_on:
         raise InvalidField("ended_on", "must not be before started_on")

@@ -180,14 +180,15 @@ def create(
     lapsed = data.valid_until is not None and data.valid_until < today
     # One that ended before today is entered lapsed and takes no place under the cap (as the
     # import treats it).
-    counted = count_against_cap(session, org.id)
-    if not lapsed and policy.group_member_cap is not None and counted >= policy.group_member_cap:
-        raise ProblemError(
-            f"the society has {counted} group members and its cap is"
-            f" {policy.group_member_cap} (总量控制): end one first or raise the cap",
-            409,
-            "group-member-cap",
-        )
+    if not lapsed and policy.group_member_cap is not None:
+        counted = count_against_cap(session, org.id)
+        if counted >= policy.group_member_cap:
+            raise ProblemError(
+                f"the society has {counted} group members and its cap is"
+                f" {policy.group_member_cap} (总量控制): end one first or raise the cap",
+                409,
+                "group-member-cap",
+            )
     values = data.model_dump()
     if values["joined_on"] is None and not lapsed:
         values["joined_on"] = today

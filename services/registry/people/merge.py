@@ -353,17 +353,7 @@ def _take_running(
     }
     if number is not None:
         values["member_no"] = number
-    changes = []
-    for name, value in values.items():
-        old = getattr(ours, name)
-        if old != value:
-            changes.append((name, old, value))
-            setattr(ours, name, value)
-    return [
-        (name, str(old) if isinstance(old, uuid.UUID) else old,
-         str(new) if isinstance(new, uuid.UUID) else new)
-        for name, old, new in changes
-    ]  # fmt: skip
+    return history.assign(ours, values)
 
 
 def _carry_hold(ours: Membership, theirs: Membership) -> list[tuple[str, Any, Any]]:

@@ -592,11 +592,7 @@ def list_people(
     rule = contact_rule(principal)
     org_id = None
     if org_code:
-        org = session.execute(
-            select(Organisation.id, Organisation.path).where(
-                Organisation.code == org_service.canonical_code(org_code)
-            )
-        ).first()
+        org = org_service.by_code(session, org_code)
         # Memberships outside the caller's scope are not theirs to filter on.
         if org is None or not principal.covers_path(Permission.people_read, org.path):
             return []
@@ -631,7 +627,8 @@ def list_people(
         # The profiles in id order, each checked against the scope: a large scope fills a page
         # within a few thousand, and the start of a name (the most selective filter) is found
         # through the indexes of names.
-        query = query.where(visible(principal, Permission.people_read))
+        if org_id is None:
+            query = query.where(visible(principal, Permission.people_read))
         if q:
             query = query.where(
                 or_(
@@ -641,6 +638,7 @@ def list_people(
                 )
             )
         if org_id is not None:
+            # A member of an organisation in scope is in scope, as for the sorted scope.
             query = query.where(
                 exists().where(Membership.person_id == Person.id, Membership.org_id == org_id)
             )
