@@ -14,7 +14,7 @@ from functools import cache
 
 from ..core.normalize import label_key
 from ..core.security import mask_document
-from .readers import FileProblem
+from .readers import FORMULA_ERRORS, FileProblem, formula_error
 
 
 @dataclass(frozen=True)
@@ -90,6 +90,19 @@ def names_a_column(cells: list[str], columns: tuple[Column, ...]) -> bool:
     return any(header_key(cell) in keys for cell in cells if cell.strip())
 
 
+DATE_FIELDS = frozenset({"birth_date", "joined_on", "valid_until"})
+
+
+def date_positions(cells: list[str], columns: tuple[Column, ...]) -> set[int]:
+    """The positions of a header's date columns."""
+    keys = _by_key(columns)
+    return {
+        index
+        for index, cell in enumerate(cells)
+        if (column := keys.get(header_key(cell))) is not None and column.field in DATE_FIELDS
+    }
+
+
 _DIGITS = re.compile(r"\d")
 
 
@@ -111,6 +124,24 @@ class HeaderMap:
     labels: dict[str, str]  # field -> the header cell as the file wrote it
     unknown: list[str]
     width: int
+
+    def values(self, cells: list[str]) -> dict[str, str]:
+        """A row's non-blank cells, trimmed, by field."""
+        values = {}
+        for name, index in self.positions.items():
+            text = cells[index].strip() if index < len(cells) else ""
+            if text:
+                values[name] = text
+        return values
+
+    def formula_errors(self, values: dict[str, str]) -> str | None:
+        """Why a row read by `values` is refused for holding spreadsheet formula errors."""
+        reasons = [
+            f"{self.labels[name]}: {formula_error(text)}"
+            for name, text in values.items()
+            if text in FORMULA_ERRORS
+        ]
+        return "; ".join(reasons) or None
 
 
 def map_header(

@@ -71,11 +71,9 @@ def _dated_status(status: str, valid_until: date | None, today: date) -> str:
 
 
 def parse(cells: list[str], header: HeaderMap) -> GroupMemberRow | str:
-    values = {}
-    for name, index in header.positions.items():
-        text = cells[index].strip() if index < len(cells) else ""
-        if text:
-            values[name] = text
+    values = header.values(cells)
+    if errors := header.formula_errors(values):
+        return errors
     try:
         return GroupMemberRow(**values)
     except ValidationError as exc:

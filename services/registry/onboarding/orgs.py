@@ -56,11 +56,9 @@ class OrgRows:
 
 def check_row(cells: list[str], header: HeaderMap, row_no: int, rows: OrgRows) -> str | None:
     """Validate one row; returns the reason when it is rejected."""
-    values: dict[str, Any] = {}
-    for name, index in header.positions.items():
-        text = cells[index].strip() if index < len(cells) else ""
-        if text:
-            values[name] = text
+    values: dict[str, Any] = header.values(cells)
+    if errors := header.formula_errors(values):
+        return errors
     if "kind" in values:
         try:
             values["kind"] = normalize.org_kind(values["kind"])

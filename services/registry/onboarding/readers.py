@@ -21,7 +21,7 @@ import io
 import re
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
-from datetime import date, datetime, time
+from datetime import date, datetime, time, timedelta
 from functools import cached_property, partial
 from pathlib import Path
 from typing import IO, Any
@@ -31,6 +31,22 @@ import polars as pl
 _BLOCK = 1 << 22
 _XLSX_MAGIC = b"PK\x03\x04"
 _XLS_MAGIC = b"\xd0\xcf\x11\xe0"
+
+
+# The values Excel and WPS show (and a CSV export writes) for a formula that failed: not a
+# member's data, whatever column holds them. The codes are the same in every language.
+FORMULA_ERRORS = frozenset(
+    {
+        "#NULL!", "#DIV/0!", "#VALUE!", "#REF!", "#NAME?", "#NUM!", "#N/A", "#GETTING_DATA",
+        "#SPILL!", "#CALC!", "#FIELD!", "#BLOCKED!", "#CONNECT!", "#BUSY!", "#UNKNOWN!",
+        "#PYTHON!",
+    }
+)  # fmt: skip
+
+
+def formula_error(value: str) -> str:
+    """Why a cell holding one of FORMULA_ERRORS is refused (after its column's label)."""
+    return f"{value} is a spreadsheet formula error, not a value"
 
 
 class FileProblem(Exception):
@@ -175,9 +191,12 @@ def open_table(
     encoding: str | None = None,
     sheet: str | None = None,
     is_header: Callable[[list[str]], bool] | None = None,
+    date_columns: Callable[[list[str]], set[int]] | None = None,
 ) -> Table:
     """Open a CSV or XLSX file and read its header; FileProblem when that is impossible.
-    `is_header` tells a header from a title above it (see `_first_non_blank`)."""
+    `is_header` tells a header from a title above it (see `_first_non_blank`);
+    `date_columns`, the positions of a header's date columns, lets a workbook's bare day
+    numbers there be read in its own date system (`_open_xlsx`)."""
     try:
         with path.open("rb") as handle:
             head = handle.read(8)
@@ -188,7 +207,7 @@ def open_table(
     if head.startswith(_XLSX_MAGIC) or path.suffix.lower() in {".xlsx", ".xlsm"}:
         if encoding:
             raise OptionProblem("--encoding applies to CSV files, not XLSX")
-        return _open_xlsx(path, sheet, is_header)
+        return _open_xlsx(path, sheet, is_header, date_columns)
     if sheet:
         raise OptionProblem("--sheet applies to XLSX files, not CSV")
     return _open_csv(path, encoding, is_header)
@@ -254,8 +273,7 @@ def _open_csv(
             f"{path.name} is not valid {encoding} text; give the right --encoding"
         ) from None
     binary.seek(start)
-    first_line = sample.split("\n", 1)[0]
-    delimiter = "\t" if "\t" in first_line and "," not in first_line else ","
+    delimiter = _delimiter(sample, is_header)
     if encoding in _BLOCK_ENCODINGS:
         frames = _csv_blocks(binary, path, encoding, delimiter, start)
     else:
@@ -273,6 +291,25 @@ def _open_csv(
         _frames=_closing(frames, binary),
         _progress=partial(byte_fraction, binary, size),
     )
+
+
+_DELIMITERS = (",", "\t", ";")
+
+
+def _delimiter(sample: str, is_header: Callable[[list[str]], bool] | None) -> str:
+    """The delimiter that makes a header of one of the first records with text: a comma,
+    a tab (text copied out of a sheet) or a semicolon (Excel's CSV where a comma is the
+    decimal point). Without one, a tab when the first line has tabs and no comma."""
+    lines = sample.splitlines()
+    whole = lines[:-1] if len(lines) > 1 and not sample.endswith(("\n", "\r")) else lines
+    if is_header is not None:
+        texts = [line for line in whole if line.strip()][:_HEADER_SEARCH]
+        for line in texts:
+            for delimiter in _DELIMITERS:
+                if delimiter in line and is_header(next(csv.reader([line], delimiter=delimiter))):
+                    return delimiter
+    first_line = lines[0] if lines else ""
+    return "\t" if "\t" in first_line and "," not in first_line else ","
 
 
 def byte_fraction(binary: IO[bytes], size: int) -> float:
@@ -466,10 +503,49 @@ def cell_text(value: Any) -> str:
     return str(value)
 
 
+class _Days1904:
+    """Bare day numbers in the date columns of a workbook that counts days from 1904-01-01
+    (the date system of old Mac Excel), written as the dates Excel shows for them. Cells
+    formatted as dates openpyxl already reads in the workbook's system; a bare number in a
+    date column would otherwise be read as a day from 1900, four years and a day earlier.
+    The header is found as `_first_non_blank` finds it, among the first records with text."""
+
+    def __init__(
+        self,
+        is_header: Callable[[list[str]], bool] | None,
+        date_columns: Callable[[list[str]], set[int]],
+    ) -> None:
+        self.is_header = is_header or (lambda cells: True)
+        self.date_columns = date_columns
+        self.positions: set[int] | None = None
+        self.looked = 0
+
+    def __call__(self, values: tuple[Any, ...], row: list[str]) -> None:
+        if self.positions is None:
+            if self.looked < _HEADER_SEARCH and not _blank(row):
+                self.looked += 1
+                if self.is_header(row):
+                    self.positions = self.date_columns(row)
+            return
+        for index in self.positions:
+            value = values[index] if index < len(values) else None
+            number = isinstance(value, int | float) and not isinstance(value, bool)
+            if number and 0 <= value < _DAYS_1904_MAX:
+                row[index] = (_EPOCH_1904 + timedelta(days=int(value))).isoformat()
+
+
+_EPOCH_1904 = date(1904, 1, 1)
+_DAYS_1904_MAX = (date(9999, 12, 31) - _EPOCH_1904).days + 1
+
+
 def _open_xlsx(
-    path: Path, sheet: str | None, is_header: Callable[[list[str]], bool] | None
+    path: Path,
+    sheet: str | None,
+    is_header: Callable[[list[str]], bool] | None,
+    date_columns: Callable[[list[str]], set[int]] | None = None,
 ) -> Table:
     from openpyxl import load_workbook
+    from openpyxl.utils.datetime import CALENDAR_MAC_1904
 
     sha256, size, _ = _digest(path)
     try:
@@ -493,6 +569,11 @@ def _open_xlsx(
     total = declared if declared and declared > 1 else None
     worksheet.reset_dimensions()
     position = {"row": 0}
+    days_1904 = (
+        _Days1904(is_header, date_columns)
+        if date_columns is not None and book.epoch == CALENDAR_MAC_1904
+        else None
+    )
 
     def records() -> Iterator[tuple[int, list[str]]]:
         rows = worksheet.iter_rows(values_only=True)
@@ -509,6 +590,8 @@ def _open_xlsx(
             number += 1
             position["row"] = number
             row = [cell_text(v) for v in values]
+            if days_1904 is not None:
+                days_1904(values, row)
             while row and row[-1] == "":
                 row.pop()  # read-only sheets pad rows to the widest one
             yield number, row

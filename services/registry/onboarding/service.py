@@ -38,7 +38,7 @@ from ..memberships import lifecycle
 from ..orgs import service as org_service
 from ..orgs.models import Organisation, OrgStatus
 from . import duplicates, members
-from .columns import MEMBER_COLUMNS, HeaderMap, map_header, names_a_column
+from .columns import MEMBER_COLUMNS, HeaderMap, date_positions, map_header, names_a_column
 from .models import BatchStatus, ImportBatch, ImportKind
 from .readers import FileProblem, OptionProblem, Table, open_table
 from .validate import MemberValidator, shape_reasons
@@ -262,6 +262,7 @@ def import_members(engine: Engine, pii: PiiCipher, request: ImportRequest) -> di
         encoding=request.encoding,
         sheet=request.sheet,
         is_header=partial(names_a_column, columns=MEMBER_COLUMNS),
+        date_columns=partial(date_positions, columns=MEMBER_COLUMNS),
     )
     header = map_header(
         table.header, MEMBER_COLUMNS, required=("name",), file_name=request.path.name
@@ -489,6 +490,7 @@ def _small_import(
         encoding=request.encoding,
         sheet=request.sheet,
         is_header=partial(names_a_column, columns=columns),
+        date_columns=partial(date_positions, columns=columns),
     )
     header = map_header(table.header, columns, required=required, file_name=request.path.name)
     org = None

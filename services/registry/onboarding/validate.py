@@ -25,7 +25,7 @@ from ..core.types import SHORT_TEXT_MAX, printable
 from ..people import service as people_service
 from ..people.schemas import LIST_MAX
 from .columns import HeaderMap
-from .readers import Chunk, blank_pattern
+from .readers import FORMULA_ERRORS, Chunk, blank_pattern, formula_error
 
 
 @dataclass
@@ -410,6 +410,10 @@ class MemberValidator:
         problems: list[pl.Expr] = []
 
         def note(name: str, reasons: pl.Expr) -> None:
+            # A formula error is the reason, whatever the column's rule would say of it.
+            if name in present:
+                error = pl.col(name) + pl.lit(formula_error(""))
+                reasons = pl.when(pl.col(name).is_in(FORMULA_ERRORS)).then(error).otherwise(reasons)
             problems.append(self.label(name) + ": " + reasons)
 
         def reason(name: str) -> pl.Expr:
@@ -458,7 +462,7 @@ class MemberValidator:
         )
         note("id_type", reason("id_type"))
 
-        problems.append(id_label + ": " + pl.col("r:id"))
+        note("id_number", pl.col("r:id"))
         document = pl.col("x:document")
         implied_birth, implied_gender = pl.col("x:implied_birth"), pl.col("x:implied_gender")
         problems.append(
