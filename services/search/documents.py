@@ -209,9 +209,12 @@ _CONTACT = re.compile(
 _HALF_WIDTH = {0xFF01 + i: 0x21 + i for i in range(94)} | {0x3000: 0x20}
 
 
+_MAY_HOLD_CONTACT = re.compile(r"[\d@＠]").search
+
+
 def redacted(text: str | None) -> str | None:
     """Free text with phone numbers, e-mail addresses and ID numbers taken out."""
-    if not text or not any(c.isdigit() or c in "@＠" for c in text):
+    if not text or not _MAY_HOLD_CONTACT(text):
         return text
     plain = text.translate(_HALF_WIDTH)
     if plain == text:
@@ -224,10 +227,25 @@ def redacted(text: str | None) -> str | None:
     return "".join(kept)
 
 
+def _short(text: str | None) -> str | None:
+    """A one-line field (a name, an institution, a research field) with contact data taken
+    out, as `redacted` takes it out of prose; None when nothing else is left."""
+    kept = redacted(text)
+    if kept is text or kept is None:
+        return kept
+    return " ".join(kept.split()) or None
+
+
+_short_cached = lru_cache(maxsize=CACHED)(_short)
+
+
 def build(source: ExpertSource, version: int, today: date) -> ExpertDocument:
-    """The one document of a person, with their memberships in good standing."""
+    """The one document of a person, with their memberships in good standing. Contact data
+    typed into any of its text (a list whose columns slipped) is taken out."""
     disciplines = tuple(source.discipline_codes or ())
-    fields = tuple(source.research_fields or ())
+    fields = tuple(f for f in map(_short_cached, source.research_fields or ()) if f)
+    name, name_en = _short(source.name) or "", _short(source.name_en)
+    institution = _short_cached(source.institution)
     talent_tags = tuple(redacted(tag) for tag in source.talent_tags or ())
     position, biography = redacted(source.position), redacted(source.biography)
     org_codes = source.org_codes or ()
@@ -239,7 +257,7 @@ def build(source: ExpertSource, version: int, today: date) -> ExpertDocument:
         field_words.extend(words)
         if phrase_token:
             phrases.append(phrase_token)
-    institution_tokens, institution_key = _institution_analysis(source.institution)
+    institution_tokens, institution_key = _institution_analysis(institution)
     prior = _TITLE_PRIOR.get(source.title_level or "", 0.1)
     prior += max((_GRADE_PRIOR.get(grade, 0.0) for grade in grades), default=0.0)
     prior += 0.1 * min(len(org_codes), 3) + 0.05 * min(len(fields), 4)
@@ -247,14 +265,14 @@ def build(source: ExpertSource, version: int, today: date) -> ExpertDocument:
     return ExpertDocument(
         person_id=source.person_id,
         version=version,
-        name=source.name,
-        name_en=source.name_en,
+        name=name,
+        name_en=name_en,
         gender=source.gender,
         birth_date=source.birth_date,
         age_band=_age_band(source.birth_date, today),
         title_level=source.title_level,
         position=position,
-        institution=source.institution,
+        institution=institution,
         institution_key=institution_key,
         institution_uscc=source.institution_uscc,
         region_code=source.region_code,
@@ -264,7 +282,7 @@ def build(source: ExpertSource, version: int, today: date) -> ExpertDocument:
         biography=biography,
         org_codes=tuple(sorted(set(org_codes))),
         prior=round(prior, 4),
-        name_tokens=name_tokens(source.name, source.name_en),
+        name_tokens=name_tokens(name, name_en),
         field_tokens=tuple(analysis.dedupe(field_words + phrases)),
         discipline_tokens=_discipline_tokens(disciplines),
         institution_tokens=institution_tokens,
