@@ -64,8 +64,11 @@ def test_split_list_accepts_chinese_and_latin_separators() -> None:
 
 @pytest.mark.parametrize(
     ("typed", "stored"),
-    [("男", "male"), ("女", "female"), ("Male", "male"), (" F ", "female"), ("ｍ", "male")],
-)
+    [
+        ("男", "male"), ("女", "female"), ("Male", "male"), (" F ", "female"), ("ｍ", "male"),
+        ("男性", "male"), ("女性", "female"),
+    ],
+)  # fmt: skip
 def test_gender_labels(typed, stored) -> None:
     assert normalize.gender(typed) == stored
 
@@ -83,6 +86,34 @@ def test_gender_labels(typed, stored) -> None:
         ("助教", "junior"),
         ("Associate_Senior", "associate_senior"),
         ("无", "none"),
+        # The other series of professional titles, as lists of engineers, doctors, nurses,
+        # teachers, editors, librarians and economists write them.
+        ("教授级高工", "senior"),
+        ("研究员级高级工程师", "senior"),
+        ("高工", "associate_senior"),
+        ("主任药师", "senior"),
+        ("副主任护师", "associate_senior"),
+        ("主管技师", "intermediate"),
+        ("医师", "junior"),
+        ("正高级实验师", "senior"),
+        ("高级实验师", "associate_senior"),
+        ("实验师", "intermediate"),
+        ("编审", "senior"),
+        ("副编审", "associate_senior"),
+        ("研究馆员", "senior"),
+        ("副研究馆员", "associate_senior"),
+        ("馆员", "intermediate"),
+        ("助理馆员", "junior"),
+        ("正高级教师", "senior"),
+        ("高级教师", "associate_senior"),
+        ("一级教师", "intermediate"),
+        ("二级教师", "junior"),
+        ("正高级经济师", "senior"),
+        ("高级经济师", "associate_senior"),
+        ("高级会计师", "associate_senior"),
+        ("农业技术推广研究员", "senior"),
+        ("高级农艺师", "associate_senior"),
+        ("农艺师", "intermediate"),
     ],
 )
 def test_title_words_map_to_levels(typed, stored) -> None:
@@ -91,8 +122,12 @@ def test_title_words_map_to_levels(typed, stored) -> None:
 
 @pytest.mark.parametrize(
     ("typed", "stored"),
-    [("学生会员", "student"), ("会员", "member"), ("高级会员", "senior"), ("会士", "fellow")],
-)
+    [
+        ("学生会员", "student"), ("会员", "member"), ("高级会员", "senior"), ("会士", "fellow"),
+        ("个人会员", "member"), ("专业会员", "member"), ("正式会员", "member"),
+        ("资深会员", "senior"),
+    ],
+)  # fmt: skip
 def test_grade_words(typed, stored) -> None:
     assert normalize.grade(typed) == stored
 
@@ -135,6 +170,7 @@ def test_unknown_labels_are_refused_without_echoing_them() -> None:
         "31108.0",
         "1985-03-02 00:00:00",
         "1985-03-02T08:30",
+        "1985年3月2号",  # the day as it is said
         date(1985, 3, 2),
     ],
 )
@@ -174,6 +210,8 @@ def test_day_numbers_before_excel_s_29_february_1900_count_from_1_january() -> N
         "+8613900001111",
         "0086-139-0000-1111",
         "139-0000-1111",
+        "86-139-0000-1111",  # the country code without its +
+        "86 13900001111",
     ],
 )
 def test_mainland_mobiles_are_stored_as_eleven_digits(typed) -> None:
@@ -203,7 +241,12 @@ def test_email_domain_is_lower_cased_and_local_part_kept() -> None:
     assert normalize.email("ｌｉ＠ｃａｓｔ．ｏｒｇ．ｃｎ") == "li@cast.org.cn"
 
 
-@pytest.mark.parametrize("typed", ["no-at-sign", "a@b", "a@@b.cn", "@cast.org.cn"])
+def test_an_email_copied_from_a_link_loses_its_mailto() -> None:
+    assert normalize.email("mailto:Li@CAST.org.cn") == "Li@cast.org.cn"
+    assert normalize.email("MAILTO:li@cast.org.cn") == "li@cast.org.cn"
+
+
+@pytest.mark.parametrize("typed", ["no-at-sign", "a@b", "a@@b.cn", "@cast.org.cn", "mailto:"])
 def test_bad_emails_are_refused(typed) -> None:
     with pytest.raises(ValueError, match="email"):
         normalize.email(typed)

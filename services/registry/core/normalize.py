@@ -74,6 +74,8 @@ GENDERS = {
     "female": "female",
     "f": "female",
     "女": "female",
+    "男性": "male",
+    "女性": "female",
 }
 
 GRADES = {
@@ -82,8 +84,12 @@ GRADES = {
     "member": "member",
     "会员": "member",
     "普通会员": "member",
+    "个人会员": "member",
+    "专业会员": "member",
+    "正式会员": "member",
     "senior": "senior",
     "高级会员": "senior",
+    "资深会员": "senior",
     "fellow": "fellow",
     "会士": "fellow",
     "honorary": "honorary",
@@ -108,41 +114,49 @@ ID_TYPES = {
     "其他": "other",
 }
 
+# The levels of China's professional title series (职称): research, higher education,
+# engineering, health (doctors, pharmacists, nurses, technicians), laboratories, publishing,
+# libraries and archives, schools, economics, accounting and agriculture.
 TITLE_LEVELS = {
     "senior": "senior",
-    "正高级": "senior",
-    "正高": "senior",
-    "教授": "senior",
-    "研究员": "senior",
-    "正高级工程师": "senior",
-    "教授级高级工程师": "senior",
-    "主任医师": "senior",
+    **dict.fromkeys(
+        (
+            "正高级", "正高", "教授", "研究员", "正高级工程师", "教授级高级工程师", "教授级高工",
+            "研究员级高级工程师", "主任医师", "主任药师", "主任护师", "主任技师",
+            "正高级实验师", "编审", "研究馆员", "正高级教师", "正高级经济师", "正高级会计师",
+            "农业技术推广研究员", "正高级农艺师",
+        ),
+        "senior",
+    ),
     "associate_senior": "associate_senior",
-    "副高级": "associate_senior",
-    "副高": "associate_senior",
-    "副教授": "associate_senior",
-    "副研究员": "associate_senior",
-    "高级工程师": "associate_senior",
-    "副主任医师": "associate_senior",
+    **dict.fromkeys(
+        (
+            "副高级", "副高", "副教授", "副研究员", "高级工程师", "高工", "副主任医师",
+            "副主任药师", "副主任护师", "副主任技师", "高级实验师", "副编审", "副研究馆员",
+            "高级教师", "高级经济师", "高级会计师", "高级农艺师",
+        ),
+        "associate_senior",
+    ),
     "intermediate": "intermediate",
-    "中级": "intermediate",
-    "讲师": "intermediate",
-    "助理研究员": "intermediate",
-    "工程师": "intermediate",
-    "主治医师": "intermediate",
+    **dict.fromkeys(
+        (
+            "中级", "讲师", "助理研究员", "工程师", "主治医师", "主管药师", "主管护师",
+            "主管技师", "实验师", "编辑", "馆员", "一级教师", "经济师", "会计师", "农艺师",
+        ),
+        "intermediate",
+    ),
     "junior": "junior",
-    "初级": "junior",
-    "助教": "junior",
-    "研究实习员": "junior",
-    "助理工程师": "junior",
-    "技术员": "junior",
+    **dict.fromkeys(
+        (
+            "初级", "助教", "研究实习员", "助理工程师", "技术员", "医师", "药师", "护师",
+            "技师", "助理实验师", "助理编辑", "助理馆员", "二级教师", "助理经济师",
+            "助理会计师", "助理农艺师",
+        ),
+        "junior",
+    ),
     "none": "none",
-    "无": "none",
-    "博士研究生": "none",
-    "硕士研究生": "none",
-    "研究生": "none",
-    "学生": "none",
-}
+    **dict.fromkeys(("无", "博士研究生", "硕士研究生", "研究生", "学生"), "none"),
+}  # fmt: skip
 
 REGIONS_OF_ORIGIN = {
     "mainland": "mainland",
@@ -182,7 +196,7 @@ def region_of_origin(value: str) -> str:
 
 # A calendar date, perhaps followed by a time of day (a spreadsheet's date-time cell): the date.
 _YMD = re.compile(
-    r"^(\d{4})\s*[-/.年]\s*(\d{1,2})\s*[-/.月]\s*(\d{1,2})\s*日?"
+    r"^(\d{4})\s*[-/.年]\s*(\d{1,2})\s*[-/.月]\s*(\d{1,2})\s*[日号]?"
     r"(?:[ T]\d{1,2}:\d{2}(?::\d{2}(?:\.\d+)?)?)?$"
 )
 _COMPACT = re.compile(r"^(\d{4})(\d{2})(\d{2})$")
@@ -245,6 +259,8 @@ def phone(value: str) -> str:
     text = re.sub(r"[\s\-()（）]", "", fold(value))
     if text.startswith("0086"):
         text = "+86" + text[4:]
+    elif text.startswith("86") and _MOBILE_CN.match(text[2:]):
+        text = "+86" + text[2:]  # the country code written without its +
     if text.startswith("+86") and _MOBILE_CN.match(text[3:]):
         text = text[3:]
     # A landline as dialled at home: 0, the area code (10, 2x or three digits), the number.
@@ -265,7 +281,10 @@ _EMAIL = re.compile(rf"^{_ADDRESS_CHAR}+@{_ADDRESS_CHAR}+\.{_ADDRESS_CHAR}+$")
 
 
 def email(value: str) -> str:
+    """An e-mail address, its domain in lower case; `mailto:` (a link copied) dropped."""
     text = fold(value).replace(" ", "")
+    if text[:7].lower() == "mailto:":
+        text = text[7:]
     if not _EMAIL.match(text) or len(text) > 254:
         raise ValueError("not an email address")
     local, _, domain = text.rpartition("@")
