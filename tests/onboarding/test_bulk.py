@@ -143,7 +143,8 @@ def test_label_columns_go_through_the_one_table() -> None:
     answers = {row["raw"]: (row["value"], row["reason"]) for row in table.iter_rows(named=True)}
     got = [answers[v] if v else (None, None) for v in values]
     assert [value for value, _ in got] == ["male", "female", "male", "female", None, None, "male"]
-    assert [reason for _, reason in got] == [None, None, None, None, "unknown gender", None, None]
+    unknown = "unknown gender, expected 男 (male) or 女 (female)"
+    assert [reason for _, reason in got] == [None, None, None, None, unknown, None, None]
     spellings = ["1985-03-02", "1985/3/2", "1985.3.2", "1985年3月2日", "19850302", "31108"]
     dates = bulk.lookup_table(spellings, normalize.parse_date, pl.Date)
     assert set(dates["value"].to_list()) == {date(1985, 3, 2)}

@@ -124,7 +124,7 @@ def test_a_dirty_file_gives_exact_counts_and_an_error_file(
     assert rejected[0]["证件号码"] == secrets["bad_check"]  # original cells, to fix and re-import
     assert rejected[0]["reason"] == "证件号码: check digit does not match (GB 11643 MOD 11-2)"
     assert rejected[1]["reason"].split("; ") == [
-        "性别: unknown gender",
+        "性别: unknown gender, expected 男 (male) or 女 (female)",
         "手机: not a phone number",
         "邮箱: not an email address",
         "入会日期: not a calendar date",

@@ -145,6 +145,17 @@ def test_document_type_words(typed, stored) -> None:
     assert normalize.id_type(typed) == stored
 
 
+def test_an_unknown_label_is_answered_with_the_words_that_are_known() -> None:
+    with pytest.raises(ValueError, match=r"^unknown title") as err:
+        normalize.title_level("讲座教授")
+    assert str(err.value) == (
+        "unknown title, expected a title such as 教授 or a level: 正高级 (senior), 副高级 "
+        "(associate_senior), 中级 (intermediate), 初级 (junior) or 无 (none)"
+    )
+    with pytest.raises(ValueError, match=r"^unknown termination reason, expected 退会 \(withd"):
+        normalize.termination_reason("调走")
+
+
 def test_unknown_labels_are_refused_without_echoing_them() -> None:
     for fn in (normalize.gender, normalize.grade, normalize.title_level, normalize.id_type):
         with pytest.raises(ValueError, match="unknown") as err:

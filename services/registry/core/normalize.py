@@ -9,6 +9,7 @@ from __future__ import annotations
 import re
 import unicodedata
 from datetime import date, timedelta
+from typing import Any
 
 _SPACES = re.compile(r"\s+")
 
@@ -60,11 +61,21 @@ def label_key(value: str) -> str:
     return fold(value).lower().replace(" ", "")
 
 
-def _lookup(table: dict[str, str], value: str, what: str) -> str:
+def _lookup(table: dict[str, Any], value: str, what: str, *, hint: str = "") -> Any:
     key = label_key(value)
     if key in table:
         return table[key]
-    raise ValueError(f"unknown {what}")
+    raise ValueError(f"unknown {what}, expected {hint}{choices(table)}")
+
+
+def choices(table: dict[str, Any]) -> str:
+    """A table's values, each with its first Chinese word: `男 (male) or 女 (female)`."""
+    words: dict[Any, str] = {}
+    for key, value in table.items():
+        if not key.isascii():
+            words.setdefault(value, key)
+    shown = [f"{word} ({value})" for value, word in words.items()]
+    return " or ".join(filter(None, (", ".join(shown[:-1]), shown[-1])))
 
 
 GENDERS = {
@@ -187,7 +198,7 @@ def id_type(value: str) -> str:
 
 
 def title_level(value: str) -> str:
-    return _lookup(TITLE_LEVELS, value, "title")
+    return _lookup(TITLE_LEVELS, value, "title", hint="a title such as 教授 or a level: ")
 
 
 def region_of_origin(value: str) -> str:

@@ -17,7 +17,7 @@ import uuid
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import delete, func, or_, select, update
+from sqlalchemy import any_, delete, func, or_, select, update
 from sqlalchemy.orm import Session
 
 from services.search.outbox import enqueue_people
@@ -376,7 +376,7 @@ def _refuse_award_records(session: Session, other_id: uuid.UUID) -> None:
         (Nomination, Nomination.nominee_person_id == other_id),
         # A team member's id in a nomination: left behind, it would point at no one, and the
         # conflict checks against the team would miss the kept person.
-        (Nomination, Nomination.team_person_ids.any(other_id)),
+        (Nomination, other_id == any_(Nomination.team_person_ids)),
         (Assignment, Assignment.reviewer_person_id == other_id),
         (ReviewerEvent, ReviewerEvent.reviewer_person_id == other_id),
         (DeclaredConflict, DeclaredConflict.reviewer_person_id == other_id),
