@@ -493,6 +493,40 @@ def _refused_every_time(exc: BaseException) -> bool:
     return code.startswith("54") or code == "57014"
 
 
+_PEOPLE_COUNTS = {"created_people", "matched_people", "updated_people"}
+_MEMBERSHIP_COUNTS = {"created_memberships", "updated_memberships"}
+# Counts of the summary (all of them in `--json`, as CONTRACT.md lists them) that an import
+# of this kind never changes, left out of its report on the terminal.
+_NOT_COUNTED_BY = {
+    "members": {"rows", "created_orgs", "updated_orgs"},
+    "group-members": {"rows", "created_orgs", "updated_orgs", *_PEOPLE_COUNTS},
+    "orgs": {"rows", *_PEOPLE_COUNTS, *_MEMBERSHIP_COUNTS},
+}
+
+
+def _show_rejected(summary: dict[str, Any], errors_path: Path | None) -> None:
+    """Where the rejected rows are; without `--errors`, the first of them and their reasons."""
+    shown: list[tuple[int, str]] = summary.pop("rejected_shown", [])
+    rejected = summary.get("rejected") or 0
+    if not rejected:
+        return
+    if errors_path is not None:
+        err.print(
+            f"rejected rows, with their numbers and reasons: {escape(str(errors_path))}",
+            soft_wrap=True,
+        )
+        return
+    rows = "1 row" if rejected == 1 else f"{rejected:,} rows"
+    first = "" if rejected <= len(shown) else f", the first {len(shown)} here"
+    err.print(
+        f"{rows} rejected{first} (--errors FILE writes each with its cells, to correct and"
+        " import again):",
+        soft_wrap=True,
+    )
+    for number, reason in shown:
+        err.print(f"  row {number}: {escape(reason)}", highlight=False, soft_wrap=True)
+
+
 def _run_import(kind: str, json_mode: bool, **options: Any) -> None:
     import psycopg
     from sqlalchemy.exc import DBAPIError, OperationalError
@@ -536,13 +570,15 @@ def _run_import(kind: str, json_mode: bool, **options: Any) -> None:
     unknown = summary.get("unknown_columns") or []
     if unknown:
         err.print(f"ignored unknown column(s): {escape(', '.join(unknown))}")
+    _show_rejected(summary, options.get("errors_path"))
     if json_mode:
         typer.echo(json.dumps(summary, ensure_ascii=False))
         return
     verb = "checked (dry run, nothing written)" if summary.get("dry_run") else "imported"
     out.print(f"{verb} {escape(summary['file'])}: {summary['rows']:,} rows")
+    hidden = _NOT_COUNTED_BY[kind]
     for key, value in summary.items():
-        if isinstance(value, int) and not isinstance(value, bool) and key != "rows":
+        if isinstance(value, int) and not isinstance(value, bool) and key not in hidden:
             out.print(f"  {key:<22} {value:,}")
     if summary.get("batch_id"):
         out.print(f"  batch {summary['batch_id']}")

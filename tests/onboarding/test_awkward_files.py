@@ -396,3 +396,32 @@ def test_an_error_file_that_would_overwrite_the_list_is_refused_and_the_list_kep
         assert "--errors" in run.output
         assert path.read_bytes() == content
     assert _names(db, org.code) == []
+
+
+def test_the_terminal_report_shows_the_first_rejected_rows_or_where_they_were_written(
+    registry, factory, tmp_path: Path
+) -> None:
+    org = factory.org()
+    rows = [member(性别="未知") for _ in range(7)] + [member()]
+    path = write_csv(tmp_path / "m.csv", rows)
+    run = registry("import", "members", path, "--org", org.code)
+    assert run.exit_code == 0, run.output
+    assert "7 rows rejected, the first 5 here (--errors FILE writes each with its cells" in (
+        run.output
+    )
+    reason = "性别: unknown gender, expected 男 (male) or 女 (female)"
+    assert [line.strip() for line in run.output.splitlines() if line.startswith("  row ")] == [
+        f"row {n}: {reason}" for n in range(2, 7)
+    ]
+    assert "created_orgs" not in run.output  # counts a member list never changes
+    errors = tmp_path / "errors.csv"
+    run = registry("import", "members", path, "--org", org.code, "--errors", errors)
+    assert f"rejected rows, with their numbers and reasons: {errors}" in run.output
+    assert "  row " not in run.output
+    orgs = write_csv(
+        tmp_path / "orgs.csv", [["Q2X", "某学会", "全国学会"]], header=["代码", "名称", "类型"]
+    )
+    run = registry("import", "orgs", orgs)
+    assert "created_orgs" in run.output
+    assert "people" not in run.output
+    assert "rejected" not in run.output.replace("  rejected               0", "")

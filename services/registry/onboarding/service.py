@@ -93,8 +93,12 @@ class ErrorFile:
     """Rejected rows as CSV (UTF-8 with BOM, so Excel opens it): `row_number`, `reason`, then
     the original columns; fixed, the file imports again (the two extra columns are ignored)."""
 
+    SHOWN = 5
+
     def __init__(self, path: Path | None, table: Table) -> None:
         self.handle = None
+        # The first rejected rows (number, reason), for the command to show on its terminal.
+        self.shown: list[tuple[int, str]] = []
         self.header = table.header
         # A sheet does not store a row's empty last cells: as CSV, such a row must get them
         # back, or its corrected copy would be refused for having fewer fields than the header.
@@ -112,6 +116,8 @@ class ErrorFile:
             csv.writer(self.handle).writerow(["row_number", "reason", *self.header])
 
     def write(self, rejected: list[tuple[int, list[str], str]]) -> None:
+        room = self.SHOWN - len(self.shown)
+        self.shown.extend((number, why) for number, _, why in rejected[:room] if room > 0)
         if self.handle is not None and rejected:
             if self.pads:
                 width = len(self.header)
@@ -347,6 +353,7 @@ def import_members(engine: Engine, pii: PiiCipher, request: ImportRequest) -> di
             summary["seconds_by_step"] = {k: round(v, 2) for k, v in timings.items()}
     finally:
         errors.close()
+    summary["rejected_shown"] = errors.shown
     return summary
 
 
@@ -511,6 +518,7 @@ def _small_import(
             session.flush()
     finally:
         errors.close()
+    summary["rejected_shown"] = errors.shown
     return summary
 
 
