@@ -152,3 +152,30 @@ def test_a_list_separated_by_semicolons_is_read_like_one_separated_by_commas(
     assert (run.summary["created_people"], run.summary["unknown_columns"]) == (3, [])
     names = sorted(name for name, *_ in _members(db, org.code))
     assert names == sorted(["张三", "李四", "王五;王六"])
+
+
+def test_a_cell_merged_down_a_column_gives_its_value_to_every_row_it_covers(
+    registry, factory, db, tmp_path: Path
+) -> None:
+    """Lists grouped by institution merge the 工作单位 cell over the group's rows: the value is
+    written once, in the first, and stands for all of them, as it shows in Excel."""
+    org = factory.org()
+    book = Workbook()
+    sheet = book.active
+    sheet.append(["中国力学学会会员名单"])
+    sheet.merge_cells(start_row=1, start_column=1, end_row=1, end_column=len(HEADER))
+    sheet.append(HEADER)
+    names = ["甲一", "甲二", "甲三", "乙一", "乙二"]
+    for name in names:
+        row = member(姓名=name)
+        sheet.append([row[h] for h in HEADER])
+    column = HEADER.index("工作单位") + 1
+    for first, last, institution in ((3, 5, "清华大学"), (6, 7, "北京大学")):
+        sheet.cell(row=first, column=column, value=institution)
+        sheet.merge_cells(start_row=first, start_column=column, end_row=last, end_column=column)
+    path = tmp_path / "grouped.xlsx"
+    book.save(path)
+    summary = registry("import", "members", path, "--org", org.code, "--json").summary
+    assert (summary["created_people"], summary["rejected"]) == (5, 0)
+    got = {name: institution for name, institution, *_ in _members(db, org.code)}
+    assert got == dict(zip(names, ["清华大学"] * 3 + ["北京大学"] * 2, strict=True))

@@ -534,6 +534,51 @@ class _Days1904:
                 row[index] = (_EPOCH_1904 + timedelta(days=int(value))).isoformat()
 
 
+# A merged range in a sheet's XML (`<mergeCell ref="H3:H5"/>`, after the rows).
+_MERGE_REF = re.compile(rb'<(?:\w+:)?mergeCell\b[^>]*?\bref="([A-Z]{1,3})(\d+):([A-Z]{1,3})(\d+)"')
+
+
+def _merged_down(archive: Any, sheet_path: str) -> dict[int, list[tuple[int, int]]]:
+    """The sheet's cells merged down one column, by first row: (column index, last row).
+    Read-only sheets do not say which cells are merged, so the sheet's XML is scanned for
+    them (decompressing it costs a fraction of parsing its rows)."""
+    from openpyxl.utils import column_index_from_string
+
+    refs: set[tuple[bytes, ...]] = set()
+    with archive.open(sheet_path.lstrip("/")) as stream:
+        tail = b""
+        while block := stream.read(1 << 20):
+            data = tail + block
+            if b"mergeCell" in data:
+                refs.update(match.groups() for match in _MERGE_REF.finditer(data))
+            tail = data[-256:]
+    merged: dict[int, list[tuple[int, int]]] = {}
+    for first_col, first_row, last_col, last_row in refs:
+        if first_col == last_col and int(last_row) > int(first_row):
+            column = column_index_from_string(first_col.decode()) - 1
+            merged.setdefault(int(first_row), []).append((column, int(last_row)))
+    return merged
+
+
+class _FilledDown:
+    """Gives the rows a cell merged down a column covers the value of its first row, as
+    Excel shows it (a sheet stores it once): lists grouped by institution merge 工作单位."""
+
+    def __init__(self, merged: dict[int, list[tuple[int, int]]]) -> None:
+        self.merged = merged
+        self.open: dict[int, tuple[str, int]] = {}  # column -> (value, last row)
+
+    def __call__(self, number: int, row: list[str]) -> None:
+        for column, last in self.merged.get(number, ()):
+            self.open[column] = (row[column] if column < len(row) else "", last)
+        for column, (value, last) in list(self.open.items()):
+            if last < number:
+                del self.open[column]
+            elif value and (column >= len(row) or not row[column]):
+                row.extend([""] * (column + 1 - len(row)))
+                row[column] = value
+
+
 _EPOCH_1904 = date(1904, 1, 1)
 _DAYS_1904_MAX = (date(9999, 12, 31) - _EPOCH_1904).days + 1
 
@@ -569,6 +614,15 @@ def _open_xlsx(
     total = declared if declared and declared > 1 else None
     worksheet.reset_dimensions()
     position = {"row": 0}
+    # openpyxl keeps the archive and the sheet's part name of a read-only workbook privately.
+    archive = getattr(book, "_archive", None)
+    sheet_path = getattr(worksheet, "_worksheet_path", None)
+    try:
+        merged = _merged_down(archive, sheet_path) if archive and sheet_path else {}
+    except Exception as exc:  # a damaged archive member
+        book.close()
+        raise FileProblem(f"{path.name} is not a readable XLSX workbook: {exc}") from None
+    fill_down = _FilledDown(merged) if merged else None
     days_1904 = (
         _Days1904(is_header, date_columns)
         if date_columns is not None and book.epoch == CALENDAR_MAC_1904
@@ -592,6 +646,8 @@ def _open_xlsx(
             row = [cell_text(v) for v in values]
             if days_1904 is not None:
                 days_1904(values, row)
+            if fill_down is not None:
+                fill_down(number, row)
             while row and row[-1] == "":
                 row.pop()  # read-only sheets pad rows to the widest one
             yield number, row
