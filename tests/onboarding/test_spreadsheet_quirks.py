@@ -169,8 +169,9 @@ def test_a_cell_merged_down_a_column_gives_its_value_to_every_row_it_covers(
     for name in names:
         row = member(姓名=name)
         sheet.append([row[h] for h in HEADER])
+    sheet.append([])  # a blank row the last merge runs over stays blank
     column = HEADER.index("工作单位") + 1
-    for first, last, institution in ((3, 5, "清华大学"), (6, 7, "北京大学")):
+    for first, last, institution in ((3, 5, "清华大学"), (6, 8, "北京大学")):
         sheet.cell(row=first, column=column, value=institution)
         sheet.merge_cells(start_row=first, start_column=column, end_row=last, end_column=column)
     path = tmp_path / "grouped.xlsx"

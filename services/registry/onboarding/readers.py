@@ -571,6 +571,8 @@ class _FilledDown:
     def __call__(self, number: int, row: list[str]) -> None:
         for column, last in self.merged.get(number, ()):
             self.open[column] = (row[column] if column < len(row) else "", last)
+        if _blank(row):
+            return  # a blank row inside a merge stays blank (skipped), not a row of one value
         for column, (value, last) in list(self.open.items()):
             if last < number:
                 del self.open[column]
