@@ -28,41 +28,20 @@ from services.registry.people.models import Person
 from . import documents
 from .documents import ExpertSource
 from .outbox import enqueue_people, stage_people
+from .replay import replay_point_on
 
 BATCH = 2_000
 REBUILD_VERSION = 0  # any later outbox write (version = its id, always > 0) replaces a rebuilt doc
-# How far a change's timestamps may lie before the moment its transaction began, as the
-# database's clock sees it. Timestamps come from the database (`now()`: the transaction's
-# start) or from the application's clock when an object is created or changed, a moment later
-# within the same transaction. Application hosts keep their clocks within milliseconds of the
-# database's by NTP; a minute also covers a request that prepares its objects before its first
-# statement. It only widens what is replayed, never what is missed beyond it.
-CLOCK_SKEW = timedelta(seconds=60)
 # How long a replay staged before a swap waits (`replay_if_interrupted`).
 REPLAY_GRACE = timedelta(minutes=5)
 
-# The oldest moment a change invisible to a snapshot taken right after this statement can be
-# stamped with: now, or the start of a transaction already open (it may commit later, with
-# timestamps from before now). Other roles' sessions show no xact_start without
-# pg_read_all_stats: the registry's writes all run as its own role.
-_REPLAY_POINT = text(
-    "SELECT least(clock_timestamp(), min(xact_start)) FROM pg_stat_activity"
-    " WHERE backend_type = 'client backend' AND xact_start IS NOT NULL"
-)
-
 
 def replay_point(sessions: sessionmaker[Session]) -> datetime:
-    """Where to replay from after a build whose snapshot is taken after this call returns.
-
-    A change missing from the snapshot was committed after it, by a transaction that either
-    began after this call (its timestamps are later than now) or was open during it (its
-    timestamps are later than its start). Either way it is stamped at or after the returned
-    instant, less CLOCK_SKEW. Changes committed earlier are in the snapshot, so a bulk import
-    that finished before the rebuild started is not replayed.
-    """
+    """Where to replay from after a build whose snapshot is taken after this call returns
+    (`replay.replay_point_on`). Changes committed earlier are in the snapshot, so a bulk
+    import that finished before the rebuild started is not replayed."""
     with sessions() as session:
-        point: datetime = session.scalar(_REPLAY_POINT)  # type: ignore[assignment]
-    return point - CLOCK_SKEW
+        return replay_point_on(session)
 
 
 def replay_changes_since(sessions: sessionmaker[Session], since: datetime) -> int:

@@ -61,6 +61,10 @@ def refresh(
             if found is None:
                 raise _fail(f"no organisation with code {org}")
             result = status_refresh.refresh(session, today=day, org_ids=[found.id], actor="system")
+            engine = session.get_bind()
+        # Committed: now the people made searchable while it ran.
+        with engine.connect() as conn, conn.begin():
+            status_refresh.queue_made_searchable(conn, horizon=result.horizon)
     seconds = time.perf_counter() - started
     summary = {
         "today": day.isoformat(),

@@ -53,6 +53,8 @@ from .status_refresh import STATUS_RULE as STATUS_RULE
 from .status_refresh import STATUSES as STATUSES
 from .status_refresh import TODAY_PARAM
 from .status_refresh import RefreshResult as RefreshResult
+from .status_refresh import horizon_on as horizon_on
+from .status_refresh import queue_made_searchable as queue_made_searchable
 from .status_refresh import refresh as refresh
 from .status_refresh import refresh_statement as refresh_statement
 from .status_refresh import server_settings as server_settings

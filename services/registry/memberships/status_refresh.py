@@ -13,15 +13,17 @@ from __future__ import annotations
 
 import os
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Connection, Engine, TextClause, bindparam, text
 from sqlalchemy.types import Date, String, Uuid
+
+from services.search.replay import replay_point_on
 
 from ..core.ids import uuid7
 
@@ -69,6 +71,9 @@ class RefreshResult:
     # The change id of every history entry this refresh wrote (one per run, as an import's
     # batch is the change id of what it created).
     change_id: uuid.UUID | None = None
+    # When memberships changed: the horizon (`horizon_on`) taken before the refresh's
+    # snapshot, for `queue_made_searchable` once it has committed.
+    horizon: Horizon | None = None
 
     @property
     def total(self) -> int:
@@ -176,6 +181,100 @@ def refresh_statement(
     )
 
 
+@dataclass(frozen=True)
+class Horizon:
+    """What a snapshot taken after it may not see: changes committed by transactions numbered
+    `xmin` or later, stamped at or after `since`."""
+
+    since: datetime  # the rebuild's replay point (`replay.replay_point_on`)
+    xmin: str  # the oldest transaction id still running (xid8, as text)
+
+
+_OLDEST_RUNNING = text("SELECT CAST(pg_snapshot_xmin(pg_current_snapshot()) AS text)")
+
+
+def horizon_on(conn: Session | Connection) -> Horizon:
+    """The horizon of the snapshots taken after this call: a transaction that commits after
+    one of them was running when this was called, or began later, so its id is `xmin` or
+    newer (ids are handed out in order) and its timestamps are `since` or later."""
+    since = replay_point_on(conn)
+    xmin: str = conn.execute(_OLDEST_RUNNING).scalar_one()
+    return Horizon(since, xmin)
+
+
+# Who a bulk change of memberships (this refresh, a member import) may have left off the
+# search outbox. It queues the people searchable in its own snapshot. A person made searchable
+# (opted in, made active again) by a transaction that commits after that snapshot but before
+# the change commits is queued by that transaction, and the worker or the API's drain after
+# its commit may build their document at once from what is committed then: without the
+# change. Once the change has committed, this statement queues each person who is searchable
+# now and whose profile was written beyond the horizon taken before the change's first
+# snapshot (`horizon_on`), as was one of their memberships (by the change itself, as a rule).
+#
+# Why that is everyone: the transaction that made the person searchable committed after the
+# change's snapshot, so beyond the horizon, and whoever wrote the profile after it did too:
+# the newest version of the row carries a transaction id (`xmin`) of the horizon or newer and
+# a timestamp (`updated_at`, which every write of a profile sets) of its `since` or later. If
+# that transaction committed before this statement's snapshot, this statement sees the person
+# searchable and queues them, and the drain that takes the row reads a database holding the
+# change. If it commits later, its own outbox row is drained after the change has committed.
+# Under READ COMMITTED (as the registry runs) each statement takes its snapshot when it
+# starts, so a horizon taken by an earlier statement of the change's own transaction, or
+# before it, comes before them all, the parallel parts of `refresh_in_parts` included.
+#
+# Either condition alone would queue more than that. The timestamp, moved back by the clock
+# skew allowed to the application's clock, also holds everyone written in the minute before
+# the change, such as the people of an import that ran just before, whom that import queued;
+# the transaction id leaves them out. `age()` compares ids in the order they were handed out
+# (the difference from the current one, the same throughout a transaction), but a row written
+# more than 2^31 transactions ago keeps its old id when frozen, which may then seem new; the
+# timestamp leaves those out.
+#
+# Cheap beside the change: one pass over the profiles (no writes) keeps the few written
+# beyond the horizon, and their memberships are looked up by person. `written_by` leaves out
+# the profiles whose newest version the change wrote itself: it held their row locks from
+# that write to its commit, so nobody could change them in between and it decided on them as
+# they are (a member import's people; without it, each of them would be queued twice; a row
+# written in a subtransaction carries another id and is merely queued again).
+#
+# A process that dies between the change's commit and this statement leaves those few people
+# to their next change or a reindex: a window of milliseconds, as the rebuild's swap has.
+_MADE_SEARCHABLE = f"""
+INSERT INTO search_outbox (person_id, attempts)
+SELECT p.id, 0
+FROM (SELECT age(CAST(CAST(:xmin AS xid8) AS xid)) AS max_age) h
+JOIN person p
+  ON {SEARCHABLE} AND p.updated_at >= :since AND age(p.xmin) <= h.max_age {{written}}
+-- A probe by person (LIMIT keeps the planner, which cannot tell how few rows pass `age`,
+-- from hashing every membership instead).
+CROSS JOIN LATERAL (
+    SELECT 1 FROM membership m
+    WHERE m.person_id = p.id AND m.updated_at >= :since AND age(m.xmin) <= h.max_age
+    LIMIT 1
+) touched
+"""  # noqa: S608 - constants only
+
+
+def queue_made_searchable(
+    conn: Session | Connection, *, horizon: Horizon | None, written_by: str | None = None
+) -> int:
+    """After a bulk change of memberships has committed, in a transaction of its own: queue
+    for search the people it may have left off the outbox because they became searchable
+    after its snapshot (see `_MADE_SEARCHABLE`). `horizon`: from `horizon_on` before the
+    change's first snapshot (None: nothing changed, nothing to do); `written_by`: the change's
+    transaction id, when it wrote profiles itself. Returns how many were queued."""
+    if horizon is None:
+        return 0
+    written = "" if written_by is None else "AND p.xmin <> CAST(:written_by AS xid)"
+    params: dict[str, Any] = {"since": horizon.since, "xmin": horizon.xmin}
+    if written_by is not None:
+        params["written_by"] = written_by
+    queued = int(conn.execute(text(_MADE_SEARCHABLE.format(written=written)), params).rowcount)
+    if queued:
+        conn.info["outbox_dirty"] = True
+    return queued
+
+
 @contextmanager
 def server_settings(
     session: Session | Connection, values: dict[str, str], *, local: bool = True
@@ -217,7 +316,7 @@ def _params(today: date, actor: str, source: str, change_id: uuid.UUID) -> dict[
     return {"today": today, "actor": actor, "source": source, "change_id": change_id}
 
 
-def _result(rows: list[Any], change_id: uuid.UUID) -> RefreshResult:
+def _result(rows: list[Any], change_id: uuid.UUID, horizon: Horizon) -> RefreshResult:
     changed: dict[str, int] = {}
     groups: dict[str, int] = {}
     queued = 0
@@ -228,7 +327,13 @@ def _result(rows: list[Any], change_id: uuid.UUID) -> RefreshResult:
             groups[str(status)] = groups.get(str(status), 0) + int(n)
         else:
             queued += int(n)
-    return RefreshResult(changed, groups, queued, change_id if changed or groups else None)
+    return RefreshResult(
+        changed,
+        groups,
+        queued,
+        change_id if changed or groups else None,
+        horizon if changed else None,
+    )
 
 
 def refresh_in_parts(
@@ -239,6 +344,7 @@ def refresh_in_parts(
     source: str = "refresh",
     parts: int | None = None,
     min_rows: int | None = None,
+    before_commit: Callable[[], None] | None = None,
 ) -> RefreshResult:
     """Every membership's status brought in line with the rule, as `refresh` does, with the
     people split into ranges of ids whose memberships are refreshed at once, each range in a
@@ -253,11 +359,16 @@ def refresh_in_parts(
     waits that PostgreSQL cannot see (another transaction waiting on it while one of the
     other parts waits on that transaction). If a part fails, the parts that succeeded stand,
     the error is raised, and the next run does the rest. Each part has the statement's
-    `work_mem` (REFRESH_SETTINGS) on the server."""
+    `work_mem` (REFRESH_SETTINGS) on the server. Once the parts have ended, the people made
+    searchable while they ran are queued (`queue_made_searchable`).
+
+    `before_commit` (tests) is called in each part's thread between its statement and its
+    commit."""
     change_id = uuid7()
     params = _params(today, actor, source, change_id)
     count = parts if parts is not None else min(os.cpu_count() or 1, MAX_PARTS)
     with engine.connect() as conn:
+        horizon = horizon_on(conn)  # before any part's snapshot
         if parts is None:
             estimate = conn.execute(
                 text("SELECT reltuples FROM pg_class WHERE oid = 'membership'::regclass")
@@ -288,12 +399,24 @@ def refresh_in_parts(
             conn.begin(),
             server_settings(conn, REFRESH_SETTINGS),
         ):
-            return list(conn.execute(statement, job).all())
+            rows = list(conn.execute(statement, job).all())
+            if before_commit is not None:
+                before_commit()
+            return rows
 
     with ThreadPoolExecutor(len(jobs), thread_name_prefix="refresh") as pool:
         futures = [pool.submit(run, statement, job) for statement, job in jobs]
-    # Every part has ended here; the first that failed raises its error.
-    return _result([row for future in futures for row in future.result()], change_id)
+    # Every part has ended here. The parts that succeeded have committed: the people made
+    # searchable while they ran are queued now, then the first part that failed raises its
+    # error.
+    done = [row for future in futures if future.exception() is None for row in future.result()]
+    result = _result(done, change_id, horizon)
+    if result.horizon is not None:
+        with engine.begin() as conn:
+            queue_made_searchable(conn, horizon=result.horizon)
+    for future in futures:
+        future.result()
+    return result
 
 
 def refresh(
@@ -308,14 +431,18 @@ def refresh(
     only rows whose status changes are written, each with a history entry, and the people
     whose search document changes are queued for the index in the same transaction. Running
     it again changes nothing, so it is safe at any time (cron, after an import, twice at once:
-    the second waits on the row locks and then finds nothing to do)."""
+    the second waits on the row locks and then finds nothing to do).
+
+    People made searchable by others while it runs are for the caller to queue once its
+    transaction has committed: `queue_made_searchable(conn, horizon=result.horizon)`."""
     change_id = uuid7()
     params = _params(today, actor, source, change_id)
     if org_ids is not None:
         params["org_ids"] = list(org_ids)
+    horizon = horizon_on(session)  # before the statement's snapshot
     with server_settings(session, REFRESH_SETTINGS):
         rows = session.execute(refresh_statement(scoped=org_ids is not None), params).all()
-    result = _result(list(rows), change_id)
+    result = _result(list(rows), change_id, horizon)
     if result.queued_for_search:
         session.info["outbox_dirty"] = True
     return result

@@ -90,6 +90,7 @@ CREATE TEMP TABLE import_state (
 CREATE TEMP TABLE import_enc (row_no bigint NOT NULL, enc bytea NOT NULL) ON COMMIT DROP;
 CREATE TEMP TABLE import_person_changed (row_no bigint NOT NULL) ON COMMIT DROP;
 CREATE TEMP TABLE import_membership_changed (row_no bigint NOT NULL) ON COMMIT DROP;
+CREATE TEMP TABLE import_person_opted_in (row_no bigint NOT NULL) ON COMMIT DROP;
 CREATE TEMP TABLE import_seen (person_id uuid PRIMARY KEY) ON COMMIT DROP;
 CREATE TEMP TABLE import_released (membership_id uuid PRIMARY KEY, member_no text NOT NULL)
     ON COMMIT DROP;
@@ -737,7 +738,7 @@ class MemberMerge:
         with self._step("stage"):
             self._exec(
                 "TRUNCATE import_stage, import_state, import_enc, import_person_changed, "
-                "import_membership_changed"
+                "import_membership_changed, import_person_opted_in"
             )
         if prepared.rows:
             with self._step("stage"), self.conn.cursor() as cur:
@@ -1063,7 +1064,12 @@ class MemberMerge:
     def _outbox(self) -> None:
         # Only people in the expert pool have a search document (documents.SEARCHABLE):
         # new ones who opted in, and matched ones who were or now are in it whose profile or
-        # memberships changed (an opt-out removes the document).
+        # memberships changed (an opt-out removes the document). Whether they are in it now:
+        # for a profile this import wrote, as its write left it (`import_person_opted_in`),
+        # which holds an opt-in committed by someone else after the judge read `was_expert`
+        # (the import holds the row's lock from its write to its commit, so that is final);
+        # other people opted in meanwhile are queued after the import has committed
+        # (`status_refresh.queue_made_searchable`).
         self._exec(
             f"""
             INSERT INTO search_outbox (person_id, attempts)
@@ -1071,7 +1077,9 @@ class MemberMerge:
             FROM import_state st JOIN import_stage s ON s.row_no = st.row_no
             WHERE {ACCEPTED} AND (
                 (st.matched_by = 'new' AND s.expert_opt_in)
-                OR (st.matched_by <> 'new' AND (st.was_expert OR s.expert_opt_in)
+                OR (st.matched_by <> 'new'
+                    AND (st.was_expert OR s.expert_opt_in
+                         OR st.row_no IN (SELECT row_no FROM import_person_opted_in))
                     AND (st.membership_id IS NULL
                          OR st.row_no IN (SELECT row_no FROM import_person_changed)
                          OR st.row_no IN (SELECT row_no FROM import_membership_changed))))
@@ -1139,22 +1147,28 @@ class MemberMerge:
             for row_no in changed_rows:
                 copy.write_row((row_no,))
         sets = ", ".join(f"{f} = coalesce({new}, p.{f})" for f, new in news.items())
+        # RETURNING gives the row as written: on the newest version of the profile, also
+        # when another transaction changed it (an opt-in) after the diff above was read.
         self._exec(
             f"""
-            UPDATE person p SET {sets},
-                id_type = CASE WHEN e.enc IS NOT NULL THEN s.id_type ELSE p.id_type END,
-                id_number_enc = coalesce(e.enc, p.id_number_enc),
-                id_number_bidx = CASE WHEN e.enc IS NOT NULL THEN s.id_bidx
-                                      ELSE p.id_number_bidx END,
-                id_number_masked = CASE WHEN e.enc IS NOT NULL THEN s.id_masked
-                                        ELSE p.id_number_masked END,
-                region_of_origin = coalesce(p.region_of_origin, s.region_of_origin),
-                updated_at = now(), version = p.version + 1
-            FROM import_person_changed c
-            JOIN import_state st ON st.row_no = c.row_no
-            JOIN import_stage s ON s.row_no = c.row_no
-            LEFT JOIN import_enc e ON e.row_no = c.row_no
-            WHERE p.id = st.person_id
+            WITH written AS (
+                UPDATE person p SET {sets},
+                    id_type = CASE WHEN e.enc IS NOT NULL THEN s.id_type ELSE p.id_type END,
+                    id_number_enc = coalesce(e.enc, p.id_number_enc),
+                    id_number_bidx = CASE WHEN e.enc IS NOT NULL THEN s.id_bidx
+                                          ELSE p.id_number_bidx END,
+                    id_number_masked = CASE WHEN e.enc IS NOT NULL THEN s.id_masked
+                                            ELSE p.id_number_masked END,
+                    region_of_origin = coalesce(p.region_of_origin, s.region_of_origin),
+                    updated_at = now(), version = p.version + 1
+                FROM import_person_changed c
+                JOIN import_state st ON st.row_no = c.row_no
+                JOIN import_stage s ON s.row_no = c.row_no
+                LEFT JOIN import_enc e ON e.row_no = c.row_no
+                WHERE p.id = st.person_id
+                RETURNING c.row_no, p.expert_opt_in
+            )
+            INSERT INTO import_person_opted_in SELECT row_no FROM written WHERE expert_opt_in
             """  # noqa: S608
         )
         _copy_history(self.conn, history)

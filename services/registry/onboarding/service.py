@@ -282,6 +282,10 @@ def import_members(engine: Engine, pii: PiiCipher, request: ImportRequest) -> di
     frame = _Frame(request, table, header, summary, started)
     try:
         with frame.transaction(engine, ImportKind.members, org.id, lock=_LOCK) as (conn, batch):
+            # Taken before the first snapshot that decides who is queued for search, with
+            # this transaction's id: for `queue_made_searchable` once it has committed.
+            horizon = lifecycle.horizon_on(conn)
+            writer = conn.execute(text("SELECT pg_current_xact_id()::xid::text")).scalar_one()
             raw = conn.connection.driver_connection
             assert raw is not None
             merger = members.MemberMerge(
@@ -351,6 +355,9 @@ def import_members(engine: Engine, pii: PiiCipher, request: ImportRequest) -> di
             # own steps follow (`merge_*`, summing to about `merge`).
             timings.update({f"merge_{k}": v for k, v in merger.seconds.items()})
             summary["seconds_by_step"] = {k: round(v, 2) for k, v in timings.items()}
+        if not request.dry_run:
+            with engine.begin() as conn:
+                lifecycle.queue_made_searchable(conn, horizon=horizon, written_by=writer)
     finally:
         errors.close()
     summary["rejected_shown"] = errors.shown
