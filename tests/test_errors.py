@@ -203,3 +203,31 @@ def test_a_statement_past_a_database_limit_is_a_500_not_a_retry_later(settings, 
             assert "xxxx" not in body["detail"]
     finally:
         app.state.runtime.engine.dispose()
+
+
+@pytest.mark.parametrize(
+    ("body", "field", "reason"),
+    [
+        ({"name": ""}, "name", "String should have at least 1 character"),
+        (
+            {"name": "张三", "institution": ""},
+            "institution",
+            "String should have at least 1 character",
+        ),
+        (
+            {"name": "张三", "institution": "大" * 201},
+            "institution",
+            "String should have at most 200 characters",
+        ),
+        (
+            {"name": "张三", "research_fields": [""]},
+            "research_fields.0",
+            "String should have at least 1 character",
+        ),
+    ],
+)
+def test_text_of_the_wrong_length_is_refused_in_characters_not_items(
+    client, factory, body, field, reason
+) -> None:
+    response = client.post("/api/v1/people", json=body, headers=factory.caller("platform_admin"))
+    assert assert_problem(response, 422)["errors"] == [{"field": field, "reason": reason}]

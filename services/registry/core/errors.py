@@ -132,8 +132,19 @@ def _reason(error: dict[str, Any]) -> str:
     """Pydantic's message without the offending input, which may be personal data."""
     if error.get("type") == "json_invalid":
         return "malformed JSON"
-    msg = str(error.get("msg", "invalid value"))
-    return msg.removeprefix("Value error, ")
+    return validation_reason(error)
+
+
+def validation_reason(error: Any) -> str:
+    """Why pydantic refused a value, in words a person reads (no input quoted)."""
+    kind, context = error.get("type"), error.get("ctx") or {}
+    # A length checked after a normaliser is counted by pydantic as "items": text is characters.
+    if kind in {"too_short", "too_long"} and isinstance(error.get("input"), str):
+        bound = context.get("min_length" if kind == "too_short" else "max_length")
+        if isinstance(bound, int):
+            side = "least" if kind == "too_short" else "most"
+            return f"String should have at {side} {bound} character{'' if bound == 1 else 's'}"
+    return str(error.get("msg", "invalid value")).removeprefix("Value error, ")
 
 
 # Unique constraints the API explains in its own words, keyed by constraint name.
