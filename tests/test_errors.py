@@ -231,3 +231,25 @@ def test_text_of_the_wrong_length_is_refused_in_characters_not_items(
 ) -> None:
     response = client.post("/api/v1/people", json=body, headers=factory.caller("platform_admin"))
     assert assert_problem(response, 422)["errors"] == [{"field": field, "reason": reason}]
+
+
+def test_every_database_connection_busy_is_a_503_with_retry_after(settings, database_url):  # type: ignore[no-untyped-def]
+    """A pool with no connection free within its timeout is the database being unavailable
+    for now: try again shortly, not an unexpected error."""
+    app = create_app(settings.model_copy(update={"db_pool_size": 1}), database_url)
+    engine = app.state.runtime.engine
+    engine.pool._timeout = 0.2  # seconds the pool waits for a connection (default 30)
+    held = [engine.connect() for _ in range(2)]  # the pool and its overflow, both taken
+    try:
+        with TestClient(app, raise_server_exceptions=False) as client:
+            response = client.post(
+                "/api/v1/auth/token",
+                data={"grant_type": "password", "username": "nobody", "password": "x"},
+            )
+        body = assert_problem(response, 503)
+        assert int(response.headers["Retry-After"]) > 0
+        assert "QueuePool" not in body["detail"]
+    finally:
+        for connection in held:
+            connection.close()
+        app.state.runtime.close()

@@ -11,6 +11,7 @@ from fastapi import FastAPI, Request, params
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from sqlalchemy.exc import DataError, IntegrityError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 PROBLEM_JSON = "application/problem+json"
@@ -260,6 +261,18 @@ def install_error_handlers(app: FastAPI) -> None:
             503,
             "service-unavailable",
             "the database is unavailable, try again shortly",
+            instance=_instance(request),
+            headers={"Retry-After": "5"},
+        )
+
+    @app.exception_handler(PoolTimeout)
+    async def _pool_busy(request: Request, exc: PoolTimeout) -> JSONResponse:
+        # Every connection in use for the pool's whole timeout: busy now, free again soon.
+        log.error("no database connection free on %s within the pool's timeout", _instance(request))
+        return problem_response(
+            503,
+            "service-unavailable",
+            "the database is busy, try again shortly",
             instance=_instance(request),
             headers={"Retry-After": "5"},
         )
