@@ -203,3 +203,53 @@ def test_a_statement_past_a_database_limit_is_a_500_not_a_retry_later(settings, 
             assert "xxxx" not in body["detail"]
     finally:
         app.state.runtime.engine.dispose()
+
+
+@pytest.mark.parametrize(
+    ("body", "field", "reason"),
+    [
+        ({"name": ""}, "name", "String should have at least 1 character"),
+        (
+            {"name": "张三", "institution": ""},
+            "institution",
+            "String should have at least 1 character",
+        ),
+        (
+            {"name": "张三", "institution": "大" * 201},
+            "institution",
+            "String should have at most 200 characters",
+        ),
+        (
+            {"name": "张三", "research_fields": [""]},
+            "research_fields.0",
+            "String should have at least 1 character",
+        ),
+    ],
+)
+def test_text_of_the_wrong_length_is_refused_in_characters_not_items(
+    client, factory, body, field, reason
+) -> None:
+    response = client.post("/api/v1/people", json=body, headers=factory.caller("platform_admin"))
+    assert assert_problem(response, 422)["errors"] == [{"field": field, "reason": reason}]
+
+
+def test_every_database_connection_busy_is_a_503_with_retry_after(settings, database_url):  # type: ignore[no-untyped-def]
+    """A pool with no connection free within its timeout is the database being unavailable
+    for now: try again shortly, not an unexpected error."""
+    app = create_app(settings.model_copy(update={"db_pool_size": 1}), database_url)
+    engine = app.state.runtime.engine
+    engine.pool._timeout = 0.2  # seconds the pool waits for a connection (default 30)
+    held = [engine.connect() for _ in range(2)]  # the pool and its overflow, both taken
+    try:
+        with TestClient(app, raise_server_exceptions=False) as client:
+            response = client.post(
+                "/api/v1/auth/token",
+                data={"grant_type": "password", "username": "nobody", "password": "x"},
+            )
+        body = assert_problem(response, 503)
+        assert int(response.headers["Retry-After"]) > 0
+        assert "QueuePool" not in body["detail"]
+    finally:
+        for connection in held:
+            connection.close()
+        app.state.runtime.close()

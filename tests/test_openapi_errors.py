@@ -5,12 +5,14 @@ from __future__ import annotations
 import json
 import uuid
 
+import psycopg
 import pytest
 from fastapi.testclient import TestClient
 
 from services.registry.app import create_app
 from services.registry.openapi import document
 
+from .conftest import _libpq, create_database, drop_database
 from .factories import unique_code
 
 PROBLEM = "application/problem+json"
@@ -147,6 +149,30 @@ def test_an_unreachable_database_is_a_documented_503(settings, spec) -> None:
             documented(spec, "POST", "/api/v1/auth/token", response)
     finally:
         app.state.runtime.close()
+
+
+def test_a_database_behind_the_code_is_a_documented_503_saying_when_to_retry(
+    settings, server_url, spec
+) -> None:
+    """A rollout that has not migrated yet is not ready; probes and clients retry after the
+    migration job, as for an unreachable database."""
+    url = create_database(server_url, "registry_behind")
+    try:
+        with psycopg.connect(_libpq(url), autocommit=True) as conn:
+            conn.execute("CREATE TABLE alembic_version (version_num varchar(32) PRIMARY KEY)")
+            conn.execute("INSERT INTO alembic_version VALUES ('0027_person_name_prefixes')")
+        app = create_app(settings, url)
+        try:
+            with TestClient(app, raise_server_exceptions=False) as client:
+                response = client.get("/readyz")
+        finally:
+            app.state.runtime.close()
+    finally:
+        drop_database(server_url, url)
+    assert response.status_code == 503
+    assert "migration" in response.json()["detail"]
+    assert int(response.headers["Retry-After"]) > 0
+    documented(spec, "GET", "/readyz", response)
 
 
 def test_statistics_of_an_unknown_organisation_are_a_documented_404(client, factory, spec) -> None:

@@ -201,8 +201,12 @@ def create_app(settings: Settings, database_url: str) -> FastAPI:
         from .migrate import is_behind
 
         if is_behind(current):
+            # Not ready until the migration job has run: a retry later, like an outage.
             return problem_response(
-                503, "not-ready", "database schema is not at the latest migration"
+                503,
+                "not-ready",
+                "database schema is not at the latest migration",
+                headers={"Retry-After": "10"},
             )
         return {"status": "ready", "schema": current}
 

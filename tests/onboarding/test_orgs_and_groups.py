@@ -296,3 +296,15 @@ def test_a_dry_run_of_orgs_or_group_members_writes_nothing(
     assert s["created_memberships"] == 1
     after = counts()
     assert (after[0] - before[0], after[1] - before[1], after[3] - before[3]) == (1, 1, 2)
+
+
+def test_an_organisation_name_too_long_is_reported_in_characters(registry, tmp_path: Path) -> None:
+    header = ["代码", "名称", "类型"]
+    rows = [[unique_code("O"), "长" * 201, "全国学会"]]
+    path = write_csv(tmp_path / "orgs.csv", rows, header=header)
+    errors = tmp_path / "e.csv"
+    s = registry("import", "orgs", path, "--errors", errors, "--json").summary
+    assert s["rejected"] == 1
+    assert [r["reason"] for r in read_errors(errors)] == [
+        "名称: String should have at most 200 characters"
+    ]

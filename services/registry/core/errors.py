@@ -11,6 +11,7 @@ from fastapi import FastAPI, Request, params
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from sqlalchemy.exc import DataError, IntegrityError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 PROBLEM_JSON = "application/problem+json"
@@ -132,8 +133,19 @@ def _reason(error: dict[str, Any]) -> str:
     """Pydantic's message without the offending input, which may be personal data."""
     if error.get("type") == "json_invalid":
         return "malformed JSON"
-    msg = str(error.get("msg", "invalid value"))
-    return msg.removeprefix("Value error, ")
+    return validation_reason(error)
+
+
+def validation_reason(error: Any) -> str:
+    """Why pydantic refused a value, in words a person reads (no input quoted)."""
+    kind, context = error.get("type"), error.get("ctx") or {}
+    # A length checked after a normaliser is counted by pydantic as "items": text is characters.
+    if kind in {"too_short", "too_long"} and isinstance(error.get("input"), str):
+        bound = context.get("min_length" if kind == "too_short" else "max_length")
+        if isinstance(bound, int):
+            side = "least" if kind == "too_short" else "most"
+            return f"String should have at {side} {bound} character{'' if bound == 1 else 's'}"
+    return str(error.get("msg", "invalid value")).removeprefix("Value error, ")
 
 
 # Unique constraints the API explains in its own words, keyed by constraint name.
@@ -249,6 +261,18 @@ def install_error_handlers(app: FastAPI) -> None:
             503,
             "service-unavailable",
             "the database is unavailable, try again shortly",
+            instance=_instance(request),
+            headers={"Retry-After": "5"},
+        )
+
+    @app.exception_handler(PoolTimeout)
+    async def _pool_busy(request: Request, exc: PoolTimeout) -> JSONResponse:
+        # Every connection in use for the pool's whole timeout: busy now, free again soon.
+        log.error("no database connection free on %s within the pool's timeout", _instance(request))
+        return problem_response(
+            503,
+            "service-unavailable",
+            "the database is busy, try again shortly",
             instance=_instance(request),
             headers={"Retry-After": "5"},
         )

@@ -15,7 +15,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from ..core import history, normalize
-from ..core.errors import ProblemError
+from ..core.errors import ProblemError, validation_reason
 from ..orgs import service as org_service
 from ..orgs.models import Organisation
 from ..orgs.schemas import OrgCreate
@@ -28,7 +28,7 @@ def pydantic_reasons(exc: ValidationError, labels: dict[str, str]) -> str:
     parts = []
     for error in exc.errors():
         name = str(error["loc"][0]) if error["loc"] else ""
-        message = str(error["msg"]).removeprefix("Value error, ")
+        message = validation_reason(error)
         parts.append(f"{labels.get(name, name)}: {message}")
     return "; ".join(parts)
 
