@@ -3,9 +3,16 @@
 from __future__ import annotations
 
 import uuid
-from typing import Annotated
+from typing import Annotated, Any
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StringConstraints
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    model_validator,
+)
 
 from services.registry.core import normalize
 from services.registry.core.types import DisciplineCode, OrgCode
@@ -45,6 +52,14 @@ class ExpertSearchRequest(BaseModel):
     )
     limit: int = Field(20, ge=1, le=MAX_LIMIT)
     cursor: Annotated[str, StringConstraints(max_length=512)] | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _null_is_left_out(cls, data: Any) -> Any:
+        # Clients that write every field of their own model send null for those unset.
+        if isinstance(data, dict):
+            return {key: value for key, value in data.items() if value is not None}
+        return data
 
 
 class ExpertHitRead(BaseModel):
