@@ -23,6 +23,7 @@ from services.search import worker
 
 from ..conftest import create_database, drop_database
 from ..factories import Factory
+from .relevance import world as relevance
 
 BACKENDS = ["postgres", "opensearch"]
 TODAY = date(2026, 11, 23)
@@ -52,6 +53,45 @@ def search_database(server_url: str) -> Iterator[str]:
         yield url
     finally:
         drop_database(server_url, url)
+
+
+@pytest.fixture(scope="session")
+def relevance_database(
+    server_url: str, settings: Settings
+) -> Iterator[relevance.RelevanceDatabase]:
+    """The 520-expert relevance corpus, written once for every test that reads it."""
+    with relevance.relevance_database(server_url, settings) as database:
+        yield database
+
+
+@pytest.fixture(scope="session")
+def relevance_postgres(
+    settings: Settings, relevance_database: relevance.RelevanceDatabase
+) -> Iterator[relevance.RelevanceWorld]:
+    """The relevance corpus indexed into the postgres backend."""
+    with relevance.relevance_world(settings, relevance_database, "postgres", None) as world:
+        yield world
+
+
+@pytest.fixture(scope="session")
+def relevance_bitmaps(
+    settings: Settings, relevance_database: relevance.RelevanceDatabase
+) -> Iterator[relevance.RelevanceWorld]:
+    """The relevance corpus rebuilt into the postgres backend's bitmaps, every query that can
+    taking the bitmap path."""
+    with relevance.relevance_world(settings, relevance_database, "postgres", bitmaps=True) as world:
+        yield world
+
+
+@pytest.fixture(scope="session")
+def relevance_opensearch(
+    settings: Settings, relevance_database: relevance.RelevanceDatabase, opensearch_url: str
+) -> Iterator[relevance.RelevanceWorld]:
+    """The relevance corpus indexed into the opensearch backend."""
+    with relevance.relevance_world(
+        settings, relevance_database, "opensearch", opensearch_url
+    ) as world:
+        yield world
 
 
 @dataclass
