@@ -23,9 +23,18 @@ from services.search import worker
 
 from ..conftest import create_database, drop_database
 from ..factories import Factory
+from .relevance import world as relevance
 
 BACKENDS = ["postgres", "opensearch"]
 TODAY = date(2026, 11, 23)
+
+# osmem-server, the OpenSearch-protocol server the tests run on without OPENSEARCH_URL, sorts
+# by scores it keeps in double precision, prints them as 32-bit floats, and reads the score of
+# `search_after` as a double: a page that ends inside a group of equal scores skips the rest of
+# the group on the next page (or repeats it). OpenSearch itself reads that score as a float
+# (SearchAfterBuilder.convertValueFromSortType: `floatValue()`), the very value it printed, and
+# pages such a group whole, in person-id order; the backend passes the printed value back.
+TEST_SERVER_SPLITS_EQUAL_SCORES = not os.environ.get("OPENSEARCH_URL")
 
 
 @pytest.fixture(scope="session")
@@ -52,6 +61,45 @@ def search_database(server_url: str) -> Iterator[str]:
         yield url
     finally:
         drop_database(server_url, url)
+
+
+@pytest.fixture(scope="session")
+def relevance_database(
+    server_url: str, settings: Settings
+) -> Iterator[relevance.RelevanceDatabase]:
+    """The 520-expert relevance corpus, written once for every test that reads it."""
+    with relevance.relevance_database(server_url, settings) as database:
+        yield database
+
+
+@pytest.fixture(scope="session")
+def relevance_postgres(
+    settings: Settings, relevance_database: relevance.RelevanceDatabase
+) -> Iterator[relevance.RelevanceWorld]:
+    """The relevance corpus indexed into the postgres backend."""
+    with relevance.relevance_world(settings, relevance_database, "postgres", None) as world:
+        yield world
+
+
+@pytest.fixture(scope="session")
+def relevance_bitmaps(
+    settings: Settings, relevance_database: relevance.RelevanceDatabase
+) -> Iterator[relevance.RelevanceWorld]:
+    """The relevance corpus rebuilt into the postgres backend's bitmaps, every query that can
+    taking the bitmap path."""
+    with relevance.relevance_world(settings, relevance_database, "postgres", bitmaps=True) as world:
+        yield world
+
+
+@pytest.fixture(scope="session")
+def relevance_opensearch(
+    settings: Settings, relevance_database: relevance.RelevanceDatabase, opensearch_url: str
+) -> Iterator[relevance.RelevanceWorld]:
+    """The relevance corpus indexed into the opensearch backend."""
+    with relevance.relevance_world(
+        settings, relevance_database, "opensearch", opensearch_url
+    ) as world:
+        yield world
 
 
 @dataclass

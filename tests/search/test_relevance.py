@@ -1,48 +1,31 @@
 """Relevance: labelled queries over a 520-expert corpus, scored by precision@5 and nDCG@10.
 
-The corpus (relevance/corpus.py) is written once into a database of this module's own and
-indexed into each backend; every query (relevance/queries.py) goes through the HTTP API as a
-committee secretary's tool would send it. The figures are printed per query and on average,
-and repeated in the assertion message, so they show with or without `-s`.
+The corpus (relevance/corpus.py) is written once into a database of its own and indexed into
+each backend (relevance/world.py, through the session fixtures of conftest.py); every query
+(relevance/queries.py) goes through the HTTP API as a committee secretary's tool would send
+it. The figures are printed per query and on average, and repeated in the assertion message,
+so they show with or without `-s`.
 """
 
 from __future__ import annotations
 
 import math
-import time
 import uuid
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import date
 from statistics import mean
 from typing import Any
 
 import pytest
-from fastapi.testclient import TestClient
-from sqlalchemy import select
 
-from services.registry import migrate
-from services.registry.app import create_app
-from services.registry.auth.models import Role
-from services.registry.core.config import Settings
-from services.registry.core.db import transaction
-from services.registry.core.runtime import Runtime
-from services.registry.memberships.models import Membership
-from services.registry.orgs.models import Organisation
-from services.registry.people import service as people_service
-from services.registry.people.models import Person
-from services.registry.people.schemas import PersonCreate
-from services.search import analysis, worker
-from services.search.outbox import enqueue_people
+from services.search import analysis
 
-from ..conftest import create_database, drop_database
-from ..factories import Factory
-from .relevance.corpus import SOCIETIES, Expert, by_key, experts
+from .relevance.corpus import Expert, by_key, experts
 from .relevance.queries import QUERIES, Query
+from .relevance.world import RelevanceWorld
 
 BACKENDS = ("postgres", "opensearch")
 P_AT, NDCG_AT = 5, 10
-FEDERATION = "CAST"
 
 # Thresholds, set after judging the labels first and running the queries second.
 #
@@ -179,131 +162,20 @@ def test_background_stays_off_topic() -> None:
 # -- one world per backend -------------------------------------------------------------------
 
 
-@dataclass
-class RelevanceWorld:
-    backend: str
-    client: TestClient
-    headers: dict[str, str]
-    ids: dict[str, str]  # corpus key -> person id
-    keys: dict[str, str]  # person id -> corpus key
-    write_seconds: float  # the corpus into PostgreSQL, once for both backends
-    index_seconds: float  # the outbox drained into this backend
-
-    def ranked(self, query: Query) -> list[str]:
-        body: dict[str, Any] = {**query.body, "limit": NDCG_AT}
-        if "exclude_person_ids" in body:
-            body["exclude_person_ids"] = [self.ids[k] for k in body["exclude_person_ids"]]
-        if "conflicts_with" in body:
-            body["conflicts_with"] = self.ids[body["conflicts_with"]]
-        response = self.client.post("/api/v1/search/experts", json=body, headers=self.headers)
-        assert response.status_code == 200, f"{query.qid}: {response.text}"
-        return [self.keys[hit["person_id"]] for hit in response.json()["hits"]]
+@pytest.fixture(params=BACKENDS)
+def relevance(request: pytest.FixtureRequest) -> RelevanceWorld:
+    """The corpus indexed into one backend (the shared fixtures of conftest.py)."""
+    return request.getfixturevalue(f"relevance_{request.param}")
 
 
-def _write_corpus(settings: Settings, database_url: str) -> tuple[dict[str, str], float]:
-    """Every expert and membership in one transaction, through the people service."""
-    runtime = Runtime.build(settings, database_url)
-    started = time.monotonic()
-    try:
-        factory = Factory(runtime)
-        factory.org(code=FEDERATION, name="中国科学技术协会", kind="federation")
-        for code, name in SOCIETIES.items():
-            factory.org(code=code, name=name)
-        today = date.today()
-        ids: dict[str, str] = {}
-        with transaction(runtime.sessions) as session:
-            orgs = dict(session.execute(select(Organisation.code, Organisation.id)).all())
-            for expert in experts():
-                person = people_service.create(
-                    session,
-                    principal=None,
-                    pii=runtime.pii,
-                    data=PersonCreate(**expert.person_fields(today)),
-                    source="test",
-                )
-                ids[expert.key] = str(person.id)
-                for n, (code, grade) in enumerate(expert.orgs):
-                    session.add(
-                        Membership(
-                            org_id=orgs[code],
-                            person_id=person.id,
-                            grade=grade,
-                            member_no=f"{expert.key}-{n}",
-                        )
-                    )
-        return ids, time.monotonic() - started
-    finally:
-        runtime.close()
-
-
-@pytest.fixture(scope="module")
-def relevance_database(
-    server_url: str, settings: Settings
-) -> Iterator[tuple[str, dict[str, str], float]]:
-    """A database of its own (the contract corpus asserts exact counts), written once."""
-    url = create_database(server_url, "registry_relevance")
-    try:
-        migrate.upgrade(url)
-        ids, seconds = _write_corpus(settings, url)
-        yield url, ids, seconds
-    finally:
-        drop_database(server_url, url)
-
-
-@pytest.fixture(scope="module", params=BACKENDS)
-def relevance(
-    request: pytest.FixtureRequest,
-    settings: Settings,
-    relevance_database: tuple[str, dict[str, str], float],
-) -> Iterator[RelevanceWorld]:
-    """The corpus indexed into one backend through the outbox, and a committee member's client."""
-    url, ids, write_seconds = relevance_database
-    backend = request.param
-    opensearch_url = None
-    if backend == "opensearch":
-        try:
-            from services.search.backends.opensearch import OpenSearchBackend
-        except ImportError as exc:
-            pytest.skip(f"the opensearch backend cannot be imported yet: {exc}")
-        opensearch_url = request.getfixturevalue("opensearch_url")
-    app = create_app(
-        settings.model_copy(update={"search_backend": backend, "opensearch_url": opensearch_url}),
-        url,
-    )
-    runtime: Runtime = app.state.runtime
-    alias = None
-    if backend == "opensearch":
-        # An alias of its own: the contract corpus shares the OpenSearch server.
-        alias = f"experts-relevance-{uuid.uuid4().hex[:8]}"
-        runtime.search = OpenSearchBackend(opensearch_url, alias=alias, retire_after=0)  # type: ignore[arg-type]
-    started = time.monotonic()
-    with runtime.sessions.begin() as session:
-        enqueue_people(session, list(session.scalars(select(Person.id))))
-    worker.drain(runtime.sessions, runtime.search)
-    index_seconds = time.monotonic() - started
-    with runtime.sessions() as session:
-        assert runtime.search.count(session) == len(ids), "every expert should be indexed"
-    with runtime.sessions() as session:
-        federation = session.scalars(
-            select(Organisation).where(Organisation.code == FEDERATION)
-        ).one()
-    headers = Factory(runtime).caller(Role.committee, federation)  # an award committee at CAST
-    try:
-        with TestClient(app, raise_server_exceptions=False) as client:
-            yield RelevanceWorld(
-                backend,
-                client,
-                headers,
-                ids,
-                {v: k for k, v in ids.items()},
-                write_seconds,
-                index_seconds,
-            )
-    finally:
-        if alias is not None:
-            client_ = runtime.search.client  # type: ignore[attr-defined]
-            client_.indices.delete(index=f"{alias}-*", ignore=[404])
-        runtime.close()
+def top_keys(world: RelevanceWorld, query: Query) -> list[str]:
+    """Corpus keys of the first NDCG_AT hits of a labelled query."""
+    body: dict[str, Any] = {**query.body, "limit": NDCG_AT}
+    if "exclude_person_ids" in body:
+        body["exclude_person_ids"] = [world.ids[k] for k in body["exclude_person_ids"]]
+    if "conflicts_with" in body:
+        body["conflicts_with"] = world.ids[body["conflicts_with"]]
+    return [world.keys[hit["person_id"]] for hit in world.post(body)["hits"]]
 
 
 # -- the figures -----------------------------------------------------------------------------
@@ -371,7 +243,7 @@ def test_relevance_of_labelled_queries(relevance: RelevanceWorld) -> None:
     leaks: list[str] = []
     unranked: list[float] = []  # nDCG@10 of each answer's hits in person-id order
     for query in QUERIES:
-        ranked = relevance.ranked(query)
+        ranked = top_keys(relevance, query)
         by_id = sorted(ranked, key=lambda key: uuid.UUID(relevance.ids[key]), reverse=True)
         unranked.append(ndcg_at(by_id, query.judgements))
         leaks += [f"{query.qid}: {key}" for key in ranked if key in query.forbidden]
