@@ -182,6 +182,7 @@ def name_tokens(name: str, name_en: str | None = None) -> list[str]:
     """A name, its characters, its words, and its pinyin: `zhang wei` and `zhangwei` find 张伟."""
     folded = fold(name)
     tokens = [folded.replace(" ", "")] if folded else []
+    latin: list[str] = []
     for run in _RUNS.findall(folded):
         if _IS_CJK.match(run):
             tokens.extend(run)
@@ -196,13 +197,21 @@ def name_tokens(name: str, name_en: str | None = None) -> list[str]:
                 tokens.append(surname)
                 tokens.extend(_spans(as_surname))
         else:
-            tokens.append(run)
+            latin.append(run)
+    tokens.extend(_latin_name(latin))
     if name_en:
-        words = _RUNS.findall(fold(name_en))
-        tokens.extend(words)
-        if len(words) > 1:
-            tokens.append("".join(words))
+        tokens.extend(_latin_name(_RUNS.findall(fold(name_en))))
     return dedupe(tokens)
+
+
+_NAME_JOINS = re.compile(r"[.\-+#]")
+
+
+def _latin_name(words: list[str]) -> list[str]:
+    """A name's Latin words, their parts (`min-jun`: min, jun) and the runs of parts joined,
+    as people type them: `Park Min-jun` is found by `minjun`, `Lee Ka Yan` by `kayan`."""
+    parts = [part for word in words for part in _NAME_JOINS.split(word) if part]
+    return [*words, *parts, *_spans(parts)]
 
 
 def dedupe(tokens: list[str]) -> list[str]:

@@ -88,3 +88,16 @@ def test_accented_latin_letters_are_words_with_or_without_their_accents() -> Non
     assert highlights(doc, tokens_)["institution"] == [
         "Technische <em>Universität</em> <em>München</em>"
     ]
+
+
+def test_latin_names_are_found_by_their_parts_run_together() -> None:
+    """Given names written in two parts (Korean, Cantonese) are typed as one word."""
+    for name, name_en, typed in (
+        ("朴敏俊", "Park Min-jun", "minjun"),
+        ("李家欣", "Lee Ka Yan", "kayan"),
+        ("Lee Ka Yan", None, "kayan"),
+        ("Min-jun Park", None, "minjunpark"),
+    ):
+        tokens = set(analysis.name_tokens(name, name_en))
+        assert all(word in tokens for word, _ in analysis.query_terms(typed)), (name, typed)
+    assert "min-jun" in analysis.name_tokens("朴敏俊", "Park Min-jun")  # typed as written
