@@ -54,14 +54,22 @@ def outbox_rows(db: Connection, person_id: uuid.UUID) -> int:
     ).scalar_one()
 
 
-def test_a_member_opted_in_while_an_import_adds_their_membership_is_indexed_with_it(
+def member_of_one_society(
     runtime: Runtime, factory: Factory, db: Connection, tmp_path: Path
-) -> None:
+) -> tuple[Organisation, Organisation, dict[str, str], uuid.UUID]:
+    """A society, another one, a member imported into the first (indexed) and their row."""
     first, second = factory.org(), factory.org()
     row = member()
     imported(runtime, first, [row], tmp_path / "first.csv")
     person_id = member_of(db, first)
     worker.drain(runtime.sessions, runtime.search)
+    return first, second, row, person_id
+
+
+def test_a_member_opted_in_while_an_import_adds_their_membership_is_indexed_with_it(
+    runtime: Runtime, factory: Factory, db: Connection, tmp_path: Path
+) -> None:
+    first, second, row, person_id = member_of_one_society(runtime, factory, db, tmp_path)
     assert indexed_orgs(runtime, person_id) is None  # not in the expert pool
     seen: list[set[str] | None] = []
 
@@ -98,11 +106,7 @@ def blocked_by(db: Connection, pid: int, running: threading.Thread) -> bool:
 def test_a_member_opted_in_just_before_an_import_changes_their_profile_is_indexed_with_it(
     runtime: Runtime, factory: Factory, db: Connection, tmp_path: Path
 ) -> None:
-    first, second = factory.org(), factory.org()
-    row = member()
-    imported(runtime, first, [row], tmp_path / "first.csv")
-    person_id = member_of(db, first)
-    worker.drain(runtime.sessions, runtime.search)
+    first, second, row, person_id = member_of_one_society(runtime, factory, db, tmp_path)
     # The opt-in holds the profile's row lock until it commits: the import judges the row
     # without it, then waits to write the new institution.
     editor: Session = runtime.sessions()
