@@ -165,6 +165,17 @@ def _instance(request: Request) -> str:
     return template if isinstance(template, str) else request.url.path
 
 
+def _try_again(request: Request, detail: str) -> JSONResponse:
+    """503 with Retry-After: the database is away or busy, not the request at fault."""
+    return problem_response(
+        503,
+        "service-unavailable",
+        detail,
+        instance=_instance(request),
+        headers={"Retry-After": "5"},
+    )
+
+
 def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(ProblemError)
     async def _problem(request: Request, exc: ProblemError) -> JSONResponse:
@@ -257,25 +268,13 @@ def install_error_handlers(app: FastAPI) -> None:
                 500, "internal-error", "an unexpected error occurred", instance=_instance(request)
             )
         log.error("database unavailable: %s", type(exc.orig).__name__)
-        return problem_response(
-            503,
-            "service-unavailable",
-            "the database is unavailable, try again shortly",
-            instance=_instance(request),
-            headers={"Retry-After": "5"},
-        )
+        return _try_again(request, "the database is unavailable, try again shortly")
 
     @app.exception_handler(PoolTimeout)
     async def _pool_busy(request: Request, exc: PoolTimeout) -> JSONResponse:
         # Every connection in use for the pool's whole timeout: busy now, free again soon.
         log.error("no database connection free on %s within the pool's timeout", _instance(request))
-        return problem_response(
-            503,
-            "service-unavailable",
-            "the database is busy, try again shortly",
-            instance=_instance(request),
-            headers={"Retry-After": "5"},
-        )
+        return _try_again(request, "the database is busy, try again shortly")
 
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> JSONResponse:

@@ -116,8 +116,8 @@ class ErrorFile:
             csv.writer(self.handle).writerow(["row_number", "reason", *self.header])
 
     def write(self, rejected: list[tuple[int, list[str], str]]) -> None:
-        room = self.SHOWN - len(self.shown)
-        self.shown.extend((number, why) for number, _, why in rejected[:room] if room > 0)
+        room = self.SHOWN - len(self.shown)  # never below 0
+        self.shown.extend((number, why) for number, _, why in rejected[:room])
         if self.handle is not None and rejected:
             if self.pads:
                 width = len(self.header)
