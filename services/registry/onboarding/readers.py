@@ -15,13 +15,14 @@ quoted comma or newline) the csv module reads the rest of the file.
 from __future__ import annotations
 
 import codecs
+import contextlib
 import csv
 import hashlib
 import io
 import re
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
-from datetime import date, datetime, time, timedelta
+from datetime import date, datetime, time
 from functools import cached_property, partial
 from pathlib import Path
 from typing import IO, Any
@@ -515,6 +516,9 @@ class _Days1904:
         is_header: Callable[[list[str]], bool] | None,
         date_columns: Callable[[list[str]], set[int]],
     ) -> None:
+        from openpyxl.utils.datetime import CALENDAR_MAC_1904, from_excel
+
+        self.day = partial(from_excel, epoch=CALENDAR_MAC_1904)
         self.is_header = is_header or (lambda cells: True)
         self.date_columns = date_columns
         self.positions: set[int] | None = None
@@ -529,9 +533,9 @@ class _Days1904:
             return
         for index in self.positions:
             value = values[index] if index < len(values) else None
-            number = isinstance(value, int | float) and not isinstance(value, bool)
-            if number and 0 <= value < _DAYS_1904_MAX:
-                row[index] = (_EPOCH_1904 + timedelta(days=int(value))).isoformat()
+            if isinstance(value, int | float) and not isinstance(value, bool) and value >= 0:
+                with contextlib.suppress(OverflowError, ValueError):  # past year 9999
+                    row[index] = self.day(value).date().isoformat()
 
 
 # A merged range in a sheet's XML (`<mergeCell ref="H3:H5"/>`, after the rows).
@@ -579,10 +583,6 @@ class _FilledDown:
             elif value and (column >= len(row) or not row[column]):
                 row.extend([""] * (column + 1 - len(row)))
                 row[column] = value
-
-
-_EPOCH_1904 = date(1904, 1, 1)
-_DAYS_1904_MAX = (date(9999, 12, 31) - _EPOCH_1904).days + 1
 
 
 def _open_xlsx(
